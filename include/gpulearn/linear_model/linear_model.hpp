@@ -1,0 +1,91 @@
+// Ordinary least squares (LinearRegression) and ridge regression (Ridge).
+//
+// Both fit  min_{coef, intercept} sum_i w_i ||y_i - coef x_i - intercept||^2 + alpha ||coef||^2
+// (alpha = 0 for LinearRegression) for one or several targets, on the device of the Context.
+// X (n x d), Y (n x k) and sample_weight (n, or empty for unit weights) may live in host memory,
+// or in device memory for a CUDA context; a CUDA context streams host data in row chunks.
+//
+// Solvers (written once, src/linear_model/least_squares.cpp):
+// - Gram path: the centred, weighted Gram matrix Xc^T W Xc accumulated over row chunks (SYRK),
+//   then Cholesky (Ridge, LinearRegression when well-conditioned) or an eigendecomposition
+//   (Ridge with one alpha per target).
+// - Rank-revealing path: a chunked QR of W^1/2 Xc, then an SVD of its R factor; gives the
+//   minimum-norm least-squares solution for rank-deficient or ill-conditioned X, as
+//   scipy.linalg.lstsq does for scikit-learn.
+// LinearRegression picks the path from the spectrum of the Gram matrix (see
+// LinearRegressionParams); Ridge uses the Gram path unless solver is kSvd or the system is
+// singular (alpha = 0 and rank-deficient X), where it falls back to the rank-revealing path.
+//
+// Throws InvalidArgument for bad shapes, NaN/inf, negative weights or alpha, data in device
+// memory on a CPU context; Unsupported for options not implemented; DeviceError/OutOfMemory
+// from the CUDA backend.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gpulearn/core/context.hpp"
+#include "gpulearn/core/matrix.hpp"
+
+namespace gpulearn::linear_model {
+
+struct LinearRegressionParams {
+  /// Whether to fit an intercept (centre X and y with their weighted means first).
+  bool fit_intercept = true;
+  /// Singular values of the centred X below tol * (largest) count as zero: scipy.linalg.lstsq's
+  /// cond, as in scikit-learn >= 1.9.
+  double tol = 1e-6;
+  /// Constrain coefficients to be non-negative. Not implemented: true throws Unsupported.
+  bool positive = false;
+};
+
+enum class RidgeSolver {
+  kAuto,      // Gram + Cholesky; the rank-revealing path when the Gram system is singular
+  kCholesky,  // as kAuto (scikit-learn's "cholesky")
+  kSvd,       // the rank-revealing path: QR of X, then SVD of R (scikit-learn's "svd")
+};
+
+struct RidgeParams {
+  /// Regularisation strength: one value for every target, or one per target. Each >= 0.
+  std::vector<double> alpha = {1.0};
+  /// Whether to fit an intercept.
+  bool fit_intercept = true;
+  RidgeSolver solver = RidgeSolver::kAuto;
+  /// Constrain coefficients to be non-negative. Not implemented: true throws Unsupported.
+  bool positive = false;
+};
+
+/// A fitted linear model, in host memory.
+template <typename T>
+struct LinearModel {
+  int64_t n_features = 0;
+  int64_t n_targets = 0;
+  std::vector<T> coef;       // n_targets x n_features, row-major
+  std::vector<T> intercept;  // n_targets (zeros without fit_intercept)
+  /// Effective rank of W^1/2 Xc and its singular values, descending (LinearRegression only;
+  /// rank -1 and no singular values for Ridge).
+  int64_t rank = -1;
+  std::vector<T> singular_values;
+  /// The path that produced coef: "cholesky", "eigh" or "svd".
+  std::string solver;
+};
+
+/// Fits ordinary least squares. Y is n x k (a 1-D y is the n x 1 column view).
+template <typename T>
+LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams& params,
+                                     MatrixView<const T> X, MatrixView<const T> Y,
+                                     VectorView<const T> sample_weight = {});
+
+/// Fits ridge regression. Y is n x k; params.alpha has 1 or k entries.
+template <typename T>
+LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<const T> X,
+                         MatrixView<const T> Y, VectorView<const T> sample_weight = {});
+
+/// out (n x k) = X coef^T + intercept. out must live in the memory space X lives in; on a CUDA
+/// context both may be host or device memory.
+template <typename T>
+void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const T> X,
+                    MatrixView<T> out);
+
+}  // namespace gpulearn::linear_model

@@ -1,0 +1,106 @@
+// The backend interface: the small set of primitives an algorithm driver calls, implemented
+// once for the CPU (src/**/*_cpu.cpp, Eigen + threads) and once for CUDA (cuda/**, cuBLAS,
+// cuSOLVER, own kernels; loaded at run time as a plugin, see backend_loader.cpp).
+//
+// Conventions shared by every primitive:
+// - Large inputs (X, Y, sample weights) are views that may live in host memory or, for the CUDA
+//   backend, in device memory; a CUDA backend streams host inputs in row chunks, so inputs larger
+//   than device memory work. The CPU backend accepts host memory only (the driver checks).
+// - Small results whose size does not grow with n_samples (d x d Gram, d x k right-hand side,
+//   means, factors) are exchanged through host buffers, row-major, owned by the caller.
+// - An empty sample-weight view means unit weights. Weights are non-negative (checked upstream).
+// - Primitives never validate user input: the driver has done it before calling them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gpulearn/core/device.hpp"
+#include "gpulearn/core/matrix.hpp"
+
+namespace gpulearn::detail {
+
+// Declares one primitive for float and for double (virtual functions cannot be templates).
+#define GPULEARN_BACKEND_PRIMITIVES(T)                                                         \
+  /* False if any entry of X is NaN or +-inf. */                                               \
+  virtual bool all_finite(MatrixView<const T> X) = 0;                                          \
+  /* The smallest entry of a non-empty, all-finite X. */                                       \
+  virtual T min_value(MatrixView<const T> X) = 0;                                              \
+                                                                                               \
+  /* Weighted column means: x_mean[j] = sum_i w_i X_ij / sum_i w_i (d values), y_mean likewise \
+     over Y's k columns; *w_sum = sum_i w_i accumulated in double. */                          \
+  virtual void weighted_means(MatrixView<const T> X, MatrixView<const T> Y,                    \
+                              VectorView<const T> w, T* x_mean, T* y_mean, double* w_sum) = 0; \
+                                                                                               \
+  /* Centred, weighted normal equations: with Xc = X - 1 x_mean^T, Yc = Y - 1 y_mean^T and     \
+     W = diag(w): gram = Xc^T W Xc (d x d, both triangles written), xty = Xc^T W Yc (d x k).   \
+     The centred copy is made per row chunk, never for the whole X. */                         \
+  virtual void centered_gram(MatrixView<const T> X, MatrixView<const T> Y,                     \
+                             VectorView<const T> w, const T* x_mean, const T* y_mean, T* gram, \
+                             T* xty) = 0;                                                      \
+                                                                                               \
+  /* The R factor of a QR decomposition of A = W^1/2 Xc, and Q^T W^1/2 Yc: a rank-revealing     \
+     reduction of the least-squares problem to r = min(n, d) rows. r_factor is r x d upper     \
+     trapezoidal (zeros below the diagonal written), qty is r x k. Returns r. Signs of rows   \
+     are not normalised (any valid R). */                                                      \
+  virtual int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,              \
+                                    VectorView<const T> w, const T* x_mean, const T* y_mean,   \
+                                    T* r_factor, T* qty) = 0;                                  \
+                                                                                               \
+  /* Symmetric eigendecomposition of the n x n matrix a (row-major, symmetric): eigenvalues    \
+     ascending into w, and a overwritten by the eigenvectors as columns (a[i*n + j] is entry   \
+     i of eigenvector j). */                                                                   \
+  virtual void symmetric_eigh(int64_t n, T* a, T* w) = 0;                                      \
+                                                                                               \
+  /* Solves a x = b for symmetric positive definite a (n x n) by Cholesky, b (n x k) replaced  \
+     by x. Returns false, with b unspecified, when a is not numerically positive definite. */  \
+  virtual bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) = 0;                           \
+                                                                                               \
+  /* Thin SVD of the m x n matrix a: a = u diag(s) vt with p = min(m, n), u m x p, s          \
+     descending (p), vt p x n. a is left unchanged. */                                         \
+  virtual void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) = 0;                   \
+                                                                                               \
+  /* out = X coef^T + 1 intercept^T: X n x d, coef k x d (host), intercept k (host), out n x k \
+     in X's memory space. */                                                                   \
+  virtual void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,        \
+                              MatrixView<T> out) = 0;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  /// Blocks until queued work is done.
+  virtual void synchronize() = 0;
+  /// Whether views in this memory space can be read by this backend's primitives.
+  virtual bool accepts(MemorySpace space) const = 0;
+
+  GPULEARN_BACKEND_PRIMITIVES(float)
+  GPULEARN_BACKEND_PRIMITIVES(double)
+};
+
+#undef GPULEARN_BACKEND_PRIMITIVES
+
+/// The CPU backend; n_threads <= 0 means all hardware threads.
+std::unique_ptr<Backend> make_cpu_backend(int n_threads);
+
+/// The CUDA backend for ordinal `device`, loading the plugin on first use. Throws Unsupported
+/// with the reason when the backend is not built, cannot load, or the device does not exist.
+std::unique_ptr<Backend> make_cuda_backend(int device);
+
+// ---- The plugin's C entry points (cuda/core/plugin.cu defines them) ----
+// Bumped whenever Backend's layout or these signatures change; the loader refuses a mismatch.
+constexpr int kCudaPluginAbi = 1;
+
+}  // namespace gpulearn::detail
+
+extern "C" {
+/// The ABI version the plugin was compiled with (kCudaPluginAbi).
+int gpulearn_cuda_plugin_abi();
+/// Number of CUDA devices, or -1 with a reason written into err (NUL-terminated).
+int gpulearn_cuda_device_count(char* err, int err_len);
+/// A new backend for the device, or nullptr with a reason written into err.
+gpulearn::detail::Backend* gpulearn_cuda_create_backend(int device, char* err, int err_len);
+/// The CUDA toolkit version the plugin was built with, e.g. "13.0".
+const char* gpulearn_cuda_toolkit_version();
+}

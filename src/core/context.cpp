@@ -1,0 +1,33 @@
+#include "gpulearn/core/context.hpp"
+
+#include "backend.hpp"
+#include "gpulearn/core/error.hpp"
+
+namespace gpulearn {
+
+Context::Context(Device device) : device_(device) {
+  // Creating the CUDA backend here, not lazily, makes a missing GPU fail at the point the user
+  // chose the device, with the reason.
+  if (device_.is_cuda()) backend_ = detail::make_cuda_backend(device_.index);
+}
+
+Context::~Context() = default;
+Context::Context(Context&&) noexcept = default;
+Context& Context::operator=(Context&&) noexcept = default;
+
+void Context::set_n_threads(int n) {
+  GPULEARN_EXPECTS(n >= 0, "n_threads must be >= 0 (0 = all hardware threads), got ", n);
+  n_threads_ = n;
+  if (!device_.is_cuda()) backend_.reset();  // re-created with the new count on next use
+}
+
+void Context::synchronize() {
+  if (backend_) backend_->synchronize();
+}
+
+detail::Backend& Context::backend() {
+  if (!backend_) backend_ = detail::make_cpu_backend(n_threads_);
+  return *backend_;
+}
+
+}  // namespace gpulearn

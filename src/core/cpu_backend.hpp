@@ -1,0 +1,66 @@
+// The CPU backend: Eigen for the dense kernels, parallel_for over fixed row partitions for the
+// passes over X. Each primitive family is defined in its own file:
+//   src/core/checks_cpu.cpp            all_finite, min_value
+//   src/core/dense_cpu.cpp             symmetric_eigh, cholesky_solve, svd
+//   src/linear_model/least_squares_cpu.cpp  weighted_means, centered_gram, centered_r_factor,
+//                                      affine_predict
+#pragma once
+
+#include <Eigen/Dense>
+
+#include "backend.hpp"
+#include "parallel.hpp"
+
+namespace gpulearn::detail {
+
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// An Eigen map over a (possibly strided) row-major host view.
+template <typename T>
+auto eigen_map(MatrixView<T> v) {
+  using Plain = RowMatrix<std::remove_const_t<T>>;
+  using MapT = std::conditional_t<std::is_const_v<T>, const Plain, Plain>;
+  return Eigen::Map<MapT, 0, Eigen::OuterStride<>>(v.data, v.rows, v.cols,
+                                                   Eigen::OuterStride<>(v.ld));
+}
+
+// Rows per chunk of the passes over X: large enough for Eigen's blocked kernels, small enough
+// that a centred chunk stays in cache-friendly sizes (chunk x d).
+constexpr int64_t kCpuChunkRows = 512;
+// Partitions of a pass over X: a fixed count (not the thread count) keeps results bitwise
+// reproducible across machines with different core counts.
+constexpr int64_t kCpuMaxParts = 16;
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads) : n_threads_(resolve_threads(n_threads)) {}
+  Device device() const override { return Device::cpu(); }
+  void synchronize() override {}
+  bool accepts(MemorySpace space) const override { return space == MemorySpace::kHost; }
+  int n_threads() const { return n_threads_; }
+
+#define GPULEARN_CPU_OVERRIDES(T)                                                              \
+  bool all_finite(MatrixView<const T> X) override;                                             \
+  T min_value(MatrixView<const T> X) override;                                                 \
+  void weighted_means(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,     \
+                      T* x_mean, T* y_mean, double* w_sum) override;                           \
+  void centered_gram(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,      \
+                     const T* x_mean, const T* y_mean, T* gram, T* xty) override;              \
+  int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,                      \
+                            VectorView<const T> w, const T* x_mean, const T* y_mean,           \
+                            T* r_factor, T* qty) override;                                     \
+  void symmetric_eigh(int64_t n, T* a, T* w) override;                                         \
+  bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) override;                              \
+  void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) override;                      \
+  void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,                \
+                      MatrixView<T> out) override;
+  GPULEARN_CPU_OVERRIDES(float)
+  GPULEARN_CPU_OVERRIDES(double)
+#undef GPULEARN_CPU_OVERRIDES
+
+ private:
+  int n_threads_;
+};
+
+}  // namespace gpulearn::detail

@@ -1,0 +1,62 @@
+// Small dense factorisations (d x d) on the host with Eigen.
+#include "cpu_backend.hpp"
+
+namespace gpulearn::detail {
+
+namespace {
+
+template <typename T>
+void symmetric_eigh_impl(int64_t n, T* a, T* w) {
+  Eigen::Map<RowMatrix<T>> A(a, n, n);
+  // Eigen reads the lower triangle; the caller's matrix is symmetric anyway.
+  Eigen::SelfAdjointEigenSolver<RowMatrix<T>> eig(A, Eigen::ComputeEigenvectors);
+  if (eig.info() != Eigen::Success) {
+    GPULEARN_FAIL(Error, "symmetric eigendecomposition did not converge (n = ", n, ")");
+  }
+  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(w, n) = eig.eigenvalues();  // ascending
+  A = eig.eigenvectors();
+}
+
+template <typename T>
+bool cholesky_solve_impl(int64_t n, T* a, int64_t k, T* b) {
+  Eigen::Map<RowMatrix<T>> A(a, n, n);
+  Eigen::Map<RowMatrix<T>> B(b, n, k);
+  Eigen::LLT<Eigen::Ref<RowMatrix<T>>> llt(A);  // in place
+  if (llt.info() != Eigen::Success) return false;
+  // LLT succeeds on some numerically singular matrices; a zero or non-finite pivot is failure.
+  const auto diag = llt.matrixLLT().diagonal();
+  if (!(diag.array() > T(0)).all() || !diag.allFinite()) return false;
+  B = llt.solve(B);
+  return B.allFinite();
+}
+
+template <typename T>
+void svd_impl(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) {
+  const int64_t p = std::min(m, n);
+  Eigen::Map<const RowMatrix<T>> A(a, m, n);
+  // BDC SVD: divide and conquer like LAPACK's gesdd, Jacobi below its small-size threshold.
+  Eigen::BDCSVD<RowMatrix<T>> svd(A, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  if (svd.info() != Eigen::Success) GPULEARN_FAIL(Error, "SVD did not converge (", m, " x ", n, ")");
+  Eigen::Map<RowMatrix<T>>(u, m, p) = svd.matrixU();
+  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(s, p) = svd.singularValues();
+  Eigen::Map<RowMatrix<T>>(vt, p, n) = svd.matrixV().transpose();
+}
+
+}  // namespace
+
+void CpuBackend::symmetric_eigh(int64_t n, float* a, float* w) { symmetric_eigh_impl(n, a, w); }
+void CpuBackend::symmetric_eigh(int64_t n, double* a, double* w) { symmetric_eigh_impl(n, a, w); }
+bool CpuBackend::cholesky_solve(int64_t n, float* a, int64_t k, float* b) {
+  return cholesky_solve_impl(n, a, k, b);
+}
+bool CpuBackend::cholesky_solve(int64_t n, double* a, int64_t k, double* b) {
+  return cholesky_solve_impl(n, a, k, b);
+}
+void CpuBackend::svd(int64_t m, int64_t n, const float* a, float* u, float* s, float* vt) {
+  svd_impl(m, n, a, u, s, vt);
+}
+void CpuBackend::svd(int64_t m, int64_t n, const double* a, double* u, double* s, double* vt) {
+  svd_impl(m, n, a, u, s, vt);
+}
+
+}  // namespace gpulearn::detail

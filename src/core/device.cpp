@@ -1,0 +1,59 @@
+#include "gpulearn/core/device.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "gpulearn/core/error.hpp"
+#include "gpulearn/version.hpp"
+#include "backend_loader.hpp"
+
+namespace gpulearn {
+
+namespace {
+std::string normalise(const std::string& text) {
+  std::string s;
+  for (char c : text) {
+    if (!std::isspace(static_cast<unsigned char>(c))) s += static_cast<char>(std::tolower(c));
+  }
+  return s;
+}
+}  // namespace
+
+Device Device::parse(const std::string& text) {
+  const std::string s = normalise(text);
+  if (s == "cpu") return cpu();
+  if (s == "auto") return cuda_available() ? cuda(0) : cpu();
+  if (s == "cuda" || s == "gpu") return cuda(0);
+  for (const char* prefix : {"cuda:", "gpu:"}) {
+    const std::string p(prefix);
+    if (s.rfind(p, 0) == 0 && s.size() > p.size() && s.size() <= p.size() + 4 &&
+        std::all_of(s.begin() + p.size(), s.end(), [](char c) { return std::isdigit(c); })) {
+      return cuda(std::stoi(s.substr(p.size())));
+    }
+  }
+  GPULEARN_FAIL(InvalidArgument, "invalid device '", text,
+                "': expected 'auto', 'cpu', 'cuda' or 'cuda:N' with N a device ordinal");
+}
+
+std::string Device::to_string() const {
+  return kind == DeviceKind::kCpu ? "cpu" : "cuda:" + std::to_string(index);
+}
+
+bool cuda_available() { return detail::cuda_plugin().device_count() > 0; }
+
+int cuda_device_count() { return std::max(0, detail::cuda_plugin().device_count()); }
+
+std::string cuda_unavailable_reason() { return detail::cuda_plugin().unavailable_reason(); }
+
+BuildInfo build_info() {
+  BuildInfo info;
+  info.version = GPULEARN_VERSION;
+  info.cuda_built = GPULEARN_WITH_CUDA != 0;
+  info.cuda_architectures = GPULEARN_CUDA_ARCHITECTURES;
+  info.cuda_version = detail::cuda_plugin().toolkit_version();
+  info.compiler = GPULEARN_CXX_COMPILER;
+  return info;
+}
+
+}  // namespace gpulearn

@@ -1,0 +1,62 @@
+// A minimal fork-join helper for the CPU backend: runs f(task) for task in [0, n_tasks) on up
+// to n_threads threads. The task split is fixed by the caller, never by the thread count, so
+// reductions over tasks give the same bits with any number of threads.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace gpulearn::detail {
+
+inline int resolve_threads(int n_threads) {
+  if (n_threads > 0) return n_threads;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+template <typename F>
+void parallel_for(int64_t n_tasks, int n_threads, F&& f) {
+  const int64_t workers = std::min<int64_t>(resolve_threads(n_threads), n_tasks);
+  if (workers <= 1) {
+    for (int64_t t = 0; t < n_tasks; ++t) f(t);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    for (int64_t t = next++; t < n_tasks; t = next++) {
+      try {
+        f(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(workers - 1);
+  for (int64_t i = 0; i + 1 < workers; ++i) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+}
+
+/// Splits [0, n) into parts of at least min_rows rows, at most max_parts of them; the split
+/// depends on n alone.
+struct RowSplit {
+  int64_t n_parts;
+  int64_t part_rows;
+  RowSplit(int64_t n, int64_t min_rows, int64_t max_parts) {
+    n_parts = std::max<int64_t>(1, std::min<int64_t>(max_parts, n / std::max<int64_t>(1, min_rows)));
+    part_rows = (n + n_parts - 1) / n_parts;
+  }
+  int64_t begin(int64_t p, int64_t n) const { return std::min(n, p * part_rows); }
+  int64_t count(int64_t p, int64_t n) const { return std::min(n, (p + 1) * part_rows) - begin(p, n); }
+};
+
+}  // namespace gpulearn::detail

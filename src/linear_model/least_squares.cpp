@@ -1,0 +1,324 @@
+// The least-squares driver, written once for every backend: input checks, the choice between
+// the Gram path and the rank-revealing path, and the small dense algebra that turns the
+// backend's reductions (d x d, d x k, independent of n_samples) into coefficients.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "gpulearn/linear_model/linear_model.hpp"
+
+namespace gpulearn::linear_model {
+
+namespace {
+
+using detail::Backend;
+
+// LinearRegression takes the Gram path when lambda_min / lambda_max of the Gram matrix is above
+// this: the normal equations then lose at most ~cond(G) * eps, i.e. ~1e-8 relative in double
+// and ~1e-4 in float; anything worse goes through QR + SVD of X itself.
+template <typename T>
+constexpr double kGramRcond = std::is_same_v<T, double> ? 1e-8 : 1e-3;
+
+// scikit-learn's Ridge "svd" solver treats singular values at or below this as zero.
+constexpr double kRidgeSvdCutoff = 1e-15;
+
+template <typename T>
+void check_finite(Backend& be, MatrixView<const T> M, const char* what) {
+  GPULEARN_EXPECTS(be.all_finite(M), "Input ", what, " contains NaN or infinity.");
+}
+
+template <typename T>
+void check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y,
+                      VectorView<const T> w) {
+  Backend& be = ctx.backend();
+  GPULEARN_EXPECTS(X.rows >= 1, "Found array with 0 sample(s) (shape=(", X.rows, ", ", X.cols,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(X.cols >= 1, "Found array with 0 feature(s) (shape=(", X.rows, ", ", X.cols,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(Y.rows == X.rows, "X has ", X.rows, " samples but y has ", Y.rows);
+  GPULEARN_EXPECTS(Y.cols >= 1, "y has no target column");
+  GPULEARN_EXPECTS(w.empty() || w.size == X.rows, "sample_weight has ", w.size,
+                   " entries but X has ", X.rows, " samples");
+  GPULEARN_EXPECTS(Y.space == X.space && (w.empty() || w.space == X.space),
+                   "X, y and sample_weight must all be in host memory or all in device memory");
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space),
+                   " memory, which the ", be.device().to_string(), " backend cannot read");
+  check_finite(be, X, "X");
+  check_finite(be, Y, "y");
+  if (!w.empty()) {
+    check_finite(be, w.as_column(), "sample_weight");
+    GPULEARN_EXPECTS(be.min_value(w.as_column()) >= T(0), "Negative values in data passed to ",
+                     "sample_weight: sample weights must be non-negative");
+  }
+}
+
+// The centring offsets (weighted means, or zeros without an intercept).
+template <typename T>
+struct Offsets {
+  std::vector<T> x, y;
+};
+
+template <typename T>
+Offsets<T> offsets(Backend& be, bool fit_intercept, MatrixView<const T> X, MatrixView<const T> Y,
+                   VectorView<const T> w) {
+  Offsets<T> o{std::vector<T>(X.cols, T(0)), std::vector<T>(Y.cols, T(0))};
+  if (!fit_intercept && w.empty()) return o;
+  double w_sum = 0;
+  std::vector<T> xm(X.cols), ym(Y.cols);
+  be.weighted_means(X, Y, w, xm.data(), ym.data(), &w_sum);
+  GPULEARN_EXPECTS(w_sum > 0, "sample_weight sums to zero: at least one sample needs a ",
+                   "positive weight");
+  if (fit_intercept) {
+    o.x = std::move(xm);
+    o.y = std::move(ym);
+  }
+  return o;
+}
+
+// The small dense results of one fit, kept in double on the host.
+using DMatrix = std::vector<double>;
+
+// coef (k x d) = sum over spectral components i of f_i(alpha_t) * v_i (v_i . b_t):
+// one formula for the eigenvector form (v_i eigenvectors, proj = V^T B) and the SVD form
+// (v_i right singular vectors, proj = U^T Z), with the filter factor per component and target.
+template <typename T, typename Filter>
+std::vector<T> spectral_solve(int64_t d, int64_t k, int64_t p, const DMatrix& V /* d x p */,
+                              const DMatrix& proj /* p x k */, Filter filter) {
+  std::vector<T> coef(d * k);
+  for (int64_t t = 0; t < k; ++t) {
+    std::vector<double> acc(d, 0.0);
+    for (int64_t i = 0; i < p; ++i) {
+      const double c = filter(i, t) * proj[i * k + t];
+      if (c == 0.0) continue;
+      for (int64_t j = 0; j < d; ++j) acc[j] += V[j * p + i] * c;
+    }
+    for (int64_t j = 0; j < d; ++j) coef[t * d + j] = static_cast<T>(acc[j]);
+  }
+  return coef;
+}
+
+template <typename T>
+DMatrix to_double(const std::vector<T>& v) {
+  return DMatrix(v.begin(), v.end());
+}
+
+// The rank-revealing reduction: R (r x d) and Z = Q^T Y (r x k) from a chunked QR of the
+// centred data, then R = U S V^T. Returns singular values s (p), V (d x p) and U^T Z (p x k).
+template <typename T>
+struct SvdSystem {
+  int64_t p = 0;
+  std::vector<T> s;
+  DMatrix V, utz;
+};
+
+template <typename T>
+SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> Y,
+                        VectorView<const T> w, const Offsets<T>& off) {
+  const int64_t d = X.cols, k = Y.cols;
+  const int64_t r_max = std::min(X.rows, d);
+  std::vector<T> R(checked_mul(r_max, d)), Z(checked_mul(r_max, k));
+  const int64_t r = be.centered_r_factor(X, Y, w, off.x.data(), off.y.data(), R.data(), Z.data());
+  GPULEARN_ASSERT(r == r_max);
+  SvdSystem<T> sys;
+  sys.p = std::min(r, d);
+  std::vector<T> U(r * sys.p), Vt(sys.p * d);
+  sys.s.resize(sys.p);
+  be.svd(r, d, R.data(), U.data(), sys.s.data(), Vt.data());
+  sys.V.assign(d * sys.p, 0.0);
+  for (int64_t i = 0; i < sys.p; ++i) {
+    for (int64_t j = 0; j < d; ++j) sys.V[j * sys.p + i] = Vt[i * d + j];
+  }
+  sys.utz.assign(sys.p * k, 0.0);
+  for (int64_t i = 0; i < sys.p; ++i) {
+    for (int64_t q = 0; q < r; ++q) {
+      const double u = U[q * sys.p + i];
+      for (int64_t t = 0; t < k; ++t) sys.utz[i * k + t] += u * Z[q * k + t];
+    }
+  }
+  return sys;
+}
+
+template <typename T>
+void set_intercept(LinearModel<T>& m, const Offsets<T>& off) {
+  const int64_t d = m.n_features;
+  m.intercept.assign(m.n_targets, T(0));
+  for (int64_t t = 0; t < m.n_targets; ++t) {
+    double dot = 0;
+    for (int64_t j = 0; j < d; ++j) dot += static_cast<double>(off.x[j]) * m.coef[t * d + j];
+    m.intercept[t] = static_cast<T>(static_cast<double>(off.y[t]) - dot);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams& params,
+                                     MatrixView<const T> X, MatrixView<const T> Y,
+                                     VectorView<const T> w) {
+  if (params.positive) {
+    GPULEARN_FAIL(Unsupported, "positive=True is not implemented yet in gpulearn's ",
+                  "LinearRegression; use positive=False");
+  }
+  GPULEARN_EXPECTS(params.tol >= 0 && std::isfinite(params.tol),
+                   "tol must be a finite number >= 0, got ", params.tol);
+  check_fit_inputs(ctx, X, Y, w);
+  Backend& be = ctx.backend();
+  const int64_t d = X.cols, k = Y.cols;
+  const Offsets<T> off = offsets(be, params.fit_intercept, X, Y, w);
+
+  LinearModel<T> m;
+  m.n_features = d;
+  m.n_targets = k;
+
+  // Gram path: eigendecompose G; if it is well-conditioned, solve from the eigenpairs (which
+  // also gives the singular values of W^1/2 Xc as sqrt(lambda)).
+  if (X.rows > d) {
+    std::vector<T> G(checked_mul(d, d)), B(checked_mul(d, k)), lam(d);
+    be.centered_gram(X, Y, w, off.x.data(), off.y.data(), G.data(), B.data());
+    be.symmetric_eigh(d, G.data(), lam.data());
+    const double lmax = lam[d - 1], lmin = lam[0];
+    const double rcond = std::max(kGramRcond<T>, params.tol * params.tol);
+    if (lmax > 0 && lmin > rcond * lmax) {
+      const DMatrix V = to_double(G);
+      DMatrix proj(d * k, 0.0);  // V^T B
+      for (int64_t i = 0; i < d; ++i) {
+        for (int64_t j = 0; j < d; ++j) {
+          for (int64_t t = 0; t < k; ++t) proj[i * k + t] += V[j * d + i] * B[j * k + t];
+        }
+      }
+      m.coef = spectral_solve<T>(d, k, d, V, proj,
+                                 [&](int64_t i, int64_t) { return 1.0 / lam[i]; });
+      m.rank = d;
+      m.singular_values.resize(d);
+      for (int64_t i = 0; i < d; ++i) m.singular_values[i] = std::sqrt(lam[d - 1 - i]);
+      m.solver = "eigh";
+      set_intercept(m, off);
+      return m;
+    }
+  }
+
+  // Rank-revealing path: the minimum-norm solution, singular values below tol * s_max dropped,
+  // as scipy.linalg.lstsq(cond=tol) does for scikit-learn.
+  const SvdSystem<T> sys = svd_system(be, X, Y, w, off);
+  const double cutoff = params.tol * (sys.p > 0 ? static_cast<double>(sys.s[0]) : 0.0);
+  m.rank = 0;
+  for (int64_t i = 0; i < sys.p; ++i) m.rank += sys.s[i] > cutoff ? 1 : 0;
+  m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t) {
+    return sys.s[i] > cutoff ? 1.0 / sys.s[i] : 0.0;
+  });
+  m.singular_values = sys.s;
+  m.solver = "svd";
+  set_intercept(m, off);
+  return m;
+}
+
+template <typename T>
+LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<const T> X,
+                         MatrixView<const T> Y, VectorView<const T> w) {
+  if (params.positive) {
+    GPULEARN_FAIL(Unsupported, "positive=True is not implemented yet in gpulearn's Ridge; ",
+                  "use positive=False");
+  }
+  const int64_t d = X.cols, k = Y.cols;
+  GPULEARN_EXPECTS(params.alpha.size() == 1 || static_cast<int64_t>(params.alpha.size()) == k,
+                   "Number of targets and number of penalties do not correspond: ", k, " != ",
+                   params.alpha.size());
+  for (double a : params.alpha) {
+    GPULEARN_EXPECTS(std::isfinite(a) && a >= 0, "alpha must be a finite number >= 0, got ", a);
+  }
+  check_fit_inputs(ctx, X, Y, w);
+  Backend& be = ctx.backend();
+  const Offsets<T> off = offsets(be, params.fit_intercept, X, Y, w);
+  auto alpha = [&](int64_t t) { return params.alpha.size() == 1 ? params.alpha[0] : params.alpha[t]; };
+  const bool one_alpha =
+      std::all_of(params.alpha.begin(), params.alpha.end(),
+                  [&](double a) { return a == params.alpha[0]; });
+
+  LinearModel<T> m;
+  m.n_features = d;
+  m.n_targets = k;
+
+  if (params.solver != RidgeSolver::kSvd) {
+    std::vector<T> G(checked_mul(d, d)), B(checked_mul(d, k));
+    be.centered_gram(X, Y, w, off.x.data(), off.y.data(), G.data(), B.data());
+    if (one_alpha) {
+      for (int64_t j = 0; j < d; ++j) G[j * d + j] += static_cast<T>(params.alpha[0]);
+      if (be.cholesky_solve(d, G.data(), k, B.data())) {
+        m.coef.resize(k * d);
+        for (int64_t j = 0; j < d; ++j) {
+          for (int64_t t = 0; t < k; ++t) m.coef[t * d + j] = B[j * k + t];
+        }
+        m.solver = "cholesky";
+      }
+    } else {
+      // One eigendecomposition serves every target's alpha.
+      std::vector<T> lam(d);
+      be.symmetric_eigh(d, G.data(), lam.data());
+      const double lmax = std::max(0.0, static_cast<double>(lam[d - 1]));
+      bool ok = true;
+      for (int64_t t = 0; t < k; ++t) {
+        ok = ok && lam[0] + alpha(t) > std::numeric_limits<T>::epsilon() * d * lmax;
+      }
+      if (ok) {
+        const DMatrix V = to_double(G);
+        DMatrix proj(d * k, 0.0);
+        for (int64_t i = 0; i < d; ++i) {
+          for (int64_t j = 0; j < d; ++j) {
+            for (int64_t t = 0; t < k; ++t) proj[i * k + t] += V[j * d + i] * B[j * k + t];
+          }
+        }
+        m.coef = spectral_solve<T>(d, k, d, V, proj, [&](int64_t i, int64_t t) {
+          return 1.0 / (static_cast<double>(lam[i]) + alpha(t));
+        });
+        m.solver = "eigh";
+      }
+    }
+  }
+  if (m.solver.empty()) {
+    // solver="svd", or a singular Gram system (alpha = 0 with rank-deficient X): scikit-learn
+    // falls back to its SVD solver there too.
+    const SvdSystem<T> sys = svd_system(be, X, Y, w, off);
+    m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t t) {
+      const double s = sys.s[i];
+      return s > kRidgeSvdCutoff ? s / (s * s + alpha(t)) : 0.0;
+    });
+    m.solver = "svd";
+  }
+  set_intercept(m, off);
+  return m;
+}
+
+template <typename T>
+void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const T> X,
+                    MatrixView<T> out) {
+  if (model.coef.empty() || model.n_features <= 0) {
+    GPULEARN_FAIL(NotFitted, "this linear model is not fitted yet: call fit first");
+  }
+  Backend& be = ctx.backend();
+  GPULEARN_EXPECTS(X.cols == model.n_features, "X has ", X.cols, " features, but the model ",
+                   "is expecting ", model.n_features, " features as input.");
+  GPULEARN_EXPECTS(out.rows == X.rows && out.cols == model.n_targets, "output has shape (",
+                   out.rows, ", ", out.cols, "), expected (", X.rows, ", ", model.n_targets, ")");
+  GPULEARN_EXPECTS(out.space == X.space, "X and the output must be in the same memory space");
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
+  if (X.rows == 0) return;
+  check_finite(be, X, "X");
+  be.affine_predict(X, model.coef.data(), model.intercept.data(), out);
+}
+
+#define GPULEARN_INSTANTIATE(T)                                                             \
+  template LinearModel<T> linear_regression_fit<T>(Context&, const LinearRegressionParams&, \
+                                                   MatrixView<const T>, MatrixView<const T>, \
+                                                   VectorView<const T>);                    \
+  template LinearModel<T> ridge_fit<T>(Context&, const RidgeParams&, MatrixView<const T>,   \
+                                       MatrixView<const T>, VectorView<const T>);           \
+  template void linear_predict<T>(Context&, const LinearModel<T>&, MatrixView<const T>,     \
+                                  MatrixView<T>);
+GPULEARN_INSTANTIATE(float)
+GPULEARN_INSTANTIATE(double)
+#undef GPULEARN_INSTANTIATE
+
+}  // namespace gpulearn::linear_model
