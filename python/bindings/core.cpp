@@ -1,0 +1,237 @@
+// gpulearn._core: the thin compiled layer under the pure-Python estimators.
+//
+// Arrays cross this boundary as ArrayRef descriptors built in Python (gpulearn/_arrays.py):
+// a raw address with shape, row stride, dtype and memory space. One path serves NumPy arrays,
+// CuPy arrays and PyTorch CUDA tensors alike, and computing needs no Python object, so the GIL
+// is released around every call into the library.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gpulearn/core/context.hpp"
+#include "gpulearn/core/device.hpp"
+#include "gpulearn/core/error.hpp"
+#include "gpulearn/linear_model/linear_model.hpp"
+
+namespace py = pybind11;
+using namespace gpulearn;
+
+namespace {
+
+// A 2-D array as Python describes it: address, shape, row stride (elements), dtype, space.
+struct ArrayRef {
+  std::uintptr_t ptr = 0;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t ld = 0;
+  std::string dtype;  // "float32" | "float64"
+  bool on_device = false;
+
+  template <typename T>
+  MatrixView<T> view() const {
+    return MatrixView<T>(reinterpret_cast<T*>(ptr), rows, cols, ld,
+                         on_device ? MemorySpace::kDevice : MemorySpace::kHost);
+  }
+  // A column vector (rows x 1, stride ld) as a VectorView.
+  template <typename T>
+  VectorView<const T> vector() const {
+    return VectorView<const T>(reinterpret_cast<const T*>(ptr), rows, ld,
+                               on_device ? MemorySpace::kDevice : MemorySpace::kHost);
+  }
+};
+
+template <typename T>
+py::array_t<T> to_numpy(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
+  py::array_t<T> a(shape);
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+template <typename T>
+py::dict model_to_dict(const linear_model::LinearModel<T>& m) {
+  py::dict d;
+  d["coef"] = to_numpy(m.coef, {m.n_targets, m.n_features});
+  d["intercept"] = to_numpy(m.intercept, {m.n_targets});
+  d["rank"] = m.rank;
+  d["singular"] = to_numpy(m.singular_values, {static_cast<py::ssize_t>(m.singular_values.size())});
+  d["solver"] = m.solver;
+  return d;
+}
+
+template <typename T>
+linear_model::LinearModel<T> model_from_arrays(py::array_t<T, py::array::c_style> coef,
+                                               py::array_t<T, py::array::c_style> intercept) {
+  GPULEARN_EXPECTS(coef.ndim() == 2 && intercept.ndim() == 1 && intercept.shape(0) == coef.shape(0),
+                   "coef must be (n_targets, n_features) and intercept (n_targets,)");
+  linear_model::LinearModel<T> m;
+  m.n_targets = coef.shape(0);
+  m.n_features = coef.shape(1);
+  m.coef.assign(coef.data(), coef.data() + coef.size());
+  m.intercept.assign(intercept.data(), intercept.data() + intercept.size());
+  return m;
+}
+
+template <typename T>
+py::dict lr_fit(Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
+                bool fit_intercept, double tol, bool positive) {
+  linear_model::LinearRegressionParams p;
+  p.fit_intercept = fit_intercept;
+  p.tol = tol;
+  p.positive = positive;
+  const VectorView<const T> wv = w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
+  linear_model::LinearModel<T> m;
+  {
+    py::gil_scoped_release release;
+    m = linear_model::linear_regression_fit<T>(ctx, p, X.view<const T>(), Y.view<const T>(), wv);
+  }
+  return model_to_dict(m);
+}
+
+linear_model::RidgeSolver parse_solver(const std::string& s) {
+  if (s == "auto") return linear_model::RidgeSolver::kAuto;
+  if (s == "cholesky") return linear_model::RidgeSolver::kCholesky;
+  if (s == "svd") return linear_model::RidgeSolver::kSvd;
+  GPULEARN_FAIL(Unsupported, "Ridge solver '", s, "' is not implemented in gpulearn; use 'auto', ",
+                "'cholesky' or 'svd'");
+}
+
+template <typename T>
+py::dict ridge_fit(Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
+                   std::vector<double> alpha, bool fit_intercept, const std::string& solver,
+                   bool positive) {
+  linear_model::RidgeParams p;
+  p.alpha = std::move(alpha);
+  p.fit_intercept = fit_intercept;
+  p.solver = parse_solver(solver);
+  p.positive = positive;
+  const VectorView<const T> wv = w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
+  linear_model::LinearModel<T> m;
+  {
+    py::gil_scoped_release release;
+    m = linear_model::ridge_fit<T>(ctx, p, X.view<const T>(), Y.view<const T>(), wv);
+  }
+  return model_to_dict(m);
+}
+
+template <typename T>
+void predict(Context& ctx, py::array_t<T, py::array::c_style> coef,
+             py::array_t<T, py::array::c_style> intercept, const ArrayRef& X, const ArrayRef& out) {
+  const auto m = model_from_arrays<T>(coef, intercept);
+  py::gil_scoped_release release;
+  linear_model::linear_predict<T>(ctx, m, X.view<const T>(), out.view<T>());
+}
+
+// Dispatches on the dtype of X: the only two feature types gpulearn computes in.
+template <typename F32, typename F64>
+auto by_dtype(const ArrayRef& X, F32 f32, F64 f64) {
+  if (X.dtype == "float32") return f32();
+  if (X.dtype == "float64") return f64();
+  GPULEARN_FAIL(InvalidArgument, "unsupported dtype ", X.dtype, ": expected float32 or float64");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "gpulearn's compiled core (internal; use the estimators in gpulearn.*)";
+
+  // Errors: the C++ hierarchy mapped onto the exceptions scikit-learn users expect.
+  static py::exception<DeviceError> device_error(m, "DeviceError", PyExc_RuntimeError);
+  static py::exception<NotFitted> not_fitted(m, "NotFittedError", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const OutOfMemory& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    } catch (const Unsupported& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
+    } catch (const NotFitted& e) {
+      PyErr_SetString(not_fitted.ptr(), e.what());
+    } catch (const DeviceError& e) {
+      PyErr_SetString(device_error.ptr(), e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  py::class_<ArrayRef>(m, "ArrayRef")
+      .def(py::init([](std::uintptr_t ptr, int64_t rows, int64_t cols, int64_t ld,
+                       std::string dtype, bool on_device) {
+             return ArrayRef{ptr, rows, cols, ld, std::move(dtype), on_device};
+           }),
+           py::arg("ptr"), py::arg("rows"), py::arg("cols"), py::arg("ld"), py::arg("dtype"),
+           py::arg("on_device"))
+      .def_readonly("rows", &ArrayRef::rows)
+      .def_readonly("cols", &ArrayRef::cols)
+      .def_readonly("dtype", &ArrayRef::dtype)
+      .def_readonly("on_device", &ArrayRef::on_device);
+
+  py::class_<Context>(m, "Context")
+      .def(py::init([](const std::string& device) { return new Context(Device::parse(device)); }),
+           py::arg("device"))
+      .def_property_readonly("device", [](const Context& c) { return c.device().to_string(); })
+      .def("synchronize", &Context::synchronize, py::call_guard<py::gil_scoped_release>());
+
+  m.def("parse_device", [](const std::string& s) { return Device::parse(s).to_string(); },
+        "The canonical name ('cpu' or 'cuda:N') of a device string; 'auto' is resolved.");
+  m.def("cuda_available", &cuda_available);
+  m.def("cuda_device_count", &cuda_device_count);
+  m.def("cuda_unavailable_reason", &cuda_unavailable_reason);
+  m.def("build_info", [] {
+    const BuildInfo b = build_info();
+    py::dict d;
+    d["version"] = b.version;
+    d["cuda_built"] = b.cuda_built;
+    d["cuda_architectures"] = b.cuda_architectures;
+    d["cuda_version"] = b.cuda_version;
+    d["compiler"] = b.compiler;
+    return d;
+  });
+
+  m.def(
+      "linear_regression_fit",
+      [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
+         bool fit_intercept, double tol, bool positive) {
+        return by_dtype(
+            X, [&] { return lr_fit<float>(ctx, X, Y, w, fit_intercept, tol, positive); },
+            [&] { return lr_fit<double>(ctx, X, Y, w, fit_intercept, tol, positive); });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
+      py::arg("fit_intercept"), py::arg("tol"), py::arg("positive"));
+  m.def(
+      "ridge_fit",
+      [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
+         std::vector<double> alpha, bool fit_intercept, const std::string& solver,
+         bool positive) {
+        return by_dtype(
+            X,
+            [&] { return ridge_fit<float>(ctx, X, Y, w, alpha, fit_intercept, solver, positive); },
+            [&] {
+              return ridge_fit<double>(ctx, X, Y, w, alpha, fit_intercept, solver, positive);
+            });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("alpha"),
+      py::arg("fit_intercept"), py::arg("solver"), py::arg("positive"));
+  m.def(
+      "linear_predict",
+      [](Context& ctx, const py::array& coef, const py::array& intercept, const ArrayRef& X,
+         const ArrayRef& out) {
+        by_dtype(
+            X,
+            [&] {
+              predict<float>(ctx, py::array_t<float, py::array::c_style>::ensure(coef),
+                             py::array_t<float, py::array::c_style>::ensure(intercept), X, out);
+            },
+            [&] {
+              predict<double>(ctx, py::array_t<double, py::array::c_style>::ensure(coef),
+                              py::array_t<double, py::array::c_style>::ensure(intercept), X,
+                              out);
+            });
+      },
+      py::arg("ctx"), py::arg("coef"), py::arg("intercept"), py::arg("X"), py::arg("out"));
+}

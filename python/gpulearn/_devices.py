@@ -1,0 +1,62 @@
+"""Device resolution and the per-thread cache of compiled contexts."""
+
+import threading
+import warnings
+
+from . import _config, _core
+
+_local = threading.local()
+
+
+def cuda_available():
+    """True when gpulearn's CUDA backend was built, its libraries load and a GPU is present.
+
+    The first call loads the CUDA backend; ``import gpulearn`` alone initialises no CUDA.
+    """
+    return bool(_core.cuda_available())
+
+
+def resolve(device, data_device=None):
+    """The canonical device ('cpu' or 'cuda:N') an estimator with ``device`` computes on.
+
+    ``data_device`` is the CUDA ordinal of input data already on a GPU, or None.
+    """
+    device = _config.check_device_string(device)
+    if device == "auto":
+        device = _config.get_config()["device"]
+    if device == "auto":
+        if data_device is not None:
+            return f"cuda:{data_device}"
+        return "cuda:0" if cuda_available() else "cpu"
+    return "cuda:0" if device == "cuda" else device
+
+
+def context(device):
+    """The cached compiled context of a canonical device string (one per thread)."""
+    cache = getattr(_local, "contexts", None)
+    if cache is None:
+        cache = _local.contexts = {}
+    ctx = cache.get(device)
+    if ctx is None:
+        if device.startswith("cuda") and not cuda_available():
+            raise RuntimeError(
+                f"device={device!r} was requested but CUDA is unavailable: "
+                f"{_core.cuda_unavailable_reason()}. Use device='cpu' or device='auto'."
+            )
+        ctx = cache[device] = _core.Context(device)
+    return ctx
+
+
+def context_for_prediction(device, data_device=None):
+    """Like ``context(resolve(...))``, but a fitted model asked for CUDA where there is none
+    (say, unpickled on a laptop) predicts on the CPU, with a warning, instead of failing."""
+    resolved = resolve(device, data_device)
+    if resolved.startswith("cuda") and data_device is None and not cuda_available():
+        warnings.warn(
+            f"device={device!r} but CUDA is unavailable here "
+            f"({_core.cuda_unavailable_reason()}); computing on the CPU.",
+            UserWarning,
+            stacklevel=3,
+        )
+        resolved = "cpu"
+    return context(resolved)

@@ -1,0 +1,105 @@
+"""Ordinary least squares on the CPU or a GPU."""
+
+from numbers import Integral, Real
+
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .. import _core
+from ._base import LinearRegressorBase
+
+
+class LinearRegression(LinearRegressorBase, BaseEstimator):
+    """Ordinary least squares linear regression, on the CPU or a GPU.
+
+    A drop-in replacement for :class:`sklearn.linear_model.LinearRegression` for dense data.
+    Well-conditioned problems are solved through the normal equations (the weighted, centred
+    Gram matrix accumulated in row chunks, then a symmetric eigendecomposition); rank-deficient
+    or ill-conditioned ones through a QR decomposition of ``X`` and an SVD of its R factor,
+    giving the minimum-norm solution as :func:`scipy.linalg.lstsq` does for scikit-learn.
+
+    Parameters
+    ----------
+    fit_intercept : bool, default=True
+        Whether to calculate the intercept for this model. If False, no intercept is used
+        (the data are expected to be centred).
+    copy_X : bool, default=True
+        Accepted for compatibility: gpulearn never writes to ``X``, so no copy is needed.
+    tol : float, default=1e-6
+        Singular values of the centred ``X`` smaller than ``tol`` times the largest are treated
+        as zero (the ``cond`` of :func:`scipy.linalg.lstsq`, as in scikit-learn >= 1.9).
+    n_jobs : int, default=None
+        Accepted for compatibility; gpulearn's CPU backend uses every core.
+    positive : bool, default=False
+        Constrain coefficients to be non-negative. Not implemented yet: True raises
+        ``NotImplementedError``.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where to compute. "auto" follows ``gpulearn.set_config(device=...)``, which defaults to
+        the GPU when one is available (the GPU holding the data when it is already there).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Estimated coefficients, in the dtype of ``X`` (float32 stays float32).
+    rank_ : int
+        Rank of the centred (and weighted) ``X``.
+    singular_ : ndarray of shape (min(n_samples, n_features),)
+        Singular values of the centred (and weighted) ``X``.
+    intercept_ : float or ndarray of shape (n_targets,)
+        Independent term; 0.0 when ``fit_intercept=False``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.linear_model.LinearRegression : the CPU reference this class follows.
+    gpulearn.linear_model.Ridge : least squares with L2 regularisation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpulearn.linear_model import LinearRegression
+    >>> X = np.array([[1.0, 1.0], [1.0, 2.0], [2.0, 2.0], [2.0, 3.0]])
+    >>> y = X @ np.array([1.0, 2.0]) + 3.0
+    >>> reg = LinearRegression(device="cpu").fit(X, y)
+    >>> np.round(reg.coef_, 6).tolist(), round(float(reg.intercept_), 6)
+    ([1.0, 2.0], 3.0)
+    """
+
+    _parameter_constraints = {
+        "fit_intercept": ["boolean"],
+        "copy_X": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [None, Integral],
+        "positive": ["boolean"],
+        "device": [str],
+    }
+
+    def __init__(self, *, fit_intercept=True, copy_X=True, tol=1e-6, n_jobs=None,
+                 positive=False, device="auto"):
+        self.fit_intercept = fit_intercept
+        self.copy_X = copy_X
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.device = device
+
+    def _check_params(self):
+        from .._config import check_device_string
+
+        check_device_string(self.device)
+        if self.positive:
+            raise NotImplementedError(
+                "positive=True is not implemented yet in gpulearn's LinearRegression; use "
+                "sklearn.linear_model.LinearRegression(positive=True) or positive=False"
+            )
+
+    def _core_fit(self, ctx, X_ref, Y_ref, w_ref, y_ndim):
+        return _core.linear_regression_fit(ctx, X_ref, Y_ref, w_ref, bool(self.fit_intercept),
+                                           float(self.tol), bool(self.positive))
+
+    def _set_extra(self, result):
+        self.rank_ = int(result["rank"])
+        self.singular_ = result["singular"]

@@ -1,0 +1,136 @@
+"""Ridge regression on the CPU or a GPU."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .. import _core
+from ._base import LinearRegressorBase
+
+_SUPPORTED_SOLVERS = ("auto", "cholesky", "svd")
+
+
+class Ridge(LinearRegressorBase, BaseEstimator):
+    """Linear least squares with L2 regularisation, on the CPU or a GPU.
+
+    A drop-in replacement for :class:`sklearn.linear_model.Ridge` for dense data. Minimises
+    ``||y - Xw||^2_2 + alpha * ||w||^2_2`` (weighted by ``sample_weight``), for one or several
+    targets, with one ``alpha`` or one per target.
+
+    Parameters
+    ----------
+    alpha : float or ndarray of shape (n_targets,), default=1.0
+        Regularisation strength, >= 0; an array gives each target its own penalty.
+    fit_intercept : bool, default=True
+        Whether to fit the intercept.
+    copy_X : bool, default=True
+        Accepted for compatibility: gpulearn never writes to ``X``.
+    max_iter : int, default=None
+        Used by scikit-learn's iterative solvers only; gpulearn's solvers are direct, so it has
+        no effect (as for scikit-learn's "cholesky" and "svd").
+    tol : float, default=1e-4
+        Likewise only for iterative solvers; no effect here.
+    solver : {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"}, \
+            default="auto"
+        "auto" and "cholesky": the normal equations ``(Xc^T Xc + alpha I) w = Xc^T yc`` solved
+        by Cholesky (an eigendecomposition when alphas differ per target), falling back to
+        "svd" when that system is singular, as scikit-learn does. "svd": a QR decomposition of
+        ``X`` and an SVD of its R factor. The iterative solvers ("lsqr", "sparse_cg", "sag",
+        "saga", "lbfgs") are not implemented and raise ``NotImplementedError``.
+    positive : bool, default=False
+        Not implemented yet: True raises ``NotImplementedError``.
+    random_state : int, RandomState instance or None, default=None
+        Used by scikit-learn's "sag"/"saga" only; no effect here.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where to compute; see :class:`gpulearn.linear_model.LinearRegression`.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Weight vector(s), in the dtype of ``X``.
+    intercept_ : float or ndarray of shape (n_targets,)
+        Independent term; 0.0 when ``fit_intercept=False``.
+    n_iter_ : None
+        Direct solvers take no iterations (as scikit-learn reports for them).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    solver_ : str
+        The solver used: "cholesky" or "svd".
+
+    See Also
+    --------
+    sklearn.linear_model.Ridge : the CPU reference this class follows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpulearn.linear_model import Ridge
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(100, 5)), rng.normal(size=100)
+    >>> Ridge(alpha=1.0, device="cpu").fit(X, y).coef_.shape
+    (5,)
+    """
+
+    _parameter_constraints = {
+        "alpha": [Interval(Real, 0, None, closed="left"), np.ndarray],
+        "fit_intercept": ["boolean"],
+        "copy_X": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga",
+                               "lbfgs"})],
+        "positive": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str],
+    }
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True, max_iter=None, tol=1e-4,
+                 solver="auto", positive=False, random_state=None, device="auto"):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.copy_X = copy_X
+        self.max_iter = max_iter
+        self.tol = tol
+        self.solver = solver
+        self.positive = positive
+        self.random_state = random_state
+        self.device = device
+
+    def _check_params(self):
+        from .._config import check_device_string
+
+        check_device_string(self.device)
+        if self.solver not in _SUPPORTED_SOLVERS:
+            raise NotImplementedError(
+                f"solver={self.solver!r} is not implemented in gpulearn's Ridge; use one of "
+                f"{_SUPPORTED_SOLVERS} (direct solvers giving the same solution)"
+            )
+        if self.positive:
+            raise NotImplementedError(
+                "positive=True is not implemented yet in gpulearn's Ridge; use "
+                "sklearn.linear_model.Ridge(positive=True) or positive=False"
+            )
+        alpha = np.asarray(self.alpha, dtype=np.float64)
+        if alpha.ndim > 1 or not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
+            raise ValueError(
+                f"alpha must be a non-negative float or a 1-D array of them; got {self.alpha!r}"
+            )
+
+    def _core_fit(self, ctx, X_ref, Y_ref, w_ref, y_ndim):
+        alpha = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
+        n_targets = Y_ref.cols
+        if alpha.size != 1 and alpha.size != n_targets:
+            raise ValueError(
+                "Number of targets and number of penalties do not correspond: "
+                f"{alpha.size} != {n_targets}"
+            )
+        return _core.ridge_fit(ctx, X_ref, Y_ref, w_ref, alpha.tolist(),
+                               bool(self.fit_intercept), self.solver, bool(self.positive))
+
+    def _set_extra(self, result):
+        self.n_iter_ = None
+        self.solver_ = "svd" if result["solver"] == "svd" else "cholesky"
