@@ -54,7 +54,9 @@ namespace gpulearn::detail {
   virtual void symmetric_eigh(int64_t n, T* a, T* w) = 0;                                      \
                                                                                                \
   /* Solves a x = b for symmetric positive definite a (n x n) by Cholesky, b (n x k) replaced  \
-     by x. Returns false, with b unspecified, when a is not numerically positive definite. */  \
+     by x, and the diagonal of a replaced by that of the factor L (other entries of a are     \
+     unspecified). Returns false, with a and b unspecified, when a is not numerically positive \
+     definite. */                                                                              \
   virtual bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) = 0;                           \
                                                                                                \
   /* Thin SVD of the m x n matrix a: a = u diag(s) vt with p = min(m, n), u m x p, s          \

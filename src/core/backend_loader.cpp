@@ -108,9 +108,11 @@ std::unique_ptr<Backend> CudaPlugin::create(int device) {
   std::lock_guard<std::mutex> lock(plugin_mutex());
   load();
   if (count_ <= 0) GPULEARN_FAIL(Unsupported, "CUDA was requested but is unavailable: ", reason_);
-  GPULEARN_EXPECTS(device >= 0 && device < count_, "CUDA device ", device,
-                   " does not exist: ", count_, " device(s) found (cuda:0 .. cuda:", count_ - 1,
-                   ")");
+  if (device < 0 || device >= count_) {
+    // Unsupported, as context.hpp documents: the device the user asked for is not there.
+    GPULEARN_FAIL(Unsupported, "CUDA device ", device, " does not exist: ", count_,
+                  " device(s) found (cuda:0 .. cuda:", count_ - 1, ")");
+  }
   auto create = symbol<Backend* (*)(int, char*, int)>(handle_, "gpulearn_cuda_create_backend");
   char err[kErrLen] = {0};
   Backend* backend = create != nullptr ? create(device, err, kErrLen) : nullptr;

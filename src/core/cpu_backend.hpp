@@ -6,7 +6,13 @@
 //                                      affine_predict
 #pragma once
 
+// Eigen is private to this library, and its inline functions compile differently with other
+// flags (-march=native here changes EIGEN_MAX_ALIGN_BYTES and with it aligned_malloc/free):
+// exported, a program using Eigen with its own flags would interpose them, and memory allocated
+// by one would be freed by the other. Hidden, each side keeps its own.
+#pragma GCC visibility push(hidden)
 #include <Eigen/Dense>
+#pragma GCC visibility pop
 
 #include "backend.hpp"
 #include "parallel.hpp"

@@ -11,10 +11,14 @@
 namespace gpulearn {
 
 namespace {
+// Lower case, surrounding blanks removed; blanks inside ("cu da") stay and make it invalid.
 std::string normalise(const std::string& text) {
+  auto blank = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  const auto first = std::find_if_not(text.begin(), text.end(), blank);
+  const auto last = std::find_if_not(text.rbegin(), text.rend(), blank).base();
   std::string s;
-  for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c))) s += static_cast<char>(std::tolower(c));
+  for (auto it = first; it < last; ++it) {
+    s += static_cast<char>(std::tolower(static_cast<unsigned char>(*it)));
   }
   return s;
 }

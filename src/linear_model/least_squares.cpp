@@ -21,8 +21,14 @@ using detail::Backend;
 template <typename T>
 constexpr double kGramRcond = std::is_same_v<T, double> ? 1e-8 : 1e-3;
 
-// scikit-learn's Ridge "svd" solver treats singular values at or below this as zero.
-constexpr double kRidgeSvdCutoff = 1e-15;
+// Ridge's "svd" solver treats singular values at or below eps * max(r, d) * s_max as zero:
+// scipy.linalg.pinv's default, which scikit-learn's absolute 1e-15 stands for. An absolute
+// cutoff keeps rounding noise (s ~ 1e-14 s_max in double, 1e-7 in float) when alpha = 0 and
+// turns it into huge coefficients.
+template <typename T>
+double svd_cutoff(int64_t r, int64_t d, double s_max) {
+  return std::numeric_limits<T>::epsilon() * static_cast<double>(std::max(r, d)) * s_max;
+}
 
 template <typename T>
 void check_finite(Backend& be, MatrixView<const T> M, const char* what) {
@@ -104,6 +110,20 @@ DMatrix to_double(const std::vector<T>& v) {
   return DMatrix(v.begin(), v.end());
 }
 
+// A^T B for row-major A (m x p) and B (m x k), in double.
+template <typename U>
+DMatrix transpose_times(int64_t m, int64_t p, int64_t k, const DMatrix& A,
+                        const std::vector<U>& B) {
+  DMatrix out(p * k, 0.0);
+  for (int64_t j = 0; j < m; ++j) {
+    for (int64_t i = 0; i < p; ++i) {
+      const double a = A[j * p + i];
+      for (int64_t t = 0; t < k; ++t) out[i * k + t] += a * B[j * k + t];
+    }
+  }
+  return out;
+}
+
 // The rank-revealing reduction: R (r x d) and Z = Q^T Y (r x k) from a chunked QR of the
 // centred data, then R = U S V^T. Returns singular values s (p), V (d x p) and U^T Z (p x k).
 template <typename T>
@@ -130,13 +150,7 @@ SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> 
   for (int64_t i = 0; i < sys.p; ++i) {
     for (int64_t j = 0; j < d; ++j) sys.V[j * sys.p + i] = Vt[i * d + j];
   }
-  sys.utz.assign(sys.p * k, 0.0);
-  for (int64_t i = 0; i < sys.p; ++i) {
-    for (int64_t q = 0; q < r; ++q) {
-      const double u = U[q * sys.p + i];
-      for (int64_t t = 0; t < k; ++t) sys.utz[i * k + t] += u * Z[q * k + t];
-    }
-  }
+  sys.utz = transpose_times(r, sys.p, k, to_double(U), Z);
   return sys;
 }
 
@@ -182,12 +196,7 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
     const double rcond = std::max(kGramRcond<T>, params.tol * params.tol);
     if (lmax > 0 && lmin > rcond * lmax) {
       const DMatrix V = to_double(G);
-      DMatrix proj(d * k, 0.0);  // V^T B
-      for (int64_t i = 0; i < d; ++i) {
-        for (int64_t j = 0; j < d; ++j) {
-          for (int64_t t = 0; t < k; ++t) proj[i * k + t] += V[j * d + i] * B[j * k + t];
-        }
-      }
+      const DMatrix proj = transpose_times(d, d, k, V, B);
       m.coef = spectral_solve<T>(d, k, d, V, proj,
                                  [&](int64_t i, int64_t) { return 1.0 / lam[i]; });
       m.rank = d;
@@ -244,31 +253,39 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
     std::vector<T> G(checked_mul(d, d)), B(checked_mul(d, k));
     be.centered_gram(X, Y, w, off.x.data(), off.y.data(), G.data(), B.data());
     if (one_alpha) {
-      for (int64_t j = 0; j < d; ++j) G[j * d + j] += static_cast<T>(params.alpha[0]);
-      if (be.cholesky_solve(d, G.data(), k, B.data())) {
-        m.coef.resize(k * d);
+      // Cholesky, accepted when its squared pivots span less than 1 / kGramRcond: they lie
+      // between lambda_min and lambda_max of G + alpha I, so a singular system (alpha = 0 with
+      // rank-deficient X: a last pivot of rounding noise) is refused here.
+      std::vector<T> A(G), C(B);
+      for (int64_t j = 0; j < d; ++j) A[j * d + j] += static_cast<T>(params.alpha[0]);
+      if (be.cholesky_solve(d, A.data(), k, C.data())) {
+        double pmin = INFINITY, pmax = 0;
         for (int64_t j = 0; j < d; ++j) {
-          for (int64_t t = 0; t < k; ++t) m.coef[t * d + j] = B[j * k + t];
+          const double p2 = static_cast<double>(A[j * d + j]) * A[j * d + j];
+          pmin = std::min(pmin, p2);
+          pmax = std::max(pmax, p2);
         }
-        m.solver = "cholesky";
+        if (pmin > kGramRcond<T> * pmax) {
+          m.coef.resize(k * d);
+          for (int64_t j = 0; j < d; ++j) {
+            for (int64_t t = 0; t < k; ++t) m.coef[t * d + j] = C[j * k + t];
+          }
+          m.solver = "cholesky";
+        }
       }
-    } else {
-      // One eigendecomposition serves every target's alpha.
+    }
+    if (m.solver.empty()) {
+      // The spectrum decides: one eigendecomposition serves every target's alpha.
       std::vector<T> lam(d);
       be.symmetric_eigh(d, G.data(), lam.data());
       const double lmax = std::max(0.0, static_cast<double>(lam[d - 1]));
       bool ok = true;
       for (int64_t t = 0; t < k; ++t) {
-        ok = ok && lam[0] + alpha(t) > std::numeric_limits<T>::epsilon() * d * lmax;
+        ok = ok && lam[0] + alpha(t) > kGramRcond<T> * (lmax + alpha(t));
       }
       if (ok) {
         const DMatrix V = to_double(G);
-        DMatrix proj(d * k, 0.0);
-        for (int64_t i = 0; i < d; ++i) {
-          for (int64_t j = 0; j < d; ++j) {
-            for (int64_t t = 0; t < k; ++t) proj[i * k + t] += V[j * d + i] * B[j * k + t];
-          }
-        }
+        const DMatrix proj = transpose_times(d, d, k, V, B);
         m.coef = spectral_solve<T>(d, k, d, V, proj, [&](int64_t i, int64_t t) {
           return 1.0 / (static_cast<double>(lam[i]) + alpha(t));
         });
@@ -280,9 +297,10 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
     // solver="svd", or a singular Gram system (alpha = 0 with rank-deficient X): scikit-learn
     // falls back to its SVD solver there too.
     const SvdSystem<T> sys = svd_system(be, X, Y, w, off);
+    const double cutoff = svd_cutoff<T>(sys.p, d, sys.p > 0 ? sys.s[0] : 0.0);
     m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t t) {
       const double s = sys.s[i];
-      return s > kRidgeSvdCutoff ? s / (s * s + alpha(t)) : 0.0;
+      return s > cutoff ? s / (s * s + alpha(t)) : 0.0;
     });
     m.solver = "svd";
   }
