@@ -56,7 +56,8 @@ def context_for_prediction(device, data_device=None):
             f"device={device!r} but CUDA is unavailable here "
             f"({_core.cuda_unavailable_reason()}); computing on the CPU.",
             UserWarning,
-            stacklevel=3,
+            # context_for_prediction <- _predict_context <- predict <- the caller's line
+            stacklevel=4,
         )
         resolved = "cpu"
     return context(resolved)

@@ -18,6 +18,10 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
     returning the dict of ``_core.*_fit``, and ``_set_extra(result)`` for solver outputs.
     """
 
+    # Whether a 2-D y with one column gives a 1-D coef_ (scikit-learn's Ridge) or a
+    # (1, n_features) one (scikit-learn's LinearRegression).
+    _ravel_single_target = False
+
     def fit(self, X, y, sample_weight=None):
         """Fit the linear model.
 
@@ -67,8 +71,10 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         self.n_features_in_ = n_features
         coef, intercept = result["coef"], result["intercept"]
         # scikit-learn's conventions: 1-D y gives 1-D coef_ and a scalar intercept_; no
-        # intercept gives intercept_ = 0.0.
-        self.coef_ = coef.ravel() if y_ndim == 1 else coef
+        # intercept gives intercept_ = 0.0. Ridge (``_ravel_single_target``) also gives a 1-D
+        # coef_ (and 1-D predictions) for a 2-D y of one column, as scikit-learn's Ridge does.
+        ravel = y_ndim == 1 or (self._ravel_single_target and coef.shape[0] == 1)
+        self.coef_ = coef.ravel() if ravel else coef
         if not self.fit_intercept:
             self.intercept_ = 0.0
         else:

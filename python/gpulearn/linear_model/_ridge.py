@@ -21,7 +21,7 @@ class Ridge(LinearRegressorBase, BaseEstimator):
 
     Parameters
     ----------
-    alpha : float or ndarray of shape (n_targets,), default=1.0
+    alpha : float or array-like of shape (n_targets,), default=1.0
         Regularisation strength, >= 0; an array gives each target its own penalty.
     fit_intercept : bool, default=True
         Whether to fit the intercept.
@@ -76,7 +76,7 @@ class Ridge(LinearRegressorBase, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "alpha": [Interval(Real, 0, None, closed="left"), np.ndarray],
+        "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "fit_intercept": ["boolean"],
         "copy_X": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
@@ -87,6 +87,8 @@ class Ridge(LinearRegressorBase, BaseEstimator):
         "random_state": ["random_state"],
         "device": [str],
     }
+
+    _ravel_single_target = True
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True, max_iter=None, tol=1e-4,
                  solver="auto", positive=False, random_state=None, device="auto"):

@@ -1,0 +1,279 @@
+"""CUDA backend against the CPU backend on the same inputs (machines with a GPU only).
+
+Every test here is marked ``cuda``: without gpulearn's CUDA backend and a GPU they are skipped
+with gpulearn's reason. CuPy and PyTorch tests also skip where those libraries are absent.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import gpulearn
+from gpulearn.linear_model import LinearRegression, Ridge
+
+from _testdata import make_regression_data
+
+pytestmark = pytest.mark.cuda
+
+# CUDA vs CPU in float64: the same algorithms with different reduction orders (cuBLAS/cuSOLVER
+# vs Eigen) on well-conditioned data differ by ~cond * eps * log(n) ~ 1e-13; 1e-9 is the bar.
+RTOL_F64 = 1e-9
+# float32: eps is 6e-8 and the two backends round their reductions differently; 1e-4 leaves
+# margin for cond(X) ~ 10 and a few thousand rows.
+RTOL_F32 = 1e-4
+# float32 over 300k rows: rounding accumulated along long reductions in different orders;
+# still far below any wrong answer.
+RTOL_F32_LARGE = 1e-3
+# Rank-deficient X: the minimum-norm solutions agree to ~1e-14 of the largest coefficient
+# (see test_linear_parity.py), and the zero singular value is noise at ~eps * s_max.
+RTOL_RANK_DEFICIENT = 1e-6
+
+ESTIMATORS = [
+    pytest.param(LinearRegression, {}, id="LinearRegression"),
+    pytest.param(Ridge, {"alpha": 1.5}, id="Ridge"),
+]
+
+
+def assert_close(actual, desired, rtol):
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    assert actual.shape == desired.shape and actual.dtype == desired.dtype
+    assert_allclose(actual, desired, rtol=rtol, atol=rtol * float(np.max(np.abs(desired))))
+
+
+def assert_models_close(cuda_model, cpu_model, rtol):
+    assert type(cuda_model.coef_) is np.ndarray  # fitted state is always host NumPy
+    assert_close(cuda_model.coef_, cpu_model.coef_, rtol)
+    assert np.shape(cuda_model.intercept_) == np.shape(cpu_model.intercept_)
+    assert_allclose(cuda_model.intercept_, cpu_model.intercept_, rtol=rtol,
+                    atol=rtol * float(np.max(np.abs(cpu_model.coef_))))
+
+
+@pytest.mark.parametrize("gl_cls, params", ESTIMATORS)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, RTOL_F64), (np.float32, RTOL_F32)])
+@pytest.mark.parametrize("n_targets", [None, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cuda_matches_cpu(gl_cls, params, dtype, rtol, n_targets, weighted, fit_intercept, cuda,
+                          rng):
+    X, y = make_regression_data(rng, n_samples=3000, n_features=12, n_targets=n_targets,
+                                dtype=dtype)
+    w = rng.uniform(0.2, 2.0, size=X.shape[0]).astype(dtype) if weighted else None
+    params = {**params, "fit_intercept": fit_intercept}
+    on_gpu = gl_cls(device=cuda, **params).fit(X, y, sample_weight=w)
+    on_cpu = gl_cls(device="cpu", **params).fit(X, y, sample_weight=w)
+    assert on_gpu.coef_.dtype == dtype
+    assert_models_close(on_gpu, on_cpu, rtol)
+    pred = on_gpu.predict(X)
+    assert type(pred) is np.ndarray and pred.dtype == dtype
+    assert_close(pred, on_cpu.predict(X), rtol)
+    if gl_cls is LinearRegression:
+        assert on_gpu.rank_ == on_cpu.rank_
+        assert_close(on_gpu.singular_, on_cpu.singular_, rtol)
+
+
+@pytest.mark.parametrize("solver", ["auto", "svd", "cholesky"])
+def test_cuda_ridge_solvers_and_per_target_alpha_match_cpu(solver, cuda, rng):
+    X, Y = make_regression_data(rng, n_samples=2000, n_features=10, n_targets=3)
+    alpha = np.array([0.01, 1.0, 100.0])
+    on_gpu = Ridge(alpha=alpha, solver=solver, device=cuda).fit(X, Y)
+    on_cpu = Ridge(alpha=alpha, solver=solver, device="cpu").fit(X, Y)
+    assert on_gpu.solver_ == on_cpu.solver_
+    assert_models_close(on_gpu, on_cpu, RTOL_F64)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cuda_rank_deficient_matches_cpu(fit_intercept, cuda, rng):
+    X, y = make_regression_data(rng, n_samples=1500, n_features=8)
+    X = np.hstack([X, X[:, [2]], 2.0 * X[:, [5]]])
+    on_gpu = LinearRegression(device=cuda, fit_intercept=fit_intercept).fit(X, y)
+    on_cpu = LinearRegression(device="cpu", fit_intercept=fit_intercept).fit(X, y)
+    assert on_gpu.rank_ == on_cpu.rank_ == 8
+    assert_models_close(on_gpu, on_cpu, RTOL_RANK_DEFICIENT)
+    assert_allclose(on_gpu.singular_, on_cpu.singular_, rtol=RTOL_RANK_DEFICIENT,
+                    atol=1e-10 * on_cpu.singular_.max())
+    # Ridge without a penalty on a constant column falls back to the SVD solver on both.
+    Xc = np.hstack([X[:, :8], np.full((X.shape[0], 1), 3.0)])
+    ridge_gpu = Ridge(alpha=0.0, device=cuda, fit_intercept=fit_intercept).fit(Xc, y)
+    ridge_cpu = Ridge(alpha=0.0, device="cpu", fit_intercept=fit_intercept).fit(Xc, y)
+    assert ridge_gpu.solver_ == ridge_cpu.solver_
+    assert_models_close(ridge_gpu, ridge_cpu, RTOL_RANK_DEFICIENT)
+
+
+@pytest.mark.parametrize("gl_cls, params", ESTIMATORS)
+def test_cuda_fit_is_deterministic(gl_cls, params, cuda, rng):
+    X, y = make_regression_data(rng, n_samples=5000, n_features=16, n_targets=2)
+    first = gl_cls(device=cuda, **params).fit(X, y)
+    second = gl_cls(device=cuda, **params).fit(X, y)
+    assert_array_equal(first.coef_, second.coef_)
+    assert_array_equal(first.intercept_, second.intercept_)
+    assert_array_equal(first.predict(X), second.predict(X))
+
+
+@pytest.mark.parametrize("gl_cls, params", ESTIMATORS)
+def test_cuda_bad_input_is_refused_before_any_kernel(gl_cls, params, cuda, rng):
+    X, y = make_regression_data(rng, n_samples=200)
+    X_nan = X.copy()
+    X_nan[-1, -1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        gl_cls(device=cuda, **params).fit(X_nan, y)
+    model = gl_cls(device=cuda, **params).fit(X, y)
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(X_nan)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :-1])
+    # The context is still usable afterwards.
+    assert_array_equal(model.predict(X), gl_cls(device=cuda, **params).fit(X, y).predict(X))
+
+
+@pytest.mark.parametrize("gl_cls, params", ESTIMATORS)
+def test_model_fitted_on_cuda_pickles_and_predicts_on_cpu(gl_cls, params, cuda, rng):
+    X, y = make_regression_data(rng, n_samples=1000)
+    on_gpu = gl_cls(device=cuda, **params).fit(X, y)
+    restored = pickle.loads(pickle.dumps(on_gpu))
+    assert restored.device == cuda
+    assert_array_equal(restored.coef_, on_gpu.coef_)
+    restored.set_params(device="cpu")
+    assert_close(restored.predict(X), on_gpu.predict(X), RTOL_F64)
+
+
+# --------------------------------------------------------------------------------------------
+# Data larger than one internal chunk
+
+
+@pytest.mark.parametrize("gl_cls, params", ESTIMATORS)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, RTOL_F64), (np.float32, RTOL_F32_LARGE)])
+def test_cuda_matches_cpu_on_data_larger_than_one_chunk(gl_cls, params, dtype, rtol, cuda, rng,
+                                                        monkeypatch):
+    # 300k x 64 fits in one chunk on a large GPU, so the chunk is also capped (through the
+    # backend's test hook) to a row count that does not divide n: many chunks and a remainder.
+    X, y = make_regression_data(rng, n_samples=300_000, n_features=64, dtype=dtype)
+    on_cpu = gl_cls(device="cpu", **params).fit(X, y)
+    expected = on_cpu.predict(X)
+    for cap in (None, "7919"):
+        if cap is None:
+            monkeypatch.delenv("GPULEARN_CUDA_MAX_CHUNK_ROWS", raising=False)
+        else:
+            monkeypatch.setenv("GPULEARN_CUDA_MAX_CHUNK_ROWS", cap)
+        on_gpu = gl_cls(device=cuda, **params).fit(X, y)
+        assert_models_close(on_gpu, on_cpu, rtol)
+        assert_close(on_gpu.predict(X), expected, rtol)
+
+
+def test_cuda_chunked_result_equals_unchunked_result(cuda, rng, monkeypatch):
+    X, Y = make_regression_data(rng, n_samples=20_011, n_features=20, n_targets=2)
+    w = rng.uniform(0.5, 1.5, size=X.shape[0])
+    monkeypatch.delenv("GPULEARN_CUDA_MAX_CHUNK_ROWS", raising=False)
+    whole = LinearRegression(device=cuda).fit(X, Y, sample_weight=w)
+    for cap in ("1", "997", "4096"):
+        monkeypatch.setenv("GPULEARN_CUDA_MAX_CHUNK_ROWS", cap)
+        chunked = LinearRegression(device=cuda).fit(X, Y, sample_weight=w)
+        assert_models_close(chunked, whole, RTOL_F64)
+        assert_close(chunked.predict(X), whole.predict(X), RTOL_F64)
+
+
+# --------------------------------------------------------------------------------------------
+# CuPy and PyTorch inputs
+
+
+@pytest.mark.parametrize("gl_cls, params", ESTIMATORS)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, RTOL_F64), (np.float32, RTOL_F32)])
+def test_cupy_input_gives_cupy_predictions_and_numpy_attributes(gl_cls, params, dtype, rtol,
+                                                                cuda, rng):
+    cp = pytest.importorskip("cupy")
+    X, Y = make_regression_data(rng, n_samples=2000, n_features=8, n_targets=2, dtype=dtype)
+    w = rng.uniform(0.5, 2.0, size=X.shape[0]).astype(dtype)
+    X_gpu, Y_gpu, w_gpu = cp.asarray(X), cp.asarray(Y), cp.asarray(w)
+    model = gl_cls(**params).fit(X_gpu, Y_gpu, sample_weight=w_gpu)  # device="auto"
+    assert type(model.coef_) is np.ndarray and model.coef_.dtype == dtype
+    assert type(model.intercept_) is np.ndarray
+    on_cpu = gl_cls(device="cpu", **params).fit(X, Y, sample_weight=w)
+    assert_models_close(model, on_cpu, rtol)
+    pred = model.predict(X_gpu)
+    assert isinstance(pred, cp.ndarray)
+    assert pred.dtype == dtype and pred.shape == (X.shape[0], 2)
+    assert pred.device.id == X_gpu.device.id
+    assert_close(cp.asnumpy(pred), on_cpu.predict(X), rtol)
+    # 1-D y gives 1-D CuPy predictions; host y and weights may go with device X.
+    model1 = gl_cls(**params).fit(X_gpu, Y[:, 0], sample_weight=w)
+    pred1 = model1.predict(X_gpu)
+    assert isinstance(pred1, cp.ndarray) and pred1.shape == (X.shape[0],)
+    # Device input with non-contiguous rows and Fortran order reads the same values.
+    X_f = cp.asfortranarray(X_gpu)
+    assert_close(cp.asnumpy(model.predict(X_f)), cp.asnumpy(pred), rtol)
+    assert_close(cp.asnumpy(model.predict(X_gpu[::2])), cp.asnumpy(pred)[::2], rtol)
+    # Inputs on the device are never written.
+    assert_array_equal(cp.asnumpy(X_gpu), X)
+    assert_array_equal(cp.asnumpy(Y_gpu), Y)
+
+
+def test_cupy_nan_is_refused(cuda, rng):
+    cp = pytest.importorskip("cupy")
+    X, y = make_regression_data(rng, n_samples=500)
+    X[123, 4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Ridge().fit(cp.asarray(X), cp.asarray(y))
+
+
+@pytest.mark.parametrize("gl_cls, params", ESTIMATORS)
+def test_torch_cuda_tensors_give_torch_predictions(gl_cls, params, cuda, rng):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch was built without CUDA")
+    X, y = make_regression_data(rng, n_samples=2000, n_features=8)
+    X_t = torch.from_numpy(X).to("cuda")
+    y_t = torch.from_numpy(y).to("cuda")
+    model = gl_cls(**params).fit(X_t, y_t)
+    assert type(model.coef_) is np.ndarray
+    on_cpu = gl_cls(device="cpu", **params).fit(X, y)
+    assert_models_close(model, on_cpu, RTOL_F64)
+    pred = model.predict(X_t)
+    assert isinstance(pred, torch.Tensor)
+    assert pred.is_cuda and pred.dtype == torch.float64 and tuple(pred.shape) == (X.shape[0],)
+    assert_close(pred.cpu().numpy(), on_cpu.predict(X), RTOL_F64)
+    pred32 = gl_cls(**params).fit(X_t.float(), y_t.float()).predict(X_t.float())
+    assert pred32.dtype == torch.float32
+
+
+@pytest.mark.parametrize("gl_cls, params", ESTIMATORS)
+def test_output_type_overrides_the_input_kind(gl_cls, params, cuda, rng):
+    cp = pytest.importorskip("cupy")
+    X, y = make_regression_data(rng, n_samples=1000)
+    X_gpu = cp.asarray(X)
+    model = gl_cls(device=cuda, **params).fit(X_gpu, cp.asarray(y))
+    expected = cp.asnumpy(model.predict(X_gpu))
+    with gpulearn.config_context(output_type="numpy"):
+        pred = model.predict(X_gpu)
+    assert type(pred) is np.ndarray
+    assert_array_equal(pred, expected)
+    with gpulearn.config_context(output_type="cupy"):
+        pred = model.predict(X)  # host input, CuPy asked for
+    assert isinstance(pred, cp.ndarray)
+    assert_close(cp.asnumpy(pred), expected, RTOL_F64)
+    gpulearn.set_config(output_type="numpy")
+    assert type(model.predict(X_gpu)) is np.ndarray
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "predict's host path (device='cpu') builds a NumPy output and returns it as is, so with "
+    "output_type='input' CuPy in gives NumPy out, against set_config's documented "
+    "'CuPy in, CuPy out'"))
+def test_cupy_input_with_device_cpu_still_returns_cupy(cuda, rng):
+    cp = pytest.importorskip("cupy")
+    X, y = make_regression_data(rng, n_samples=300)
+    model = Ridge(device="cpu").fit(cp.asarray(X), cp.asarray(y))
+    assert type(model.coef_) is np.ndarray
+    assert_close(model.coef_, Ridge(device="cpu").fit(X, y).coef_, RTOL_F64)
+    assert isinstance(model.predict(cp.asarray(X)), cp.ndarray)
+
+
+def test_more_than_one_gpu_ordinal(cuda, rng):
+    from gpulearn import _core
+
+    if _core.cuda_device_count() < 2:
+        pytest.skip("needs two GPUs")
+    X, y = make_regression_data(rng, n_samples=1000)
+    on_first = Ridge(device="cuda:0").fit(X, y)
+    on_second = Ridge(device="cuda:1").fit(X, y)
+    assert_models_close(on_second, on_first, RTOL_F64)
