@@ -23,8 +23,9 @@ namespace gpulearn::detail {
 
 // Declares one primitive for float and for double (virtual functions cannot be templates).
 #define GPULEARN_BACKEND_PRIMITIVES(T)                                                         \
-  /* False if any entry of X is NaN or +-inf. */                                               \
-  virtual bool all_finite(MatrixView<const T> X) = 0;                                          \
+  /* The largest |X_ij| (0 for an empty X), or +infinity when any entry is NaN or +-inf: one \
+     pass gives both the finiteness check and the scale of the data. */                       \
+  virtual T max_abs(MatrixView<const T> X) = 0;                                                \
   /* The smallest entry of a non-empty, all-finite X. */                                       \
   virtual T min_value(MatrixView<const T> X) = 0;                                              \
                                                                                                \
@@ -33,20 +34,22 @@ namespace gpulearn::detail {
   virtual void weighted_means(MatrixView<const T> X, MatrixView<const T> Y,                    \
                               VectorView<const T> w, T* x_mean, T* y_mean, double* w_sum) = 0; \
                                                                                                \
-  /* Centred, weighted normal equations: with Xc = X - 1 x_mean^T, Yc = Y - 1 y_mean^T and     \
-     W = diag(w): gram = Xc^T W Xc (d x d, both triangles written), xty = Xc^T W Yc (d x k).   \
-     The centred copy is made per row chunk, never for the whole X. */                         \
+  /* Centred, scaled, weighted normal equations: with Xc = (X - 1 x_mean^T) * x_scale,        \
+     Yc = (Y - 1 y_mean^T) * y_scale and W = diag(w): gram = Xc^T W Xc (d x d, both triangles \
+     written), xty = Xc^T W Yc (d x k). The scales are powers of two chosen by the driver so   \
+     that products neither overflow nor underflow; multiplying by them is exact. The centred   \
+     copy is made per row chunk, never for the whole X. */                                     \
   virtual void centered_gram(MatrixView<const T> X, MatrixView<const T> Y,                     \
-                             VectorView<const T> w, const T* x_mean, const T* y_mean, T* gram, \
-                             T* xty) = 0;                                                      \
+                             VectorView<const T> w, const T* x_mean, const T* y_mean,          \
+                             T x_scale, T y_scale, T* gram, T* xty) = 0;                       \
                                                                                                \
-  /* The R factor of a QR decomposition of A = W^1/2 Xc, and Q^T W^1/2 Yc: a rank-revealing     \
-     reduction of the least-squares problem to r = min(n, d) rows. r_factor is r x d upper     \
-     trapezoidal (zeros below the diagonal written), qty is r x k. Returns r. Signs of rows   \
-     are not normalised (any valid R). */                                                      \
+  /* The R factor of a QR decomposition of A = W^1/2 Xc, and Q^T W^1/2 Yc (Xc, Yc centred and  \
+     scaled as for centered_gram): a rank-revealing reduction of the least-squares problem to  \
+     r = min(n, d) rows. r_factor is r x d upper trapezoidal (zeros below the diagonal         \
+     written), qty is r x k. Returns r. Signs of rows are not normalised (any valid R). */     \
   virtual int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,              \
                                     VectorView<const T> w, const T* x_mean, const T* y_mean,   \
-                                    T* r_factor, T* qty) = 0;                                  \
+                                    T x_scale, T y_scale, T* r_factor, T* qty) = 0;            \
                                                                                                \
   /* Symmetric eigendecomposition of the n x n matrix a (row-major, symmetric): eigenvalues    \
      ascending into w, and a overwritten by the eigenvectors as columns (a[i*n + j] is entry   \

@@ -1,6 +1,6 @@
 // The CPU backend: Eigen for the dense kernels, parallel_for over fixed row partitions for the
 // passes over X. Each primitive family is defined in its own file:
-//   src/core/checks_cpu.cpp            all_finite, min_value
+//   src/core/checks_cpu.cpp            max_abs, min_value
 //   src/core/dense_cpu.cpp             symmetric_eigh, cholesky_solve, svd
 //   src/linear_model/least_squares_cpu.cpp  weighted_means, centered_gram, centered_r_factor,
 //                                      affine_predict
@@ -47,15 +47,16 @@ class CpuBackend final : public Backend {
   int n_threads() const { return n_threads_; }
 
 #define GPULEARN_CPU_OVERRIDES(T)                                                              \
-  bool all_finite(MatrixView<const T> X) override;                                             \
+  T max_abs(MatrixView<const T> X) override;                                                   \
   T min_value(MatrixView<const T> X) override;                                                 \
   void weighted_means(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,     \
                       T* x_mean, T* y_mean, double* w_sum) override;                           \
   void centered_gram(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,      \
-                     const T* x_mean, const T* y_mean, T* gram, T* xty) override;              \
+                     const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* gram,          \
+                     T* xty) override;                                                         \
   int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,                      \
                             VectorView<const T> w, const T* x_mean, const T* y_mean,           \
-                            T* r_factor, T* qty) override;                                     \
+                            T x_scale, T y_scale, T* r_factor, T* qty) override;               \
   void symmetric_eigh(int64_t n, T* a, T* w) override;                                         \
   bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) override;                              \
   void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) override;                      \

@@ -30,14 +30,26 @@ double svd_cutoff(int64_t r, int64_t d, double s_max) {
   return std::numeric_limits<T>::epsilon() * static_cast<double>(std::max(r, d)) * s_max;
 }
 
+// The largest |entry| of M, which must be finite: one pass checks and measures.
 template <typename T>
-void check_finite(Backend& be, MatrixView<const T> M, const char* what) {
-  GPULEARN_EXPECTS(be.all_finite(M), "Input ", what, " contains NaN or infinity.");
+T checked_max_abs(Backend& be, MatrixView<const T> M, const char* what) {
+  const T amax = be.max_abs(M);
+  GPULEARN_EXPECTS(std::isfinite(amax), "Input ", what, " contains NaN or infinity.");
+  return amax;
 }
 
+// A power of two bringing amax near 1: products of scaled data can neither overflow nor
+// underflow, and scaling by it is exact.
 template <typename T>
-void check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y,
-                      VectorView<const T> w) {
+T pow2_scale(T amax) {
+  if (!(amax > 0)) return T(1);
+  return std::ldexp(T(1), std::clamp(-std::ilogb(amax), -100, 100));
+}
+
+// Checks a fit's inputs; returns max |X| and max |Y|.
+template <typename T>
+std::pair<T, T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y,
+                                 VectorView<const T> w) {
   Backend& be = ctx.backend();
   GPULEARN_EXPECTS(X.rows >= 1, "Found array with 0 sample(s) (shape=(", X.rows, ", ", X.cols,
                    ")) while a minimum of 1 is required.");
@@ -51,36 +63,42 @@ void check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y
                    "X, y and sample_weight must all be in host memory or all in device memory");
   GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space),
                    " memory, which the ", be.device().to_string(), " backend cannot read");
-  check_finite(be, X, "X");
-  check_finite(be, Y, "y");
+  const T x_max = checked_max_abs(be, X, "X");
+  const T y_max = checked_max_abs(be, Y, "y");
   if (!w.empty()) {
-    check_finite(be, w.as_column(), "sample_weight");
+    checked_max_abs(be, w.as_column(), "sample_weight");
     GPULEARN_EXPECTS(be.min_value(w.as_column()) >= T(0), "Negative values in data passed to ",
                      "sample_weight: sample weights must be non-negative");
   }
+  return {x_max, y_max};
 }
 
-// The centring offsets (weighted means, or zeros without an intercept).
+// How a fit centres and scales its data (see Backend::centered_gram): weighted means (zeros
+// without an intercept) and power-of-two scales. Results are computed for the scaled problem
+// and mapped back: coef = coef_scaled * x_scale / y_scale, s = s_scaled / x_scale,
+// alpha_scaled = alpha * x_scale^2.
 template <typename T>
-struct Offsets {
+struct Centring {
   std::vector<T> x, y;
+  T x_scale = 1, y_scale = 1;
 };
 
 template <typename T>
-Offsets<T> offsets(Backend& be, bool fit_intercept, MatrixView<const T> X, MatrixView<const T> Y,
-                   VectorView<const T> w) {
-  Offsets<T> o{std::vector<T>(X.cols, T(0)), std::vector<T>(Y.cols, T(0))};
-  if (!fit_intercept && w.empty()) return o;
+Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T> X,
+                     MatrixView<const T> Y, VectorView<const T> w, std::pair<T, T> max_abs) {
+  Centring<T> c{std::vector<T>(X.cols, T(0)), std::vector<T>(Y.cols, T(0)),
+                pow2_scale(max_abs.first), pow2_scale(max_abs.second)};
+  if (!fit_intercept && w.empty()) return c;
   double w_sum = 0;
   std::vector<T> xm(X.cols), ym(Y.cols);
   be.weighted_means(X, Y, w, xm.data(), ym.data(), &w_sum);
   GPULEARN_EXPECTS(w_sum > 0, "sample_weight sums to zero: at least one sample needs a ",
                    "positive weight");
   if (fit_intercept) {
-    o.x = std::move(xm);
-    o.y = std::move(ym);
+    c.x = std::move(xm);
+    c.y = std::move(ym);
   }
-  return o;
+  return c;
 }
 
 // The small dense results of one fit, kept in double on the host.
@@ -135,11 +153,12 @@ struct SvdSystem {
 
 template <typename T>
 SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> Y,
-                        VectorView<const T> w, const Offsets<T>& off) {
+                        VectorView<const T> w, const Centring<T>& c) {
   const int64_t d = X.cols, k = Y.cols;
   const int64_t r_max = std::min(X.rows, d);
   std::vector<T> R(checked_mul(r_max, d)), Z(checked_mul(r_max, k));
-  const int64_t r = be.centered_r_factor(X, Y, w, off.x.data(), off.y.data(), R.data(), Z.data());
+  const int64_t r = be.centered_r_factor(X, Y, w, c.x.data(), c.y.data(), c.x_scale, c.y_scale,
+                                         R.data(), Z.data());
   GPULEARN_ASSERT(r == r_max);
   SvdSystem<T> sys;
   sys.p = std::min(r, d);
@@ -154,14 +173,18 @@ SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> 
   return sys;
 }
 
+// Maps the scaled problem's coefficients back and sets the intercept from the means.
 template <typename T>
-void set_intercept(LinearModel<T>& m, const Offsets<T>& off) {
+void finish(LinearModel<T>& m, const Centring<T>& c) {
   const int64_t d = m.n_features;
+  const T coef_scale = c.x_scale / c.y_scale;  // a power of two: exact
+  for (T& v : m.coef) v *= coef_scale;
+  for (T& s : m.singular_values) s /= c.x_scale;
   m.intercept.assign(m.n_targets, T(0));
   for (int64_t t = 0; t < m.n_targets; ++t) {
     double dot = 0;
-    for (int64_t j = 0; j < d; ++j) dot += static_cast<double>(off.x[j]) * m.coef[t * d + j];
-    m.intercept[t] = static_cast<T>(static_cast<double>(off.y[t]) - dot);
+    for (int64_t j = 0; j < d; ++j) dot += static_cast<double>(c.x[j]) * m.coef[t * d + j];
+    m.intercept[t] = static_cast<T>(static_cast<double>(c.y[t]) - dot);
   }
 }
 
@@ -177,10 +200,10 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
   }
   GPULEARN_EXPECTS(params.tol >= 0 && std::isfinite(params.tol),
                    "tol must be a finite number >= 0, got ", params.tol);
-  check_fit_inputs(ctx, X, Y, w);
+  const auto max_abs = check_fit_inputs(ctx, X, Y, w);
   Backend& be = ctx.backend();
   const int64_t d = X.cols, k = Y.cols;
-  const Offsets<T> off = offsets(be, params.fit_intercept, X, Y, w);
+  const Centring<T> c = centring(be, params.fit_intercept, X, Y, w, max_abs);
 
   LinearModel<T> m;
   m.n_features = d;
@@ -190,7 +213,8 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
   // also gives the singular values of W^1/2 Xc as sqrt(lambda)).
   if (X.rows > d) {
     std::vector<T> G(checked_mul(d, d)), B(checked_mul(d, k)), lam(d);
-    be.centered_gram(X, Y, w, off.x.data(), off.y.data(), G.data(), B.data());
+    be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale, c.y_scale, G.data(),
+                     B.data());
     be.symmetric_eigh(d, G.data(), lam.data());
     const double lmax = lam[d - 1], lmin = lam[0];
     const double rcond = std::max(kGramRcond<T>, params.tol * params.tol);
@@ -203,14 +227,14 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
       m.singular_values.resize(d);
       for (int64_t i = 0; i < d; ++i) m.singular_values[i] = std::sqrt(lam[d - 1 - i]);
       m.solver = "eigh";
-      set_intercept(m, off);
+      finish(m, c);
       return m;
     }
   }
 
   // Rank-revealing path: the minimum-norm solution, singular values below tol * s_max dropped,
   // as scipy.linalg.lstsq(cond=tol) does for scikit-learn.
-  const SvdSystem<T> sys = svd_system(be, X, Y, w, off);
+  const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
   const double cutoff = params.tol * (sys.p > 0 ? static_cast<double>(sys.s[0]) : 0.0);
   m.rank = 0;
   for (int64_t i = 0; i < sys.p; ++i) m.rank += sys.s[i] > cutoff ? 1 : 0;
@@ -219,7 +243,7 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
   });
   m.singular_values = sys.s;
   m.solver = "svd";
-  set_intercept(m, off);
+  finish(m, c);
   return m;
 }
 
@@ -237,10 +261,14 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
   for (double a : params.alpha) {
     GPULEARN_EXPECTS(std::isfinite(a) && a >= 0, "alpha must be a finite number >= 0, got ", a);
   }
-  check_fit_inputs(ctx, X, Y, w);
+  const auto max_abs = check_fit_inputs(ctx, X, Y, w);
   Backend& be = ctx.backend();
-  const Offsets<T> off = offsets(be, params.fit_intercept, X, Y, w);
-  auto alpha = [&](int64_t t) { return params.alpha.size() == 1 ? params.alpha[0] : params.alpha[t]; };
+  const Centring<T> c = centring(be, params.fit_intercept, X, Y, w, max_abs);
+  // The penalty of the scaled problem (see Centring).
+  const double alpha_scale = static_cast<double>(c.x_scale) * c.x_scale;
+  auto alpha = [&](int64_t t) {
+    return alpha_scale * (params.alpha.size() == 1 ? params.alpha[0] : params.alpha[t]);
+  };
   const bool one_alpha =
       std::all_of(params.alpha.begin(), params.alpha.end(),
                   [&](double a) { return a == params.alpha[0]; });
@@ -251,13 +279,14 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
 
   if (params.solver != RidgeSolver::kSvd) {
     std::vector<T> G(checked_mul(d, d)), B(checked_mul(d, k));
-    be.centered_gram(X, Y, w, off.x.data(), off.y.data(), G.data(), B.data());
+    be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale, c.y_scale, G.data(),
+                     B.data());
     if (one_alpha) {
       // Cholesky, accepted when its squared pivots span less than 1 / kGramRcond: they lie
       // between lambda_min and lambda_max of G + alpha I, so a singular system (alpha = 0 with
       // rank-deficient X: a last pivot of rounding noise) is refused here.
       std::vector<T> A(G), C(B);
-      for (int64_t j = 0; j < d; ++j) A[j * d + j] += static_cast<T>(params.alpha[0]);
+      for (int64_t j = 0; j < d; ++j) A[j * d + j] += static_cast<T>(alpha(0));
       if (be.cholesky_solve(d, A.data(), k, C.data())) {
         double pmin = INFINITY, pmax = 0;
         for (int64_t j = 0; j < d; ++j) {
@@ -296,7 +325,7 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
   if (m.solver.empty()) {
     // solver="svd", or a singular Gram system (alpha = 0 with rank-deficient X): scikit-learn
     // falls back to its SVD solver there too.
-    const SvdSystem<T> sys = svd_system(be, X, Y, w, off);
+    const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
     const double cutoff = svd_cutoff<T>(sys.p, d, sys.p > 0 ? sys.s[0] : 0.0);
     m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t t) {
       const double s = sys.s[i];
@@ -304,7 +333,7 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
     });
     m.solver = "svd";
   }
-  set_intercept(m, off);
+  finish(m, c);
   return m;
 }
 
@@ -323,7 +352,7 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const 
   GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
                    be.device().to_string(), " backend cannot read");
   if (X.rows == 0) return;
-  check_finite(be, X, "X");
+  checked_max_abs(be, X, "X");
   be.affine_predict(X, model.coef.data(), model.intercept.data(), out);
 }
 

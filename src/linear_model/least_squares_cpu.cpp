@@ -21,17 +21,27 @@ RowSplit gram_split(int64_t n, int64_t d, size_t elem) {
   return RowSplit(n, 2048, std::min(kCpuMaxParts, by_memory));
 }
 
-// The chunk rows [begin, begin + m) of X and Y, centred and scaled by sqrt(w), into C and D.
+// How the rows of X and Y are centred and scaled before a reduction (backend.hpp's Xc, Yc).
+template <typename T>
+struct Centring {
+  const T* x_mean;
+  const T* y_mean;
+  T x_scale;
+  T y_scale;
+};
+
+// The chunk rows [begin, begin + m) of X and Y, centred, scaled, and weighted by sqrt(w), into
+// C and D.
 template <typename T>
 void centred_chunk(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,
-                   const T* x_mean, const T* y_mean, int64_t begin, int64_t m, RowMatrix<T>& C,
+                   const Centring<T>& c, int64_t begin, int64_t m, RowMatrix<T>& C,
                    RowMatrix<T>& D) {
   const int64_t d = X.cols, k = Y.cols;
   C.resize(m, d);
   D.resize(m, k);
-  Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> xm(x_mean, d), ym(y_mean, k);
-  C = eigen_map(X.block_rows(begin, m)).rowwise() - xm;
-  D = eigen_map(Y.block_rows(begin, m)).rowwise() - ym;
+  Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> xm(c.x_mean, d), ym(c.y_mean, k);
+  C = (eigen_map(X.block_rows(begin, m)).rowwise() - xm) * c.x_scale;
+  D = (eigen_map(Y.block_rows(begin, m)).rowwise() - ym) * c.y_scale;
   if (!w.empty()) {
     for (int64_t i = 0; i < m; ++i) {
       const T s = std::sqrt(w.data[(begin + i) * w.stride]);
@@ -76,7 +86,7 @@ void weighted_means_impl(MatrixView<const T> X, MatrixView<const T> Y, VectorVie
 
 template <typename T>
 void centered_gram_impl(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,
-                        const T* x_mean, const T* y_mean, T* gram, T* xty, int n_threads) {
+                        const Centring<T>& centring, T* gram, T* xty, int n_threads) {
   const int64_t n = X.rows, d = X.cols, k = Y.cols;
   const RowSplit split = gram_split(n, d, sizeof(T));
   std::vector<RowMatrix<T>> G(split.n_parts), B(split.n_parts);
@@ -87,7 +97,7 @@ void centered_gram_impl(MatrixView<const T> X, MatrixView<const T> Y, VectorView
     const int64_t begin = split.begin(p, n), end = begin + split.count(p, n);
     for (int64_t c = begin; c < end; c += kCpuChunkRows) {
       const int64_t m = std::min(kCpuChunkRows, end - c);
-      centred_chunk(X, Y, w, x_mean, y_mean, c, m, C, D);
+      centred_chunk(X, Y, w, centring, c, m, C, D);
       G[p].template selfadjointView<Eigen::Lower>().rankUpdate(C.transpose());  // SYRK
       B[p].noalias() += C.transpose() * D;
     }
@@ -118,8 +128,8 @@ void qr_fold(RowMatrix<T>& R, RowMatrix<T>& Z, const RowMatrix<T>& C, const RowM
 
 template <typename T>
 int64_t centered_r_factor_impl(MatrixView<const T> X, MatrixView<const T> Y,
-                               VectorView<const T> w, const T* x_mean, const T* y_mean,
-                               T* r_factor, T* qty, int n_threads) {
+                               VectorView<const T> w, const Centring<T>& centring, T* r_factor,
+                               T* qty, int n_threads) {
   const int64_t n = X.rows, d = X.cols, k = Y.cols;
   // Each fold re-factors the current R (d rows) with the chunk: chunks of >= 4d rows keep that
   // overhead under 25%.
@@ -133,7 +143,7 @@ int64_t centered_r_factor_impl(MatrixView<const T> X, MatrixView<const T> Y,
     const int64_t begin = split.begin(p, n), end = begin + split.count(p, n);
     for (int64_t c = begin; c < end; c += chunk) {
       const int64_t m = std::min(chunk, end - c);
-      centred_chunk(X, Y, w, x_mean, y_mean, c, m, C, D);
+      centred_chunk(X, Y, w, centring, c, m, C, D);
       qr_fold(R[p], Z[p], C, D);
     }
   });
@@ -169,13 +179,16 @@ void affine_predict_impl(MatrixView<const T> X, const T* coef, const T* intercep
   }                                                                                            \
   void CpuBackend::centered_gram(MatrixView<const T> X, MatrixView<const T> Y,                 \
                                  VectorView<const T> w, const T* x_mean, const T* y_mean,      \
-                                 T* gram, T* xty) {                                            \
-    centered_gram_impl(X, Y, w, x_mean, y_mean, gram, xty, n_threads_);                        \
+                                 T x_scale, T y_scale, T* gram, T* xty) {                      \
+    centered_gram_impl(X, Y, w, Centring<T>{x_mean, y_mean, x_scale, y_scale}, gram, xty,      \
+                       n_threads_);                                                            \
   }                                                                                            \
   int64_t CpuBackend::centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,          \
                                         VectorView<const T> w, const T* x_mean,                \
-                                        const T* y_mean, T* r_factor, T* qty) {                \
-    return centered_r_factor_impl(X, Y, w, x_mean, y_mean, r_factor, qty, n_threads_);         \
+                                        const T* y_mean, T x_scale, T y_scale, T* r_factor,    \
+                                        T* qty) {                                              \
+    return centered_r_factor_impl(X, Y, w, Centring<T>{x_mean, y_mean, x_scale, y_scale},      \
+                                  r_factor, qty, n_threads_);                                  \
   }                                                                                            \
   void CpuBackend::affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,    \
                                   MatrixView<T> out) {                                         \

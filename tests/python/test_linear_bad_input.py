@@ -529,15 +529,8 @@ def test_linear_regression_is_scale_invariant_in_float32(scale, data):
     assert_allclose(ours.coef_ * scale, ref.coef_, rtol=RTOL_F32)
 
 
-GRAM_OVERFLOW = (
-    "C++ core: the normal-equations path forms X^T X, whose entries over/underflow when "
-    "|X| is beyond ~1e+-154 (float64) or ~1e+-19 (float32): scikit-learn (lstsq) solves these, "
-    "gpulearn raises RuntimeError ('eigendecomposition did not converge') or returns NaN/wrong "
-    "coefficients; column scaling before the Gram, or a QR fallback, would fix it"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=GRAM_OVERFLOW)
+# Beyond ~1e+-154 (float64) or ~1e+-19 (float32) the entries of X^T X would over- or underflow;
+# the core scales X and y by powers of two first, so these must match scikit-learn (lstsq).
 @pytest.mark.parametrize("scale, dtype", [(1e-160, np.float64), (1e160, np.float64),
                                           (1e-25, np.float32), (1e19, np.float32)])
 def test_linear_regression_is_scale_invariant_at_extreme_magnitudes(scale, dtype, data):
@@ -546,3 +539,16 @@ def test_linear_regression_is_scale_invariant_at_extreme_magnitudes(scale, dtype
     rtol = RTOL_F64 if dtype == np.float64 else RTOL_F32
     ours = LinearRegression(device="cpu").fit((X * scale).astype(dtype), y.astype(dtype))
     assert_allclose(ours.coef_ * scale, ref.coef_, rtol=rtol)
+
+
+@pytest.mark.parametrize("solver", ["auto", "svd"])
+@pytest.mark.parametrize("x_scale, y_scale", [(1e-150, 1.0), (1e150, 1e100), (1.0, 1e250)])
+def test_ridge_is_scale_equivariant_at_extreme_magnitudes(x_scale, y_scale, solver, data):
+    # Ridge on (c X, t y) with alpha c^2 has coefficients t / c times those on (X, y). The
+    # scales keep alpha c^2 and the coefficients (~ t / c) normal doubles.
+    X, y = data
+    ref = Ridge(alpha=1.0, device="cpu", solver=solver).fit(X, y)
+    alpha = 1.0 * x_scale**2
+    ours = Ridge(alpha=alpha, device="cpu", solver=solver).fit(X * x_scale, y * y_scale)
+    assert_allclose(ours.coef_ * x_scale / y_scale, ref.coef_, rtol=RTOL_F64)
+    assert_allclose(ours.intercept_ / y_scale, ref.intercept_, rtol=RTOL_F64)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -47,10 +48,18 @@ std::string concat(const Args&... args) {
   return os.str();
 }
 
+// The source path from the project's top folders on ("src/core/x.cpp"), not the build host's.
+inline const char* project_path(const char* file) {
+  for (const char* top : {"/src/", "/cuda/", "/include/", "/python/", "/tests/"}) {
+    if (const char* p = std::strstr(file, top)) return p + 1;
+  }
+  return file;
+}
+
 template <typename E, typename... Args>
 [[noreturn]] void raise(const char* file, int line, const Args&... args) {
   // The location goes last: users read the message first, developers find the line.
-  throw E(concat(args..., " [", file, ":", line, "]"));
+  throw E(concat(args..., " [", project_path(file), ":", line, "]"));
 }
 
 }  // namespace detail
