@@ -47,6 +47,40 @@ def machine_info():
     }
 
 
+def gpu_ceilings(cupy):
+    """Measured ceilings of this GPU: copy bandwidth (bytes read + written per second) and the
+    GEMM rate in float32 and float64 (TF32 off), each the median of 10 timed runs."""
+    def median_ms(fn, runs=10):
+        fn()
+        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+        times = []
+        for _ in range(runs):
+            start.record()
+            fn()
+            stop.record()
+            stop.synchronize()
+            times.append(cupy.cuda.get_elapsed_time(start, stop))
+        return statistics.median(times)
+
+    src = cupy.random.random(1 << 28, dtype=cupy.float32)  # 1 GiB
+    dst = cupy.empty_like(src)
+    bandwidth = 2 * src.nbytes / (median_ms(lambda: dst.__setitem__(Ellipsis, src)) * 1e-3)
+    rates = {}
+    for dtype in ("float32", "float64"):
+        a = cupy.random.random((8192, 8192)).astype(dtype)
+        rates[dtype] = 2 * 8192**3 / (median_ms(lambda: a @ a) * 1e-3)
+    return {"copy_bytes_per_s": bandwidth, "gemm_flops_per_s": rates}
+
+
+def roofline_floor(n, d, dtype, ceilings):
+    """The Gram path's floor: X read once (bytes over bandwidth) vs the SYRK's n d^2 FLOPs
+    (half a GEMM's 2 n d^2) over the GEMM rate; the larger bounds the fit from below."""
+    itemsize = np.dtype(dtype).itemsize
+    t_bytes = n * d * itemsize / ceilings["copy_bytes_per_s"]
+    t_flops = n * d * d / ceilings["gemm_flops_per_s"][dtype]
+    return max(t_bytes, t_flops)
+
+
 def time_fit(make, X, y, repeats):
     model = make()
     model.fit(X, y)  # warm-up
@@ -88,6 +122,12 @@ def main(argv=None):
         import cupy
     except ImportError:
         cupy = None
+    ceilings = gpu_ceilings(cupy) if cupy is not None and gpulearn.cuda_available() else None
+    if ceilings:
+        info["gpu_ceilings"] = ceilings
+        print(f"GPU ceilings: copy {ceilings['copy_bytes_per_s'] / 1e12:.2f} TB/s, GEMM "
+              + ", ".join(f"{k} {v / 1e12:.1f} TFLOP/s"
+                          for k, v in ceilings["gemm_flops_per_s"].items()))
     rows = []
     for dtype in args.dtypes.split(","):
         X_all, y_all = X64.astype(dtype), y64.astype(dtype)
@@ -113,10 +153,16 @@ def main(argv=None):
                     "fit_max_s": max(times), "r2_test": float(model.score(X_test, y_test)),
                     "max_abs_coef_diff_vs_sklearn": float(np.max(np.abs(coef - reference))),
                 }
+                if ceilings and backend == "gpulearn cuda (resident)":  # host data adds PCIe
+                    row["roofline_floor_s"] = roofline_floor(n, d, dtype, ceilings)
+                    row["roofline_fraction"] = row["roofline_floor_s"] / row["fit_median_s"]
                 rows.append(row)
                 print(f"{name:<17}{dtype:<8}{backend:<27}{row['fit_median_s']:>9.3f} s "
                       f"[{row['fit_min_s']:.3f}-{row['fit_max_s']:.3f}]  R^2 {row['r2_test']:.6f}"
-                      f"  |dcoef| {row['max_abs_coef_diff_vs_sklearn']:.1e}")
+                      f"  |dcoef| {row['max_abs_coef_diff_vs_sklearn']:.1e}"
+                      + (f"  floor {row['roofline_floor_s'] * 1e3:.2f} ms "
+                         f"({100 * row['roofline_fraction']:.0f}% of it)"
+                         if "roofline_floor_s" in row else ""))
     if args.output:
         with open(args.output, "w") as f:
             json.dump({"schema": 1, "machine": info, "args": vars(args), "results": rows}, f,

@@ -95,7 +95,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device);
 
 // ---- The plugin's C entry points (cuda/core/plugin.cu defines them) ----
 // Bumped whenever Backend's layout or these signatures change; the loader refuses a mismatch.
-constexpr int kCudaPluginAbi = 1;
+constexpr int kCudaPluginAbi = 2;  // 2: max_abs, scaled centring, cholesky diagonal
 
 }  // namespace gpulearn::detail
 

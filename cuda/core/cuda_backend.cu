@@ -1,0 +1,112 @@
+// CudaBackend's lifetime (stream, library handles, scratch) and its chunk sizing.
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "core/cuda_backend.cuh"
+#include "gpulearn/version.hpp"
+
+namespace gpulearn::detail {
+
+namespace {
+
+// A kernel whose only use is to ask the runtime whether this build has code for the device.
+__global__ void probe_kernel() {}
+
+// The share of free device memory one pass may take for its chunk scratch, and the cap: large
+// enough that kernel launches and library calls are amortised over millions of entries, small
+// enough to leave room for the caller's own device data and other libraries.
+constexpr size_t kChunkShareDivisor = 4;
+constexpr size_t kMaxChunkBytes = size_t{512} << 20;
+constexpr size_t kMinChunkBytes = size_t{8} << 20;
+
+void check_architecture(int device) {
+  cudaFuncAttributes attr{};
+  const cudaError_t status = cudaFuncGetAttributes(&attr, probe_kernel);
+  if (status == cudaSuccess) return;
+  (void)cudaGetLastError();
+  cudaDeviceProp prop{};
+  const bool have_prop = cudaGetDeviceProperties(&prop, device) == cudaSuccess;
+  GPULEARN_FAIL(DeviceError, "CUDA device ", device, " (", have_prop ? prop.name : "unknown",
+                ", compute capability ", have_prop ? prop.major : 0, ".",
+                have_prop ? prop.minor : 0,
+                ") cannot run this build of gpulearn, compiled for CUDA architectures ",
+                GPULEARN_CUDA_ARCHITECTURES, ": ", cudaGetErrorName(status), " (",
+                cudaGetErrorString(status), ")");
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device) : device_(device) {
+  int count = 0;
+  GPULEARN_CUDA_TRY(cudaGetDeviceCount(&count));
+  GPULEARN_EXPECTS(device >= 0 && device < count, "CUDA device ", device, " does not exist (",
+                   count, " device(s) found)");
+  DeviceGuard guard(device_);
+  try {
+    check_architecture(device_);
+    // Non-blocking: the legacy default stream, which other code in the process may use, never
+    // serialises with ours.
+    GPULEARN_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    GPULEARN_CUBLAS_TRY(cublasCreate(&cublas_));
+    GPULEARN_CUBLAS_TRY(cublasSetStream(cublas_, stream_));
+    // The default math mode never uses TF32 tensor cores for float (that takes
+    // CUBLAS_TF32_TENSOR_OP_MATH): float32 results keep full single precision, as on the CPU.
+    GPULEARN_CUBLAS_TRY(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+    GPULEARN_CUBLAS_TRY(cublasSetPointerMode(cublas_, CUBLAS_POINTER_MODE_HOST));
+    GPULEARN_CUSOLVER_TRY(cusolverDnCreate(&cusolver_));
+    GPULEARN_CUSOLVER_TRY(cusolverDnSetStream(cusolver_, stream_));
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+CudaBackend::~CudaBackend() {
+  // Never throws: every status is ignored. The handles belong to device_, so make it current.
+  int previous = -1;
+  const bool have_previous = cudaGetDevice(&previous) == cudaSuccess;
+  (void)cudaSetDevice(device_);
+  if (stream_ != nullptr) (void)cudaStreamSynchronize(stream_);
+  release();
+  if (have_previous && previous != device_) (void)cudaSetDevice(previous);
+}
+
+void CudaBackend::release() noexcept {
+  chunk_ws_.release();
+  solver_ws_.release();
+  if (cusolver_ != nullptr) (void)cusolverDnDestroy(cusolver_);
+  if (cublas_ != nullptr) (void)cublasDestroy(cublas_);
+  if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
+  cusolver_ = nullptr;
+  cublas_ = nullptr;
+  stream_ = nullptr;
+}
+
+void CudaBackend::synchronize() {
+  DeviceGuard guard(device_);
+  sync_stream();
+}
+
+int64_t CudaBackend::chunk_rows(int64_t n, int64_t bytes_per_row, int64_t min_rows) const {
+  bytes_per_row = std::max<int64_t>(bytes_per_row, 1);
+  size_t free_bytes = 0, total_bytes = 0;
+  GPULEARN_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+  // The chunk workspace we already hold is reused, so it counts as available.
+  const size_t available = free_bytes + chunk_ws_.capacity();
+  const size_t budget = std::clamp(available / kChunkShareDivisor,
+                                   std::min(kMinChunkBytes, available), kMaxChunkBytes);
+  int64_t rows = static_cast<int64_t>(budget / static_cast<size_t>(bytes_per_row));
+  if (const char* env = std::getenv("GPULEARN_CUDA_MAX_CHUNK_ROWS"); env != nullptr) {
+    char* end = nullptr;
+    errno = 0;
+    const long long cap = std::strtoll(env, &end, 10);
+    if (errno == 0 && end != env && *end == '\0' && cap > 0) {
+      rows = std::min<int64_t>(rows, static_cast<int64_t>(cap));
+    }
+  }
+  rows = std::max<int64_t>(rows, std::max<int64_t>(min_rows, 1));
+  return std::max<int64_t>(1, std::min(rows, n));
+}
+
+}  // namespace gpulearn::detail

@@ -1,0 +1,107 @@
+// The CUDA backend: one object per device, owning that device's stream, cuBLAS and cuSOLVER
+// handles and scratch memory. Each primitive family is defined in its own file:
+//   cuda/core/checks.cu                          max_abs, min_value
+//   cuda/core/dense.cu                           symmetric_eigh, cholesky_solve, svd
+//   cuda/linear_model/weighted_means.cu          weighted_means
+//   cuda/linear_model/centered_gram.cu           centered_gram
+//   cuda/linear_model/centered_r_factor.cu       centered_r_factor
+//   cuda/linear_model/affine_predict.cu          affine_predict
+//
+// Every public method starts with a DeviceGuard: callers (and other libraries in the same
+// process, e.g. PyTorch) may have another device current on the calling thread.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cusolverDn.h>
+
+#include <cstdint>
+
+#include "core/backend.hpp"
+#include "core/cuda_check.cuh"
+#include "core/device_buffer.cuh"
+
+namespace gpulearn::detail {
+
+/// Makes `device` current for a scope and restores the previous device after it.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    GPULEARN_CUDA_TRY(cudaGetDevice(&previous_));
+    if (previous_ != device) GPULEARN_CUDA_TRY(cudaSetDevice(device));
+    restore_ = previous_ != device;
+  }
+  ~DeviceGuard() {
+    if (restore_) (void)cudaSetDevice(previous_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+  bool restore_ = false;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  Device device() const override { return Device::cuda(device_); }
+  void synchronize() override;
+  // Host views are streamed through device memory in row chunks; device views are read in place.
+  bool accepts(MemorySpace) const override { return true; }
+
+#define GPULEARN_CUDA_OVERRIDES(T)                                                                 \
+  T max_abs(MatrixView<const T> X) override;                                                       \
+  T min_value(MatrixView<const T> X) override;                                                     \
+  void weighted_means(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,         \
+                      T* x_mean, T* y_mean, double* w_sum) override;                               \
+  void centered_gram(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,          \
+                     const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* gram, T* xty)      \
+      override;                                                                                    \
+  int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,   \
+                            const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* r_factor,   \
+                            T* qty) override;                                                      \
+  void symmetric_eigh(int64_t n, T* a, T* w) override;                                             \
+  bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) override;                                  \
+  void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) override;                          \
+  void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept, MatrixView<T> out) \
+      override;
+  GPULEARN_CUDA_OVERRIDES(float)
+  GPULEARN_CUDA_OVERRIDES(double)
+#undef GPULEARN_CUDA_OVERRIDES
+
+  // ---- For the primitives' implementations (call them under a DeviceGuard) ----
+  int device_index() const { return device_; }
+  cudaStream_t stream() const { return stream_; }
+  cublasHandle_t cublas() const { return cublas_; }
+  cusolverDnHandle_t cusolver() const { return cusolver_; }
+  /// Scratch for row chunks (staging copies of host data, centred chunks, partial results).
+  Workspace& chunk_workspace() { return chunk_ws_; }
+  /// Scratch for cuSOLVER's work arrays, separate so that growing it keeps chunk pointers valid.
+  Workspace& solver_workspace() { return solver_ws_; }
+
+  /// Rows per chunk for a pass over n rows needing `bytes_per_row` of chunk scratch per row:
+  /// a bounded share of the free device memory (so X may exceed it), at least min_rows and at
+  /// most n. The environment variable GPULEARN_CUDA_MAX_CHUNK_ROWS caps it, so that tests can
+  /// exercise chunk boundaries on small data.
+  int64_t chunk_rows(int64_t n, int64_t bytes_per_row, int64_t min_rows = 1) const;
+
+  /// Blocks until the stream is idle.
+  void sync_stream() const { GPULEARN_CUDA_TRY(cudaStreamSynchronize(stream_)); }
+
+ private:
+  void release() noexcept;
+
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  cusolverDnHandle_t cusolver_ = nullptr;
+  Workspace chunk_ws_;
+  Workspace solver_ws_;
+};
+
+}  // namespace gpulearn::detail

@@ -1,0 +1,87 @@
+// Launch geometry and block-level reductions shared by the kernels.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/cuda_check.cuh"
+
+namespace gpulearn::detail {
+
+constexpr int kBlockThreads = 256;
+// Enough blocks to fill an H200 (132 SMs) several times over; grid-stride loops cover the rest.
+constexpr int64_t kMaxBlocks = 4096;
+// The hardware limit of gridDim.y and gridDim.z.
+constexpr int64_t kMaxGridY = 65535;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// A 2-D grid for an elementwise pass over a rows x cols matrix with kBlockThreads threads per
+/// block along the columns: x tiles the columns, y strides over the rows, at most kMaxBlocks
+/// blocks in all (so a per-block partial array of kMaxBlocks entries always suffices).
+inline dim3 elementwise_grid(int64_t rows, int64_t cols) {
+  const int64_t gx = std::clamp<int64_t>(ceil_div(cols, kBlockThreads), 1, kMaxBlocks);
+  const int64_t gy = std::clamp<int64_t>(rows, 1, std::min(kMaxGridY, kMaxBlocks / gx));
+  return dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy), 1);
+}
+
+/// Reduces one value per thread over the block with op (identity: op's neutral element); the
+/// result is valid in thread 0. Every thread of the block must call it (it synchronises), with
+/// blockDim.x * blockDim.y a multiple of 32 and at most 1024.
+template <typename T, typename Op>
+__device__ T block_reduce(T v, Op op, T identity) {
+  __shared__ T warp_results[32];
+  const unsigned tid = threadIdx.x + threadIdx.y * blockDim.x;
+  const unsigned lane = tid % 32, warp = tid / 32;
+  const unsigned n_warps = (blockDim.x * blockDim.y) / 32;
+  for (int offset = 16; offset > 0; offset /= 2) {
+    v = op(v, __shfl_down_sync(0xffffffffu, v, offset));
+  }
+  if (lane == 0) warp_results[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < n_warps ? warp_results[lane] : identity;
+    for (int offset = 16; offset > 0; offset /= 2) {
+      v = op(v, __shfl_down_sync(0xffffffffu, v, offset));
+    }
+  }
+  // The shared array may be reused by a later call in the same kernel.
+  __syncthreads();
+  return v;
+}
+
+struct MinOp {
+  template <typename T>
+  __device__ T operator()(T a, T b) const {
+    return b < a ? b : a;
+  }
+};
+
+struct SumOp {
+  template <typename T>
+  __device__ T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+
+template <typename T>
+__global__ void fill_kernel(T* data, int64_t n, T value) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    data[i] = value;
+  }
+}
+
+/// Sets n elements of device memory to value, queued on stream.
+template <typename T>
+void fill_async(T* data, int64_t n, T value, cudaStream_t stream) {
+  if (n <= 0) return;
+  const auto blocks =
+      static_cast<unsigned>(std::clamp<int64_t>(ceil_div(n, kBlockThreads), 1, kMaxBlocks));
+  fill_kernel<<<blocks, kBlockThreads, 0, stream>>>(data, n, value);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace gpulearn::detail
