@@ -75,7 +75,6 @@ class CudaBackend final : public Backend {
 #undef GPULEARN_CUDA_OVERRIDES
 
   // ---- For the primitives' implementations (call them under a DeviceGuard) ----
-  int device_index() const { return device_; }
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t cublas() const { return cublas_; }
   cusolverDnHandle_t cusolver() const { return cusolver_; }

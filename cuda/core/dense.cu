@@ -72,17 +72,18 @@ bool cholesky_solve_impl(CudaBackend& be, int64_t n, T* a, int64_t k, T* b) {
   T* work = solver_work<T>(be, lwork);
   GPULEARN_CUSOLVER_TRY(
       Solver<T>::potrf(be.cusolver(), uplo, ni, A.data(), ni, work, lwork, info.data()));
-  // The factor's diagonal (stride n + 1 in the column-major array): returned in a's diagonal,
-  // and checked for a zero or non-finite pivot as the CPU backend does (potrf only reports a
-  // non-positive one).
-  std::vector<T> diag(n);
-  GPULEARN_CUDA_TRY(cudaMemcpy2DAsync(diag.data(), sizeof(T), A.data(),
-                                      checked_bytes(n + 1, sizeof(T)), sizeof(T),
-                                      static_cast<size_t>(n), cudaMemcpyDeviceToHost, be.stream()));
   if (read_info(be, info.data(), "potrf") > 0) return false;  // a leading minor is not PD
+  // The contract: a becomes the row-major factor L (lower triangle), which the driver reads to
+  // estimate the condition number. potrf left L in the column-major lower triangle, i.e. the
+  // row-major upper one: transpose on the way back.
+  std::vector<T> factor(checked_mul(n, n));
+  download(be, factor.data(), A.data(), n * n);
+  be.sync_stream();
+  transpose_host(factor.data(), n, n, n, a);
+  // A zero or non-finite pivot is a failure too, as on the CPU backend (potrf only reports a
+  // non-positive one).
   for (int64_t i = 0; i < n; ++i) {
-    if (!(diag[i] > T(0)) || !std::isfinite(diag[i])) return false;
-    a[i * n + i] = diag[i];  // the contract: a's diagonal becomes L's (the driver reads it)
+    if (!(a[i * n + i] > T(0)) || !std::isfinite(a[i * n + i])) return false;
   }
   if (k == 0) return true;
   // b is row-major n x k; potrs wants column-major n x k.

@@ -44,6 +44,18 @@ def input_kind(obj):
     return module if module in ("cupy", "torch") else "numpy"
 
 
+def to_device_like(like, host_array):
+    """``host_array`` copied to the GPU library and device of the device array ``like``."""
+    if input_kind(like) == "torch":
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(host_array)).to(like.device)
+    import cupy
+
+    with cupy.cuda.Device(like.device.id):
+        return cupy.asarray(host_array)
+
+
 def to_host(obj):
     """Host data as something scikit-learn's validation accepts, without copying host data.
 
@@ -81,6 +93,8 @@ def as_device_matrix(obj, name, dtype=None, ensure_2d=True):
     Returns ``(array, ref)``: keep ``array`` alive while ``ref`` is in use. 1-D input becomes
     an (n, 1) column when ``ensure_2d`` is False (targets and weights).
     """
+    if input_kind(obj) == "torch":
+        obj = obj.detach()  # a tensor that requires grad exposes no __cuda_array_interface__
     if getattr(obj, "__cuda_array_interface__", None) is None:
         obj = _to_cupy(obj)
     module = _module_of(obj)
@@ -91,7 +105,13 @@ def as_device_matrix(obj, name, dtype=None, ensure_2d=True):
         )
     if len(shape) not in (1, 2):
         raise ValueError(f"{name} must be 1-D or 2-D, got shape {shape}")
-    current = np.dtype(str(obj.dtype).replace("torch.", ""))
+    try:
+        current = np.dtype(str(obj.dtype).replace("torch.", ""))
+    except TypeError:
+        raise ValueError(
+            f"{name} has dtype {obj.dtype}, which gpulearn cannot read: convert it to float32 "
+            "or float64"
+        ) from None
     if np.issubdtype(current, np.complexfloating):
         raise ValueError(f"Complex data not supported in {name}")
     target = np.dtype(dtype) if dtype is not None else (
@@ -120,7 +140,7 @@ def device_ref(obj):
 
 
 def host_ref(arr):
-    """The ArrayRef of a host float array with unit-strided rows (1-D arrays: a column)."""
+    """The ArrayRef of a host float array that ``rows_unit_strided`` accepts (1-D: a column)."""
     if arr.ndim == 1:
         return _core.ArrayRef(
             arr.__array_interface__["data"][0], arr.shape[0], 1,
@@ -128,20 +148,23 @@ def host_ref(arr):
         )
     ld = arr.strides[0] // arr.itemsize if arr.shape[0] > 1 else arr.shape[1]
     return _core.ArrayRef(
-        arr.__array_interface__["data"][0], arr.shape[0], arr.shape[1], max(ld, arr.shape[1]),
-        arr.dtype.name, False,
+        arr.__array_interface__["data"][0], arr.shape[0], arr.shape[1], ld, arr.dtype.name,
+        False,
     )
 
 
 def rows_unit_strided(arr):
-    """True when the compiled core can read ``arr`` in place (rows of contiguous elements)."""
+    """True when the compiled core can read ``arr`` in place: rows of contiguous elements that
+    do not overlap (a row stride of at least a row; views such as sliding windows are copied)."""
     if arr.ndim == 1:
         return arr.strides[0] > 0 and arr.strides[0] % arr.itemsize == 0
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         return True
+    row_bytes = arr.shape[1] * arr.itemsize
     return (
         (arr.shape[1] == 1 or arr.strides[1] == arr.itemsize)
-        and (arr.shape[0] == 1 or (arr.strides[0] > 0 and arr.strides[0] % arr.itemsize == 0))
+        and (arr.shape[0] == 1 or (arr.strides[0] >= row_bytes
+                                   and arr.strides[0] % arr.itemsize == 0))
     )
 
 
@@ -184,14 +207,17 @@ def convert_output(out, output_type):
     raise ValueError(f"unknown output_type {output_type!r}")
 
 
-def synchronize_producer(obj):
-    """Wait for work the producing library queued on its current stream (CAI semantics)."""
-    module = _module_of(obj)
-    if module == "cupy":
-        import cupy
+def synchronize_producers(*arrays):
+    """Wait for work the producing libraries queued on their current streams (the CUDA array
+    interface's contract for consumers on another stream), on each array's own device."""
+    for obj in arrays:
+        module = _module_of(obj)
+        if module == "cupy":
+            import cupy
 
-        cupy.cuda.get_current_stream().synchronize()
-    elif module == "torch":
-        import torch
+            with cupy.cuda.Device(obj.device.id):
+                cupy.cuda.get_current_stream().synchronize()
+        elif module == "torch":
+            import torch
 
-        torch.cuda.current_stream(obj.device).synchronize()
+            torch.cuda.current_stream(obj.device).synchronize()

@@ -27,8 +27,11 @@ class DeviceEstimatorMixin:
         return ctx, data_device is not None and ctx.device.startswith("cuda")
 
     @staticmethod
-    def _output(out):
-        return _arrays.convert_output(out, _config.get_config()["output_type"])
+    def _output(out, input_kind):
+        """``out`` as the configured output type; "input" means the kind of the input, also
+        when a GPU array was computed on the CPU."""
+        output_type = _config.get_config()["output_type"]
+        return _arrays.convert_output(out, input_kind if output_type == "input" else output_type)
 
     def __getstate__(self):
         state = super().__getstate__()

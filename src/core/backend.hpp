@@ -57,9 +57,9 @@ namespace gpulearn::detail {
   virtual void symmetric_eigh(int64_t n, T* a, T* w) = 0;                                      \
                                                                                                \
   /* Solves a x = b for symmetric positive definite a (n x n) by Cholesky, b (n x k) replaced  \
-     by x, and the diagonal of a replaced by that of the factor L (other entries of a are     \
-     unspecified). Returns false, with a and b unspecified, when a is not numerically positive \
-     definite. */                                                                              \
+     by x, and the lower triangle of a (row-major) replaced by the factor L, a = L L^T (the    \
+     entries above the diagonal are unspecified). Returns false, with a and b unspecified,     \
+     when a is not numerically positive definite. */                                           \
   virtual bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) = 0;                           \
                                                                                                \
   /* Thin SVD of the m x n matrix a: a = u diag(s) vt with p = min(m, n), u m x p, s          \
@@ -90,12 +90,13 @@ class Backend {
 std::unique_ptr<Backend> make_cpu_backend(int n_threads);
 
 /// The CUDA backend for ordinal `device`, loading the plugin on first use. Throws Unsupported
-/// with the reason when the backend is not built, cannot load, or the device does not exist.
+/// with the reason when the backend is not built or cannot load, InvalidArgument when the
+/// device does not exist.
 std::unique_ptr<Backend> make_cuda_backend(int device);
 
 // ---- The plugin's C entry points (cuda/core/plugin.cu defines them) ----
 // Bumped whenever Backend's layout or these signatures change; the loader refuses a mismatch.
-constexpr int kCudaPluginAbi = 2;  // 2: max_abs, scaled centring, cholesky diagonal
+constexpr int kCudaPluginAbi = 2;  // 2: max_abs, scaled centring, cholesky returns L
 
 }  // namespace gpulearn::detail
 

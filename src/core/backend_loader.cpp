@@ -109,8 +109,8 @@ std::unique_ptr<Backend> CudaPlugin::create(int device) {
   load();
   if (count_ <= 0) GPULEARN_FAIL(Unsupported, "CUDA was requested but is unavailable: ", reason_);
   if (device < 0 || device >= count_) {
-    // Unsupported, as context.hpp documents: the device the user asked for is not there.
-    GPULEARN_FAIL(Unsupported, "CUDA device ", device, " does not exist: ", count_,
+    // A user error (ValueError in Python), as context.hpp documents.
+    GPULEARN_FAIL(InvalidArgument, "CUDA device ", device, " does not exist: ", count_,
                   " device(s) found (cuda:0 .. cuda:", count_ - 1, ")");
   }
   auto create = symbol<Backend* (*)(int, char*, int)>(handle_, "gpulearn_cuda_create_backend");

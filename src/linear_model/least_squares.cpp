@@ -15,11 +15,16 @@ namespace {
 
 using detail::Backend;
 
-// LinearRegression takes the Gram path when lambda_min / lambda_max of the Gram matrix is above
-// this: the normal equations then lose at most ~cond(G) * eps, i.e. ~1e-8 relative in double
-// and ~1e-4 in float; anything worse goes through QR + SVD of X itself.
+// The Gram path is taken when the estimated reciprocal condition number of the equilibrated
+// matrix D^-1/2 A D^-1/2 (A the regularised Gram matrix, D = diag(A)) is above this: Cholesky's
+// forward error is then ~eps / rcond, i.e. ~1e-8 relative in double and ~1e-4 in float.
+// Equilibrating makes the test blind to column scales (float32 data whose features span 1 to
+// 1e3 stays on the fast path), and a singular A (alpha = 0 with rank-deficient X) is refused.
 template <typename T>
 constexpr double kGramRcond = std::is_same_v<T, double> ? 1e-8 : 1e-3;
+
+template <typename T>
+constexpr double kEps = std::numeric_limits<T>::epsilon();
 
 // Ridge's "svd" solver treats singular values at or below eps * max(r, d) * s_max as zero:
 // scipy.linalg.pinv's default, which scikit-learn's absolute 1e-15 stands for. An absolute
@@ -27,7 +32,7 @@ constexpr double kGramRcond = std::is_same_v<T, double> ? 1e-8 : 1e-3;
 // turns it into huge coefficients.
 template <typename T>
 double svd_cutoff(int64_t r, int64_t d, double s_max) {
-  return std::numeric_limits<T>::epsilon() * static_cast<double>(std::max(r, d)) * s_max;
+  return kEps<T> * static_cast<double>(std::max(r, d)) * s_max;
 }
 
 // The largest |entry| of M, which must be finite: one pass checks and measures.
@@ -38,18 +43,16 @@ T checked_max_abs(Backend& be, MatrixView<const T> M, const char* what) {
   return amax;
 }
 
-// A power of two bringing amax near 1: products of scaled data can neither overflow nor
-// underflow, and scaling by it is exact.
+// The largest magnitudes of a fit's inputs (w: 0 without weights).
 template <typename T>
-T pow2_scale(T amax) {
-  if (!(amax > 0)) return T(1);
-  return std::ldexp(T(1), std::clamp(-std::ilogb(amax), -100, 100));
-}
+struct Magnitudes {
+  T x = 0, y = 0, w = 0;
+};
 
-// Checks a fit's inputs; returns max |X| and max |Y|.
+// Checks a fit's inputs and measures them.
 template <typename T>
-std::pair<T, T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y,
-                                 VectorView<const T> w) {
+Magnitudes<T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y,
+                               VectorView<const T> w) {
   Backend& be = ctx.backend();
   GPULEARN_EXPECTS(X.rows >= 1, "Found array with 0 sample(s) (shape=(", X.rows, ", ", X.cols,
                    ")) while a minimum of 1 is required.");
@@ -63,42 +66,153 @@ std::pair<T, T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView
                    "X, y and sample_weight must all be in host memory or all in device memory");
   GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space),
                    " memory, which the ", be.device().to_string(), " backend cannot read");
-  const T x_max = checked_max_abs(be, X, "X");
-  const T y_max = checked_max_abs(be, Y, "y");
+  Magnitudes<T> mag;
+  mag.x = checked_max_abs(be, X, "X");
+  mag.y = checked_max_abs(be, Y, "y");
   if (!w.empty()) {
-    checked_max_abs(be, w.as_column(), "sample_weight");
+    mag.w = checked_max_abs(be, w.as_column(), "sample_weight");
     GPULEARN_EXPECTS(be.min_value(w.as_column()) >= T(0), "Negative values in data passed to ",
                      "sample_weight: sample weights must be non-negative");
   }
-  return {x_max, y_max};
+  return mag;
+}
+
+// The exponent e of a power of two 2^e bringing amax near 1, kept where 2^e and 2^-e are
+// normal numbers of T.
+template <typename T>
+int pow2_exponent(T amax) {
+  constexpr int kLimit = std::numeric_limits<T>::max_exponent - 4;
+  return amax > 0 ? std::clamp(-std::ilogb(amax), -kLimit, kLimit) : 0;
 }
 
 // How a fit centres and scales its data (see Backend::centered_gram): weighted means (zeros
-// without an intercept) and power-of-two scales. Results are computed for the scaled problem
-// and mapped back: coef = coef_scaled * x_scale / y_scale, s = s_scaled / x_scale,
-// alpha_scaled = alpha * x_scale^2.
+// without an intercept) and power-of-two scales 2^x_exp, 2^y_exp, so that no product formed
+// from the scaled data over- or underflows and scaling is exact. The weights' own scale
+// 2^(2 e_w) is folded into both (sqrt(w) multiplies each row). Results of the scaled problem
+// map back as coef = coef_scaled * 2^(x_exp - y_exp), s = s_scaled * 2^-x_exp, and the penalty
+// of the scaled problem is alpha * 2^(2 x_exp).
 template <typename T>
 struct Centring {
   std::vector<T> x, y;
-  T x_scale = 1, y_scale = 1;
+  int x_exp = 0, y_exp = 0;
+  T x_scale() const { return std::ldexp(T(1), x_exp); }
+  T y_scale() const { return std::ldexp(T(1), y_exp); }
 };
 
 template <typename T>
 Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T> X,
-                     MatrixView<const T> Y, VectorView<const T> w, std::pair<T, T> max_abs) {
+                     MatrixView<const T> Y, VectorView<const T> w, const Magnitudes<T>& mag) {
+  constexpr int kLimit = std::numeric_limits<T>::max_exponent - 4;
+  const int w_exp = pow2_exponent(mag.w) / 2;
   Centring<T> c{std::vector<T>(X.cols, T(0)), std::vector<T>(Y.cols, T(0)),
-                pow2_scale(max_abs.first), pow2_scale(max_abs.second)};
+                std::clamp(pow2_exponent(mag.x) + w_exp, -kLimit, kLimit),
+                std::clamp(pow2_exponent(mag.y) + w_exp, -kLimit, kLimit)};
   if (!fit_intercept && w.empty()) return c;
   double w_sum = 0;
   std::vector<T> xm(X.cols), ym(Y.cols);
   be.weighted_means(X, Y, w, xm.data(), ym.data(), &w_sum);
   GPULEARN_EXPECTS(w_sum > 0, "sample_weight sums to zero: at least one sample needs a ",
                    "positive weight");
+  auto finite = [](const std::vector<T>& v) {
+    return std::all_of(v.begin(), v.end(), [](T a) { return std::isfinite(a); });
+  };
+  GPULEARN_EXPECTS(std::isfinite(w_sum) && finite(xm) && finite(ym),
+                   "the weighted sums of X or y overflow (|X| up to ", mag.x, ", |y| up to ",
+                   mag.y, "): rescale the data");
   if (fit_intercept) {
     c.x = std::move(xm);
     c.y = std::move(ym);
   }
   return c;
+}
+
+// Estimates lambda_min / lambda_max of E = S A S, S = diag(A)^-1/2, from A and its Cholesky
+// factor L (row-major, lower): power iteration on E for lambda_max, inverse iteration for
+// lambda_min (E = (S L)(S L)^T, two triangular solves per step). O(d^2) per step, against the
+// O(d^3) of an eigendecomposition. The estimates approach the extreme eigenvalues from inside,
+// so the ratio is an upper bound on the true rcond that tightens with each step; a fixed start
+// vector keeps fits reproducible.
+template <typename T>
+double equilibrated_rcond(int64_t d, const std::vector<T>& A, const std::vector<T>& L) {
+  constexpr int kSteps = 12;
+  std::vector<double> s(d), x(d), y(d);
+  for (int64_t j = 0; j < d; ++j) s[j] = 1.0 / std::sqrt(static_cast<double>(A[j * d + j]));
+  auto start = [&] {  // a start vector with a component along every eigenvector, in practice
+    for (int64_t j = 0; j < d; ++j) x[j] = 1.0 + 0.5 * std::sin(1.0 + 2.0 * j);
+  };
+  auto normalise = [&](std::vector<double>& v) {
+    double n2 = 0;
+    for (double a : v) n2 += a * a;
+    const double n = std::sqrt(n2);
+    for (double& a : v) a /= n;
+    return n;
+  };
+  double lmax = 0;
+  start();
+  normalise(x);
+  for (int step = 0; step < kSteps; ++step) {  // y = E x
+    for (int64_t i = 0; i < d; ++i) {
+      double acc = 0;
+      for (int64_t j = 0; j < d; ++j) acc += static_cast<double>(A[i * d + j]) * s[j] * x[j];
+      y[i] = s[i] * acc;
+    }
+    lmax = normalise(y);
+    x.swap(y);
+  }
+  double inv_lmin = 0;
+  start();
+  normalise(x);
+  for (int step = 0; step < kSteps; ++step) {  // y = E^-1 x: (S L) z = x, then (S L)^T y = z
+    for (int64_t i = 0; i < d; ++i) {
+      double acc = x[i];
+      for (int64_t j = 0; j < i; ++j) acc -= s[i] * static_cast<double>(L[i * d + j]) * y[j];
+      y[i] = acc / (s[i] * static_cast<double>(L[i * d + i]));
+    }
+    for (int64_t i = d - 1; i >= 0; --i) {
+      double acc = y[i];
+      for (int64_t j = i + 1; j < d; ++j) acc -= s[j] * static_cast<double>(L[j * d + i]) * y[j];
+      y[i] = acc / (s[i] * static_cast<double>(L[i * d + i]));
+    }
+    inv_lmin = normalise(y);
+    x.swap(y);
+  }
+  return std::isfinite(inv_lmin) && lmax > 0 ? 1.0 / (inv_lmin * lmax) : 0.0;
+}
+
+// The centred, scaled Gram system G (d x d) and B (d x k); a non-finite entry means the scaled
+// data still overflowed, which only absurd inputs reach.
+template <typename T>
+void gram_system(Backend& be, MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,
+                 const Centring<T>& c, std::vector<T>& G, std::vector<T>& B) {
+  const int64_t d = X.cols, k = Y.cols;
+  G.resize(checked_mul(d, d));
+  B.resize(checked_mul(d, k));
+  be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale(), c.y_scale(), G.data(),
+                   B.data());
+  auto finite = [](T a) { return std::isfinite(a); };
+  GPULEARN_EXPECTS(std::all_of(G.begin(), G.end(), finite) &&
+                       std::all_of(B.begin(), B.end(), finite),
+                   "X^T X overflows even after scaling (", X.rows, " samples up to |X| = ",
+                   "2^", -c.x_exp, "): rescale the data or use float64");
+}
+
+// Cholesky solve of (G + alpha I) coef^T = B for one alpha; false when the factorisation fails
+// or the system is too ill-conditioned for it (see kGramRcond).
+template <typename T>
+bool cholesky_coef(Backend& be, int64_t d, int64_t k, const std::vector<T>& G,
+                   const std::vector<T>& B, double alpha, std::vector<T>& coef) {
+  std::vector<T> A(G), C(B);
+  for (int64_t j = 0; j < d; ++j) A[j * d + j] += static_cast<T>(alpha);
+  std::vector<T> L(A);
+  if (!be.cholesky_solve(d, L.data(), k, C.data()) ||
+      !(equilibrated_rcond(d, A, L) > kGramRcond<T>)) {
+    return false;
+  }
+  coef.resize(k * d);
+  for (int64_t j = 0; j < d; ++j) {
+    for (int64_t t = 0; t < k; ++t) coef[t * d + j] = C[j * k + t];
+  }
+  return true;
 }
 
 // The small dense results of one fit, kept in double on the host.
@@ -157,8 +271,8 @@ SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> 
   const int64_t d = X.cols, k = Y.cols;
   const int64_t r_max = std::min(X.rows, d);
   std::vector<T> R(checked_mul(r_max, d)), Z(checked_mul(r_max, k));
-  const int64_t r = be.centered_r_factor(X, Y, w, c.x.data(), c.y.data(), c.x_scale, c.y_scale,
-                                         R.data(), Z.data());
+  const int64_t r = be.centered_r_factor(X, Y, w, c.x.data(), c.y.data(), c.x_scale(),
+                                         c.y_scale(), R.data(), Z.data());
   GPULEARN_ASSERT(r == r_max);
   SvdSystem<T> sys;
   sys.p = std::min(r, d);
@@ -173,13 +287,12 @@ SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> 
   return sys;
 }
 
-// Maps the scaled problem's coefficients back and sets the intercept from the means.
+// Maps the scaled problem's results back (see Centring) and sets the intercept from the means.
 template <typename T>
 void finish(LinearModel<T>& m, const Centring<T>& c) {
   const int64_t d = m.n_features;
-  const T coef_scale = c.x_scale / c.y_scale;  // a power of two: exact
-  for (T& v : m.coef) v *= coef_scale;
-  for (T& s : m.singular_values) s /= c.x_scale;
+  for (T& v : m.coef) v = std::ldexp(v, c.x_exp - c.y_exp);
+  for (T& s : m.singular_values) s = std::ldexp(s, -c.x_exp);
   m.intercept.assign(m.n_targets, T(0));
   for (int64_t t = 0; t < m.n_targets; ++t) {
     double dot = 0;
@@ -200,42 +313,39 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
   }
   GPULEARN_EXPECTS(params.tol >= 0 && std::isfinite(params.tol),
                    "tol must be a finite number >= 0, got ", params.tol);
-  const auto max_abs = check_fit_inputs(ctx, X, Y, w);
+  const Magnitudes<T> mag = check_fit_inputs(ctx, X, Y, w);
   Backend& be = ctx.backend();
   const int64_t d = X.cols, k = Y.cols;
-  const Centring<T> c = centring(be, params.fit_intercept, X, Y, w, max_abs);
+  const Centring<T> c = centring(be, params.fit_intercept, X, Y, w, mag);
+  // scipy.linalg.lstsq's cond, as LAPACK's gelsd reads it: outside (0, 1), machine epsilon.
+  const double rcond = params.tol > 0 && params.tol < 1 ? params.tol : kEps<T>;
 
   LinearModel<T> m;
   m.n_features = d;
   m.n_targets = k;
 
-  // Gram path: eigendecompose G; if it is well-conditioned, solve from the eigenpairs (which
-  // also gives the singular values of W^1/2 Xc as sqrt(lambda)).
+  // Gram path, for tall X whose spectrum lstsq would keep whole (lambda_min > rcond^2
+  // lambda_max) and whose Gram matrix Cholesky accepts. The eigenvalues give singular_.
   if (X.rows > d) {
-    std::vector<T> G(checked_mul(d, d)), B(checked_mul(d, k)), lam(d);
-    be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale, c.y_scale, G.data(),
-                     B.data());
-    be.symmetric_eigh(d, G.data(), lam.data());
+    std::vector<T> G, B;
+    gram_system(be, X, Y, w, c, G, B);
+    std::vector<T> V(G), lam(d);
+    be.symmetric_eigh(d, V.data(), lam.data());
     const double lmax = lam[d - 1], lmin = lam[0];
-    const double rcond = std::max(kGramRcond<T>, params.tol * params.tol);
-    if (lmax > 0 && lmin > rcond * lmax) {
-      const DMatrix V = to_double(G);
-      const DMatrix proj = transpose_times(d, d, k, V, B);
-      m.coef = spectral_solve<T>(d, k, d, V, proj,
-                                 [&](int64_t i, int64_t) { return 1.0 / lam[i]; });
+    if (lmax > 0 && lmin > rcond * rcond * lmax && cholesky_coef(be, d, k, G, B, 0.0, m.coef)) {
       m.rank = d;
       m.singular_values.resize(d);
       for (int64_t i = 0; i < d; ++i) m.singular_values[i] = std::sqrt(lam[d - 1 - i]);
-      m.solver = "eigh";
+      m.solver = "cholesky";
       finish(m, c);
       return m;
     }
   }
 
-  // Rank-revealing path: the minimum-norm solution, singular values below tol * s_max dropped,
-  // as scipy.linalg.lstsq(cond=tol) does for scikit-learn.
+  // Rank-revealing path: the minimum-norm solution, singular values at or below rcond * s_max
+  // dropped, as scipy.linalg.lstsq(cond=tol) does for scikit-learn.
   const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
-  const double cutoff = params.tol * (sys.p > 0 ? static_cast<double>(sys.s[0]) : 0.0);
+  const double cutoff = rcond * (sys.p > 0 ? static_cast<double>(sys.s[0]) : 0.0);
   m.rank = 0;
   for (int64_t i = 0; i < sys.p; ++i) m.rank += sys.s[i] > cutoff ? 1 : 0;
   m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t) {
@@ -256,18 +366,18 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
   }
   const int64_t d = X.cols, k = Y.cols;
   GPULEARN_EXPECTS(params.alpha.size() == 1 || static_cast<int64_t>(params.alpha.size()) == k,
-                   "Number of targets and number of penalties do not correspond: ", k, " != ",
-                   params.alpha.size());
+                   "Number of targets and number of penalties do not correspond: ",
+                   params.alpha.size(), " != ", k);
   for (double a : params.alpha) {
     GPULEARN_EXPECTS(std::isfinite(a) && a >= 0, "alpha must be a finite number >= 0, got ", a);
   }
-  const auto max_abs = check_fit_inputs(ctx, X, Y, w);
+  const Magnitudes<T> mag = check_fit_inputs(ctx, X, Y, w);
   Backend& be = ctx.backend();
-  const Centring<T> c = centring(be, params.fit_intercept, X, Y, w, max_abs);
-  // The penalty of the scaled problem (see Centring).
-  const double alpha_scale = static_cast<double>(c.x_scale) * c.x_scale;
+  const Centring<T> c = centring(be, params.fit_intercept, X, Y, w, mag);
+  // The penalty of the scaled problem (see Centring); it may overflow to +inf for absurd
+  // alphas, which every path below maps to coef = 0, the limit.
   auto alpha = [&](int64_t t) {
-    return alpha_scale * (params.alpha.size() == 1 ? params.alpha[0] : params.alpha[t]);
+    return std::ldexp(params.alpha.size() == 1 ? params.alpha[0] : params.alpha[t], 2 * c.x_exp);
   };
   const bool one_alpha =
       std::all_of(params.alpha.begin(), params.alpha.end(),
@@ -277,33 +387,13 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
   m.n_features = d;
   m.n_targets = k;
 
-  if (params.solver != RidgeSolver::kSvd) {
-    std::vector<T> G(checked_mul(d, d)), B(checked_mul(d, k));
-    be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale, c.y_scale, G.data(),
-                     B.data());
-    if (one_alpha) {
-      // Cholesky, accepted when its squared pivots span less than 1 / kGramRcond: they lie
-      // between lambda_min and lambda_max of G + alpha I, so a singular system (alpha = 0 with
-      // rank-deficient X: a last pivot of rounding noise) is refused here.
-      std::vector<T> A(G), C(B);
-      for (int64_t j = 0; j < d; ++j) A[j * d + j] += static_cast<T>(alpha(0));
-      if (be.cholesky_solve(d, A.data(), k, C.data())) {
-        double pmin = INFINITY, pmax = 0;
-        for (int64_t j = 0; j < d; ++j) {
-          const double p2 = static_cast<double>(A[j * d + j]) * A[j * d + j];
-          pmin = std::min(pmin, p2);
-          pmax = std::max(pmax, p2);
-        }
-        if (pmin > kGramRcond<T> * pmax) {
-          m.coef.resize(k * d);
-          for (int64_t j = 0; j < d; ++j) {
-            for (int64_t t = 0; t < k; ++t) m.coef[t * d + j] = C[j * k + t];
-          }
-          m.solver = "cholesky";
-        }
-      }
-    }
-    if (m.solver.empty()) {
+  // Wide X (n <= d) skips the d x d Gram matrix: the QR reduction is n x d.
+  if (params.solver != RidgeSolver::kSvd && X.rows > d) {
+    std::vector<T> G, B;
+    gram_system(be, X, Y, w, c, G, B);
+    if (one_alpha && cholesky_coef(be, d, k, G, B, alpha(0), m.coef)) {
+      m.solver = "cholesky";
+    } else {
       // The spectrum decides: one eigendecomposition serves every target's alpha.
       std::vector<T> lam(d);
       be.symmetric_eigh(d, G.data(), lam.data());
@@ -323,8 +413,8 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
     }
   }
   if (m.solver.empty()) {
-    // solver="svd", or a singular Gram system (alpha = 0 with rank-deficient X): scikit-learn
-    // falls back to its SVD solver there too.
+    // solver="svd", wide X, or a singular Gram system (alpha = 0 with rank-deficient X):
+    // scikit-learn falls back to its SVD solver there too.
     const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
     const double cutoff = svd_cutoff<T>(sys.p, d, sys.p > 0 ? sys.s[0] : 0.0);
     m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t t) {

@@ -23,7 +23,7 @@ RowSplit gram_split(int64_t n, int64_t d, size_t elem) {
 
 // How the rows of X and Y are centred and scaled before a reduction (backend.hpp's Xc, Yc).
 template <typename T>
-struct Centring {
+struct ChunkTransform {
   const T* x_mean;
   const T* y_mean;
   T x_scale;
@@ -34,7 +34,7 @@ struct Centring {
 // C and D.
 template <typename T>
 void centred_chunk(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,
-                   const Centring<T>& c, int64_t begin, int64_t m, RowMatrix<T>& C,
+                   const ChunkTransform<T>& c, int64_t begin, int64_t m, RowMatrix<T>& C,
                    RowMatrix<T>& D) {
   const int64_t d = X.cols, k = Y.cols;
   C.resize(m, d);
@@ -86,7 +86,7 @@ void weighted_means_impl(MatrixView<const T> X, MatrixView<const T> Y, VectorVie
 
 template <typename T>
 void centered_gram_impl(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,
-                        const Centring<T>& centring, T* gram, T* xty, int n_threads) {
+                        const ChunkTransform<T>& centring, T* gram, T* xty, int n_threads) {
   const int64_t n = X.rows, d = X.cols, k = Y.cols;
   const RowSplit split = gram_split(n, d, sizeof(T));
   std::vector<RowMatrix<T>> G(split.n_parts), B(split.n_parts);
@@ -128,7 +128,7 @@ void qr_fold(RowMatrix<T>& R, RowMatrix<T>& Z, const RowMatrix<T>& C, const RowM
 
 template <typename T>
 int64_t centered_r_factor_impl(MatrixView<const T> X, MatrixView<const T> Y,
-                               VectorView<const T> w, const Centring<T>& centring, T* r_factor,
+                               VectorView<const T> w, const ChunkTransform<T>& centring, T* r_factor,
                                T* qty, int n_threads) {
   const int64_t n = X.rows, d = X.cols, k = Y.cols;
   // Each fold re-factors the current R (d rows) with the chunk: chunks of >= 4d rows keep that
@@ -180,14 +180,14 @@ void affine_predict_impl(MatrixView<const T> X, const T* coef, const T* intercep
   void CpuBackend::centered_gram(MatrixView<const T> X, MatrixView<const T> Y,                 \
                                  VectorView<const T> w, const T* x_mean, const T* y_mean,      \
                                  T x_scale, T y_scale, T* gram, T* xty) {                      \
-    centered_gram_impl(X, Y, w, Centring<T>{x_mean, y_mean, x_scale, y_scale}, gram, xty,      \
+    centered_gram_impl(X, Y, w, ChunkTransform<T>{x_mean, y_mean, x_scale, y_scale}, gram, xty,      \
                        n_threads_);                                                            \
   }                                                                                            \
   int64_t CpuBackend::centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,          \
                                         VectorView<const T> w, const T* x_mean,                \
                                         const T* y_mean, T x_scale, T y_scale, T* r_factor,    \
                                         T* qty) {                                              \
-    return centered_r_factor_impl(X, Y, w, Centring<T>{x_mean, y_mean, x_scale, y_scale},      \
+    return centered_r_factor_impl(X, Y, w, ChunkTransform<T>{x_mean, y_mean, x_scale, y_scale},      \
                                   r_factor, qty, n_threads_);                                  \
   }                                                                                            \
   void CpuBackend::affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,    \

@@ -363,11 +363,11 @@ TEST(ContextTest, CudaWithoutGpuThrowsUnsupported) {
   EXPECT_TRUE(ThrowsWith<Unsupported>([] { Context ctx{Device::parse("cuda:2")}; }, {"CUDA"}));
 }
 
-TEST(ContextTest, CudaOrdinalOutOfRangeThrowsUnsupported) {
+TEST(ContextTest, CudaOrdinalOutOfRangeThrowsInvalidArgument) {
   if (!cuda_available()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
   const int count = cuda_device_count();
   EXPECT_TRUE(
-      ThrowsWith<Unsupported>([&] { Context ctx{Device::cuda(count)}; }, {std::to_string(count)}));
+      ThrowsWith<InvalidArgument>([&] { Context ctx{Device::cuda(count)}; }, {std::to_string(count)}));
 }
 
 TEST(CudaAvailabilityTest, ReasonAndCountAgreeWithAvailability) {

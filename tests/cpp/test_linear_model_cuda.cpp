@@ -190,7 +190,7 @@ TYPED_TEST_SUITE(CudaLinearModelTest, FloatTypes);
 
 TYPED_TEST(CudaLinearModelTest, LinearRegressionOneTarget) {
   GPULEARN_SKIP_WITHOUT_CUDA();
-  compare_linear_regression<TypeParam>(101, Spec{}, "eigh");
+  compare_linear_regression<TypeParam>(101, Spec{}, "cholesky");
 }
 
 TYPED_TEST(CudaLinearModelTest, LinearRegressionSeveralTargetsWeighted) {
@@ -200,7 +200,7 @@ TYPED_TEST(CudaLinearModelTest, LinearRegressionSeveralTargetsWeighted) {
   spec.d = 9;
   spec.k = 3;
   spec.weights = true;
-  compare_linear_regression<TypeParam>(102, spec, "eigh");
+  compare_linear_regression<TypeParam>(102, spec, "cholesky");
 }
 
 TYPED_TEST(CudaLinearModelTest, LinearRegressionWithoutIntercept) {
@@ -209,7 +209,7 @@ TYPED_TEST(CudaLinearModelTest, LinearRegressionWithoutIntercept) {
   spec.weights = true;
   LinearRegressionParams params;
   params.fit_intercept = false;
-  compare_linear_regression<TypeParam>(103, spec, "eigh", params);
+  compare_linear_regression<TypeParam>(103, spec, "cholesky", params);
 }
 
 TYPED_TEST(CudaLinearModelTest, LinearRegressionRankDeficientTakesTheSvdPath) {
@@ -310,7 +310,7 @@ TYPED_TEST(CudaLinearModelTest, HostDataStreamedInManyChunks) {
   for (const char* rows : {"1", "37", "999"}) {
     SCOPED_TRACE(std::string("chunk rows ") + rows);
     ScopedEnv env("GPULEARN_CUDA_MAX_CHUNK_ROWS", rows);
-    compare_linear_regression<TypeParam>(301, spec, "eigh");
+    compare_linear_regression<TypeParam>(301, spec, "cholesky");
     RidgeParams ridge;
     ridge.alpha = {1.0, 3.0};
     compare_ridge<TypeParam>(302, spec, ridge, "eigh");
@@ -331,7 +331,7 @@ TYPED_TEST(CudaLinearModelTest, ManySamples) {
   spec.d = 17;
   spec.k = 2;
   spec.weights = true;
-  compare_linear_regression<TypeParam>(305, spec, "eigh");
+  compare_linear_regression<TypeParam>(305, spec, "cholesky");
   RidgeParams params;
   params.solver = RidgeSolver::kSvd;
   compare_ridge<TypeParam>(306, spec, params, "svd");

@@ -255,10 +255,6 @@ def test_output_type_overrides_the_input_kind(gl_cls, params, cuda, rng):
     assert type(model.predict(X_gpu)) is np.ndarray
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "predict's host path (device='cpu') builds a NumPy output and returns it as is, so with "
-    "output_type='input' CuPy in gives NumPy out, against set_config's documented "
-    "'CuPy in, CuPy out'"))
 def test_cupy_input_with_device_cpu_still_returns_cupy(cuda, rng):
     cp = pytest.importorskip("cupy")
     X, y = make_regression_data(rng, n_samples=300)
@@ -266,6 +262,31 @@ def test_cupy_input_with_device_cpu_still_returns_cupy(cuda, rng):
     assert type(model.coef_) is np.ndarray
     assert_close(model.coef_, Ridge(device="cpu").fit(X, y).coef_, RTOL_F64)
     assert isinstance(model.predict(cp.asarray(X)), cp.ndarray)
+
+
+def test_torch_tensor_requiring_grad_is_read(cuda, rng):
+    torch = pytest.importorskip("torch")
+    X, y = make_regression_data(rng, n_samples=300)
+    X_t = torch.tensor(X, device="cuda", requires_grad=True)
+    model = Ridge(device="cuda").fit(X_t, torch.tensor(y, device="cuda"))
+    assert_close(model.coef_, Ridge(device="cpu").fit(X, y).coef_, RTOL_F64)
+
+
+def test_bfloat16_device_input_is_a_value_error(cuda, rng):
+    torch = pytest.importorskip("torch")
+    X, y = make_regression_data(rng, n_samples=50)
+    with pytest.raises(ValueError, match="bfloat16"):
+        Ridge(device="cuda").fit(torch.tensor(X, device="cuda", dtype=torch.bfloat16), y)
+
+
+def test_estimator_checks_on_cuda(cuda):
+    # scikit-learn's estimator checks with the CUDA backend (host data, streamed).
+    from sklearn.utils.estimator_checks import check_estimator
+
+    for estimator in (LinearRegression(device="cuda"), Ridge(device="cuda")):
+        check_estimator(estimator, expected_failed_checks={
+            "check_non_transformer_estimators_n_iter": "direct solvers: n_iter_ is None"}
+            if isinstance(estimator, Ridge) else None)
 
 
 def test_more_than_one_gpu_ordinal(cuda, rng):

@@ -532,6 +532,7 @@ def test_linear_regression_is_scale_invariant_in_float32(scale, data):
 # Beyond ~1e+-154 (float64) or ~1e+-19 (float32) the entries of X^T X would over- or underflow;
 # the core scales X and y by powers of two first, so these must match scikit-learn (lstsq).
 @pytest.mark.parametrize("scale, dtype", [(1e-160, np.float64), (1e160, np.float64),
+                                          (1e-200, np.float64), (1e200, np.float64),
                                           (1e-25, np.float32), (1e19, np.float32)])
 def test_linear_regression_is_scale_invariant_at_extreme_magnitudes(scale, dtype, data):
     X, y = data
@@ -552,3 +553,19 @@ def test_ridge_is_scale_equivariant_at_extreme_magnitudes(x_scale, y_scale, solv
     ours = Ridge(alpha=alpha, device="cpu", solver=solver).fit(X * x_scale, y * y_scale)
     assert_allclose(ours.coef_ * x_scale / y_scale, ref.coef_, rtol=RTOL_F64)
     assert_allclose(ours.intercept_ / y_scale, ref.intercept_, rtol=RTOL_F64)
+
+
+def test_huge_sample_weights_equal_normalised_ones(data):
+    # Only the weights' ratios matter to LinearRegression: 1e300 * w must not overflow.
+    X, y = data
+    w = np.random.default_rng(3).uniform(0.5, 2.0, X.shape[0])
+    ref = LinearRegression(device="cpu").fit(X, y, sample_weight=w)
+    ours = LinearRegression(device="cpu").fit(X, y, sample_weight=w * 1e300)
+    assert_allclose(ours.coef_, ref.coef_, rtol=RTOL_F64)
+    assert_allclose(ours.singular_ / 1e150, ref.singular_, rtol=RTOL_F64)
+
+
+def test_sums_that_overflow_are_a_clear_error(data):
+    X, y = data
+    with pytest.raises(ValueError, match="overflow"):
+        LinearRegression(device="cpu").fit(np.full_like(X, 1e307) + X * 1e306, y)

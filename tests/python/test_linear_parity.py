@@ -617,3 +617,53 @@ def test_show_versions_prints_build_devices_and_libraries(capsys):
     if not gpulearn.cuda_available():
         assert _core.cuda_unavailable_reason() in out
 
+
+
+# --------------------------------------------------------------------------------------------
+# lstsq's cond as LAPACK reads it, scale-blind solver choice, wide Ridge, overlapping views
+
+
+@pytest.mark.parametrize("tol", [0.0, 1.0, 5.0, 1e-3])
+def test_linear_regression_tol_is_lstsq_cond(tol, device, rng):
+    # gelsd reads cond <= 0 or >= 1 as machine epsilon: rank and coefficients follow it.
+    X, y = make_regression_data(rng, n_samples=150, n_features=6)
+    X = np.hstack([X, X[:, :1]])  # rank-deficient
+    ours = LinearRegression(tol=tol, device=device).fit(X, y)
+    ref = sk.LinearRegression(tol=tol).fit(X, y)
+    assert ours.rank_ == ref.rank_
+    assert_parity(ours.coef_, ref.coef_, RTOL_RANK_DEFICIENT)
+
+
+def test_float32_ridge_on_unscaled_columns_stays_on_the_cholesky_path(device, rng):
+    # Column scales from 1 to 1e3 make lambda_max / lambda_min ~ 1e6, yet the columns are far
+    # from collinear: the Cholesky acceptance test looks at the equilibrated matrix.
+    X, y = make_regression_data(rng, n_samples=500, n_features=6)
+    X = (X * np.logspace(0, 3, 6)).astype(np.float32)
+    ours = Ridge(alpha=1.0, device=device).fit(X, y.astype(np.float32))
+    assert ours.solver_ == "cholesky"
+    ref = sk.Ridge(alpha=1.0).fit(X.astype(np.float64), y)
+    assert_parity(ours.coef_, ref.coef_, RTOL_F32)
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 1.0, np.array([0.5, 2.0])])
+def test_ridge_with_more_features_than_samples_matches_sklearn(alpha, device, rng):
+    X, y = make_regression_data(rng, n_samples=30, n_features=80)
+    Y = np.c_[y, 2 * y + 1]
+    ours = Ridge(alpha=alpha, device=device).fit(X, Y)
+    ref = sk.Ridge(alpha=alpha).fit(X, Y)
+    assert ours.solver_ == "svd"  # no 80 x 80 Gram matrix for 30 samples
+    assert_parity(ours.coef_, ref.coef_, RTOL_F64)
+    assert_parity(ours.intercept_, ref.intercept_, RTOL_F64)
+
+
+def test_overlapping_row_views_are_read_correctly(device, rng):
+    # A sliding-window view has rows that overlap in memory: it must be copied, not read past.
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    series = rng.standard_normal(400)
+    X = sliding_window_view(series, 5)
+    y = X @ np.arange(1.0, 6.0) + 0.1 * rng.standard_normal(X.shape[0])
+    ours = LinearRegression(device=device).fit(X, y)
+    ref = sk.LinearRegression().fit(np.array(X), y)
+    assert_parity(ours.coef_, ref.coef_, RTOL_F64)
+    assert_allclose(ours.predict(X), ref.predict(np.array(X)), rtol=RTOL_F64)

@@ -17,8 +17,8 @@ class Backend;
 
 class Context {
  public:
-  /// Throws Unsupported when a CUDA device is asked for and the backend is unavailable
-  /// (not built, its libraries missing, no device, or the ordinal out of range).
+  /// Throws Unsupported when a CUDA device is asked for and the backend is unavailable (not
+  /// built, its libraries missing, no device), InvalidArgument when the ordinal is out of range.
   explicit Context(Device device = Device::parse("auto"));
   ~Context();
   Context(Context&&) noexcept;

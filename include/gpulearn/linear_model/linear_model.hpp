@@ -7,14 +7,15 @@
 //
 // Solvers (written once, src/linear_model/least_squares.cpp):
 // - Gram path: the centred, weighted Gram matrix Xc^T W Xc accumulated over row chunks (SYRK),
-//   then Cholesky (Ridge, LinearRegression when well-conditioned) or an eigendecomposition
-//   (Ridge with one alpha per target).
+//   then Cholesky, accepted when its relative pivots show a well-conditioned system, or an
+//   eigendecomposition (Ridge with one alpha per target, or a Cholesky refused).
 // - Rank-revealing path: a chunked QR of W^1/2 Xc, then an SVD of its R factor; gives the
 //   minimum-norm least-squares solution for rank-deficient or ill-conditioned X, as
 //   scipy.linalg.lstsq does for scikit-learn.
-// LinearRegression picks the path from the spectrum of the Gram matrix (see
-// LinearRegressionParams); Ridge uses the Gram path unless solver is kSvd or the system is
-// singular (alpha = 0 and rank-deficient X), where it falls back to the rank-revealing path.
+// LinearRegression takes the Gram path for tall X whose spectrum lstsq would keep whole and
+// whose Cholesky is accepted; Ridge takes it unless solver is kSvd, X is wide (n <= d), or the
+// system is singular (alpha = 0 with rank-deficient X). X and y are scaled by exact powers of
+// two first, so extreme magnitudes neither overflow nor underflow.
 //
 // Throws InvalidArgument for bad shapes, NaN/inf, negative weights or alpha, data in device
 // memory on a CPU context; Unsupported for options not implemented; DeviceError/OutOfMemory
@@ -67,7 +68,7 @@ struct LinearModel {
   /// rank -1 and no singular values for Ridge).
   int64_t rank = -1;
   std::vector<T> singular_values;
-  /// The path that produced coef: "cholesky", "eigh" or "svd".
+  /// The path that produced coef: "cholesky", "eigh" (Ridge) or "svd".
   std::string solver;
 };
 
@@ -83,7 +84,7 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
                          MatrixView<const T> Y, VectorView<const T> sample_weight = {});
 
 /// out (n x k) = X coef^T + intercept. out must live in the memory space X lives in; on a CUDA
-/// context both may be host or device memory.
+/// context both may be host or device memory. Returns once out is written (also on a device).
 template <typename T>
 void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const T> X,
                     MatrixView<T> out);

@@ -92,17 +92,17 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         if _arrays.device_ordinal(y) is None:
-            y = _like(X, np.asarray(y))
+            y = _arrays.to_device_like(X, np.asarray(y))
         y_ndim = len(y.shape)
         y, Y_ref = _arrays.as_device_matrix(y, "y", dtype=X_ref.dtype, ensure_2d=False)
         w = w_ref = None
         if sample_weight is not None:
             if _arrays.device_ordinal(sample_weight) is None:
-                sample_weight = _like(X, np.broadcast_to(
+                sample_weight = _arrays.to_device_like(X, np.broadcast_to(
                     np.asarray(sample_weight, dtype=X_ref.dtype), (X_ref.rows,)).copy())
             w, w_ref = _arrays.as_device_matrix(sample_weight, "sample_weight",
                                                 dtype=X_ref.dtype, ensure_2d=False)
-        _arrays.synchronize_producer(X)
+        _arrays.synchronize_producers(*(a for a in (X, y, w) if a is not None))
         return (X, y, w), X_ref, Y_ref, w_ref, y_ndim
 
     def predict(self, X):
@@ -119,6 +119,7 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
             Predictions, of the kind of array that came in (see ``set_config(output_type=...)``).
         """
         check_is_fitted(self)
+        kind = _arrays.input_kind(X)
         ctx, on_device = self._predict_context(X)
         coef = np.atleast_2d(self.coef_)
         n_targets = coef.shape[0]
@@ -126,9 +127,8 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
             dtype = np.result_type(str(X.dtype).replace("torch.", ""), coef.dtype)
             X, X_ref = _arrays.as_device_matrix(X, "X", dtype=dtype)
             self._check_n_features_device(X_ref.cols)
-            kind = _arrays.input_kind(X)
             out = _arrays.empty_like_input(kind, (X_ref.rows, n_targets), dtype, like=X)
-            _arrays.synchronize_producer(X)
+            _arrays.synchronize_producers(X)
             out_ref = _arrays.device_ref(out)
         else:
             X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS,
@@ -141,11 +141,9 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=dtype), (n_targets,))
         _core.linear_predict(ctx, np.ascontiguousarray(coef, dtype=dtype),
                              np.ascontiguousarray(intercept), X_ref, out_ref)
-        if on_device:
-            ctx.synchronize()
         if np.ndim(self.coef_) == 1:
             out = out.reshape(-1)
-        return self._output(out)
+        return self._output(out, kind)
 
     def score(self, X, y, sample_weight=None):
         """Return the coefficient of determination R^2 of the prediction (on the host).
@@ -176,14 +174,3 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         tags.input_tags.sparse = False
         return tags
 
-
-def _like(device_array, host_array):
-    """``host_array`` moved to the GPU library and device of ``device_array``."""
-    if _arrays.input_kind(device_array) == "torch":
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(host_array)).to(device_array.device)
-    import cupy
-
-    with cupy.cuda.Device(device_array.device.id):
-        return cupy.asarray(host_array)
