@@ -119,4 +119,25 @@ MatrixView<const T> weight_column(VectorView<const T> w) {
   return w.empty() ? MatrixView<const T>() : w.as_column();
 }
 
+/// The inputs of one pass over a fit's data (X, Y and the weight column W, any of them empty):
+/// their staging buffers, carved from a workspace, and the device-resident row chunks they give.
+template <typename T>
+struct FitInputs {
+  MatrixView<const T> X, Y, W;
+  T* stage_x = nullptr;
+  T* stage_y = nullptr;
+  T* stage_w = nullptr;
+
+  /// Takes staging for chunks of up to max_rows rows (nothing for device views). Called once to
+  /// size the workspace and once to carve it, like every Carver user.
+  void carve(Carver& c, int64_t max_rows) {
+    stage_x = c.take<T>(RowChunks<T>::staging_elems(X, max_rows));
+    stage_y = c.take<T>(RowChunks<T>::staging_elems(Y, max_rows));
+    stage_w = c.take<T>(RowChunks<T>::staging_elems(W, max_rows));
+  }
+  RowChunks<T> x(cudaStream_t stream) const { return RowChunks<T>(X, stage_x, stream); }
+  RowChunks<T> y(cudaStream_t stream) const { return RowChunks<T>(Y, stage_y, stream); }
+  RowChunks<T> w(cudaStream_t stream) const { return RowChunks<T>(W, stage_w, stream); }
+};
+
 }  // namespace gpulearn::detail

@@ -48,15 +48,15 @@ void centered_gram_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<const
   const int64_t chunk = be.chunk_rows(n, per_row);
 
   struct Scratch {
-    T *xc, *yc, *stage_x, *stage_y, *stage_w;
+    T *xc, *yc;
+    FitInputs<T> in;
   };
   auto layout = [&](Carver& c) {
     Scratch s;
     s.xc = c.take<T>(checked_mul(chunk, d));
     s.yc = c.take<T>(checked_mul(chunk, k));
-    s.stage_x = c.take<T>(RowChunks<T>::staging_elems(X, chunk));
-    s.stage_y = c.take<T>(RowChunks<T>::staging_elems(Y, chunk));
-    s.stage_w = c.take<T>(RowChunks<T>::staging_elems(W, chunk));
+    s.in = FitInputs<T>{X, Y, W};
+    s.in.carve(c, chunk);
     return s;
   };
   Carver sizing;
@@ -64,15 +64,12 @@ void centered_gram_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<const
   Carver carver(be.chunk_workspace().reserve(sizing.bytes(), be.stream()));
   const Scratch s = layout(carver);
 
-  GPULEARN_CUDA_TRY(cudaMemcpyAsync(means.data(), x_mean, checked_bytes(d, sizeof(T)),
-                                    cudaMemcpyHostToDevice, stream));
-  GPULEARN_CUDA_TRY(cudaMemcpyAsync(means.data() + d, y_mean, checked_bytes(k, sizeof(T)),
-                                    cudaMemcpyHostToDevice, stream));
+  upload_means_async(means.data(), x_mean, d, y_mean, k, stream);
   // Zeroed, so that every chunk accumulates with beta = 1 (and n = 0 gives zeros).
   GPULEARN_CUDA_TRY(cudaMemsetAsync(G.data(), 0, checked_bytes(d * d, sizeof(T)), stream));
   GPULEARN_CUDA_TRY(cudaMemsetAsync(B.data(), 0, checked_bytes(d * k, sizeof(T)), stream));
 
-  RowChunks<T> xr(X, s.stage_x, stream), yr(Y, s.stage_y, stream), wr(W, s.stage_w, stream);
+  const RowChunks<T> xr = s.in.x(stream), yr = s.in.y(stream), wr = s.in.w(stream);
   const T one = 1;
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t m = std::min(chunk, n - begin);

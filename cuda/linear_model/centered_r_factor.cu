@@ -80,16 +80,16 @@ int64_t centered_r_factor_impl(CudaBackend& be, MatrixView<const T> X, MatrixVie
   const int d_i = to_int(d, "features"), k_i = to_int(k, "targets");
 
   struct Scratch {
-    T *m, *z, *tau, *stage_x, *stage_y, *stage_w;
+    T *m, *z, *tau;
+    FitInputs<T> in;
   };
   auto layout = [&](Carver& c) {
     Scratch s;
     s.m = c.take<T>(checked_mul(ldm, d));
     s.z = c.take<T>(checked_mul(ldm, k));
     s.tau = c.take<T>(std::min(ldm, d));
-    s.stage_x = c.take<T>(RowChunks<T>::staging_elems(X, chunk));
-    s.stage_y = c.take<T>(RowChunks<T>::staging_elems(Y, chunk));
-    s.stage_w = c.take<T>(RowChunks<T>::staging_elems(W, chunk));
+    s.in = FitInputs<T>{X, Y, W};
+    s.in.carve(c, chunk);
     return s;
   };
   Carver sizing;
@@ -97,13 +97,10 @@ int64_t centered_r_factor_impl(CudaBackend& be, MatrixView<const T> X, MatrixVie
   Carver carver(be.chunk_workspace().reserve(sizing.bytes(), be.stream()));
   const Scratch s = layout(carver);
 
-  GPULEARN_CUDA_TRY(cudaMemcpyAsync(means.data(), x_mean, checked_bytes(d, sizeof(T)),
-                                    cudaMemcpyHostToDevice, stream));
-  GPULEARN_CUDA_TRY(cudaMemcpyAsync(means.data() + d, y_mean, checked_bytes(k, sizeof(T)),
-                                    cudaMemcpyHostToDevice, stream));
+  upload_means_async(means.data(), x_mean, d, y_mean, k, stream);
   GPULEARN_CUDA_TRY(cudaMemsetAsync(info.data(), 0, 3 * sizeof(int), stream));
 
-  RowChunks<T> xr(X, s.stage_x, stream), yr(Y, s.stage_y, stream), wr(W, s.stage_w, stream);
+  const RowChunks<T> xr = s.in.x(stream), yr = s.in.y(stream), wr = s.in.w(stream);
   int64_t r = 0;  // rows of R so far: min(rows seen, d)
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t m = std::min(chunk, n - begin);

@@ -92,15 +92,14 @@ void weighted_means_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<cons
 
   struct Scratch {
     double *partial, *sums;
-    T *stage_x, *stage_y, *stage_w;
+    FitInputs<T> in;
   };
   auto layout = [&](Carver& c) {
     Scratch s;
     s.partial = c.take<double>(checked_mul(slabs, width));  // [X | Y | w] slab-major blocks
     s.sums = c.take<double>(width);
-    s.stage_x = c.take<T>(RowChunks<T>::staging_elems(X, chunk));
-    s.stage_y = c.take<T>(RowChunks<T>::staging_elems(Y, chunk));
-    s.stage_w = c.take<T>(RowChunks<T>::staging_elems(W, chunk));
+    s.in = FitInputs<T>{X, Y, W};
+    s.in.carve(c, chunk);
     return s;
   };
   Carver sizing;
@@ -114,7 +113,7 @@ void weighted_means_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<cons
   double* pw = py + slabs * k;
   GPULEARN_CUDA_TRY(
       cudaMemsetAsync(s.partial, 0, checked_bytes(slabs * width, sizeof(double)), stream));
-  RowChunks<T> xr(X, s.stage_x, stream), yr(Y, s.stage_y, stream), wr(W, s.stage_w, stream);
+  const RowChunks<T> xr = s.in.x(stream), yr = s.in.y(stream), wr = s.in.w(stream);
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t m = std::min(chunk, n - begin);
     const DeviceRows<const T> wc = wr.load(begin, m);

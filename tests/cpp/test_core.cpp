@@ -15,6 +15,7 @@
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
+#include "test_util.hpp"
 #include "gpulearn/core/matrix.hpp"
 #include "gpulearn/version.hpp"
 
@@ -23,25 +24,7 @@ namespace {
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
-// Success when f throws E (or a subclass) whose message contains every needle.
-template <typename E, typename F>
-::testing::AssertionResult ThrowsWith(F&& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-  } catch (const E& e) {
-    const std::string what = e.what();
-    for (const std::string& needle : needles) {
-      if (what.find(needle) == std::string::npos) {
-        return ::testing::AssertionFailure()
-               << "message \"" << what << "\" lacks \"" << needle << "\"";
-      }
-    }
-    return ::testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw another exception type: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
+using ::gpulearn::test_util::ThrowsWith;
 
 // ---- Device -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .. import _arrays, _core
 from .._base import DeviceEstimatorMixin
+from .._config import check_device_string
 
 _FLOATS = [np.float64, np.float32]
 
@@ -14,9 +15,20 @@ _FLOATS = [np.float64, np.float32]
 class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin):
     """Fit/predict for linear models whose compiled fit returns coef and intercept.
 
-    Subclasses implement ``_check_params()`` and ``_core_fit(ctx, X_ref, Y_ref, w_ref)``
-    returning the dict of ``_core.*_fit``, and ``_set_extra(result)`` for solver outputs.
+    Subclasses implement ``_core_fit(ctx, X_ref, Y_ref, w_ref, y_ndim)`` returning the dict of
+    ``_core.*_fit`` and ``_set_extra(result)`` for solver outputs, and may extend
+    ``_check_params()``.
     """
+
+    def _check_params(self):
+        """Checks what scikit-learn's parameter constraints cannot express."""
+        check_device_string(self.device)
+        if self.positive:
+            raise NotImplementedError(
+                f"positive=True is not implemented yet in gpulearn's {type(self).__name__}; "
+                f"use sklearn.linear_model.{type(self).__name__}(positive=True) or "
+                "positive=False"
+            )
 
     # Whether a 2-D y with one column gives a 1-D coef_ (scikit-learn's Ridge) or a
     # (1, n_features) one (scikit-learn's LinearRegression).

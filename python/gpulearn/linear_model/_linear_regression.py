@@ -86,16 +86,6 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
         self.positive = positive
         self.device = device
 
-    def _check_params(self):
-        from .._config import check_device_string
-
-        check_device_string(self.device)
-        if self.positive:
-            raise NotImplementedError(
-                "positive=True is not implemented yet in gpulearn's LinearRegression; use "
-                "sklearn.linear_model.LinearRegression(positive=True) or positive=False"
-            )
-
     def _core_fit(self, ctx, X_ref, Y_ref, w_ref, y_ndim):
         return _core.linear_regression_fit(ctx, X_ref, Y_ref, w_ref, bool(self.fit_intercept),
                                            float(self.tol), bool(self.positive))

@@ -103,18 +103,11 @@ class Ridge(LinearRegressorBase, BaseEstimator):
         self.device = device
 
     def _check_params(self):
-        from .._config import check_device_string
-
-        check_device_string(self.device)
+        super()._check_params()
         if self.solver not in _SUPPORTED_SOLVERS:
             raise NotImplementedError(
                 f"solver={self.solver!r} is not implemented in gpulearn's Ridge; use one of "
                 f"{_SUPPORTED_SOLVERS} (direct solvers giving the same solution)"
-            )
-        if self.positive:
-            raise NotImplementedError(
-                "positive=True is not implemented yet in gpulearn's Ridge; use "
-                "sklearn.linear_model.Ridge(positive=True) or positive=False"
             )
         alpha = np.asarray(self.alpha, dtype=np.float64)
         if alpha.ndim > 1 or not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
