@@ -90,10 +90,7 @@ T reduce_matrix(CudaBackend& be, MatrixView<const T> X, Map map, Reduce reduce,
     r.staging = c.take<T>(RowChunks<T>::staging_elems(X, chunk));
     return r;
   };
-  Carver sizing;
-  layout(sizing);
-  Carver carver(be.chunk_workspace().reserve(sizing.bytes(), be.stream()));
-  const Scratch scratch = layout(carver);
+  const Scratch scratch = be.carve_chunk_workspace(layout);
 
   cudaStream_t s = be.stream();
   fill_async(scratch.partial, kMaxBlocks, identity, s);

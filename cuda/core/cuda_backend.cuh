@@ -80,6 +80,16 @@ class CudaBackend final : public Backend {
   cusolverDnHandle_t cusolver() const { return cusolver_; }
   /// Scratch for row chunks (staging copies of host data, centred chunks, partial results).
   Workspace& chunk_workspace() { return chunk_ws_; }
+
+  /// Lays out a pass's scratch in the chunk workspace: layout(Carver&) takes every buffer and
+  /// returns their pointers; it runs once to size the workspace and once to carve it.
+  template <typename Layout>
+  auto carve_chunk_workspace(Layout layout) {
+    Carver sizing;
+    layout(sizing);
+    Carver carver(chunk_ws_.reserve(sizing.bytes(), stream_));
+    return layout(carver);
+  }
   /// Scratch for cuSOLVER's work arrays, separate so that growing it keeps chunk pointers valid.
   Workspace& solver_workspace() { return solver_ws_; }
 

@@ -81,10 +81,7 @@ void affine_predict_impl(CudaBackend& be, MatrixView<const T> X, const T* coef, 
     s.stage_out = c.take<T>(out_on_host ? checked_mul(chunk, k) : 0);
     return s;
   };
-  Carver sizing;
-  layout(sizing);
-  Carver carver(be.chunk_workspace().reserve(sizing.bytes(), be.stream()));
-  const Scratch s = layout(carver);
+  const Scratch s = be.carve_chunk_workspace(layout);
 
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(coef_d, coef, checked_bytes(k * d, sizeof(T)),
                                     cudaMemcpyHostToDevice, stream));

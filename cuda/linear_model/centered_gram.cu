@@ -59,10 +59,7 @@ void centered_gram_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<const
     s.in.carve(c, chunk);
     return s;
   };
-  Carver sizing;
-  layout(sizing);
-  Carver carver(be.chunk_workspace().reserve(sizing.bytes(), be.stream()));
-  const Scratch s = layout(carver);
+  const Scratch s = be.carve_chunk_workspace(layout);
 
   upload_means_async(means.data(), x_mean, d, y_mean, k, stream);
   // Zeroed, so that every chunk accumulates with beta = 1 (and n = 0 gives zeros).

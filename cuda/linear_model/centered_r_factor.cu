@@ -92,10 +92,7 @@ int64_t centered_r_factor_impl(CudaBackend& be, MatrixView<const T> X, MatrixVie
     s.in.carve(c, chunk);
     return s;
   };
-  Carver sizing;
-  layout(sizing);
-  Carver carver(be.chunk_workspace().reserve(sizing.bytes(), be.stream()));
-  const Scratch s = layout(carver);
+  const Scratch s = be.carve_chunk_workspace(layout);
 
   upload_means_async(means.data(), x_mean, d, y_mean, k, stream);
   GPULEARN_CUDA_TRY(cudaMemsetAsync(info.data(), 0, 3 * sizeof(int), stream));

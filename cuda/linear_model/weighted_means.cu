@@ -102,10 +102,7 @@ void weighted_means_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<cons
     s.in.carve(c, chunk);
     return s;
   };
-  Carver sizing;
-  layout(sizing);
-  Carver carver(be.chunk_workspace().reserve(sizing.bytes(), be.stream()));
-  const Scratch s = layout(carver);
+  const Scratch s = be.carve_chunk_workspace(layout);
 
   cudaStream_t stream = be.stream();
   double* px = s.partial;
