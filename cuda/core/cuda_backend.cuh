@@ -78,11 +78,9 @@ class CudaBackend final : public Backend {
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t cublas() const { return cublas_; }
   cusolverDnHandle_t cusolver() const { return cusolver_; }
-  /// Scratch for row chunks (staging copies of host data, centred chunks, partial results).
-  Workspace& chunk_workspace() { return chunk_ws_; }
-
-  /// Lays out a pass's scratch in the chunk workspace: layout(Carver&) takes every buffer and
-  /// returns their pointers; it runs once to size the workspace and once to carve it.
+  /// Lays out a pass's scratch (staging copies of host data, centred chunks, partial results)
+  /// in the chunk workspace: layout(Carver&) takes every buffer and returns their pointers; it
+  /// runs once to size the workspace and once to carve it.
   template <typename Layout>
   auto carve_chunk_workspace(Layout layout) {
     Carver sizing;
