@@ -52,8 +52,8 @@ void run(gpulearn::Context& ctx, int64_t n, int64_t d, int repeats) {
               static_cast<long long>(n), static_cast<long long>(d),
               ctx.device().to_string().c_str(), t_ols, m.solver.c_str(),
               static_cast<double>(m.coef[0]));
-  const double t_ridge = median_seconds(
-      repeats, [&] { m = lm::ridge_fit<T>(ctx, lm::RidgeParams{}, Xv, yv); });
+  const double t_ridge =
+      median_seconds(repeats, [&] { m = lm::ridge_fit<T>(ctx, lm::RidgeParams{}, Xv, yv); });
   std::printf("Ridge            %s %lld x %lld on %s: %.4f s (solver %s, coef[0] %.6f)\n", type,
               static_cast<long long>(n), static_cast<long long>(d),
               ctx.device().to_string().c_str(), t_ridge, m.solver.c_str(),

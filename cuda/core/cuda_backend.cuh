@@ -65,7 +65,7 @@ class CudaBackend final : public Backend {
   int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,   \
                             const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* r_factor,   \
                             T* qty) override;                                                      \
-  void symmetric_eigh(int64_t n, T* a, T* w) override;                                             \
+  void symmetric_eigh(int64_t n, T* a, T* w, bool vectors) override;                               \
   bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) override;                                  \
   void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) override;                          \
   void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept, MatrixView<T> out) \

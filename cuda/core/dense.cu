@@ -29,14 +29,14 @@ void download(CudaBackend& be, T* dst, const T* src, int64_t count) {
 }
 
 template <typename T>
-void symmetric_eigh_impl(CudaBackend& be, int64_t n, T* a, T* w) {
+void symmetric_eigh_impl(CudaBackend& be, int64_t n, T* a, T* w, bool vectors) {
   if (n == 0) return;
   const int ni = to_int(n, "n");
   to_int(checked_mul(n, n), "n * n");
   DeviceBuffer<T> A(n * n), W(n);
   DeviceBuffer<int> info(1);
   upload(be, A.data(), a, n * n);  // symmetric: row-major and column-major agree
-  const auto jobz = CUSOLVER_EIG_MODE_VECTOR;
+  const auto jobz = vectors ? CUSOLVER_EIG_MODE_VECTOR : CUSOLVER_EIG_MODE_NOVECTOR;
   const auto uplo = CUBLAS_FILL_MODE_LOWER;
   int lwork = 0;
   GPULEARN_CUSOLVER_TRY(
@@ -49,9 +49,10 @@ void symmetric_eigh_impl(CudaBackend& be, int64_t n, T* a, T* w) {
   }
   // Column j of the column-major result is eigenvector j; the caller wants a[i*n + j] = entry i
   // of eigenvector j, i.e. the same matrix row-major: download, then transpose in place.
-  download(be, a, A.data(), n * n);
   download(be, w, W.data(), n);  // ascending, as syevd returns them
+  if (vectors) download(be, a, A.data(), n * n);
   be.sync_stream();
+  if (!vectors) return;
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = i + 1; j < n; ++j) std::swap(a[i * n + j], a[j * n + i]);
   }
@@ -157,9 +158,9 @@ void svd_impl(CudaBackend& be, int64_t m, int64_t n, const T* a, T* u, T* s, T* 
 }  // namespace
 
 #define GPULEARN_CUDA_DENSE(T)                                                 \
-  void CudaBackend::symmetric_eigh(int64_t n, T* a, T* w) {                    \
+  void CudaBackend::symmetric_eigh(int64_t n, T* a, T* w, bool vectors) {      \
     DeviceGuard guard(device_);                                                \
-    symmetric_eigh_impl(*this, n, a, w);                                       \
+    symmetric_eigh_impl(*this, n, a, w, vectors);                              \
   }                                                                            \
   bool CudaBackend::cholesky_solve(int64_t n, T* a, int64_t k, T* b) {         \
     DeviceGuard guard(device_);                                                \

@@ -85,8 +85,8 @@ void centre_scale_async(DeviceRows<const T> src, int64_t rows, int64_t cols, con
 template <typename T>
 void upload_means_async(T* dst, const T* x_mean, int64_t d, const T* y_mean, int64_t k,
                         cudaStream_t stream) {
-  GPULEARN_CUDA_TRY(cudaMemcpyAsync(dst, x_mean, checked_bytes(d, sizeof(T)),
-                                    cudaMemcpyHostToDevice, stream));
+  GPULEARN_CUDA_TRY(
+      cudaMemcpyAsync(dst, x_mean, checked_bytes(d, sizeof(T)), cudaMemcpyHostToDevice, stream));
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(dst + d, y_mean, checked_bytes(k, sizeof(T)),
                                     cudaMemcpyHostToDevice, stream));
 }

@@ -27,8 +27,7 @@ int main() {
     auto model = gpulearn::linear_model::ridge_fit<double>(
         ctx, params, gpulearn::MatrixView<const double>(X.data(), n, d),
         gpulearn::MatrixView<const double>(y.data(), n, 1));
-    std::printf("device: %s  solver: %s\n", ctx.device().to_string().c_str(),
-                model.solver.c_str());
+    std::printf("device: %s  solver: %s\n", ctx.device().to_string().c_str(), model.solver.c_str());
     std::printf("coef:");
     for (double c : model.coef) std::printf(" %.4f", c);
     std::printf("\nintercept: %.4f\n", model.intercept[0]);

@@ -82,7 +82,8 @@ py::dict lr_fit(Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::ob
   p.fit_intercept = fit_intercept;
   p.tol = tol;
   p.positive = positive;
-  const VectorView<const T> wv = w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
+  const VectorView<const T> wv =
+      w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
   linear_model::LinearModel<T> m;
   {
     py::gil_scoped_release release;
@@ -108,7 +109,8 @@ py::dict ridge_fit(Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py:
   p.fit_intercept = fit_intercept;
   p.solver = parse_solver(solver);
   p.positive = positive;
-  const VectorView<const T> wv = w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
+  const VectorView<const T> wv =
+      w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
   linear_model::LinearModel<T> m;
   {
     py::gil_scoped_release release;
@@ -177,8 +179,9 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("device", [](const Context& c) { return c.device().to_string(); })
       .def("synchronize", &Context::synchronize, py::call_guard<py::gil_scoped_release>());
 
-  m.def("parse_device", [](const std::string& s) { return Device::parse(s).to_string(); },
-        "The canonical name ('cpu' or 'cuda:N') of a device string; 'auto' is resolved.");
+  m.def(
+      "parse_device", [](const std::string& s) { return Device::parse(s).to_string(); },
+      "The canonical name ('cpu' or 'cuda:N') of a device string; 'auto' is resolved.");
   m.def("cuda_available", &cuda_available);
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_unavailable_reason", &cuda_unavailable_reason);
@@ -206,8 +209,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "ridge_fit",
       [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
-         std::vector<double> alpha, bool fit_intercept, const std::string& solver,
-         bool positive) {
+         std::vector<double> alpha, bool fit_intercept, const std::string& solver, bool positive) {
         return by_dtype(
             X,
             [&] { return ridge_fit<float>(ctx, X, Y, w, alpha, fit_intercept, solver, positive); },
@@ -229,8 +231,7 @@ PYBIND11_MODULE(_core, m) {
             },
             [&] {
               predict<double>(ctx, py::array_t<double, py::array::c_style>::ensure(coef),
-                              py::array_t<double, py::array::c_style>::ensure(intercept), X,
-                              out);
+                              py::array_t<double, py::array::c_style>::ensure(intercept), X, out);
             });
       },
       py::arg("ctx"), py::arg("coef"), py::arg("intercept"), py::arg("X"), py::arg("out"));

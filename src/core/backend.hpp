@@ -22,53 +22,53 @@
 namespace gpulearn::detail {
 
 // Declares one primitive for float and for double (virtual functions cannot be templates).
-#define GPULEARN_BACKEND_PRIMITIVES(T)                                                         \
-  /* The largest |X_ij| (0 for an empty X), or +infinity when any entry is NaN or +-inf: one \
-     pass gives both the finiteness check and the scale of the data. */                       \
-  virtual T max_abs(MatrixView<const T> X) = 0;                                                \
-  /* The smallest entry of a non-empty, all-finite X. */                                       \
-  virtual T min_value(MatrixView<const T> X) = 0;                                              \
-                                                                                               \
-  /* Weighted column means: x_mean[j] = sum_i w_i X_ij / sum_i w_i (d values), y_mean likewise \
-     over Y's k columns; *w_sum = sum_i w_i accumulated in double. */                          \
-  virtual void weighted_means(MatrixView<const T> X, MatrixView<const T> Y,                    \
-                              VectorView<const T> w, T* x_mean, T* y_mean, double* w_sum) = 0; \
-                                                                                               \
-  /* Centred, scaled, weighted normal equations: with Xc = (X - 1 x_mean^T) * x_scale,        \
-     Yc = (Y - 1 y_mean^T) * y_scale and W = diag(w): gram = Xc^T W Xc (d x d, both triangles \
-     written), xty = Xc^T W Yc (d x k). The scales are powers of two chosen by the driver so   \
-     that products neither overflow nor underflow; multiplying by them is exact. The centred   \
-     copy is made per row chunk, never for the whole X. */                                     \
-  virtual void centered_gram(MatrixView<const T> X, MatrixView<const T> Y,                     \
-                             VectorView<const T> w, const T* x_mean, const T* y_mean,          \
-                             T x_scale, T y_scale, T* gram, T* xty) = 0;                       \
-                                                                                               \
-  /* The R factor of a QR decomposition of A = W^1/2 Xc, and Q^T W^1/2 Yc (Xc, Yc centred and  \
-     scaled as for centered_gram): a rank-revealing reduction of the least-squares problem to  \
-     r = min(n, d) rows. r_factor is r x d upper trapezoidal (zeros below the diagonal         \
-     written), qty is r x k. Returns r. Signs of rows are not normalised (any valid R). */     \
-  virtual int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,              \
-                                    VectorView<const T> w, const T* x_mean, const T* y_mean,   \
-                                    T x_scale, T y_scale, T* r_factor, T* qty) = 0;            \
-                                                                                               \
-  /* Symmetric eigendecomposition of the n x n matrix a (row-major, symmetric): eigenvalues    \
-     ascending into w, and a overwritten by the eigenvectors as columns (a[i*n + j] is entry   \
-     i of eigenvector j). */                                                                   \
-  virtual void symmetric_eigh(int64_t n, T* a, T* w) = 0;                                      \
-                                                                                               \
-  /* Solves a x = b for symmetric positive definite a (n x n) by Cholesky, b (n x k) replaced  \
-     by x, and the lower triangle of a (row-major) replaced by the factor L, a = L L^T (the    \
-     entries above the diagonal are unspecified). Returns false, with a and b unspecified,     \
-     when a is not numerically positive definite. */                                           \
-  virtual bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) = 0;                           \
-                                                                                               \
-  /* Thin SVD of the m x n matrix a: a = u diag(s) vt with p = min(m, n), u m x p, s          \
-     descending (p), vt p x n. a is left unchanged. */                                         \
-  virtual void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) = 0;                   \
-                                                                                               \
-  /* out = X coef^T + 1 intercept^T: X n x d, coef k x d (host), intercept k (host), out n x k \
-     in X's memory space. */                                                                   \
-  virtual void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,        \
+#define GPULEARN_BACKEND_PRIMITIVES(T)                                                             \
+  /* The largest |X_ij| (0 for an empty X), or +infinity when any entry is NaN or +-inf: one       \
+     pass gives both the finiteness check and the scale of the data. */                            \
+  virtual T max_abs(MatrixView<const T> X) = 0;                                                    \
+  /* The smallest entry of a non-empty, all-finite X. */                                           \
+  virtual T min_value(MatrixView<const T> X) = 0;                                                  \
+                                                                                                   \
+  /* Weighted column means: x_mean[j] = sum_i w_i X_ij / sum_i w_i (d values), y_mean likewise     \
+     over Y's k columns; *w_sum = sum_i w_i accumulated in double. */                              \
+  virtual void weighted_means(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w, \
+                              T* x_mean, T* y_mean, double* w_sum) = 0;                            \
+                                                                                                   \
+  /* Centred, scaled, weighted normal equations: with Xc = (X - 1 x_mean^T) * x_scale,             \
+     Yc = (Y - 1 y_mean^T) * y_scale and W = diag(w): gram = Xc^T W Xc (d x d, both triangles      \
+     written), xty = Xc^T W Yc (d x k). The scales are powers of two chosen by the driver so       \
+     that products neither overflow nor underflow; multiplying by them is exact. The centred       \
+     copy is made per row chunk, never for the whole X. */                                         \
+  virtual void centered_gram(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,  \
+                             const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* gram,      \
+                             T* xty) = 0;                                                          \
+                                                                                                   \
+  /* The R factor of a QR decomposition of A = W^1/2 Xc, and Q^T W^1/2 Yc (Xc, Yc centred and      \
+     scaled as for centered_gram): a rank-revealing reduction of the least-squares problem to      \
+     r = min(n, d) rows. r_factor is r x d upper trapezoidal (zeros below the diagonal             \
+     written), qty is r x k. Returns r. Signs of rows are not normalised (any valid R). */         \
+  virtual int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,                  \
+                                    VectorView<const T> w, const T* x_mean, const T* y_mean,       \
+                                    T x_scale, T y_scale, T* r_factor, T* qty) = 0;                \
+                                                                                                   \
+  /* Symmetric eigendecomposition of the n x n matrix a (row-major, symmetric): eigenvalues        \
+     ascending into w and, when vectors is true, a overwritten by the eigenvectors as columns      \
+     (a[i*n + j] is entry i of eigenvector j); when false, a is left unchanged. */                 \
+  virtual void symmetric_eigh(int64_t n, T* a, T* w, bool vectors) = 0;                            \
+                                                                                                   \
+  /* Solves a x = b for symmetric positive definite a (n x n) by Cholesky, b (n x k) replaced      \
+     by x, and the lower triangle of a (row-major) replaced by the factor L, a = L L^T (the        \
+     entries above the diagonal are unspecified). Returns false, with a and b unspecified,         \
+     when a is not numerically positive definite. */                                               \
+  virtual bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) = 0;                               \
+                                                                                                   \
+  /* Thin SVD of the m x n matrix a: a = u diag(s) vt with p = min(m, n), u m x p, s               \
+     descending (p), vt p x n. a is left unchanged. */                                             \
+  virtual void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) = 0;                       \
+                                                                                                   \
+  /* out = X coef^T + 1 intercept^T: X n x d, coef k x d (host), intercept k (host), out n x k     \
+     in X's memory space. */                                                                       \
+  virtual void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,            \
                               MatrixView<T> out) = 0;
 
 class Backend {

@@ -50,8 +50,9 @@ void CudaPlugin::load() {
   if (tried_) return;
   tried_ = true;
   if (GPULEARN_WITH_CUDA == 0) {
-    reason_ = "gpulearn was built without CUDA (nvcc was not found at build time, or "
-              "GPULEARN_WITH_CUDA=OFF)";
+    reason_ =
+        "gpulearn was built without CUDA (nvcc was not found at build time, or "
+        "GPULEARN_WITH_CUDA=OFF)";
     return;
   }
   const std::string path = plugin_path();

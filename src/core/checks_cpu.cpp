@@ -1,4 +1,5 @@
-// Input checks on host data: finiteness with the largest magnitude, and the minimum; parallel over row partitions.
+// Input checks on host data: finiteness with the largest magnitude, and the minimum; parallel over
+// row partitions.
 #include <cmath>
 #include <limits>
 #include <vector>

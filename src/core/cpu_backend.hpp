@@ -46,22 +46,22 @@ class CpuBackend final : public Backend {
   bool accepts(MemorySpace space) const override { return space == MemorySpace::kHost; }
   int n_threads() const { return n_threads_; }
 
-#define GPULEARN_CPU_OVERRIDES(T)                                                              \
-  T max_abs(MatrixView<const T> X) override;                                                   \
-  T min_value(MatrixView<const T> X) override;                                                 \
-  void weighted_means(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,     \
-                      T* x_mean, T* y_mean, double* w_sum) override;                           \
-  void centered_gram(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,      \
-                     const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* gram,          \
-                     T* xty) override;                                                         \
-  int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,                      \
-                            VectorView<const T> w, const T* x_mean, const T* y_mean,           \
-                            T x_scale, T y_scale, T* r_factor, T* qty) override;               \
-  void symmetric_eigh(int64_t n, T* a, T* w) override;                                         \
-  bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) override;                              \
-  void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) override;                      \
-  void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,                \
-                      MatrixView<T> out) override;
+#define GPULEARN_CPU_OVERRIDES(T)                                                                  \
+  T max_abs(MatrixView<const T> X) override;                                                       \
+  T min_value(MatrixView<const T> X) override;                                                     \
+  void weighted_means(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,         \
+                      T* x_mean, T* y_mean, double* w_sum) override;                               \
+  void centered_gram(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,          \
+                     const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* gram, T* xty)      \
+      override;                                                                                    \
+  int64_t centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,   \
+                            const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* r_factor,   \
+                            T* qty) override;                                                      \
+  void symmetric_eigh(int64_t n, T* a, T* w, bool vectors) override;                               \
+  bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) override;                                  \
+  void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) override;                          \
+  void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept, MatrixView<T> out) \
+      override;
   GPULEARN_CPU_OVERRIDES(float)
   GPULEARN_CPU_OVERRIDES(double)
 #undef GPULEARN_CPU_OVERRIDES

@@ -6,15 +6,16 @@ namespace gpulearn::detail {
 namespace {
 
 template <typename T>
-void symmetric_eigh_impl(int64_t n, T* a, T* w) {
+void symmetric_eigh_impl(int64_t n, T* a, T* w, bool vectors) {
   Eigen::Map<RowMatrix<T>> A(a, n, n);
   // Eigen reads the lower triangle; the caller's matrix is symmetric anyway.
-  Eigen::SelfAdjointEigenSolver<RowMatrix<T>> eig(A, Eigen::ComputeEigenvectors);
+  Eigen::SelfAdjointEigenSolver<RowMatrix<T>> eig(
+      A, vectors ? Eigen::ComputeEigenvectors : Eigen::EigenvaluesOnly);
   if (eig.info() != Eigen::Success) {
     GPULEARN_FAIL(Error, "symmetric eigendecomposition did not converge (n = ", n, ")");
   }
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(w, n) = eig.eigenvalues();  // ascending
-  A = eig.eigenvectors();
+  if (vectors) A = eig.eigenvectors();
 }
 
 template <typename T>
@@ -38,7 +39,8 @@ void svd_impl(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) {
   // Eigen's BDCSVD is faster past d ~ 500 but costs ~1 min of compile time per type, and this
   // runs only on the rank-revealing fallback path, on the d x d R factor.
   Eigen::JacobiSVD<RowMatrix<T>> svd(A, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  if (svd.info() != Eigen::Success) GPULEARN_FAIL(Error, "SVD did not converge (", m, " x ", n, ")");
+  if (svd.info() != Eigen::Success)
+    GPULEARN_FAIL(Error, "SVD did not converge (", m, " x ", n, ")");
   Eigen::Map<RowMatrix<T>>(u, m, p) = svd.matrixU();
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(s, p) = svd.singularValues();
   Eigen::Map<RowMatrix<T>>(vt, p, n) = svd.matrixV().transpose();
@@ -46,8 +48,12 @@ void svd_impl(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) {
 
 }  // namespace
 
-void CpuBackend::symmetric_eigh(int64_t n, float* a, float* w) { symmetric_eigh_impl(n, a, w); }
-void CpuBackend::symmetric_eigh(int64_t n, double* a, double* w) { symmetric_eigh_impl(n, a, w); }
+void CpuBackend::symmetric_eigh(int64_t n, float* a, float* w, bool vectors) {
+  symmetric_eigh_impl(n, a, w, vectors);
+}
+void CpuBackend::symmetric_eigh(int64_t n, double* a, double* w, bool vectors) {
+  symmetric_eigh_impl(n, a, w, vectors);
+}
 bool CpuBackend::cholesky_solve(int64_t n, float* a, int64_t k, float* b) {
   return cholesky_solve_impl(n, a, k, b);
 }

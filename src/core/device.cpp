@@ -4,9 +4,9 @@
 #include <cctype>
 #include <string>
 
+#include "backend_loader.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/version.hpp"
-#include "backend_loader.hpp"
 
 namespace gpulearn {
 

@@ -52,11 +52,14 @@ struct RowSplit {
   int64_t n_parts;
   int64_t part_rows;
   RowSplit(int64_t n, int64_t min_rows, int64_t max_parts) {
-    n_parts = std::max<int64_t>(1, std::min<int64_t>(max_parts, n / std::max<int64_t>(1, min_rows)));
+    n_parts =
+        std::max<int64_t>(1, std::min<int64_t>(max_parts, n / std::max<int64_t>(1, min_rows)));
     part_rows = (n + n_parts - 1) / n_parts;
   }
   int64_t begin(int64_t p, int64_t n) const { return std::min(n, p * part_rows); }
-  int64_t count(int64_t p, int64_t n) const { return std::min(n, (p + 1) * part_rows) - begin(p, n); }
+  int64_t count(int64_t p, int64_t n) const {
+    return std::min(n, (p + 1) * part_rows) - begin(p, n);
+  }
 };
 
 }  // namespace gpulearn::detail

@@ -64,8 +64,8 @@ Magnitudes<T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<c
                    " entries but X has ", X.rows, " samples");
   GPULEARN_EXPECTS(Y.space == X.space && (w.empty() || w.space == X.space),
                    "X, y and sample_weight must all be in host memory or all in device memory");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space),
-                   " memory, which the ", be.device().to_string(), " backend cannot read");
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
   Magnitudes<T> mag;
   mag.x = checked_max_abs(be, X, "X");
   mag.y = checked_max_abs(be, Y, "y");
@@ -100,8 +100,8 @@ struct Centring {
 };
 
 template <typename T>
-Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T> X,
-                     MatrixView<const T> Y, VectorView<const T> w, const Magnitudes<T>& mag) {
+Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T> X, MatrixView<const T> Y,
+                     VectorView<const T> w, const Magnitudes<T>& mag) {
   constexpr int kLimit = std::numeric_limits<T>::max_exponent - 4;
   const int w_exp = pow2_exponent(mag.w) / 2;
   Centring<T> c{std::vector<T>(X.cols, T(0)), std::vector<T>(Y.cols, T(0)),
@@ -117,8 +117,8 @@ Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T> X,
     return std::all_of(v.begin(), v.end(), [](T a) { return std::isfinite(a); });
   };
   GPULEARN_EXPECTS(std::isfinite(w_sum) && finite(xm) && finite(ym),
-                   "the weighted sums of X or y overflow (|X| up to ", mag.x, ", |y| up to ",
-                   mag.y, "): rescale the data");
+                   "the weighted sums of X or y overflow (|X| up to ", mag.x, ", |y| up to ", mag.y,
+                   "): rescale the data");
   if (fit_intercept) {
     c.x = std::move(xm);
     c.y = std::move(ym);
@@ -187,13 +187,12 @@ void gram_system(Backend& be, MatrixView<const T> X, MatrixView<const T> Y, Vect
   const int64_t d = X.cols, k = Y.cols;
   G.resize(checked_mul(d, d));
   B.resize(checked_mul(d, k));
-  be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale(), c.y_scale(), G.data(),
-                   B.data());
+  be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale(), c.y_scale(), G.data(), B.data());
   auto finite = [](T a) { return std::isfinite(a); };
-  GPULEARN_EXPECTS(std::all_of(G.begin(), G.end(), finite) &&
-                       std::all_of(B.begin(), B.end(), finite),
-                   "X^T X overflows even after scaling (", X.rows, " samples up to |X| = ",
-                   "2^", -c.x_exp, "): rescale the data or use float64");
+  GPULEARN_EXPECTS(
+      std::all_of(G.begin(), G.end(), finite) && std::all_of(B.begin(), B.end(), finite),
+      "X^T X overflows even after scaling (", X.rows, " samples up to |X| = ", "2^", -c.x_exp,
+      "): rescale the data or use float64");
 }
 
 // Cholesky solve of (G + alpha I) coef^T = B for one alpha; false when the factorisation fails
@@ -271,8 +270,8 @@ SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> 
   const int64_t d = X.cols, k = Y.cols;
   const int64_t r_max = std::min(X.rows, d);
   std::vector<T> R(checked_mul(r_max, d)), Z(checked_mul(r_max, k));
-  const int64_t r = be.centered_r_factor(X, Y, w, c.x.data(), c.y.data(), c.x_scale(),
-                                         c.y_scale(), R.data(), Z.data());
+  const int64_t r = be.centered_r_factor(X, Y, w, c.x.data(), c.y.data(), c.x_scale(), c.y_scale(),
+                                         R.data(), Z.data());
   GPULEARN_ASSERT(r == r_max);
   SvdSystem<T> sys;
   sys.p = std::min(r, d);
@@ -329,8 +328,8 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
   if (X.rows > d) {
     std::vector<T> G, B;
     gram_system(be, X, Y, w, c, G, B);
-    std::vector<T> V(G), lam(d);
-    be.symmetric_eigh(d, V.data(), lam.data());
+    std::vector<T> lam(d);  // eigenvalues only (G is left as it is): the tol test, singular_
+    be.symmetric_eigh(d, G.data(), lam.data(), /*vectors=*/false);
     const double lmax = lam[d - 1], lmin = lam[0];
     if (lmax > 0 && lmin > rcond * rcond * lmax && cholesky_coef(be, d, k, G, B, 0.0, m.coef)) {
       m.rank = d;
@@ -379,9 +378,8 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
   auto alpha = [&](int64_t t) {
     return std::ldexp(params.alpha.size() == 1 ? params.alpha[0] : params.alpha[t], 2 * c.x_exp);
   };
-  const bool one_alpha =
-      std::all_of(params.alpha.begin(), params.alpha.end(),
-                  [&](double a) { return a == params.alpha[0]; });
+  const bool one_alpha = std::all_of(params.alpha.begin(), params.alpha.end(),
+                                     [&](double a) { return a == params.alpha[0]; });
 
   LinearModel<T> m;
   m.n_features = d;
@@ -396,7 +394,7 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
     } else {
       // The spectrum decides: one eigendecomposition serves every target's alpha.
       std::vector<T> lam(d);
-      be.symmetric_eigh(d, G.data(), lam.data());
+      be.symmetric_eigh(d, G.data(), lam.data(), /*vectors=*/true);
       const double lmax = std::max(0.0, static_cast<double>(lam[d - 1]));
       bool ok = true;
       for (int64_t t = 0; t < k; ++t) {
@@ -446,13 +444,13 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const 
   be.affine_predict(X, model.coef.data(), model.intercept.data(), out);
 }
 
-#define GPULEARN_INSTANTIATE(T)                                                             \
-  template LinearModel<T> linear_regression_fit<T>(Context&, const LinearRegressionParams&, \
+#define GPULEARN_INSTANTIATE(T)                                                              \
+  template LinearModel<T> linear_regression_fit<T>(Context&, const LinearRegressionParams&,  \
                                                    MatrixView<const T>, MatrixView<const T>, \
-                                                   VectorView<const T>);                    \
-  template LinearModel<T> ridge_fit<T>(Context&, const RidgeParams&, MatrixView<const T>,   \
-                                       MatrixView<const T>, VectorView<const T>);           \
-  template void linear_predict<T>(Context&, const LinearModel<T>&, MatrixView<const T>,     \
+                                                   VectorView<const T>);                     \
+  template LinearModel<T> ridge_fit<T>(Context&, const RidgeParams&, MatrixView<const T>,    \
+                                       MatrixView<const T>, VectorView<const T>);            \
+  template void linear_predict<T>(Context&, const LinearModel<T>&, MatrixView<const T>,      \
                                   MatrixView<T>);
 GPULEARN_INSTANTIATE(float)
 GPULEARN_INSTANTIATE(double)

@@ -127,9 +127,9 @@ void qr_fold(RowMatrix<T>& R, RowMatrix<T>& Z, const RowMatrix<T>& C, const RowM
 }
 
 template <typename T>
-int64_t centered_r_factor_impl(MatrixView<const T> X, MatrixView<const T> Y,
-                               VectorView<const T> w, const ChunkTransform<T>& centring, T* r_factor,
-                               T* qty, int n_threads) {
+int64_t centered_r_factor_impl(MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,
+                               const ChunkTransform<T>& centring, T* r_factor, T* qty,
+                               int n_threads) {
   const int64_t n = X.rows, d = X.cols, k = Y.cols;
   // Each fold re-factors the current R (d rows) with the chunk: chunks of >= 4d rows keep that
   // overhead under 25%.
@@ -172,27 +172,26 @@ void affine_predict_impl(MatrixView<const T> X, const T* coef, const T* intercep
 
 }  // namespace
 
-#define GPULEARN_CPU_LSQ(T)                                                                    \
-  void CpuBackend::weighted_means(MatrixView<const T> X, MatrixView<const T> Y,                \
-                                  VectorView<const T> w, T* x_mean, T* y_mean, double* w_sum) { \
-    weighted_means_impl(X, Y, w, x_mean, y_mean, w_sum, n_threads_);                           \
-  }                                                                                            \
-  void CpuBackend::centered_gram(MatrixView<const T> X, MatrixView<const T> Y,                 \
-                                 VectorView<const T> w, const T* x_mean, const T* y_mean,      \
-                                 T x_scale, T y_scale, T* gram, T* xty) {                      \
-    centered_gram_impl(X, Y, w, ChunkTransform<T>{x_mean, y_mean, x_scale, y_scale}, gram, xty,      \
-                       n_threads_);                                                            \
-  }                                                                                            \
-  int64_t CpuBackend::centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,          \
-                                        VectorView<const T> w, const T* x_mean,                \
-                                        const T* y_mean, T x_scale, T y_scale, T* r_factor,    \
-                                        T* qty) {                                              \
-    return centered_r_factor_impl(X, Y, w, ChunkTransform<T>{x_mean, y_mean, x_scale, y_scale},      \
-                                  r_factor, qty, n_threads_);                                  \
-  }                                                                                            \
-  void CpuBackend::affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,    \
-                                  MatrixView<T> out) {                                         \
-    affine_predict_impl(X, coef, intercept, out, n_threads_);                                  \
+#define GPULEARN_CPU_LSQ(T)                                                                      \
+  void CpuBackend::weighted_means(MatrixView<const T> X, MatrixView<const T> Y,                  \
+                                  VectorView<const T> w, T* x_mean, T* y_mean, double* w_sum) {  \
+    weighted_means_impl(X, Y, w, x_mean, y_mean, w_sum, n_threads_);                             \
+  }                                                                                              \
+  void CpuBackend::centered_gram(MatrixView<const T> X, MatrixView<const T> Y,                   \
+                                 VectorView<const T> w, const T* x_mean, const T* y_mean,        \
+                                 T x_scale, T y_scale, T* gram, T* xty) {                        \
+    centered_gram_impl(X, Y, w, ChunkTransform<T>{x_mean, y_mean, x_scale, y_scale}, gram, xty,  \
+                       n_threads_);                                                              \
+  }                                                                                              \
+  int64_t CpuBackend::centered_r_factor(MatrixView<const T> X, MatrixView<const T> Y,            \
+                                        VectorView<const T> w, const T* x_mean, const T* y_mean, \
+                                        T x_scale, T y_scale, T* r_factor, T* qty) {             \
+    return centered_r_factor_impl(X, Y, w, ChunkTransform<T>{x_mean, y_mean, x_scale, y_scale},  \
+                                  r_factor, qty, n_threads_);                                    \
+  }                                                                                              \
+  void CpuBackend::affine_predict(MatrixView<const T> X, const T* coef, const T* intercept,      \
+                                  MatrixView<T> out) {                                           \
+    affine_predict_impl(X, coef, intercept, out, n_threads_);                                    \
   }
 GPULEARN_CPU_LSQ(float)
 GPULEARN_CPU_LSQ(double)

@@ -15,9 +15,9 @@
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
-#include "test_util.hpp"
 #include "gpulearn/core/matrix.hpp"
 #include "gpulearn/version.hpp"
+#include "test_util.hpp"
 
 namespace gpulearn {
 namespace {
@@ -349,8 +349,8 @@ TEST(ContextTest, CudaWithoutGpuThrowsUnsupported) {
 TEST(ContextTest, CudaOrdinalOutOfRangeThrowsInvalidArgument) {
   if (!cuda_available()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
   const int count = cuda_device_count();
-  EXPECT_TRUE(
-      ThrowsWith<InvalidArgument>([&] { Context ctx{Device::cuda(count)}; }, {std::to_string(count)}));
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([&] { Context ctx{Device::cuda(count)}; },
+                                          {std::to_string(count)}));
 }
 
 TEST(CudaAvailabilityTest, ReasonAndCountAgreeWithAvailability) {

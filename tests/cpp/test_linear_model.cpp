@@ -21,9 +21,9 @@
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
-#include "test_util.hpp"
 #include "gpulearn/core/matrix.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
+#include "test_util.hpp"
 
 namespace gpulearn::linear_model {
 namespace {

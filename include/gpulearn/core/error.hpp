@@ -68,8 +68,8 @@ template <typename E, typename... Args>
 inline int64_t checked_mul(int64_t a, int64_t b) {
   int64_t r = 0;
   if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r)) {
-    throw InvalidArgument(detail::concat("size overflow: ", a, " * ", b,
-                                         " does not fit in a 64-bit signed integer"));
+    throw InvalidArgument(
+        detail::concat("size overflow: ", a, " * ", b, " does not fit in a 64-bit signed integer"));
   }
   return r;
 }
@@ -78,8 +78,8 @@ inline int64_t checked_mul(int64_t a, int64_t b) {
 inline int64_t checked_add(int64_t a, int64_t b) {
   int64_t r = 0;
   if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &r)) {
-    throw InvalidArgument(detail::concat("size overflow: ", a, " + ", b,
-                                         " does not fit in a 64-bit signed integer"));
+    throw InvalidArgument(
+        detail::concat("size overflow: ", a, " + ", b, " does not fit in a 64-bit signed integer"));
   }
   return r;
 }
@@ -87,10 +87,10 @@ inline int64_t checked_add(int64_t a, int64_t b) {
 }  // namespace gpulearn
 
 /// A user error: throws InvalidArgument with the message when cond is false.
-#define GPULEARN_EXPECTS(cond, ...)                                                       \
-  do {                                                                                    \
-    if (!(cond)) ::gpulearn::detail::raise<::gpulearn::InvalidArgument>(__FILE__, __LINE__, \
-                                                                        __VA_ARGS__);     \
+#define GPULEARN_EXPECTS(cond, ...)                                                            \
+  do {                                                                                         \
+    if (!(cond))                                                                               \
+      ::gpulearn::detail::raise<::gpulearn::InvalidArgument>(__FILE__, __LINE__, __VA_ARGS__); \
   } while (0)
 
 /// Throws the given error type with a message built from the remaining arguments.
@@ -101,9 +101,9 @@ inline int64_t checked_add(int64_t a, int64_t b) {
 #ifdef NDEBUG
 #define GPULEARN_ASSERT(cond) ((void)0)
 #else
-#define GPULEARN_ASSERT(cond)                                                            \
-  do {                                                                                   \
-    if (!(cond)) ::gpulearn::detail::raise<::gpulearn::Error>(__FILE__, __LINE__,        \
-                                                              "internal error: " #cond); \
+#define GPULEARN_ASSERT(cond)                                                                     \
+  do {                                                                                            \
+    if (!(cond))                                                                                  \
+      ::gpulearn::detail::raise<::gpulearn::Error>(__FILE__, __LINE__, "internal error: " #cond); \
   } while (0)
 #endif

@@ -26,8 +26,8 @@ struct MatrixView {
   MatrixView() = default;
   MatrixView(T* d, int64_t r, int64_t c, int64_t l = -1, MemorySpace s = MemorySpace::kHost)
       : data(d), rows(r), cols(c), ld(l < 0 ? c : l), space(s) {
-    GPULEARN_EXPECTS(rows >= 0 && cols >= 0, "matrix shape must be non-negative, got (", rows,
-                     ", ", cols, ")");
+    GPULEARN_EXPECTS(rows >= 0 && cols >= 0, "matrix shape must be non-negative, got (", rows, ", ",
+                     cols, ")");
     GPULEARN_EXPECTS(ld >= cols, "row stride ", ld, " is smaller than the number of columns ",
                      cols);
     GPULEARN_EXPECTS(data != nullptr || rows == 0 || cols == 0,
@@ -36,8 +36,8 @@ struct MatrixView {
   }
 
   // A view of const T from a view of T.
-  template <typename U, typename = std::enable_if_t<std::is_same_v<const U, T> &&
-                                                    !std::is_same_v<U, T>>>
+  template <typename U,
+            typename = std::enable_if_t<std::is_same_v<const U, T> && !std::is_same_v<U, T>>>
   MatrixView(const MatrixView<U>& o)  // NOLINT(google-explicit-constructor)
       : data(o.data), rows(o.rows), cols(o.cols), ld(o.ld), space(o.space) {}
 
@@ -74,8 +74,8 @@ struct VectorView {
     if (size > 0) checked_mul(size - 1, stride);
   }
 
-  template <typename U, typename = std::enable_if_t<std::is_same_v<const U, T> &&
-                                                    !std::is_same_v<U, T>>>
+  template <typename U,
+            typename = std::enable_if_t<std::is_same_v<const U, T> && !std::is_same_v<U, T>>>
   VectorView(const VectorView<U>& o)  // NOLINT(google-explicit-constructor)
       : data(o.data), size(o.size), stride(o.stride), space(o.space) {}
 
