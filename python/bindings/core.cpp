@@ -17,6 +17,7 @@
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
+#include "gpulearn/neighbors/nearest_neighbors.hpp"
 
 namespace py = pybind11;
 using namespace gpulearn;
@@ -181,6 +182,30 @@ py::dict kmeans_fit(Context& ctx, const ArrayRef& X, const py::object& w,
   return d;
 }
 
+neighbors::NeighborsParams neighbors_params(const std::string& metric, double p) {
+  using neighbors::Metric;
+  neighbors::NeighborsParams params;
+  params.p = p;
+  if (metric == "minkowski") {
+    params.metric = Metric::kMinkowski;
+  } else if (metric == "euclidean") {
+    params.metric = Metric::kEuclidean;
+  } else if (metric == "sqeuclidean") {
+    params.metric = Metric::kSqEuclidean;
+  } else if (metric == "manhattan") {
+    params.metric = Metric::kManhattan;
+  } else if (metric == "chebyshev") {
+    params.metric = Metric::kChebyshev;
+  } else if (metric == "cosine") {
+    params.metric = Metric::kCosine;
+  } else if (metric == "inner_product") {
+    params.metric = Metric::kInnerProduct;
+  } else {
+    GPULEARN_FAIL(Unsupported, "metric '", metric, "' is not implemented in gpulearn");
+  }
+  return params;
+}
+
 // Dispatches on the dtype of X: the only two feature types gpulearn computes in.
 template <typename F32, typename F64>
 auto by_dtype(const ArrayRef& X, F32 f32, F64 f64) {
@@ -340,4 +365,51 @@ PYBIND11_MODULE(_core, m) {
             X, [&] { run(0.0f); }, [&] { run(0.0); });
       },
       py::arg("ctx"), py::arg("centers"), py::arg("X"), py::arg("out"));
+
+  m.def(
+      "kneighbors",
+      [](Context& ctx, const ArrayRef& index, const ArrayRef& queries, bool exclude_self,
+         const std::string& metric, double p, int64_t k, const ArrayRef& dist,
+         const ArrayRef& idx) {
+        GPULEARN_EXPECTS(
+            idx.dtype == "int64" && dist.dtype == queries.dtype && index.dtype == queries.dtype,
+            "kneighbors: indices must be int64 and every float array one dtype");
+        const auto params = neighbors_params(metric, p);
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          py::gil_scoped_release release;
+          neighbors::kneighbors<T>(ctx, params, index.view<const T>(), queries.view<const T>(), k,
+                                   exclude_self, dist.view<T>(), idx.view<int64_t>());
+        };
+        by_dtype(
+            queries, [&] { run(0.0f); }, [&] { run(0.0); });
+      },
+      py::arg("ctx"), py::arg("index"), py::arg("queries"), py::arg("exclude_self"),
+      py::arg("metric"), py::arg("p"), py::arg("k"), py::arg("distances"), py::arg("indices"));
+  m.def(
+      "radius_neighbors",
+      [](Context& ctx, const ArrayRef& index, const ArrayRef& queries, bool exclude_self,
+         const std::string& metric, double p, double radius, bool sort_results) {
+        GPULEARN_EXPECTS(index.dtype == queries.dtype,
+                         "radius_neighbors: the index and the queries must share one dtype");
+        const auto params = neighbors_params(metric, p);
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          neighbors::RadiusNeighbors<T> r;
+          {
+            py::gil_scoped_release release;
+            r = neighbors::radius_neighbors<T>(ctx, params, index.view<const T>(),
+                                               queries.view<const T>(), radius, exclude_self,
+                                               sort_results);
+          }
+          const auto nnz = static_cast<py::ssize_t>(r.indices.size());
+          return py::tuple(
+              py::make_tuple(to_numpy(r.offsets, {static_cast<py::ssize_t>(r.offsets.size())}),
+                             to_numpy(r.indices, {nnz}), to_numpy(r.distances, {nnz})));
+        };
+        return by_dtype(
+            queries, [&] { return run(0.0f); }, [&] { return run(0.0); });
+      },
+      py::arg("ctx"), py::arg("index"), py::arg("queries"), py::arg("exclude_self"),
+      py::arg("metric"), py::arg("p"), py::arg("radius"), py::arg("sort_results"));
 }

@@ -12,6 +12,7 @@
 
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
+#include "../core/native.hpp"
 
 namespace gpulearn::cluster {
 
@@ -19,45 +20,22 @@ namespace {
 
 using detail::Backend;
 
-// An array of n T (or int32) in the backend's native memory.
-template <typename U>
-struct Scratch {
-  std::shared_ptr<void> owner;
-  U* data = nullptr;
-  Scratch() = default;
-  Scratch(Backend& be, int64_t n) : owner(be.allocate(checked_mul(n, int64_t(sizeof(U))))) {
-    data = static_cast<U*>(owner.get());
-  }
-};
+using detail::NativeMatrix;
+using detail::Scratch;
 
 // The fit's inputs where the backend computes: views of the caller's data when it is there
 // already, else copies (a CUDA context copies host data once; k-means reads X every iteration).
 template <typename T>
 struct NativeInputs {
+  NativeMatrix<T> x_native, w_native;
   MatrixView<const T> X;
   VectorView<const T> w;
-  Scratch<T> x_copy, w_copy;
 
-  NativeInputs(Backend& be, MatrixView<const T> X_in, VectorView<const T> w_in) : X(X_in), w(w_in) {
-    const MemorySpace native = be.native_space();
-    if (X.space != native) {
-      x_copy = Scratch<T>(be, X.size());
-      std::vector<T> packed;  // strided host rows are packed first: one copy, not n
-      const T* src = X.data;
-      if (!X.contiguous()) {
-        packed.resize(X.size());
-        for (int64_t i = 0; i < X.rows; ++i) std::copy_n(X.row(i), X.cols, &packed[i * X.cols]);
-        src = packed.data();
-      }
-      be.copy(x_copy.data, native, src, X.space, X.size() * int64_t(sizeof(T)));
-      X = MatrixView<const T>(x_copy.data, X.rows, X.cols, X.cols, native);
-    }
-    if (!w.empty() && w.space != native) {
-      std::vector<T> packed(w.size);
-      for (int64_t i = 0; i < w.size; ++i) packed[i] = w.data[i * w.stride];
-      w_copy = Scratch<T>(be, w.size);
-      be.copy(w_copy.data, native, packed.data(), MemorySpace::kHost, w.size * int64_t(sizeof(T)));
-      w = VectorView<const T>(w_copy.data, w.size, 1, native);
+  NativeInputs(Backend& be, MatrixView<const T> X_in, VectorView<const T> w_in)
+      : x_native(be, X_in), w_native(be, w_in.as_column()), X(x_native.view) {
+    if (!w_in.empty()) {
+      const MatrixView<const T> col = w_native.view;
+      w = VectorView<const T>(col.data, col.rows, col.ld, col.space);
     }
   }
 };

@@ -18,6 +18,7 @@
 
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "neighbors/rdist.hpp"
 
 namespace gpulearn::detail {
 
@@ -123,7 +124,26 @@ GPULEARN_HOST_DEVICE inline double hash_uniform(uint64_t seed, int64_t i) {
   virtual std::vector<int64_t> independent_draws(VectorView<const T> p, VectorView<const T> w,     \
                                                  double scale, uint64_t seed) = 0;                 \
   /* The m indices of the largest p_i, largest first, ties to the lowest index (host idx). */      \
-  virtual void largest(VectorView<const T> p, int64_t m, int64_t* idx) = 0;
+  virtual void largest(VectorView<const T> p, int64_t m, int64_t* idx) = 0;                        \
+                                                                                                   \
+  /* ---- nearest neighbours (src/neighbors/nearest_neighbors.cpp). index (n x d) and queries      \
+     (m x d) live in native_space(), any row stride; the metric is a reduced distance (smaller is  \
+     closer, see neighbors/rdist.hpp). "Exact" below is exact_rdist: computed directly, in         \
+     double. With exclude_self the queries are the index and query i never matches index row i. */ \
+  /* The k index rows with the smallest reduced distance to each query (1 <= k <= the rows a       \
+     query may match): idx and dist (m x k, row-major, contiguous, native_space()). The k are      \
+     selected on distances computed in T (a GEMM for the GEMM family), then their exact reduced    \
+     distances are written to dist and each row is ordered by (dist, idx). */                      \
+  virtual void knn(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries,       \
+                   int64_t k, bool exclude_self, T* dist, int64_t* idx) = 0;                       \
+  /* Every index row whose exact reduced distance to query i is <= bound, in ascending index:      \
+     into host vectors, offsets (m + 1; query i's matches are [offsets[i], offsets[i + 1])), idx   \
+     and dist (the exact reduced distances). Candidates are screened on distances in T with a      \
+     margin covering their rounding (rdist_screen_bound), so none is missed. */                    \
+  virtual void radius_search(RdistSpec metric, MatrixView<const T> index,                          \
+                             MatrixView<const T> queries, double bound, bool exclude_self,         \
+                             std::vector<int64_t>& offsets, std::vector<int64_t>& idx,             \
+                             std::vector<T>& dist) = 0;
 
 class Backend {
  public:
@@ -159,7 +179,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device);
 
 // ---- The plugin's C entry points (cuda/core/plugin.cu defines them) ----
 // Bumped whenever Backend's layout or these signatures change; the loader refuses a mismatch.
-constexpr int kCudaPluginAbi = 3;  // 3: k-means primitives, native_space/allocate/copy
+constexpr int kCudaPluginAbi = 4;  // 4: knn, radius_search; 3: k-means, native_space/allocate/copy
 
 }  // namespace gpulearn::detail
 

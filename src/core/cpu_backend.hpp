@@ -5,6 +5,7 @@
 //   src/linear_model/least_squares_cpu.cpp  weighted_means, centered_gram, centered_r_factor,
 //                                      affine_predict
 //   src/cluster/kmeans_cpu.cpp         allocate, copy and the k-means primitives
+//   src/neighbors/brute_force_cpu.cpp  knn, radius_search
 #pragma once
 
 // Eigen is private to this library, and its inline functions compile differently with other
@@ -79,7 +80,12 @@ class CpuBackend final : public Backend {
                       int64_t* idx) override;                                                      \
   std::vector<int64_t> independent_draws(VectorView<const T> p, VectorView<const T> w,             \
                                          double scale, uint64_t seed) override;                    \
-  void largest(VectorView<const T> p, int64_t m, int64_t* idx) override;
+  void largest(VectorView<const T> p, int64_t m, int64_t* idx) override;                           \
+  void knn(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries, int64_t k,    \
+           bool exclude_self, T* dist, int64_t* idx) override;                                     \
+  void radius_search(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries,     \
+                     double bound, bool exclude_self, std::vector<int64_t>& offsets,               \
+                     std::vector<int64_t>& idx, std::vector<T>& dist) override;
   GPULEARN_CPU_OVERRIDES(float)
   GPULEARN_CPU_OVERRIDES(double)
 #undef GPULEARN_CPU_OVERRIDES

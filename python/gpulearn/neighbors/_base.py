@@ -1,0 +1,313 @@
+"""What the neighbours estimators share: fitting the index, kneighbors, radius_neighbors and
+their graphs, over the compiled brute-force search (gpulearn/neighbors/nearest_neighbors.hpp).
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.metrics import DistanceMetric
+from sklearn.neighbors import NearestNeighbors as _SkNearestNeighbors
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import _arrays, _core
+from .._base import DeviceEstimatorMixin
+from .._config import check_device_string
+
+_FLOATS = [np.float64, np.float32]
+
+# scikit-learn's names (and aliases) of the metrics gpulearn computes, to the core's names.
+_METRICS = {
+    "minkowski": "minkowski",
+    "euclidean": "euclidean",
+    "l2": "euclidean",
+    "sqeuclidean": "sqeuclidean",
+    "manhattan": "manhattan",
+    "l1": "manhattan",
+    "cityblock": "manhattan",
+    "chebyshev": "chebyshev",
+    "infinity": "chebyshev",
+    "cosine": "cosine",
+    "inner_product": "inner_product",
+}
+
+_PARAMETER_CONSTRAINTS = {
+    **_SkNearestNeighbors._parameter_constraints,
+    # Any name passes here; _resolved_metric says which gpulearn computes (inner_product is
+    # gpulearn's own, so scikit-learn's list of names cannot serve).
+    "metric": [str, callable, DistanceMetric],
+    "device": [str],
+}
+
+
+def _get_weights(dist, weights):
+    """The neighbours' weights for ``weights`` ("uniform": None), scikit-learn's rule: under
+    "distance", a query at distance 0 from some neighbours gives them weight 1 and the others
+    0."""
+    if weights in (None, "uniform"):
+        return None
+    if weights == "distance":
+        with np.errstate(divide="ignore"):
+            w = 1.0 / dist.astype(np.float64)
+        inf_mask = np.isinf(w)
+        inf_row = np.any(inf_mask, axis=1)
+        w[inf_row] = inf_mask[inf_row]
+        return w
+    if callable(weights):
+        return weights(dist)
+    raise ValueError(f"weights not recognized: should be 'uniform', 'distance', or a callable "
+                     f"function, got {weights!r}")
+
+
+class NeighborsBase(DeviceEstimatorMixin):
+    """Brute-force neighbours over the fitted index ``_fit_X``: a NumPy array, or the
+    C-ordered GPU array the estimator was fitted on (pickled as NumPy)."""
+
+    def _resolved_metric(self):
+        """(the core's metric name, p) after scikit-learn's rules for minkowski and p."""
+        metric = self.metric
+        if callable(metric) or not isinstance(metric, str):
+            raise NotImplementedError(
+                f"metric={metric!r}: gpulearn computes the named metrics "
+                f"{sorted(_METRICS)}; callables and DistanceMetric objects are not supported")
+        if metric == "precomputed" or metric not in _METRICS:
+            raise NotImplementedError(
+                f"metric={metric!r} is not implemented in gpulearn; use one of "
+                f"{sorted(_METRICS)}")
+        params = dict(self.metric_params or {})
+        p = params.pop("p", self.p)
+        if params:
+            raise NotImplementedError(
+                f"metric_params {sorted(params)} are not supported by gpulearn (only 'p')")
+        p = 2.0 if p is None else float(p)
+        if _METRICS[metric] == "minkowski" and p < 1:
+            warnings.warn("Mind that for 0 < p < 1, Minkowski metrics are not distance metrics. "
+                          "Continuing the execution with `algorithm='brute'`.", UserWarning,
+                          stacklevel=4)
+        return _METRICS[metric], p
+
+    def _set_effective_metric(self, metric, p):
+        """effective_metric_ and effective_metric_params_ as scikit-learn sets them."""
+        self.effective_metric_params_ = dict(self.metric_params or {})
+        self.effective_metric_params_.pop("p", None)
+        self.effective_metric_ = self.metric
+        if self.metric == "minkowski":
+            if p == 1:
+                self.effective_metric_ = "manhattan"
+            elif p == 2:
+                self.effective_metric_ = "euclidean"
+            elif np.isinf(p):
+                self.effective_metric_ = "chebyshev"
+            else:
+                self.effective_metric_params_["p"] = p
+
+    def _fit_index(self, X):
+        """Validates X and keeps it as the index; returns the host copy (None for GPU data)."""
+        self._validate_params()
+        check_device_string(self.device)
+        metric, p = self._resolved_metric()
+        _, on_device = self._fit_context(X)
+        if on_device:
+            X_dev, X_ref = _arrays.as_device_matrix(X, "X")
+            if X_ref.rows == 0 or X_ref.cols == 0:
+                raise ValueError(
+                    f"Found array with shape ({X_ref.rows}, {X_ref.cols}): at least 1 sample "
+                    "and 1 feature are required.")
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self.n_features_in_ = X_ref.cols
+            _arrays.synchronize_producers(X_dev)
+            self._fit_X = X_dev
+            X_host = None
+        else:
+            X_host = _arrays.readable(validate_data(self, _arrays.to_host(X), dtype=_FLOATS))
+            self._fit_X = X_host
+        self.n_samples_fit_ = int(self._fit_X.shape[0])
+        self._fit_method = "brute"
+        self._metric, self._p = metric, p
+        self._set_effective_metric(metric, p)
+        return X_host
+
+    # ---- the index and the queries where the computing context reads them -----------------
+
+    def _index_for(self, ctx):
+        """(keep-alive, ArrayRef) of the index for ``ctx``: a GPU index is read in place on its
+        own device and copied to the host for the CPU."""
+        index = self._fit_X
+        if _arrays.device_ordinal(index) is not None:
+            if ctx.device == f"cuda:{_arrays.device_ordinal(index)}":
+                return index, _arrays.device_ref(index)
+            index = np.ascontiguousarray(_arrays.to_host(index))
+        return index, _arrays.host_ref(index)
+
+    def _queries(self, X):
+        """(context, input kind, keep-alive, ArrayRef, on_device, exclude_self) of the queries;
+        X=None queries the index itself, each row excluded from its own neighbours."""
+        check_is_fitted(self, "_fit_X")
+        dtype = np.dtype(self._fit_X.dtype.name if hasattr(self._fit_X.dtype, "name")
+                         else str(self._fit_X.dtype).replace("torch.", ""))
+        if X is None:
+            ctx, on_device = self._predict_context(self._fit_X)
+            index, ref = self._index_for(ctx)
+            kind = _arrays.input_kind(self._fit_X) if on_device else "numpy"
+            return ctx, kind, index, ref, on_device, True
+        kind = _arrays.input_kind(X)
+        ctx, on_device = self._predict_context(X)
+        if on_device:
+            X, ref = _arrays.as_device_matrix(X, "X", dtype=dtype)
+            if ref.cols != self.n_features_in_:
+                raise ValueError(
+                    f"X has {ref.cols} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input.")
+            _arrays.synchronize_producers(X)
+            return ctx, kind, X, ref, True, False
+        X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS)
+        X = _arrays.readable(X.astype(dtype, copy=False))
+        return ctx, kind, X, _arrays.host_ref(X), False, False
+
+    # ---- k nearest ---------------------------------------------------------------------------
+
+    def _checked_n_neighbors(self, n_neighbors, query_is_train, n_queries):
+        if n_neighbors is None:
+            n_neighbors = self.n_neighbors
+        if not isinstance(n_neighbors, numbers.Integral) or isinstance(n_neighbors, bool):
+            raise TypeError(
+                f"n_neighbors does not take {type(n_neighbors)} value, enter integer value")
+        if n_neighbors <= 0:
+            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
+        if n_neighbors + (1 if query_is_train else 0) > self.n_samples_fit_:
+            relation = "<" if query_is_train else "<="
+            raise ValueError(
+                f"Expected n_neighbors {relation} n_samples_fit, but n_neighbors = "
+                f"{n_neighbors}, n_samples_fit = {self.n_samples_fit_}, n_samples = "
+                f"{n_queries}")
+        return int(n_neighbors)
+
+    def _kneighbors(self, X, n_neighbors):
+        """(distances, indices, input kind): arrays of the queries' kind (GPU or NumPy)."""
+        ctx, kind, queries, q_ref, on_device, exclude_self = self._queries(X)
+        k = self._checked_n_neighbors(n_neighbors, exclude_self, q_ref.rows)
+        index, i_ref = (queries, q_ref) if exclude_self else self._index_for(ctx)
+        shape = (q_ref.rows, k)
+        dtype = np.dtype(q_ref.dtype)
+        if on_device:
+            dist = _arrays.empty_like_input(kind, shape, dtype, like=queries)
+            ind = _arrays.empty_like_input(kind, shape, np.int64, like=queries)
+            d_ref, i_out = _arrays.device_ref(dist), _arrays.device_ref(ind)
+        else:
+            dist, ind = np.empty(shape, dtype=dtype), np.empty(shape, dtype=np.int64)
+            d_ref, i_out = _arrays.host_ref(dist), _arrays.host_ref(ind)
+        _core.kneighbors(ctx, i_ref, q_ref, exclude_self, self._metric, self._p, k, d_ref, i_out)
+        del index
+        return dist, ind, kind
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """Find the K-neighbors of a point.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            The query points (NumPy, pandas, CuPy, PyTorch or DLPack). None: the indexed points
+            themselves, each not counted as its own neighbour.
+        n_neighbors : int, default=None
+            Neighbours per query; None uses the constructor's ``n_neighbors``.
+        return_distance : bool, default=True
+
+        Returns
+        -------
+        neigh_dist : array of shape (n_queries, n_neighbors)
+            Distances, nearest first (for metric="inner_product": inner products, largest
+            first), in the dtype of the fitted data. Only when ``return_distance``.
+        neigh_ind : array of shape (n_queries, n_neighbors), int64
+            Indices of the neighbours in the fitted data; ties go to the smaller index.
+        """
+        dist, ind, kind = self._kneighbors(X, n_neighbors)
+        if return_distance:
+            return self._output(dist, kind), self._output(ind, kind)
+        return self._output(ind, kind)
+
+    def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
+        """The k-neighbours graph as a scipy.sparse CSR matrix of shape
+        (n_queries, n_samples_fit): ones ("connectivity") or distances ("distance")."""
+        if mode not in ("connectivity", "distance"):
+            raise ValueError(
+                f'Unsupported mode, must be one of "connectivity", or "distance" but got '
+                f'"{mode}" instead')
+        dist, ind, _ = self._kneighbors(X, n_neighbors)
+        ind = np.asarray(_arrays.to_host(ind))
+        n_queries, k = ind.shape
+        data = (np.ones(n_queries * k) if mode == "connectivity"
+                else np.asarray(_arrays.to_host(dist)).ravel())
+        indptr = np.arange(0, n_queries * k + 1, k)
+        return csr_matrix((data, ind.ravel(), indptr), shape=(n_queries, self.n_samples_fit_))
+
+    # ---- radius ------------------------------------------------------------------------------
+
+    def _radius_neighbors(self, X, radius, sort_results):
+        """(offsets, indices, distances) on the host: query i's matches are
+        [offsets[i], offsets[i + 1])."""
+        ctx, _, queries, q_ref, _, exclude_self = self._queries(X)
+        if radius is None:
+            radius = self.radius
+        index, i_ref = (queries, q_ref) if exclude_self else self._index_for(ctx)
+        offsets, ind, dist = _core.radius_neighbors(ctx, i_ref, q_ref, exclude_self,
+                                                    self._metric, self._p, float(radius),
+                                                    bool(sort_results))
+        del index, queries
+        return offsets, ind, dist
+
+    def radius_neighbors(self, X=None, radius=None, return_distance=True, sort_results=False):
+        """Find the neighbours within ``radius`` of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            None: the indexed points, each not counted as its own neighbour.
+        radius : float, default=None
+            None uses the constructor's ``radius``. Points at distance <= radius match.
+        return_distance : bool, default=True
+        sort_results : bool, default=False
+            Order each query's matches by distance (ties by index); otherwise ascending index.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries,), dtype object
+            Per query, the distances of its matches. Only when ``return_distance``.
+        neigh_ind : ndarray of shape (n_queries,), dtype object
+            Per query, the int64 indices of its matches.
+        """
+        if sort_results and not return_distance:
+            raise ValueError("return_distance must be True if sort_results is True.")
+        offsets, ind, dist = self._radius_neighbors(X, radius, sort_results)
+        n_queries = len(offsets) - 1
+        neigh_ind = np.empty(n_queries, dtype=object)
+        neigh_dist = np.empty(n_queries, dtype=object)
+        for i in range(n_queries):
+            neigh_ind[i] = ind[offsets[i]:offsets[i + 1]]
+            neigh_dist[i] = dist[offsets[i]:offsets[i + 1]]
+        return (neigh_dist, neigh_ind) if return_distance else neigh_ind
+
+    def radius_neighbors_graph(self, X=None, radius=None, mode="connectivity",
+                               sort_results=False):
+        """The radius-neighbours graph as a scipy.sparse CSR matrix of shape
+        (n_queries, n_samples_fit): ones ("connectivity") or distances ("distance")."""
+        if mode not in ("connectivity", "distance"):
+            raise ValueError(
+                f'Unsupported mode, must be one of "connectivity", or "distance" but got '
+                f'"{mode}" instead')
+        offsets, ind, dist = self._radius_neighbors(X, radius,
+                                                    sort_results and mode == "distance")
+        data = np.ones(len(ind)) if mode == "connectivity" else dist
+        return csr_matrix((data, ind, offsets), shape=(len(offsets) - 1, self.n_samples_fit_))
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_fit_X" in state and _arrays.device_ordinal(state["_fit_X"]) is not None:
+            state["_fit_X"] = np.ascontiguousarray(_arrays.to_host(state["_fit_X"]))
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags

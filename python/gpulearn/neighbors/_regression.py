@@ -1,0 +1,115 @@
+"""gpulearn.neighbors.KNeighborsRegressor: scikit-learn's KNeighborsRegressor on the GPU or the
+CPU (the neighbour search there; the average on the host)."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.neighbors import KNeighborsRegressor as _SkKNeighborsRegressor
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from .. import _arrays
+from ._base import _PARAMETER_CONSTRAINTS, NeighborsBase, _get_weights
+
+
+def _fit_targets(est, X, y, classifier):
+    """Fits est's index on X and returns y checked against it (host NumPy)."""
+    if y is None:
+        raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y is "
+                         "None")
+    X_host = est._fit_index(X)
+    y = _arrays.to_host(y)
+    y = np.asarray(y) if classifier else np.asarray(y, dtype=np.float64)
+    if not classifier and y.dtype == object:
+        y = y.astype(np.float64)
+    if y.ndim == 2 and y.shape[1] == 1 and classifier:
+        y = column_or_1d(y, warn=True)
+    if y.ndim not in (1, 2) or y.shape[0] != est.n_samples_fit_:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: "
+            f"[{est.n_samples_fit_}, {y.shape[0] if y.ndim else 0}]")
+    if not classifier and not np.isfinite(y).all():
+        raise ValueError("Input y contains NaN or infinity.")
+    del X_host
+    return y
+
+
+class KNeighborsRegressor(RegressorMixin, NeighborsBase, BaseEstimator):
+    """Regression by the k-nearest neighbours' (weighted) average, a drop-in replacement for
+    :class:`sklearn.neighbors.KNeighborsRegressor`.
+
+    The neighbour search is :class:`gpulearn.neighbors.NearestNeighbors`' (exact brute force on
+    the GPU or the CPU); the average is scikit-learn's, with weights "uniform", "distance" (a
+    query at distance 0 from some training points averages their targets only) or a callable.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+    weights : {"uniform", "distance"}, callable or None, default="uniform"
+    algorithm, leaf_size, metric, p, metric_params, n_jobs, device
+        As in :class:`gpulearn.neighbors.NearestNeighbors`.
+
+    Attributes
+    ----------
+    effective_metric_ : str
+    effective_metric_params_ : dict
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_samples_fit_ : int
+    """
+
+    _parameter_constraints = {
+        **_PARAMETER_CONSTRAINTS,
+        "weights": _SkKNeighborsRegressor._parameter_constraints["weights"],
+    }
+    _parameter_constraints.pop("radius")
+
+    def __init__(self, n_neighbors=5, *, weights="uniform", algorithm="auto", leaf_size=30, p=2,
+                 metric="minkowski", metric_params=None, n_jobs=None, device="auto"):
+        self.n_neighbors = n_neighbors
+        self.weights = weights
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.p = p
+        self.metric = metric
+        self.metric_params = metric_params
+        self.n_jobs = n_jobs
+        self.device = device
+
+    def fit(self, X, y):
+        """Fit the regressor: keep X as the index and y as the targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self : object
+        """
+        self._y = _fit_targets(self, X, y, classifier=False)
+        return self
+
+    def predict(self, X):
+        """The (weighted) average target of each query's neighbours.
+
+        Returns
+        -------
+        y : ndarray of shape (n_queries,) or (n_queries, n_outputs), float64
+        """
+        check_is_fitted(self, "_fit_X")
+        if self.weights == "distance" and self._metric == "inner_product":
+            raise ValueError("weights='distance' needs a distance; metric='inner_product' is a "
+                             "similarity")
+        dist, ind, _ = self._kneighbors(X, None)
+        dist = np.asarray(_arrays.to_host(dist))
+        ind = np.asarray(_arrays.to_host(ind))
+        weights = _get_weights(dist, self.weights)
+        y = self._y.reshape(self._y.shape[0], -1)
+        if weights is None:
+            pred = np.mean(y[ind], axis=1)
+        else:
+            pred = np.empty((ind.shape[0], y.shape[1]), dtype=np.float64)
+            denom = np.sum(weights, axis=1)
+            for j in range(y.shape[1]):
+                pred[:, j] = np.sum(y[ind, j] * weights, axis=1) / denom
+        return pred.ravel() if self._y.ndim == 1 else pred

@@ -1,0 +1,80 @@
+"""gpulearn.neighbors.NearestNeighbors: scikit-learn's NearestNeighbors on the GPU or the CPU."""
+
+from sklearn.base import BaseEstimator
+
+from ._base import _PARAMETER_CONSTRAINTS, NeighborsBase
+
+
+class NearestNeighbors(NeighborsBase, BaseEstimator):
+    """Unsupervised learner for neighbour searches, a drop-in replacement for
+    :class:`sklearn.neighbors.NearestNeighbors`.
+
+    Exact brute force on the GPU (CUDA) or the CPU: distances by a GEMM for the Euclidean
+    family, cosine and inner product (others by a direct kernel), tiled over queries and index,
+    with a top-k selection merged across tiles. The returned neighbours' distances are then
+    recomputed directly in double, and ties go to the smaller index.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+    radius : float, default=1.0
+        Default radius of :meth:`radius_neighbors`.
+    algorithm : {"auto", "ball_tree", "kd_tree", "brute"}, default="auto"
+        Accepted for compatibility; gpulearn always runs exact brute force, which gives the
+        same neighbours (on a GPU it is the fastest exact method).
+    leaf_size : int, default=30
+        Accepted for compatibility; unused.
+    metric : str, default="minkowski"
+        "minkowski" (with ``p``), "euclidean"/"l2", "sqeuclidean", "manhattan"/"l1"/
+        "cityblock", "chebyshev"/"infinity", "cosine", and gpulearn's "inner_product" (a
+        similarity: the largest inner products are the neighbours, returned largest first; not
+        for radius queries). Callables and other metrics raise NotImplementedError.
+    p : float, default=2
+        Minkowski's power, > 0 (below 1 it is not a metric; scikit-learn warns, so do we);
+        1 is manhattan, 2 euclidean, infinity chebyshev.
+    metric_params : dict, default=None
+        Only ``{"p": value}`` is supported.
+    n_jobs : int, default=None
+        Accepted for compatibility; the CPU backend uses every core.
+    device : str, default="auto"
+        "auto", "cpu", "cuda" or "cuda:N" (see :func:`gpulearn.set_config`).
+
+    Attributes
+    ----------
+    effective_metric_ : str
+    effective_metric_params_ : dict
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_samples_fit_ : int
+    """
+
+    _parameter_constraints = dict(_PARAMETER_CONSTRAINTS)
+
+    def __init__(self, *, n_neighbors=5, radius=1.0, algorithm="auto", leaf_size=30,
+                 metric="minkowski", p=2, metric_params=None, n_jobs=None, device="auto"):
+        self.n_neighbors = n_neighbors
+        self.radius = radius
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.metric = metric
+        self.p = p
+        self.metric_params = metric_params
+        self.n_jobs = n_jobs
+        self.device = device
+
+    def fit(self, X, y=None):
+        """Keep X as the index.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays float32; other
+            numeric types become float64. GPU data stay on their GPU.
+        y : Ignored
+
+        Returns
+        -------
+        self : object
+        """
+        self._fit_index(X)
+        return self

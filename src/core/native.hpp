@@ -1,0 +1,50 @@
+// Arrays in a backend's native memory (host for the CPU, device for CUDA), for drivers whose
+// primitives take their inputs there: owned scratch, and inputs made native with one copy.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "backend.hpp"
+#include "gpulearn/core/error.hpp"
+
+namespace gpulearn::detail {
+
+/// An array of n U in the backend's native memory, freed with its last owner.
+template <typename U>
+struct Scratch {
+  std::shared_ptr<void> owner;
+  U* data = nullptr;
+  Scratch() = default;
+  Scratch(Backend& be, int64_t n) : owner(be.allocate(checked_mul(n, int64_t(sizeof(U))))) {
+    data = static_cast<U*>(owner.get());
+  }
+};
+
+/// A matrix where the backend computes: the caller's view when it is there already, else a
+/// contiguous copy (strided host rows are packed first: one transfer, not one per row).
+template <typename T>
+struct NativeMatrix {
+  MatrixView<const T> view;
+  Scratch<T> copy;
+
+  NativeMatrix(Backend& be, MatrixView<const T> M) : view(M) {
+    const MemorySpace native = be.native_space();
+    if (M.space == native || M.empty()) return;
+    copy = Scratch<T>(be, M.size());
+    std::vector<T> packed;
+    const T* src = M.data;
+    if (!M.contiguous()) {
+      GPULEARN_ASSERT(M.space == MemorySpace::kHost);
+      packed.resize(M.size());
+      for (int64_t i = 0; i < M.rows; ++i) std::copy_n(M.row(i), M.cols, &packed[i * M.cols]);
+      src = packed.data();
+    }
+    be.copy(copy.data, native, src, M.space, M.size() * int64_t(sizeof(T)));
+    view = MatrixView<const T>(copy.data, M.rows, M.cols, M.cols, native);
+  }
+};
+
+}  // namespace gpulearn::detail
