@@ -8,6 +8,7 @@ is what the user sees and what gets written.
 import csv
 import dataclasses
 import importlib
+import importlib.util
 import inspect
 import json
 import pkgutil
@@ -24,7 +25,7 @@ from sklearn.base import BaseEstimator
 import gpulearn
 from gpulearn import bench
 from gpulearn.bench import _backends, _registry, _report, _roofline
-from gpulearn.bench._runner import Case, Runner, compact
+from gpulearn.bench._runner import Case, Runner, compact, to_host
 from gpulearn.bench.cases.linear_model import LeastSquaresBaseline
 
 SCHEMA = json.loads((Path(bench.__file__).parent / "schema.json").read_text())
@@ -138,9 +139,23 @@ def test_baseline_on_numpy_is_as_good_as_scikit_learn(name):
     fit_args = [a for a in (data.X_train, data.y_train) if a is not None]  # as the runner does
     reference = _registry.import_object(algorithm.sklearn)(**algorithm.params).fit(*fit_args)
     baseline = algorithm.baseline(np, dict(algorithm.params)).fit(*fit_args)
-    scores = [algorithm.quality.score(m, data, np.asarray(getattr(m, algorithm.method)(
+    scores = [algorithm.quality.score(m, data, to_host(getattr(m, algorithm.method)(
         data.X_test))) for m in (reference, baseline)]
     assert algorithm.quality.within_tolerance(scores[1], scores[0]), scores
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
+def test_torch_baseline_on_the_cpu_finds_scikit_learns_neighbours():
+    # The PyTorch baseline (cdist + topk) runs on CUDA in the benchmark; on the CPU it must find
+    # the same neighbours, or its timings would be of something else.
+    algorithm = bench.algorithms()["nearest_neighbors"]
+    data = algorithm.data(bench.Size(2000, 6, "float64", test_rows=100), 11)
+    reference = _registry.import_object(algorithm.sklearn)(**algorithm.params).fit(data.X_train)
+    baseline = algorithm.torch_baseline(dict(algorithm.params, device="cpu")).fit(data.X_train)
+    dist, ind = to_host(baseline.kneighbors(data.X_test))
+    ref_dist, ref_ind = reference.kneighbors(data.X_test)
+    assert_allclose(dist, ref_dist, rtol=1e-9)
+    np.testing.assert_array_equal(ind, ref_ind)
 
 
 def test_baseline_refuses_parameters_it_would_ignore():

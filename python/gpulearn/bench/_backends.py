@@ -1,5 +1,5 @@
 """The backends a benchmark compares: gpulearn on CUDA and on the CPU, scikit-learn, and any
-peer found installed (scikit-learn-intelex, cuML, a plain CuPy baseline).
+peer found installed (scikit-learn-intelex, cuML, plain CuPy and PyTorch baselines).
 
 A backend answers three questions: is it usable on this machine at all (and if not, why),
 does it have a counterpart of a given algorithm, and how to build that estimator. GPU backends
@@ -87,6 +87,21 @@ def _cupy_baseline(algorithm, params):
     return algorithm.baseline(cupy, params)
 
 
+def torch_cuda_reason():
+    """None when PyTorch is installed and sees a GPU, else why not."""
+    reason = _import_reason("torch", "torch")
+    if reason is not None:
+        return f"PyTorch {reason}"
+    import torch
+
+    return None if torch.cuda.is_available() else "PyTorch sees no GPU"
+
+
+def _torch_baseline_lacks(algorithm):
+    return (None if algorithm.torch_baseline is not None
+            else f"no PyTorch baseline for {algorithm.estimator}")
+
+
 def _cuml_reason():
     reason = cupy_reason()  # cuML needs a GPU; without one its import can hang or fail oddly
     return reason or _import_reason("cuml", "cuml-cu12")
@@ -112,5 +127,7 @@ BACKENDS = {
                 lacks=_cuml_lacks),
         Backend("cupy", "CuPy baseline", gpu=True, unavailable=cupy_reason,
                 make=_cupy_baseline, lacks=_baseline_lacks),
+        Backend("torch", "PyTorch baseline", gpu=True, unavailable=torch_cuda_reason,
+                make=lambda a, p: a.torch_baseline(p), lacks=_torch_baseline_lacks),
     ]
 }

@@ -7,7 +7,8 @@ never names an estimator itself. An :class:`Algorithm` says
 - how to build the estimator on every backend (gpulearn's class, scikit-learn's, and import
   paths of peers such as scikit-learn-intelex or cuML),
 - optionally a plain array-library baseline, written once against the NumPy API so it runs on
-  CuPy on the GPU (and on NumPy in the tests),
+  CuPy on the GPU (and on NumPy in the tests), and a PyTorch one where that is what a user
+  would reach for,
 - the data it is timed on (a scikit-learn generator and its arguments) and the sizes per suite,
 - the method timed after ``fit`` (predict, transform, kneighbors, ...) and the quality figure
   computed from its output, with the tolerance against scikit-learn's figure,
@@ -113,6 +114,9 @@ class Algorithm:
     peers: Mapping[str, str] = dataclasses.field(default_factory=dict)  # backend -> import path
     # baseline(xp, params) -> an object with fit(X, y) and <method>(X) on xp arrays
     baseline: Callable[[Any, Mapping[str, Any]], Any] | None = None
+    # torch_baseline(params) -> the same on PyTorch CUDA tensors (made from CuPy or NumPy
+    # inputs), for algorithms whose obvious GPU baseline is a PyTorch call (cdist + topk)
+    torch_baseline: Callable[[Mapping[str, Any]], Any] | None = None
     # cost(phase, size, params, model) -> Cost, phase "fit" or the method's name, model the
     # fitted estimator (iterative fits read their iteration count from it)
     cost: Callable[[str, Size, Mapping[str, Any], Any], Cost] | None = None
