@@ -172,43 +172,84 @@ class TopK {
   std::vector<Neighbor<T>> heap_;
 };
 
+// How a search splits into tasks: blocks of queries times parts of the index. Few queries
+// (fewer blocks than threads) split the index too, so that every thread has work; the split
+// never changes a result (a part's k best, merged, are the k best of the whole).
+struct SearchSplit {
+  int64_t blocks, parts, part_rows;
+  SearchSplit(int64_t n, int64_t n_q, int n_threads) {
+    blocks = (n_q + kQueryBlock - 1) / kQueryBlock;
+    const int64_t tiles = (n + kIndexTile - 1) / kIndexTile;
+    parts = std::clamp<int64_t>((n_threads + blocks - 1) / blocks, 1, tiles);
+    part_rows = (tiles + parts - 1) / parts * kIndexTile;
+  }
+  int64_t tasks() const { return blocks * parts; }
+};
+
+// Runs scan(q0, mq, j0, mj, G, part) for every tile of the task's block and index part.
+template <typename T, typename Scan>
+void scan_tiles(const DistanceTiles<T>& tiles, const SearchSplit& split, int64_t n, int64_t n_q,
+                int n_threads, Scan scan) {
+  parallel_for(split.tasks(), n_threads, [&](int64_t task) {
+    const int64_t b = task / split.parts, part = task % split.parts;
+    const int64_t q0 = b * kQueryBlock, mq = std::min(kQueryBlock, n_q - q0);
+    const int64_t end = std::min(n, (part + 1) * split.part_rows);
+    RowMatrix<T> G;
+    for (int64_t j0 = part * split.part_rows; j0 < end; j0 += kIndexTile) {
+      const int64_t mj = std::min(kIndexTile, end - j0);
+      tiles.compute(q0, mq, j0, mj, G);
+      scan(q0, mq, j0, mj, G, part);
+    }
+  });
+}
+
 template <typename T>
 void knn_impl(RdistSpec m, MatrixView<const T> index, MatrixView<const T> queries, int64_t k,
               bool exclude_self, T* dist, int64_t* idx, int n_threads) {
   const int64_t n = index.rows, n_q = queries.rows, d = index.cols;
   const DistanceTiles<T> tiles(m, index, queries, n_threads);
-  const int64_t blocks = (n_q + kQueryBlock - 1) / kQueryBlock;
-  parallel_for(blocks, n_threads, [&](int64_t b) {
-    const int64_t q0 = b * kQueryBlock, mq = std::min(kQueryBlock, n_q - q0);
-    std::vector<TopK<T>> top(mq, TopK<T>(k));
-    RowMatrix<T> G;
-    for (int64_t j0 = 0; j0 < n; j0 += kIndexTile) {
-      const int64_t mj = std::min(kIndexTile, n - j0);
-      tiles.compute(q0, mq, j0, mj, G);
-      for (int64_t i = 0; i < mq; ++i) {
-        TopK<T>& t = top[i];
-        const T* g = G.row(i).data();
-        const int64_t self = exclude_self ? q0 + i - j0 : -1;
-        T bound = t.bound();
-        for (int64_t j = 0; j < mj; ++j) {
-          if (g[j] < bound && j != self) {
-            t.offer(g[j], j0 + j);
-            bound = t.bound();
+  const SearchSplit split(n, n_q, n_threads);
+  // top[part * n_q + q]: query q's k best in that part of the index.
+  std::vector<TopK<T>> top(split.parts * n_q, TopK<T>(k));
+  scan_tiles(
+      tiles, split, n, n_q, n_threads,
+      [&](int64_t q0, int64_t mq, int64_t j0, int64_t mj, const RowMatrix<T>& G, int64_t part) {
+        for (int64_t i = 0; i < mq; ++i) {
+          TopK<T>& t = top[part * n_q + q0 + i];
+          const T* g = G.row(i).data();
+          const int64_t self = exclude_self ? q0 + i - j0 : -1;
+          T bound = t.bound();
+          for (int64_t j = 0; j < mj; ++j) {
+            if (g[j] < bound && j != self) {
+              t.offer(g[j], j0 + j);
+              bound = t.bound();
+            }
           }
         }
+      });
+  // Merge the parts, then the exact pass: recompute the kept pairs directly and order them by
+  // (distance, index).
+  const RowSplit rows(n_q, 64, kCpuMaxParts);
+  parallel_for(rows.n_parts, n_threads, [&](int64_t r) {
+    std::vector<Neighbor<T>> items;
+    for (int64_t q = rows.begin(r, n_q), e = q + rows.count(r, n_q); q < e; ++q) {
+      items.clear();
+      for (int64_t part = 0; part < split.parts; ++part) {
+        const auto& kept = top[part * n_q + q].items();
+        items.insert(items.end(), kept.begin(), kept.end());
       }
-    }
-    // The exact pass: recompute the kept pairs directly, order by (distance, index).
-    for (int64_t i = 0; i < mq; ++i) {
-      std::vector<Neighbor<T>>& items = top[i].items();
-      const T* q = queries.row(q0 + i);
-      for (Neighbor<T>& e : items) {
-        e.first = static_cast<T>(exact_rdist(m, q, index.row(e.second), d));
+      if (split.parts > 1) {
+        std::partial_sort(items.begin(), items.begin() + k, items.end());
+        items.resize(k);
+      }
+      const T* qrow = queries.row(q);
+      for (Neighbor<T>& item : items) {
+        item.first = static_cast<T>(exact_rdist(m, qrow, index.row(item.second), d));
       }
       std::sort(items.begin(), items.end());
-      for (int64_t r = 0; r < k; ++r) {
-        dist[(q0 + i) * k + r] = items[r].first;
-        idx[(q0 + i) * k + r] = items[r].second;
+      for (int64_t c = 0; c < k; ++c) {
+        dist[q * k + c] = items[c].first;
+        idx[q * k + c] = items[c].second;
       }
     }
   });
@@ -220,44 +261,45 @@ void radius_impl(RdistSpec m, MatrixView<const T> index, MatrixView<const T> que
                  std::vector<T>& dist, int n_threads) {
   const int64_t n = index.rows, n_q = queries.rows, d = index.cols;
   const DistanceTiles<T> tiles(m, index, queries, n_threads);
+  const SearchSplit split(n, n_q, n_threads);
   // The screen's constant part; squared Euclidean adds the pair's norms.
   const double screen = rdist_screen_bound<T>(m, bound, d, 0.0);
-  const int64_t blocks = (n_q + kQueryBlock - 1) / kQueryBlock;
-  std::vector<std::vector<Neighbor<T>>> found(n_q);
-  parallel_for(blocks, n_threads, [&](int64_t b) {
-    const int64_t q0 = b * kQueryBlock, mq = std::min(kQueryBlock, n_q - q0);
-    RowMatrix<T> G;
-    for (int64_t j0 = 0; j0 < n; j0 += kIndexTile) {
-      const int64_t mj = std::min(kIndexTile, n - j0);
-      tiles.compute(q0, mq, j0, mj, G);
-      for (int64_t i = 0; i < mq; ++i) {
-        const int64_t q = q0 + i;
-        const T* g = G.row(i).data();
-        for (int64_t j = 0; j < mj; ++j) {
-          if (static_cast<double>(g[j]) > screen &&
-              (m.kind != Rdist::kSqEuclidean ||
-               static_cast<double>(g[j]) >
-                   rdist_screen_bound<T>(m, bound, d, tiles.norms_sum(q, j0 + j)))) {
-            continue;
+  // found[part * n_q + q]: query q's matches in that part, ascending index.
+  std::vector<std::vector<Neighbor<T>>> found(split.parts * n_q);
+  scan_tiles(
+      tiles, split, n, n_q, n_threads,
+      [&](int64_t q0, int64_t mq, int64_t j0, int64_t mj, const RowMatrix<T>& G, int64_t part) {
+        for (int64_t i = 0; i < mq; ++i) {
+          const int64_t q = q0 + i;
+          const T* g = G.row(i).data();
+          for (int64_t j = 0; j < mj; ++j) {
+            const double v = g[j];
+            if (v > screen &&
+                (m.kind != Rdist::kSqEuclidean ||
+                 v > rdist_screen_bound<T>(m, bound, d, tiles.norms_sum(q, j0 + j)))) {
+              continue;
+            }
+            if (exclude_self && j0 + j == q) continue;
+            const double e = exact_rdist(m, queries.row(q), index.row(j0 + j), d);
+            if (e <= bound) found[part * n_q + q].emplace_back(static_cast<T>(e), j0 + j);
           }
-          if (exclude_self && j0 + j == q) continue;
-          const double e = exact_rdist(m, queries.row(q), index.row(j0 + j), d);
-          if (e <= bound) found[q].emplace_back(static_cast<T>(e), j0 + j);
         }
-      }
-    }
-  });
+      });
   offsets.assign(n_q + 1, 0);
   for (int64_t q = 0; q < n_q; ++q) {
-    offsets[q + 1] = offsets[q] + static_cast<int64_t>(found[q].size());
+    int64_t count = 0;
+    for (int64_t part = 0; part < split.parts; ++part) count += found[part * n_q + q].size();
+    offsets[q + 1] = offsets[q] + count;
   }
   idx.resize(offsets[n_q]);
   dist.resize(offsets[n_q]);
   for (int64_t q = 0; q < n_q; ++q) {
     int64_t o = offsets[q];
-    for (const Neighbor<T>& e : found[q]) {
-      dist[o] = e.first;
-      idx[o++] = e.second;
+    for (int64_t part = 0; part < split.parts; ++part) {  // parts in order: ascending index
+      for (const Neighbor<T>& e : found[part * n_q + q]) {
+        dist[o] = e.first;
+        idx[o++] = e.second;
+      }
     }
   }
 }

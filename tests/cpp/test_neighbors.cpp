@@ -187,24 +187,40 @@ TYPED_TEST(KNeighborsTest, AnyKUpToNAcrossTilesAndBlocks) {
 }
 
 TYPED_TEST(KNeighborsTest, ThreadCountDoesNotChangeTheResult) {
-  const Data index(2000, 9, 3), queries(600, 9, 4);
+  // 600 queries split into query blocks; 10 queries (one block) split the index between
+  // threads instead, and the parts' results are merged.
+  const Data index(5000, 9, 3), queries(600, 9, 4);
   const auto xi = index.As<TypeParam>(), xq = queries.As<TypeParam>();
-  std::vector<std::vector<TypeParam>> dists;
-  std::vector<std::vector<int64_t>> idxs;
-  for (int threads : {1, 3}) {
-    Context ctx(Device::cpu());
-    ctx.set_n_threads(threads);
-    std::vector<TypeParam> dist(600 * 10);
-    std::vector<int64_t> idx(600 * 10);
-    kneighbors<TypeParam>(ctx, NeighborsParams{}, MatrixView<const TypeParam>(xi.data(), 2000, 9),
-                          MatrixView<const TypeParam>(xq.data(), 600, 9), 10, false,
-                          MatrixView<TypeParam>(dist.data(), 600, 10),
-                          MatrixView<int64_t>(idx.data(), 600, 10));
-    dists.push_back(dist);
-    idxs.push_back(idx);
+  const MatrixView<const TypeParam> I(xi.data(), 5000, 9);
+  for (int64_t m : {600, 10}) {
+    SCOPED_TRACE(m);
+    const MatrixView<const TypeParam> Q(xq.data(), m, 9);
+    std::vector<std::vector<TypeParam>> dists, radius_dists;
+    std::vector<std::vector<int64_t>> idxs, radius_idxs;
+    for (int threads : {1, 4}) {
+      Context ctx(Device::cpu());
+      ctx.set_n_threads(threads);
+      std::vector<TypeParam> dist(m * 10);
+      std::vector<int64_t> idx(m * 10);
+      kneighbors<TypeParam>(ctx, NeighborsParams{}, I, Q, 10, false,
+                            MatrixView<TypeParam>(dist.data(), m, 10),
+                            MatrixView<int64_t>(idx.data(), m, 10));
+      dists.push_back(dist);
+      idxs.push_back(idx);
+      const auto r = radius_neighbors<TypeParam>(ctx, NeighborsParams{}, I, Q, 0.9, false, false);
+      radius_dists.push_back(r.distances);
+      radius_idxs.push_back(r.indices);
+    }
+    EXPECT_EQ(dists[0], dists[1]);
+    EXPECT_EQ(idxs[0], idxs[1]);
+    EXPECT_EQ(radius_dists[0], radius_dists[1]);
+    EXPECT_EQ(radius_idxs[0], radius_idxs[1]);
+    EXPECT_GT(radius_idxs[0].size(), 0u);
   }
-  EXPECT_EQ(dists[0], dists[1]);
-  EXPECT_EQ(idxs[0], idxs[1]);
+  // And against the reference, with the index split.
+  Context ctx(Device::cpu());
+  ctx.set_n_threads(4);
+  CheckKnn<TypeParam>(kMetrics[1], 5000, 3, 6, 7, false, 0, ctx);
 }
 
 TEST(KNeighbors, TiesGoToTheSmallerIndexAndDuplicatesOfSelfRemain) {
