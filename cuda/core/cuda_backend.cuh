@@ -9,6 +9,9 @@
 //   cuda/cluster/kmeans_assign.cu                kmeans_assign, sq_distances
 //   cuda/cluster/kmeans_init.cu                  min_potentials, min_update, weighted_draws,
 //                                                independent_draws, largest
+//   cuda/neighbors/knn.cu                        knn
+//   cuda/neighbors/radius_search.cu              radius_search
+//   (cuda/neighbors/distance_tile.cu holds the distance tiles both share)
 // (native_space, allocate and copy are in cuda/core/cuda_backend.cu.)
 //
 // Every public method starts with a DeviceGuard: callers (and other libraries in the same
@@ -92,7 +95,12 @@ class CudaBackend final : public Backend {
                       int64_t* idx) override;                                                      \
   std::vector<int64_t> independent_draws(VectorView<const T> p, VectorView<const T> w,             \
                                          double scale, uint64_t seed) override;                    \
-  void largest(VectorView<const T> p, int64_t m, int64_t* idx) override;
+  void largest(VectorView<const T> p, int64_t m, int64_t* idx) override;                           \
+  void knn(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries, int64_t k,    \
+           bool exclude_self, T* dist, int64_t* idx) override;                                     \
+  void radius_search(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries,     \
+                     double bound, bool exclude_self, std::vector<int64_t>& offsets,               \
+                     std::vector<int64_t>& idx, std::vector<T>& dist) override;
   GPULEARN_CUDA_OVERRIDES(float)
   GPULEARN_CUDA_OVERRIDES(double)
 #undef GPULEARN_CUDA_OVERRIDES

@@ -1,0 +1,135 @@
+// Pieces shared by the nearest-neighbour primitives (knn.cu, radius_search.cu): the checks that
+// the inputs are device memory, the tile geometry, the distance tiles and the per-row factors
+// of the GEMM family (distance_tile.cu), and how a tile entry becomes an approximate reduced
+// distance.
+//
+// A distance tile holds, for `rows` queries and `cols` consecutive index rows, one entry per
+// pair: the dot product q.x for the GEMM family (a cuBLAS GEMM), the reduced distance computed
+// in T for the other metrics (a direct kernel). approx_value turns an entry into the value the
+// selection ranks, with the same expressions as the CPU backend: (|q|^2 - 2 q.x) + |x|^2 clamped
+// at 0, 1 - (q.x / |q|) / |x| clipped to [0, 2], -q.x.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "core/cuda_backend.cuh"
+#include "core/row_chunks.cuh"
+#include "gpulearn/core/matrix.hpp"
+#include "neighbors/rdist.hpp"
+
+namespace gpulearn::detail {
+
+/// What turns a tile entry into an approximate reduced distance.
+enum class Approx {
+  kSqEuclidean,  // entry q.x, row factors |q|^2 and |x|^2
+  kCosine,       // entry q.x, row factors 1/|q| and 1/|x| (0 for a zero row)
+  kNegDot,       // entry q.x
+  kDirect,       // entry already the reduced distance (direct kernel)
+};
+
+inline Approx approx_of(Rdist kind) {
+  switch (kind) {
+    case Rdist::kSqEuclidean:
+      return Approx::kSqEuclidean;
+    case Rdist::kCosine:
+      return Approx::kCosine;
+    case Rdist::kNegInnerProduct:
+      return Approx::kNegDot;
+    default:
+      return Approx::kDirect;
+  }
+}
+
+/// Whether the approximation reads per-row factors (row_factors_async).
+constexpr bool uses_factors(Approx a) { return a == Approx::kSqEuclidean || a == Approx::kCosine; }
+
+/// Calls f(std::integral_constant<Approx, A>{}) with A = approx_of(kind): the run-time metric as
+/// the compile-time one a kernel template needs.
+template <typename F>
+void with_approx(Rdist kind, F&& f) {
+  switch (approx_of(kind)) {
+    case Approx::kSqEuclidean:
+      return f(std::integral_constant<Approx, Approx::kSqEuclidean>{});
+    case Approx::kCosine:
+      return f(std::integral_constant<Approx, Approx::kCosine>{});
+    case Approx::kNegDot:
+      return f(std::integral_constant<Approx, Approx::kNegDot>{});
+    default:
+      return f(std::integral_constant<Approx, Approx::kDirect>{});
+  }
+}
+
+/// The index of an empty slot of a running list: it sorts after every row index.
+constexpr int64_t kNoIndex = std::numeric_limits<int64_t>::max();
+
+/// v as a sort key: NaN and +-inf (only from a product that overflowed, which the driver's
+/// magnitude check rules out) become the largest finite values, so that a real pair always
+/// ranks before an empty slot (+inf); -0 becomes +0, so that radix sorts (which order -0 before
+/// +0) agree with comparisons.
+template <typename T>
+__device__ __forceinline__ T canonical(T v) {
+  constexpr T kMax = std::numeric_limits<T>::max();
+  if (v != v) return kMax;
+  if (v > kMax) return kMax;
+  if (v < -kMax) return -kMax;
+  return v == T(0) ? T(0) : v;
+}
+
+/// The approximate reduced distance of a tile entry g, with qf and xf the query's and the index
+/// row's factors (read for the squared Euclidean and cosine only).
+template <typename T, Approx kA>
+__device__ __forceinline__ T approx_value(T g, T qf, T xf) {
+  T v;
+  if constexpr (kA == Approx::kSqEuclidean) {
+    v = (qf - T(2) * g) + xf;
+    v = v < T(0) ? T(0) : v;
+  } else if constexpr (kA == Approx::kCosine) {
+    v = T(1) - g * qf * xf;
+    v = v < T(0) ? T(0) : (v > T(2) ? T(2) : v);
+  } else if constexpr (kA == Approx::kNegDot) {
+    v = -g;
+  } else {
+    v = g;
+  }
+  return canonical(v);
+}
+
+/// Throws InvalidArgument unless v is in device memory this device can read: the driver passes
+/// the backend's native space, and a host pointer must never reach a kernel.
+template <typename T>
+void require_device_rows(MatrixView<const T> v, const char* what) {
+  GPULEARN_EXPECTS(v.space == MemorySpace::kDevice, "the CUDA backend's neighbour primitives take ",
+                   what, " in device memory (its native space), got ", to_string(v.space),
+                   " memory");
+  check_device_pointer(v.data, what);
+}
+
+/// Rows per tile: `want` rounded down to a multiple (at least one multiple), capped as
+/// fixed_tile_rows caps: by n rounded up to the multiple and by GPULEARN_CUDA_MAX_CHUNK_ROWS,
+/// so that tests can exercise tile boundaries on small data. A function of its arguments only,
+/// never of the free memory: the GEMM shapes, and so their rounding, are the same on every run.
+inline int64_t tile_rows(const CudaBackend& be, int64_t n, int64_t want, int64_t multiple) {
+  const int64_t cap = be.fixed_tile_rows(n, 1, multiple);
+  const int64_t rows = want / multiple * multiple;
+  return rows < multiple ? multiple : (rows < cap ? rows : cap);
+}
+
+/// f[i] for the rows x d matrix at x (stride ld): |x_i|^2 (kSqEuclidean) or 1/|x_i| (kCosine,
+/// 0 for a zero row), summed in double and stored as T, as on the CPU backend. Nothing for the
+/// other approximations.
+template <typename T>
+void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, T* f,
+                       cudaStream_t stream);
+
+/// The distance tile of queries [0, rows) at q (stride ldq) against index rows [0, cols) at x
+/// (stride ldx), d features: out[r * ldo + c] = q_r.x_c for the GEMM family (cuBLAS, on the
+/// backend's stream), the reduced distance in T for the others.
+template <typename T>
+void distance_tile_async(CudaBackend& be, RdistSpec metric, const T* q, int64_t ldq, int64_t rows,
+                         const T* x, int64_t ldx, int64_t cols, int64_t d, T* out, int64_t ldo);
+
+}  // namespace gpulearn::detail

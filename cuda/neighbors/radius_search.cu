@@ -1,0 +1,252 @@
+// Radius neighbours (radius_search). Per tile of queries the index is scanned in tiles: a
+// distance tile (neighbors_common.cuh), then a warp per query screens the tile's approximate
+// values against rdist_screen_bound (a margin covering their rounding, so that no match is
+// missed), recomputes the survivors exactly (exact_rdist, in double) and keeps those <= bound.
+//
+// Order without atomics: a warp walks its row of the tile in ascending index and appends the
+// matches in lane order (ballots and prefix counts) at the front of that same row, in place;
+// each step reads all of its entries before it writes any, and never writes past them. So each
+// query's matches come out in ascending index whatever the scheduling. Per tile, the per-row
+// counts come to the host, the rows' matches are gathered into one contiguous block on the
+// device and copied back, and the host appends them to each query's list.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "cluster/kmeans_common.cuh"
+#include "core/cuda_backend.cuh"
+#include "core/launch.cuh"
+#include "neighbors/neighbors_common.cuh"
+
+namespace gpulearn::detail {
+
+namespace {
+
+constexpr int kWarps = 4;  // queries per block
+constexpr int kWarpThreads = 32 * kWarps;
+constexpr unsigned kFullMask = 0xffffffffu;
+constexpr int kPerLane = 4;  // tile entries each lane reads per step
+constexpr int64_t kMaxTileQueries = 4096;
+// A tile's scratch: the distance tile, the matches' columns, and the gathered copy of both.
+constexpr int64_t kTileBytes = int64_t{128} << 20;
+
+template <typename T>
+struct MatchArgs {
+  RdistSpec metric;
+  double bound;
+  double screen;  // rdist_screen_bound without the norms (all metrics but squared Euclidean)
+  int64_t d;
+  T* g;            // rows x cols tile entries in; each row's matches' exact values out
+  int32_t* match;  // each row's matches' columns (in the tile) out
+  int64_t ldg;     // stride of g and match
+  int64_t rows, cols;
+  int64_t q0, x0;  // the tile's first query and first index row
+  const T* qf;     // the tile's query factors (read when the approximation uses them)
+  const T* xf;     // the tile's index-row factors
+  const T* q;      // the tile's first query, stride ldq
+  int64_t ldq;
+  const T* x;  // the tile's first index row, stride ldx
+  int64_t ldx;
+  bool exclude_self;
+  int32_t* counts;  // rows: matches per query
+};
+
+template <typename T, Approx kA>
+__global__ void __launch_bounds__(kWarpThreads) match_kernel(MatchArgs<T> a) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t r = blockIdx.x * int64_t{kWarps} + warp;
+  if (r >= a.rows) return;  // a whole warp
+  T* g = a.g + r * a.ldg;
+  int32_t* match = a.match + r * a.ldg;
+  const T* q = a.q + r * a.ldq;
+  const T qf = uses_factors(kA) ? a.qf[r] : T(0);
+  const int64_t self = a.exclude_self ? a.q0 + r - a.x0 : -1;  // the query's own column
+  const unsigned below = (1u << lane) - 1u;
+  int count = 0;
+  for (int64_t c0 = 0; c0 < a.cols; c0 += 32 * kPerLane) {
+    bool screened[kPerLane];
+#pragma unroll
+    for (int u = 0; u < kPerLane; ++u) {
+      const int64_t c = c0 + u * 32 + lane;
+      screened[u] = false;
+      if (c < a.cols && c != self) {
+        const T xf = uses_factors(kA) ? a.xf[c] : T(0);
+        const T v = approx_value<T, kA>(g[c], qf, xf);
+        const double screen =
+            kA == Approx::kSqEuclidean
+                ? rdist_screen_bound<T>(a.metric, a.bound, a.d,
+                                        static_cast<double>(qf) + static_cast<double>(xf))
+                : a.screen;
+        screened[u] = static_cast<double>(v) <= screen;
+      }
+    }
+    // Every entry of the step is read before any match is written over it.
+    __syncwarp();
+#pragma unroll
+    for (int u = 0; u < kPerLane; ++u) {
+      const int64_t c = c0 + u * 32 + lane;
+      double e = 0.0;
+      bool hit = false;
+      if (screened[u]) {
+        e = exact_rdist<T>(a.metric, q, a.x + c * a.ldx, a.d);
+        hit = e <= a.bound;
+      }
+      const unsigned mask = __ballot_sync(kFullMask, hit);
+      if (hit) {
+        const int slot = count + __popc(mask & below);
+        g[slot] = static_cast<T>(e);
+        match[slot] = static_cast<int32_t>(c);
+      }
+      count += __popc(mask);
+    }
+  }
+  if (lane == 0) a.counts[r] = count;
+}
+
+// Copies row r's counts[r] matches to [starts[r], starts[r] + counts[r]) of out_v and out_c.
+template <typename T>
+__global__ void __launch_bounds__(kWarpThreads)
+    gather_kernel(const T* g, const int32_t* match, int64_t ldg, int64_t rows,
+                  const int32_t* counts, const int64_t* starts, T* out_v, int32_t* out_c) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t r = blockIdx.x * int64_t{kWarps} + warp;
+  if (r >= rows) return;
+  const int64_t start = starts[r], count = counts[r];
+  for (int64_t t = lane; t < count; t += 32) {
+    out_v[start + t] = g[r * ldg + t];
+    out_c[start + t] = match[r * ldg + t];
+  }
+}
+
+template <typename T>
+void radius_impl(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
+                 MatrixView<const T> queries, double bound, bool exclude_self,
+                 std::vector<int64_t>& offsets, std::vector<int64_t>& idx, std::vector<T>& dist) {
+  offsets.assign(1, 0);
+  idx.clear();
+  dist.clear();
+  const int64_t n = index.rows, m = queries.rows, d = index.cols;
+  if (m == 0) return;
+  GPULEARN_ASSERT(d >= 1 && queries.cols == d && n >= 1);
+  require_device_rows(index, "the index");
+  require_device_rows(queries, "the queries");
+  cudaStream_t stream = be.stream();
+  const Approx approx = approx_of(metric.kind);
+  const bool factors = uses_factors(approx);
+  const int64_t per_entry = 2 * static_cast<int64_t>(sizeof(T) + sizeof(int32_t));
+  const int64_t tm = tile_rows(be, m, kMaxTileQueries, 32);
+  const int64_t tn = tile_rows(be, n, kTileBytes / checked_mul(tm, per_entry), 32);
+  GPULEARN_ASSERT(tn <= INT32_MAX);  // columns are stored as int32
+
+  struct Scratch {
+    T *g, *out_v, *xf, *qf;
+    int32_t *match, *out_c, *counts;
+    int64_t* starts;
+  };
+  auto layout = [&](Carver& c) {
+    Scratch s;
+    const int64_t entries = checked_mul(tm, tn);
+    s.g = c.take<T>(entries);
+    s.match = c.take<int32_t>(entries);
+    s.out_v = c.take<T>(entries);
+    s.out_c = c.take<int32_t>(entries);
+    s.counts = c.take<int32_t>(tm);
+    s.starts = c.take<int64_t>(tm);
+    s.xf = c.take<T>(factors ? n : 0);
+    s.qf = c.take<T>(factors ? m : 0);
+    return s;
+  };
+  const Scratch s = be.carve_chunk_workspace(layout);
+  row_factors_async(approx, index.data, index.ld, n, d, s.xf, stream);
+  row_factors_async(approx, queries.data, queries.ld, m, d, s.qf, stream);
+
+  const double screen = rdist_screen_bound<T>(metric, bound, d, 0.0);
+  std::vector<int32_t> counts(tm);
+  std::vector<int64_t> starts(tm);
+  std::vector<T> found_v;
+  std::vector<int32_t> found_c;
+  std::vector<std::vector<int64_t>> row_idx(tm);
+  std::vector<std::vector<T>> row_dist(tm);
+  offsets.reserve(m + 1);
+  const auto blocks = [](int64_t rows) { return static_cast<unsigned>(ceil_div(rows, kWarps)); };
+  for (int64_t q0 = 0; q0 < m; q0 += tm) {
+    const int64_t rows = std::min(tm, m - q0);
+    for (int64_t r = 0; r < rows; ++r) {
+      row_idx[r].clear();
+      row_dist[r].clear();
+    }
+    for (int64_t x0 = 0; x0 < n; x0 += tn) {
+      const int64_t cols = std::min(tn, n - x0);
+      distance_tile_async(be, metric, queries.row(q0), queries.ld, rows, index.row(x0), index.ld,
+                          cols, d, s.g, tn);
+      MatchArgs<T> a{};
+      a.metric = metric;
+      a.bound = bound;
+      a.screen = screen;
+      a.d = d;
+      a.g = s.g;
+      a.match = s.match;
+      a.ldg = tn;
+      a.rows = rows;
+      a.cols = cols;
+      a.q0 = q0;
+      a.x0 = x0;
+      a.qf = factors ? s.qf + q0 : nullptr;
+      a.xf = factors ? s.xf + x0 : nullptr;
+      a.q = queries.row(q0);
+      a.ldq = queries.ld;
+      a.x = index.row(x0);
+      a.ldx = index.ld;
+      a.exclude_self = exclude_self;
+      a.counts = s.counts;
+      with_approx(metric.kind, [&](auto kind) {
+        match_kernel<T, decltype(kind)::value><<<blocks(rows), kWarpThreads, 0, stream>>>(a);
+        GPULEARN_CUDA_CHECK_LAUNCH();
+      });
+      download_async(counts.data(), static_cast<const int32_t*>(s.counts), rows, stream);
+      be.sync_stream();
+      int64_t total = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        starts[r] = total;
+        total += counts[r];
+      }
+      if (total == 0) continue;
+      upload_async(s.starts, starts.data(), rows, stream);
+      gather_kernel<T><<<blocks(rows), kWarpThreads, 0, stream>>>(s.g, s.match, tn, rows, s.counts,
+                                                                  s.starts, s.out_v, s.out_c);
+      GPULEARN_CUDA_CHECK_LAUNCH();
+      found_v.resize(total);
+      found_c.resize(total);
+      download_async(found_v.data(), static_cast<const T*>(s.out_v), total, stream);
+      download_async(found_c.data(), static_cast<const int32_t*>(s.out_c), total, stream);
+      be.sync_stream();
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t t = starts[r]; t < starts[r] + counts[r]; ++t) {
+          row_idx[r].push_back(x0 + found_c[t]);
+          row_dist[r].push_back(found_v[t]);
+        }
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      idx.insert(idx.end(), row_idx[r].begin(), row_idx[r].end());
+      dist.insert(dist.end(), row_dist[r].begin(), row_dist[r].end());
+      offsets.push_back(static_cast<int64_t>(idx.size()));
+    }
+  }
+}
+
+}  // namespace
+
+#define GPULEARN_CUDA_RADIUS_SEARCH(T)                                                          \
+  void CudaBackend::radius_search(RdistSpec metric, MatrixView<const T> index,                  \
+                                  MatrixView<const T> queries, double bound, bool exclude_self, \
+                                  std::vector<int64_t>& offsets, std::vector<int64_t>& idx,     \
+                                  std::vector<T>& dist) {                                       \
+    DeviceGuard guard(device_);                                                                 \
+    radius_impl(*this, metric, index, queries, bound, exclude_self, offsets, idx, dist);        \
+  }
+GPULEARN_CUDA_RADIUS_SEARCH(float)
+GPULEARN_CUDA_RADIUS_SEARCH(double)
+#undef GPULEARN_CUDA_RADIUS_SEARCH
+
+}  // namespace gpulearn::detail
