@@ -129,18 +129,23 @@ GPULEARN_HOST_DEVICE inline double hash_uniform(uint64_t seed, int64_t i) {
   /* ---- nearest neighbours (src/neighbors/nearest_neighbors.cpp). index (n x d) and queries      \
      (m x d) live in native_space(), any row stride; the metric is a reduced distance (smaller is  \
      closer, see neighbors/rdist.hpp). "Exact" below is exact_rdist: computed directly, in         \
-     double. With exclude_self the queries are the index and query i never matches index row i. */ \
+     double. With exclude_self the queries are the index and query i never matches index row i.    \
+     shift (host, d values, or null) is subtracted from every row in the T distances of            \
+     kSqEuclidean (the driver passes the index's mean: |q - x|^2 is shift-invariant, and without   \
+     it |q|^2 - 2 q.x + |x|^2 cancels away every digit for data far from the origin); the exact    \
+     pass never needs it. */                                                                       \
   /* The k index rows with the smallest reduced distance to each query (1 <= k <= the rows a       \
      query may match): idx and dist (m x k, row-major, contiguous, native_space()). The k are      \
      selected on distances computed in T (a GEMM for the GEMM family), then their exact reduced    \
      distances are written to dist and each row is ordered by (dist, idx). */                      \
-  virtual void knn(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries,       \
-                   int64_t k, bool exclude_self, T* dist, int64_t* idx) = 0;                       \
+  virtual void knn(RdistSpec metric, const T* shift, MatrixView<const T> index,                    \
+                   MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist,             \
+                   int64_t* idx) = 0;                                                              \
   /* Every index row whose exact reduced distance to query i is <= bound, in ascending index:      \
      into host vectors, offsets (m + 1; query i's matches are [offsets[i], offsets[i + 1])), idx   \
      and dist (the exact reduced distances). Candidates are screened on distances in T with a      \
      margin covering their rounding (rdist_screen_bound), so none is missed. */                    \
-  virtual void radius_search(RdistSpec metric, MatrixView<const T> index,                          \
+  virtual void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,          \
                              MatrixView<const T> queries, double bound, bool exclude_self,         \
                              std::vector<int64_t>& offsets, std::vector<int64_t>& idx,             \
                              std::vector<T>& dist) = 0;

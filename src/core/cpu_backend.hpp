@@ -81,11 +81,13 @@ class CpuBackend final : public Backend {
   std::vector<int64_t> independent_draws(VectorView<const T> p, VectorView<const T> w,             \
                                          double scale, uint64_t seed) override;                    \
   void largest(VectorView<const T> p, int64_t m, int64_t* idx) override;                           \
-  void knn(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries, int64_t k,    \
-           bool exclude_self, T* dist, int64_t* idx) override;                                     \
-  void radius_search(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries,     \
-                     double bound, bool exclude_self, std::vector<int64_t>& offsets,               \
-                     std::vector<int64_t>& idx, std::vector<T>& dist) override;
+  void knn(RdistSpec metric, const T* shift, MatrixView<const T> index,                            \
+           MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx)       \
+      override;                                                                                    \
+  void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,                  \
+                     MatrixView<const T> queries, double bound, bool exclude_self,                 \
+                     std::vector<int64_t>& offsets, std::vector<int64_t>& idx,                     \
+                     std::vector<T>& dist) override;
   GPULEARN_CPU_OVERRIDES(float)
   GPULEARN_CPU_OVERRIDES(double)
 #undef GPULEARN_CPU_OVERRIDES

@@ -28,10 +28,10 @@ using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 template <typename T>
 using RowVec = Eigen::Matrix<T, 1, Eigen::Dynamic>;
 
-// What the GEMM family needs per row: |x|^2 (squared Euclidean) or 1 / |x| (cosine; 0 for a
-// zero row, so that its distance comes out as 1), computed in double.
+// What the GEMM family needs per row: |x - s|^2 (squared Euclidean; shift s may be null) or
+// 1 / |x| (cosine; 0 for a zero row, so that its distance comes out as 1), computed in double.
 template <typename T>
-Vec<T> row_factors(Rdist kind, MatrixView<const T> M, int n_threads) {
+Vec<T> row_factors(Rdist kind, const T* shift, MatrixView<const T> M, int n_threads) {
   Vec<T> f(M.rows);
   if (kind != Rdist::kSqEuclidean && kind != Rdist::kCosine) return f;
   const RowSplit split(M.rows, 4096, kCpuMaxParts);
@@ -40,7 +40,11 @@ Vec<T> row_factors(Rdist kind, MatrixView<const T> M, int n_threads) {
     for (int64_t i = begin; i < end; ++i) {
       const T* r = M.row(i);
       double s = 0;
-      for (int64_t l = 0; l < M.cols; ++l) s += static_cast<double>(r[l]) * r[l];
+      for (int64_t l = 0; l < M.cols; ++l) {
+        const double v =
+            shift != nullptr ? static_cast<double>(r[l] - shift[l]) : static_cast<double>(r[l]);
+        s += v * v;
+      }
       f[i] = kind == Rdist::kSqEuclidean ? static_cast<T>(s)
                                          : (s > 0 ? static_cast<T>(1.0 / std::sqrt(s)) : T(0));
     }
@@ -69,12 +73,15 @@ T direct_rdist(const T* a, const T* b, int64_t d, Term term, Combine combine) {
 template <typename T>
 class DistanceTiles {
  public:
-  DistanceTiles(RdistSpec m, MatrixView<const T> index, MatrixView<const T> queries, int n_threads)
+  // shift: subtracted from both sides of squared Euclidean distances (null: none).
+  DistanceTiles(RdistSpec m, const T* shift, MatrixView<const T> index, MatrixView<const T> queries,
+                int n_threads)
       : m_(m),
+        shift_(m.kind == Rdist::kSqEuclidean ? shift : nullptr),
         index_(index),
         queries_(queries),
-        index_f_(row_factors(m.kind, index, n_threads)),
-        query_f_(row_factors(m.kind, queries, n_threads)) {}
+        index_f_(row_factors(m.kind, shift_, index, n_threads)),
+        query_f_(row_factors(m.kind, shift_, queries, n_threads)) {}
 
   // G (mq x mj) = distances of queries [q0, q0 + mq) to index rows [j0, j0 + mj).
   void compute(int64_t q0, int64_t mq, int64_t j0, int64_t mj, RowMatrix<T>& G) const {
@@ -89,7 +96,12 @@ class DistanceTiles {
     }
     const auto Q = eigen_map(queries_.block_rows(q0, mq));
     const auto X = eigen_map(index_.block_rows(j0, mj));
-    G.noalias() = Q * X.transpose();
+    if (shift_ != nullptr) {
+      const Eigen::Map<const RowVec<T>> s(shift_, d);
+      G.noalias() = (Q.rowwise() - s) * (X.rowwise() - s).transpose();
+    } else {
+      G.noalias() = Q * X.transpose();
+    }
     switch (m_.kind) {
       case Rdist::kSqEuclidean: {
         const auto qn = query_f_.segment(q0, mq);
@@ -134,6 +146,7 @@ class DistanceTiles {
   }
 
   RdistSpec m_;
+  const T* shift_;
   MatrixView<const T> index_, queries_;
   Vec<T> index_f_, query_f_;
 };
@@ -204,10 +217,10 @@ void scan_tiles(const DistanceTiles<T>& tiles, const SearchSplit& split, int64_t
 }
 
 template <typename T>
-void knn_impl(RdistSpec m, MatrixView<const T> index, MatrixView<const T> queries, int64_t k,
-              bool exclude_self, T* dist, int64_t* idx, int n_threads) {
+void knn_impl(RdistSpec m, const T* shift, MatrixView<const T> index, MatrixView<const T> queries,
+              int64_t k, bool exclude_self, T* dist, int64_t* idx, int n_threads) {
   const int64_t n = index.rows, n_q = queries.rows, d = index.cols;
-  const DistanceTiles<T> tiles(m, index, queries, n_threads);
+  const DistanceTiles<T> tiles(m, shift, index, queries, n_threads);
   const SearchSplit split(n, n_q, n_threads);
   // top[part * n_q + q]: query q's k best in that part of the index.
   std::vector<TopK<T>> top(split.parts * n_q, TopK<T>(k));
@@ -256,11 +269,12 @@ void knn_impl(RdistSpec m, MatrixView<const T> index, MatrixView<const T> querie
 }
 
 template <typename T>
-void radius_impl(RdistSpec m, MatrixView<const T> index, MatrixView<const T> queries, double bound,
-                 bool exclude_self, std::vector<int64_t>& offsets, std::vector<int64_t>& idx,
-                 std::vector<T>& dist, int n_threads) {
+void radius_impl(RdistSpec m, const T* shift, MatrixView<const T> index,
+                 MatrixView<const T> queries, double bound, bool exclude_self,
+                 std::vector<int64_t>& offsets, std::vector<int64_t>& idx, std::vector<T>& dist,
+                 int n_threads) {
   const int64_t n = index.rows, n_q = queries.rows, d = index.cols;
-  const DistanceTiles<T> tiles(m, index, queries, n_threads);
+  const DistanceTiles<T> tiles(m, shift, index, queries, n_threads);
   const SearchSplit split(n, n_q, n_threads);
   // The screen's constant part; squared Euclidean adds the pair's norms.
   const double screen = rdist_screen_bound<T>(m, bound, d, 0.0);
@@ -306,16 +320,18 @@ void radius_impl(RdistSpec m, MatrixView<const T> index, MatrixView<const T> que
 
 }  // namespace
 
-#define GPULEARN_DEFINE_NEIGHBORS(T)                                                             \
-  void CpuBackend::knn(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries, \
-                       int64_t k, bool exclude_self, T* dist, int64_t* idx) {                    \
-    knn_impl(metric, index, queries, k, exclude_self, dist, idx, n_threads_);                    \
-  }                                                                                              \
-  void CpuBackend::radius_search(RdistSpec metric, MatrixView<const T> index,                    \
-                                 MatrixView<const T> queries, double bound, bool exclude_self,   \
-                                 std::vector<int64_t>& offsets, std::vector<int64_t>& idx,       \
-                                 std::vector<T>& dist) {                                         \
-    radius_impl(metric, index, queries, bound, exclude_self, offsets, idx, dist, n_threads_);    \
+#define GPULEARN_DEFINE_NEIGHBORS(T)                                                           \
+  void CpuBackend::knn(RdistSpec metric, const T* shift, MatrixView<const T> index,            \
+                       MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist,     \
+                       int64_t* idx) {                                                         \
+    knn_impl(metric, shift, index, queries, k, exclude_self, dist, idx, n_threads_);           \
+  }                                                                                            \
+  void CpuBackend::radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,  \
+                                 MatrixView<const T> queries, double bound, bool exclude_self, \
+                                 std::vector<int64_t>& offsets, std::vector<int64_t>& idx,     \
+                                 std::vector<T>& dist) {                                       \
+    radius_impl(metric, shift, index, queries, bound, exclude_self, offsets, idx, dist,        \
+                n_threads_);                                                                   \
   }
 GPULEARN_DEFINE_NEIGHBORS(float)
 GPULEARN_DEFINE_NEIGHBORS(double)

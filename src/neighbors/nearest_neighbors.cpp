@@ -122,6 +122,29 @@ void check_inputs(Backend& be, const ResolvedMetric& m, MatrixView<const T> inde
                    "; scale X (or use float64)");
 }
 
+// The shift of squared Euclidean distances (else empty: none): their GEMM expansion
+// |q|^2 - 2 q.x + |x|^2 loses every digit to cancellation for data far from the origin, and
+// distances do not change when both sides move. The index's column mean, rounded to 8
+// significant bits: it centres as well as the exact mean, and x - s stays exact for data on a
+// grid coarser than that (integers, halves, ...), whose exactly tied distances then stay tied
+// in T, so that the tie rule (the smaller index first) still decides among them.
+template <typename T>
+std::vector<T> distance_shift(Backend& be, const ResolvedMetric& m, MatrixView<const T> index) {
+  if (m.rdist.kind != Rdist::kSqEuclidean) return {};
+  std::vector<T> mean(index.cols);
+  double count = 0;
+  be.weighted_means(index, MatrixView<const T>(), VectorView<const T>(), mean.data(), nullptr,
+                    &count);
+  for (T& v : mean) {
+    if (v == T(0)) continue;
+    int e = 0;
+    std::frexp(static_cast<double>(v), &e);
+    const double unit = std::ldexp(1.0, e - 8);
+    v = static_cast<T>(std::round(static_cast<double>(v) / unit) * unit);
+  }
+  return mean;
+}
+
 // Copies an m x k native result into the caller's view (any space, any row stride).
 template <typename U>
 void deliver(Backend& be, const U* native, MatrixView<U> out) {
@@ -170,7 +193,9 @@ void kneighbors(Context& ctx, const NeighborsParams& params, MatrixView<const T>
   const int64_t count = checked_mul(queries.rows, k);
   Scratch<T> dist(be, count);
   Scratch<int64_t> idx(be, count);
-  be.knn(m.rdist, native_index.view, q, k, exclude_self, dist.data, idx.data);
+  const std::vector<T> shift = distance_shift(be, m, native_index.view);
+  be.knn(m.rdist, shift.empty() ? nullptr : shift.data(), native_index.view, q, k, exclude_self,
+         dist.data, idx.data);
 
   // The finishing transform runs on the host: the results are m x k, small beside the scan.
   std::vector<T> host_dist(count);
@@ -192,8 +217,7 @@ RadiusNeighbors<T> radius_neighbors(Context& ctx, const NeighborsParams& params,
   const ResolvedMetric m = resolve(params);
   GPULEARN_EXPECTS(m.finish != Finish::kNegate, "radius queries need a distance; metric='", m.name,
                    "' is a similarity (use kneighbors)");
-  GPULEARN_EXPECTS(radius >= 0 && std::isfinite(radius),
-                   "radius must be a finite number >= 0, got ", radius);
+  GPULEARN_EXPECTS(radius >= 0, "radius must be >= 0 (infinity matches every row), got ", radius);
   Backend& be = ctx.backend();
   check_inputs(be, m, index, queries, exclude_self);
   RadiusNeighbors<T> r;
@@ -213,8 +237,9 @@ RadiusNeighbors<T> radius_neighbors(Context& ctx, const NeighborsParams& params,
     query_copy = std::make_unique<NativeMatrix<T>>(be, queries);
     q = query_copy->view;
   }
-  be.radius_search(m.rdist, native_index.view, q, bound, exclude_self, r.offsets, r.indices,
-                   r.distances);
+  const std::vector<T> shift = distance_shift(be, m, native_index.view);
+  be.radius_search(m.rdist, shift.empty() ? nullptr : shift.data(), native_index.view, q, bound,
+                   exclude_self, r.offsets, r.indices, r.distances);
   if (m.finish != Finish::kNone) {
     for (T& v : r.distances) v = finish(m, v);
   }

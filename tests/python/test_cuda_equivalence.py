@@ -12,8 +12,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import gpulearn
 from gpulearn.linear_model import LinearRegression, Ridge
+from gpulearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
-from _testdata import make_regression_data
+from _testdata import SEED, make_regression_data
 
 pytestmark = pytest.mark.cuda
 
@@ -298,3 +299,198 @@ def test_more_than_one_gpu_ordinal(cuda, rng):
     on_first = Ridge(device="cuda:0").fit(X, y)
     on_second = Ridge(device="cuda:1").fit(X, y)
     assert_models_close(on_second, on_first, RTOL_F64)
+
+
+# --------------------------------------------------------------------------------------------
+# Nearest neighbours: NearestNeighbors, KNeighborsClassifier, KNeighborsRegressor
+#
+# Both backends order the neighbours by (distance, index) and recompute the returned
+# neighbours' distances in double with the same code (src/neighbors/rdist.hpp), so on data
+# without exact ties the indices are identical and the distances differ only by the rounding of
+# the recomputation's sums (FMA contraction on the device): 1e-12 relative in float64, and one
+# float32 rounding, 1e-6 relative, in float32.
+
+RTOL_KNN_F64 = 1e-12
+RTOL_KNN_F32 = 1e-6
+
+KNN_METRICS = [
+    pytest.param("minkowski", 2, id="minkowski-p2"),
+    pytest.param("minkowski", 1.5, id="minkowski-p1.5"),
+    pytest.param("minkowski", 3, id="minkowski-p3"),
+    pytest.param("minkowski", np.inf, id="minkowski-pinf"),
+    pytest.param("euclidean", 2, id="euclidean"),
+    pytest.param("sqeuclidean", 2, id="sqeuclidean"),
+    pytest.param("cosine", 2, id="cosine"),
+    pytest.param("manhattan", 2, id="manhattan"),
+    pytest.param("chebyshev", 2, id="chebyshev"),
+    pytest.param("inner_product", 2, id="inner_product"),
+]
+
+
+@pytest.fixture(scope="module")
+def knn_data():
+    """(X, Q): 5000 x 16 index, 700 queries, uniform in [-1, 1) (signed, for inner products)."""
+    gen = np.random.default_rng(SEED)
+    return gen.uniform(-1, 1, size=(5000, 16)), gen.uniform(-1, 1, size=(700, 16))
+
+
+def _host(a):
+    """NumPy view of a NumPy, CuPy or PyTorch array."""
+    if hasattr(a, "get"):
+        return a.get()
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def assert_same_neighbours(gpu, cpu, rtol):
+    (g_dist, g_ind), (c_dist, c_ind) = gpu, cpu
+    g_dist, g_ind = _host(g_dist), _host(g_ind)
+    assert g_ind.dtype == np.int64 and g_dist.dtype == c_dist.dtype
+    assert g_ind.shape == c_ind.shape
+    assert_array_equal(g_ind, c_ind)
+    assert_allclose(g_dist, c_dist, rtol=rtol, atol=rtol * 1e-3)
+
+
+@pytest.mark.parametrize("metric, p", KNN_METRICS)
+@pytest.mark.parametrize("k", [1, 10, 300])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, RTOL_KNN_F64),
+                                         (np.float32, RTOL_KNN_F32)])
+def test_cuda_kneighbors_match_cpu(knn_data, metric, p, k, dtype, rtol, cuda):
+    X, Q = (a.astype(dtype) for a in knn_data)
+    on_gpu = NearestNeighbors(n_neighbors=k, metric=metric, p=p, device=cuda).fit(X)
+    on_cpu = NearestNeighbors(n_neighbors=k, metric=metric, p=p, device="cpu").fit(X)
+    dist, ind = on_gpu.kneighbors(Q)
+    assert type(dist) is np.ndarray and type(ind) is np.ndarray  # host in, host out
+    assert dist.dtype == dtype and dist.shape == (Q.shape[0], k)
+    assert_same_neighbours((dist, ind), on_cpu.kneighbors(Q), rtol)
+    assert_same_neighbours(on_gpu.kneighbors(), on_cpu.kneighbors(), rtol)  # X=None
+
+
+@pytest.mark.parametrize("metric, p", [m for m in KNN_METRICS if m.values[0] != "inner_product"])
+@pytest.mark.parametrize("sort_results", [False, True])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, RTOL_KNN_F64),
+                                         (np.float32, RTOL_KNN_F32)])
+def test_cuda_radius_neighbors_match_cpu(knn_data, metric, p, sort_results, dtype, rtol, cuda):
+    X, Q = (a.astype(dtype) for a in knn_data)
+    # A radius around the 20th neighbour's distance: a few to a few dozen matches per query.
+    radius = float(np.median(NearestNeighbors(n_neighbors=20, metric=metric, p=p, device="cpu")
+                             .fit(X).kneighbors(Q[:50])[0][:, -1]))
+    on_gpu = NearestNeighbors(radius=radius, metric=metric, p=p, device=cuda).fit(X)
+    on_cpu = NearestNeighbors(radius=radius, metric=metric, p=p, device="cpu").fit(X)
+    for query in (Q, None):
+        g_dist, g_ind = on_gpu.radius_neighbors(query, sort_results=sort_results)
+        c_dist, c_ind = on_cpu.radius_neighbors(query, sort_results=sort_results)
+        assert g_ind.shape == c_ind.shape
+        assert sum(a.size for a in c_ind) > c_ind.shape[0]
+        for q in range(c_ind.shape[0]):
+            assert_array_equal(_host(g_ind[q]), c_ind[q])
+            assert _host(g_dist[q]).dtype == dtype
+            assert_allclose(_host(g_dist[q]), c_dist[q], rtol=rtol, atol=rtol * 1e-3)
+    g_graph = on_gpu.radius_neighbors_graph(Q, mode="distance")
+    c_graph = on_cpu.radius_neighbors_graph(Q, mode="distance")
+    assert_array_equal(g_graph.indptr, c_graph.indptr)
+    assert_array_equal(g_graph.indices, c_graph.indices)
+    assert_allclose(g_graph.data, c_graph.data, rtol=rtol, atol=rtol * 1e-3)
+
+
+def test_cuda_kneighbors_graph_matches_cpu(knn_data, cuda):
+    X, Q = knn_data
+    on_gpu = NearestNeighbors(n_neighbors=7, device=cuda).fit(X)
+    on_cpu = NearestNeighbors(n_neighbors=7, device="cpu").fit(X)
+    for query in (Q, None):
+        for mode in ("connectivity", "distance"):
+            g, c = on_gpu.kneighbors_graph(query, mode=mode), on_cpu.kneighbors_graph(query,
+                                                                                     mode=mode)
+            assert g.format == "csr" and g.shape == c.shape
+            assert_array_equal(g.indptr, c.indptr)
+            assert_array_equal(g.indices, c.indices)
+            assert_allclose(g.data, c.data, rtol=RTOL_KNN_F64)
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+def test_cuda_knn_classifier_and_regressor_match_cpu(knn_data, weights, metric, cuda):
+    X, Q = knn_data
+    gen = np.random.default_rng(SEED + 3)
+    y = gen.integers(0, 4, size=X.shape[0])
+    y_reg = X @ gen.normal(size=X.shape[1])
+    params = dict(n_neighbors=9, weights=weights, metric=metric)
+    clf_gpu = KNeighborsClassifier(device=cuda, **params).fit(X, y)
+    clf_cpu = KNeighborsClassifier(device="cpu", **params).fit(X, y)
+    assert_array_equal(clf_gpu.predict(Q), clf_cpu.predict(Q))
+    assert_allclose(clf_gpu.predict_proba(Q), clf_cpu.predict_proba(Q), rtol=1e-12, atol=1e-12)
+    reg_gpu = KNeighborsRegressor(device=cuda, **params).fit(X, y_reg)
+    reg_cpu = KNeighborsRegressor(device="cpu", **params).fit(X, y_reg)
+    assert_allclose(reg_gpu.predict(Q), reg_cpu.predict(Q), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, RTOL_KNN_F64),
+                                         (np.float32, RTOL_KNN_F32)])
+def test_cupy_neighbors_input_gives_cupy_output(knn_data, dtype, rtol, cuda):
+    cp = pytest.importorskip("cupy")
+    X, Q = (a.astype(dtype) for a in knn_data)
+    X_gpu, Q_gpu = cp.asarray(X), cp.asarray(Q)
+    model = NearestNeighbors(n_neighbors=10).fit(X_gpu)  # device="auto": the data's GPU
+    on_cpu = NearestNeighbors(n_neighbors=10, device="cpu").fit(X)
+    dist, ind = model.kneighbors(Q_gpu)
+    assert isinstance(dist, cp.ndarray) and isinstance(ind, cp.ndarray)
+    assert dist.dtype == dtype and ind.dtype == np.int64
+    assert dist.device.id == Q_gpu.device.id
+    assert_same_neighbours((dist, ind), on_cpu.kneighbors(Q), rtol)
+    only = model.kneighbors(Q_gpu, return_distance=False)
+    assert isinstance(only, cp.ndarray)
+    assert_array_equal(only.get(), ind.get())
+    itself = model.kneighbors()  # the index on the device: device results
+    assert isinstance(itself[1], cp.ndarray)
+    assert_same_neighbours(itself, on_cpu.kneighbors(), rtol)
+    host = model.kneighbors(Q)  # host queries: host results
+    assert type(host[1]) is np.ndarray
+    assert_same_neighbours(host, on_cpu.kneighbors(Q), rtol)
+    # Fortran-ordered and strided device queries read the same values.
+    assert_same_neighbours(model.kneighbors(cp.asfortranarray(Q_gpu)), on_cpu.kneighbors(Q), rtol)
+    assert_same_neighbours(model.kneighbors(Q_gpu[::3]), on_cpu.kneighbors(Q[::3]), rtol)
+    assert_array_equal(X_gpu.get(), X)  # never written
+    # A model fitted on device data pickles with a host index and predicts on the CPU.
+    restored = pickle.loads(pickle.dumps(model)).set_params(device="cpu")
+    assert_same_neighbours(restored.kneighbors(Q), on_cpu.kneighbors(Q), rtol)
+    # The classifier on device data predicts the CPU's labels.
+    y = np.arange(X.shape[0]) % 3
+    labels = KNeighborsClassifier().fit(X_gpu, y).predict(Q_gpu)
+    assert_array_equal(_host(labels), KNeighborsClassifier(device="cpu").fit(X, y).predict(Q))
+
+
+def test_torch_neighbors_input_gives_torch_output(knn_data, cuda):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch was built without CUDA")
+    X, Q = knn_data
+    X_t, Q_t = torch.from_numpy(X).to("cuda"), torch.from_numpy(Q).to("cuda")
+    model = NearestNeighbors(n_neighbors=10).fit(X_t)
+    dist, ind = model.kneighbors(Q_t)
+    assert isinstance(dist, torch.Tensor) and isinstance(ind, torch.Tensor)
+    assert dist.is_cuda and ind.is_cuda
+    assert dist.dtype == torch.float64 and ind.dtype == torch.int64
+    assert_same_neighbours((dist, ind),
+                           NearestNeighbors(n_neighbors=10, device="cpu").fit(X).kneighbors(Q),
+                           RTOL_KNN_F64)
+    dist32, _ = NearestNeighbors(n_neighbors=10).fit(X_t.float()).kneighbors(Q_t.float())
+    assert dist32.dtype == torch.float32
+
+
+def test_cuda_neighbors_refuse_bad_input(knn_data, cuda):
+    X, Q = knn_data
+    bad = Q[:20].copy()
+    bad[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        NearestNeighbors(device=cuda).fit(bad)
+    model = NearestNeighbors(device=cuda).fit(X)
+    with pytest.raises(ValueError, match="NaN"):
+        model.kneighbors(bad)
+    with pytest.raises(ValueError, match="Expected n_neighbors <= n_samples_fit"):
+        model.kneighbors(Q, n_neighbors=X.shape[0] + 1)
+    with pytest.raises(ValueError, match="features"):
+        model.kneighbors(Q[:, :-1])
+    # The context is still usable afterwards.
+    assert_same_neighbours(model.kneighbors(Q),
+                           NearestNeighbors(device="cpu").fit(X).kneighbors(Q), RTOL_KNN_F64)

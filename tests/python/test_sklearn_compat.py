@@ -23,6 +23,7 @@ import gpulearn
 from gpulearn import _base
 from gpulearn.cluster import KMeans
 from gpulearn.linear_model import LinearRegression, Ridge
+from gpulearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
 from _testdata import make_regression_data
 
@@ -58,7 +59,8 @@ _STRICT = ({"xfail_strict": True}
 
 
 @parametrize_with_checks([LinearRegression(device="cpu"), Ridge(device="cpu"),
-                          KMeans(device="cpu")],
+                          KMeans(device="cpu"), NearestNeighbors(device="cpu"),
+                          KNeighborsClassifier(device="cpu"), KNeighborsRegressor(device="cpu")],
                          expected_failed_checks=expected_failed_checks, **_STRICT)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

@@ -100,7 +100,7 @@ class NeighborsBase(DeviceEstimatorMixin):
             elif np.isinf(p):
                 self.effective_metric_ = "chebyshev"
             else:
-                self.effective_metric_params_["p"] = p
+                self.effective_metric_params_.update(p=p, w=None)
 
     def _fit_index(self, X):
         """Validates X and keeps it as the index; returns the host copy (None for GPU data)."""
@@ -310,4 +310,5 @@ class NeighborsBase(DeviceEstimatorMixin):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
+        tags.target_tags.multi_output = True  # the classifier and regressor take 2-D y
         return tags
