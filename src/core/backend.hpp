@@ -184,7 +184,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device);
 
 // ---- The plugin's C entry points (cuda/core/plugin.cu defines them) ----
 // Bumped whenever Backend's layout or these signatures change; the loader refuses a mismatch.
-constexpr int kCudaPluginAbi = 4;  // 4: knn, radius_search; 3: k-means, native_space/allocate/copy
+constexpr int kCudaPluginAbi = 5;  // 5: knn/radius_search shift; 4: knn, radius_search; 3: k-means
 
 }  // namespace gpulearn::detail
 

@@ -348,7 +348,14 @@ def assert_same_neighbours(gpu, cpu, rtol):
     g_dist, g_ind = _host(g_dist), _host(g_ind)
     assert g_ind.dtype == np.int64 and g_dist.dtype == c_dist.dtype
     assert g_ind.shape == c_ind.shape
-    assert_array_equal(g_ind, c_ind)
+    # Both lists are ordered by exactly recomputed distances, so equal distances rank for rank
+    # mean the same neighbours up to near-ties. float64 must agree exactly; in float32 the two
+    # backends' GEMMs round the selection distances differently, and a pair within ~1e-7 of the
+    # k-th may swap in: allowed at a rate far below what a wrong search would show.
+    if g_dist.dtype == np.float64:
+        assert_array_equal(g_ind, c_ind)
+    else:
+        assert np.mean(g_ind != c_ind) <= 1e-3
     assert_allclose(g_dist, c_dist, rtol=rtol, atol=rtol * 1e-3)
 
 
