@@ -96,11 +96,13 @@ class CudaBackend final : public Backend {
   std::vector<int64_t> independent_draws(VectorView<const T> p, VectorView<const T> w,             \
                                          double scale, uint64_t seed) override;                    \
   void largest(VectorView<const T> p, int64_t m, int64_t* idx) override;                           \
-  void knn(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries, int64_t k,    \
-           bool exclude_self, T* dist, int64_t* idx) override;                                     \
-  void radius_search(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries,     \
-                     double bound, bool exclude_self, std::vector<int64_t>& offsets,               \
-                     std::vector<int64_t>& idx, std::vector<T>& dist) override;
+  void knn(RdistSpec metric, const T* shift, MatrixView<const T> index,                            \
+           MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx)       \
+      override;                                                                                    \
+  void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,                  \
+                     MatrixView<const T> queries, double bound, bool exclude_self,                 \
+                     std::vector<int64_t>& offsets, std::vector<int64_t>& idx,                     \
+                     std::vector<T>& dist) override;
   GPULEARN_CUDA_OVERRIDES(float)
   GPULEARN_CUDA_OVERRIDES(double)
 #undef GPULEARN_CUDA_OVERRIDES

@@ -1,6 +1,8 @@
 // Distance tiles of the nearest-neighbour primitives (see neighbors_common.cuh): the GEMM
 // family's dot products by cuBLAS, the other metrics' reduced distances by a tiled kernel of our
-// own, and the per-row factors (squared norms, inverse norms) the GEMM family's distances need.
+// own, and the per-row factors (squared norms, inverse norms) the GEMM family's distances need;
+// with a shift (squared Euclidean), the shifted tile copies the GEMM reads and the norms of the
+// shifted rows.
 //
 // GEMM layout, as in kmeans_assign.cu: the row-major query tile (rows x d, stride ldq) is to
 // cuBLAS the column-major d x rows matrix, the row-major index tile (cols x d, stride ldx) the
@@ -22,10 +24,13 @@ namespace {
 
 // ---- Row factors -------------------------------------------------------------------------------
 
-// f[i] = |x_i|^2 or 1/|x_i| (inverse), summed in double by a group of kLanes lanes per row.
+// f[i] = |x_i - s|^2 or 1/|x_i - s| (inverse), summed in double by a group of kLanes lanes per
+// row; x_i - s is rounded to T first, as in the shifted copies the GEMM reads (shift null: s = 0,
+// nothing subtracted).
 template <typename T, int kLanes>
 __global__ void __launch_bounds__(kBlockThreads)
-    row_factors_kernel(const T* x, int64_t ld, int64_t rows, int64_t d, bool inverse, T* f) {
+    row_factors_kernel(const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
+                       bool inverse, T* f) {
   const int lane = threadIdx.x % kLanes;
   const int64_t groups = int64_t{gridDim.x} * (blockDim.x / kLanes);
   const int64_t group = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / kLanes;
@@ -37,7 +42,7 @@ __global__ void __launch_bounds__(kBlockThreads)
     if (i < rows) {
       const T* xi = x + i * ld;
       for (int64_t j = lane; j < d; j += kLanes) {
-        const double v = static_cast<double>(xi[j]);
+        const double v = static_cast<double>(shift == nullptr ? xi[j] : xi[j] - shift[j]);
         acc += v * v;
       }
     }
@@ -48,6 +53,20 @@ __global__ void __launch_bounds__(kBlockThreads)
       } else {
         f[i] = static_cast<T>(acc);
       }
+    }
+  }
+}
+
+// xs (rows x d, contiguous) = x (stride ld) less s from every row, in T.
+template <typename T>
+__global__ void __launch_bounds__(kBlockThreads)
+    shift_rows_kernel(const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift, T* xs) {
+  for (int64_t i = blockIdx.y; i < rows; i += gridDim.y) {
+    const T* xi = x + i * ld;
+    T* out = xs + i * d;
+    for (int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; j < d;
+         j += int64_t{gridDim.x} * blockDim.x) {
+      out[j] = xi[j] - shift[j];
     }
   }
 }
@@ -163,17 +182,29 @@ void direct_tile_launch(const DirectArgs<T>& a, cudaStream_t stream) {
 }  // namespace
 
 template <typename T>
-void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, T* f,
-                       cudaStream_t stream) {
+void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
+                       T* f, cudaStream_t stream) {
   if (!uses_factors(a) || rows <= 0) return;
   with_lanes(d, [&](auto lanes) {
     constexpr int kLanes = decltype(lanes)::value;
     const auto blocks = static_cast<unsigned>(
         std::clamp<int64_t>(ceil_div(checked_mul(rows, kLanes), kBlockThreads), 1, kMaxBlocks));
     row_factors_kernel<T, kLanes>
-        <<<blocks, kBlockThreads, 0, stream>>>(x, ld, rows, d, a == Approx::kCosine, f);
+        <<<blocks, kBlockThreads, 0, stream>>>(x, ld, rows, d, shift, a == Approx::kCosine, f);
     GPULEARN_CUDA_CHECK_LAUNCH();
   });
+}
+
+template <typename T>
+GemmRows<T> shifted_tile_async(const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
+                               T* xs, cudaStream_t stream) {
+  if (shift == nullptr) return {x, ld};
+  if (rows > 0 && d > 0) {
+    shift_rows_kernel<T>
+        <<<elementwise_grid(rows, d), kBlockThreads, 0, stream>>>(x, ld, rows, d, shift, xs);
+    GPULEARN_CUDA_CHECK_LAUNCH();
+  }
+  return {xs, d};
 }
 
 template <typename T>
@@ -208,10 +239,12 @@ void distance_tile_async(CudaBackend& be, RdistSpec metric, const T* q, int64_t 
   }
 }
 
-#define GPULEARN_DISTANCE_TILE(T)                                                           \
-  template void row_factors_async<T>(Approx, const T*, int64_t, int64_t, int64_t, T*,       \
-                                     cudaStream_t);                                         \
-  template void distance_tile_async<T>(CudaBackend&, RdistSpec, const T*, int64_t, int64_t, \
+#define GPULEARN_DISTANCE_TILE(T)                                                               \
+  template void row_factors_async<T>(Approx, const T*, int64_t, int64_t, int64_t, const T*, T*, \
+                                     cudaStream_t);                                             \
+  template GemmRows<T> shifted_tile_async<T>(const T*, int64_t, int64_t, int64_t, const T*, T*, \
+                                             cudaStream_t);                                     \
+  template void distance_tile_async<T>(CudaBackend&, RdistSpec, const T*, int64_t, int64_t,     \
                                        const T*, int64_t, int64_t, int64_t, T*, int64_t);
 GPULEARN_DISTANCE_TILE(float)
 GPULEARN_DISTANCE_TILE(double)

@@ -3,7 +3,9 @@
 // k best (approximate value, index) pairs; at the end of the query tile the k pairs' reduced
 // distances are recomputed exactly (exact_rdist, in double) and each row is ordered by
 // (exact value as T, index), as on the CPU backend. Neither the m x n distance matrix nor a host
-// copy of the data is ever made: the scratch is one distance tile and the per-row factors.
+// copy of the data is ever made: the scratch is one distance tile and the per-row factors (and,
+// for the squared Euclidean distance with a shift, the shifted copies of the current query tile
+// and index tile, each within kShiftedTileBytes: see neighbors_common.cuh).
 //
 // Two selections:
 // - k <= kMaxFastK: a warp per query, its list in shared memory while it scans a tile (the list
@@ -19,9 +21,10 @@
 // The exact pass uses a warp-level bitonic sort (fast path) or two stable segmented sorts, by
 // index then by value (large k).
 //
-// Determinism: tile shapes depend on (m, n, k, sizeof(T)) only (tile_rows), never on the free
-// memory, so cuBLAS sees the same shapes on every run; every order is a total order on
-// (value, index) pairs with unique indices, so no result depends on scheduling.
+// Determinism: tile shapes depend on (m, n, k, sizeof(T), and d with a shift) only (tile_rows,
+// shifted_tile_cap), never on the free memory, so cuBLAS sees the same shapes on every run;
+// every order is a total order on (value, index) pairs with unique indices, so no result depends
+// on scheduling.
 #include <algorithm>
 #include <climits>
 #include <cstddef>
@@ -50,7 +53,8 @@ constexpr int kPerLane = 8;
 constexpr int64_t kMaxTileQueries = 4096;
 // The distance tile: about the L2 of an H100/H200, so that the selection reads it from cache.
 constexpr int64_t kTileBytes = int64_t{32} << 20;
-// Large k: index rows per chunk (at least k), and the budget of the per-query segments.
+// Large k: index rows per chunk (at least k, unless a shifted copy's budget caps it: any chunk
+// size is correct), and the budget of the per-query segments.
 constexpr int64_t kSortedChunkRows = 32768;
 constexpr int64_t kSortedBytes = int64_t{256} << 20;
 
@@ -249,28 +253,36 @@ __global__ void __launch_bounds__(kWarpThreads) exact_sort_kernel(ExactArgs<T> a
 unsigned warp_blocks(int64_t rows) { return static_cast<unsigned>(ceil_div(rows, kWarps)); }
 
 template <typename T>
-void knn_fast(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
+void knn_fast(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
               MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx) {
   const int64_t n = index.rows, m = queries.rows, d = index.cols;
   cudaStream_t stream = be.stream();
   const Approx approx = approx_of(metric.kind);
   const bool factors = uses_factors(approx);
-  const int64_t tm = tile_rows(be, m, kMaxTileQueries, 32);
-  const int64_t tn = tile_rows(be, n, kTileBytes / checked_mul(tm, int64_t{sizeof(T)}), 32);
+  const bool shifted = uses_shift(metric, shift);
+  const int64_t tm = tile_rows(be, m, shifted_tile_cap<T>(shifted, kMaxTileQueries, d, 32), 32);
+  const int64_t tn = tile_rows(
+      be, n, shifted_tile_cap<T>(shifted, kTileBytes / checked_mul(tm, int64_t{sizeof(T)}), d, 32),
+      32);
 
   struct Scratch {
-    T *g, *xf, *qf;
+    T *g, *xf, *qf, *shift, *qs, *xs;
   };
   auto layout = [&](Carver& c) {
     Scratch s;
     s.g = c.take<T>(checked_mul(tm, tn));
     s.xf = c.take<T>(factors ? n : 0);
     s.qf = c.take<T>(factors ? m : 0);
+    s.shift = c.take<T>(shifted ? d : 0);
+    s.qs = c.take<T>(shifted ? checked_mul(std::min(tm, m), d) : 0);
+    s.xs = c.take<T>(shifted ? checked_mul(std::min(tn, n), d) : 0);
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  row_factors_async(approx, index.data, index.ld, n, d, s.xf, stream);
-  row_factors_async(approx, queries.data, queries.ld, m, d, s.qf, stream);
+  const T* dshift = shifted ? s.shift : nullptr;  // device copy
+  if (shifted) upload_async(s.shift, shift, d, stream);
+  row_factors_async(approx, index.data, index.ld, n, d, dshift, s.xf, stream);
+  row_factors_async(approx, queries.data, queries.ld, m, d, dshift, s.qf, stream);
 
   const int kk = static_cast<int>(k);
   const int width = pow2_at_least(kk + 32);
@@ -279,10 +291,13 @@ void knn_fast(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
   const size_t exact_smem = size_t{kWarps} * exact_width * (sizeof(int64_t) + sizeof(T));
   for (int64_t q0 = 0; q0 < m; q0 += tm) {
     const int64_t rows = std::min(tm, m - q0);
+    const GemmRows<T> qt =
+        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.qs, stream);
     for (int64_t x0 = 0; x0 < n; x0 += tn) {
       const int64_t cols = std::min(tn, n - x0);
-      distance_tile_async(be, metric, queries.row(q0), queries.ld, rows, index.row(x0), index.ld,
-                          cols, d, s.g, tn);
+      const GemmRows<T> xt =
+          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.xs, stream);
+      distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d, s.g, tn);
       SelectArgs<T> a{};
       a.g = s.g;
       a.ldg = tn;
@@ -390,16 +405,20 @@ void segmented_sort(void* temp, size_t temp_bytes, cub::DoubleBuffer<K>& keys,
 }
 
 template <typename T>
-void knn_sorted(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
+void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
                 MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx) {
   const int64_t n = index.rows, m = queries.rows, d = index.cols;
   cudaStream_t stream = be.stream();
   const Approx approx = approx_of(metric.kind);
   const bool factors = uses_factors(approx);
-  const int64_t tc = tile_rows(be, n, ceil_div(std::max(kSortedChunkRows, k), 32) * 32, 32);
+  const bool shifted = uses_shift(metric, shift);
+  const int64_t tc = tile_rows(
+      be, n, shifted_tile_cap<T>(shifted, ceil_div(std::max(kSortedChunkRows, k), 32) * 32, d, 32),
+      32);
   const int64_t seg = checked_add(k, tc);
   const int64_t per_query = checked_mul(seg, int64_t{2 * (sizeof(T) + sizeof(int64_t))});
-  const int64_t tq = tile_rows(be, m, std::max<int64_t>(1, kSortedBytes / per_query), 1);
+  const int64_t tq = tile_rows(
+      be, m, shifted_tile_cap<T>(shifted, std::max<int64_t>(1, kSortedBytes / per_query), d, 1), 1);
   if (checked_mul(tq, seg) > INT_MAX) {
     GPULEARN_FAIL(Unsupported, "k = ", k, " is too large for the CUDA backend: a query's ", seg,
                   " candidates exceed the 32-bit limit of its segmented sort (", INT_MAX, ")");
@@ -433,7 +452,7 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
     int64_t *vals0, *vals1;
     int *begin, *end;
     void* temp;
-    T *xf, *qf;
+    T *xf, *qf, *shift, *qs, *xs;
   };
   auto layout = [&](Carver& c) {
     Scratch s;
@@ -446,14 +465,21 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
     s.temp = c.take<std::byte>(static_cast<int64_t>(temp_bytes));
     s.xf = c.take<T>(factors ? n : 0);
     s.qf = c.take<T>(factors ? m : 0);
+    s.shift = c.take<T>(shifted ? d : 0);
+    s.qs = c.take<T>(shifted ? checked_mul(std::min(tq, m), d) : 0);
+    s.xs = c.take<T>(shifted ? checked_mul(std::min(tc, n), d) : 0);
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  row_factors_async(approx, index.data, index.ld, n, d, s.xf, stream);
-  row_factors_async(approx, queries.data, queries.ld, m, d, s.qf, stream);
+  const T* dshift = shifted ? s.shift : nullptr;  // device copy
+  if (shifted) upload_async(s.shift, shift, d, stream);
+  row_factors_async(approx, index.data, index.ld, n, d, dshift, s.xf, stream);
+  row_factors_async(approx, queries.data, queries.ld, m, d, dshift, s.qf, stream);
 
   for (int64_t q0 = 0; q0 < m; q0 += tq) {
     const int64_t rows = std::min(tq, m - q0);
+    const GemmRows<T> qt =
+        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.qs, stream);
     cub::DoubleBuffer<T> keys(s.keys0, s.keys1);
     cub::DoubleBuffer<int64_t> vals(s.vals0, s.vals1);
     empty_lists_kernel<<<grid_for(rows * k), kBlockThreads, 0, stream>>>(
@@ -461,8 +487,10 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
     GPULEARN_CUDA_CHECK_LAUNCH();
     for (int64_t x0 = 0; x0 < n; x0 += tc) {
       const int64_t cols = std::min(tc, n - x0);
-      distance_tile_async(be, metric, queries.row(q0), queries.ld, rows, index.row(x0), index.ld,
-                          cols, d, keys.Current() + k, seg);
+      const GemmRows<T> xt =
+          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.xs, stream);
+      distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d,
+                          keys.Current() + k, seg);
       with_approx(metric.kind, [&](auto kind) {
         candidates_kernel<T, decltype(kind)::value>
             <<<grid_for(rows * cols), kBlockThreads, 0, stream>>>(
@@ -503,7 +531,7 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
 }
 
 template <typename T>
-void knn_impl(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
+void knn_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
               MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx) {
   if (queries.rows == 0) return;
   GPULEARN_ASSERT(index.cols >= 1 && queries.cols == index.cols);
@@ -513,20 +541,21 @@ void knn_impl(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
   check_device_pointer(dist, "the distances");
   check_device_pointer(idx, "the indices");
   if (k <= kMaxFastK) {
-    knn_fast(be, metric, index, queries, k, exclude_self, dist, idx);
+    knn_fast(be, metric, shift, index, queries, k, exclude_self, dist, idx);
   } else {
-    knn_sorted(be, metric, index, queries, k, exclude_self, dist, idx);
+    knn_sorted(be, metric, shift, index, queries, k, exclude_self, dist, idx);
   }
   be.sync_stream();
 }
 
 }  // namespace
 
-#define GPULEARN_CUDA_KNN(T)                                                                      \
-  void CudaBackend::knn(RdistSpec metric, MatrixView<const T> index, MatrixView<const T> queries, \
-                        int64_t k, bool exclude_self, T* dist, int64_t* idx) {                    \
-    DeviceGuard guard(device_);                                                                   \
-    knn_impl(*this, metric, index, queries, k, exclude_self, dist, idx);                          \
+#define GPULEARN_CUDA_KNN(T)                                                                \
+  void CudaBackend::knn(RdistSpec metric, const T* shift, MatrixView<const T> index,        \
+                        MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, \
+                        int64_t* idx) {                                                     \
+    DeviceGuard guard(device_);                                                             \
+    knn_impl(*this, metric, shift, index, queries, k, exclude_self, dist, idx);             \
   }
 GPULEARN_CUDA_KNN(float)
 GPULEARN_CUDA_KNN(double)

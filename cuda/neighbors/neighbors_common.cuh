@@ -8,6 +8,14 @@
 // in T for the other metrics (a direct kernel). approx_value turns an entry into the value the
 // selection ranks, with the same expressions as the CPU backend: (|q|^2 - 2 q.x) + |x|^2 clamped
 // at 0, 1 - (q.x / |q|) / |x| clipped to [0, 2], -q.x.
+//
+// The shift of the squared Euclidean distance (Backend::knn's shift, usually the index's mean):
+// q and x above are then q - s and x - s, each rounded to T. It is uploaded once per call; the
+// row factors are the squared norms of the shifted rows, and each query tile and index tile is
+// copied, shifted, into the workspace (shifted_tile_async) for the GEMM to read. Each copy holds
+// at most shifted_tile_cap rows, so at most max(kShiftedTileBytes, 32 d sizeof(T)) bytes (and
+// never more rows than its matrix has). Without a shift nothing is copied: the GEMM reads the
+// rows in place, with their stride.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -108,6 +116,25 @@ void require_device_rows(MatrixView<const T> v, const char* what) {
   check_device_pointer(v.data, what);
 }
 
+/// The shift's device copy is used (kSqEuclidean with a shift); the other metrics ignore it.
+inline bool uses_shift(RdistSpec metric, const void* shift) {
+  return metric.kind == Rdist::kSqEuclidean && shift != nullptr;
+}
+
+/// The budget of one shifted tile copy (rows x d of T, contiguous) in the workspace.
+constexpr int64_t kShiftedTileBytes = int64_t{64} << 20;
+
+/// `want` capped, when the tile is copied shifted, to the rows whose copy fits kShiftedTileBytes,
+/// but at least `multiple` (tile_rows then rounds it down to the multiple). A function of its
+/// arguments only, like tile_rows.
+template <typename T>
+int64_t shifted_tile_cap(bool shifted, int64_t want, int64_t d, int64_t multiple) {
+  if (!shifted) return want;
+  const int64_t fit = kShiftedTileBytes / checked_mul(d, static_cast<int64_t>(sizeof(T)));
+  const int64_t capped = want < fit ? want : fit;
+  return capped < multiple ? multiple : capped;
+}
+
 /// Rows per tile: `want` rounded down to a multiple (at least one multiple), capped as
 /// fixed_tile_rows caps: by n rounded up to the multiple and by GPULEARN_CUDA_MAX_CHUNK_ROWS,
 /// so that tests can exercise tile boundaries on small data. A function of its arguments only,
@@ -118,12 +145,27 @@ inline int64_t tile_rows(const CudaBackend& be, int64_t n, int64_t want, int64_t
   return rows < multiple ? multiple : (rows < cap ? rows : cap);
 }
 
-/// f[i] for the rows x d matrix at x (stride ld): |x_i|^2 (kSqEuclidean) or 1/|x_i| (kCosine,
-/// 0 for a zero row), summed in double and stored as T, as on the CPU backend. Nothing for the
-/// other approximations.
+/// f[i] for the rows x d matrix at x (stride ld): |x_i - s|^2 (kSqEuclidean) or 1/|x_i - s|
+/// (kCosine, 0 for a zero row), summed in double and stored as T, as on the CPU backend, with
+/// x_i - s rounded to T as in shifted_tile_async; shift (device, d values) null: s = 0. Nothing
+/// for the other approximations.
 template <typename T>
-void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, T* f,
-                       cudaStream_t stream);
+void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
+                       T* f, cudaStream_t stream);
+
+/// Rows as a distance tile reads them: the first row and the stride.
+template <typename T>
+struct GemmRows {
+  const T* data;
+  int64_t ld;
+};
+
+/// The rows x d matrix at x (stride ld) as the distance tile should read it: with shift (device,
+/// d values) not null, queues xs (rows x d, contiguous, stride d) = x_i - s for every row, in T,
+/// and returns xs; with shift null, returns x itself and queues nothing.
+template <typename T>
+GemmRows<T> shifted_tile_async(const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
+                               T* xs, cudaStream_t stream);
 
 /// The distance tile of queries [0, rows) at q (stride ldq) against index rows [0, cols) at x
 /// (stride ldx), d features: out[r * ldo + c] = q_r.x_c for the GEMM family (cuBLAS, on the

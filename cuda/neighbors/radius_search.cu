@@ -1,7 +1,9 @@
 // Radius neighbours (radius_search). Per tile of queries the index is scanned in tiles: a
 // distance tile (neighbors_common.cuh), then a warp per query screens the tile's approximate
 // values against rdist_screen_bound (a margin covering their rounding, so that no match is
-// missed), recomputes the survivors exactly (exact_rdist, in double) and keeps those <= bound.
+// missed), recomputes the survivors exactly (exact_rdist, in double, on the rows as given) and
+// keeps those <= bound. With a shift (squared Euclidean) the tiles are of the shifted rows
+// (neighbors_common.cuh), and so are the norms in the screen's margin.
 //
 // Order without atomics: a warp walks its row of the tile in ascending index and appends the
 // matches in lane order (ballots and prefix counts) at the front of that same row, in place;
@@ -27,7 +29,9 @@ constexpr int kWarpThreads = 32 * kWarps;
 constexpr unsigned kFullMask = 0xffffffffu;
 constexpr int kPerLane = 4;  // tile entries each lane reads per step
 constexpr int64_t kMaxTileQueries = 4096;
-// A tile's scratch: the distance tile, the matches' columns, and the gathered copy of both.
+// A tile's scratch: the distance tile, the matches' columns, and the gathered copy of both
+// (with a shift, also the shifted copies of the query tile and index tile, each within
+// kShiftedTileBytes).
 constexpr int64_t kTileBytes = int64_t{128} << 20;
 
 template <typename T>
@@ -41,11 +45,12 @@ struct MatchArgs {
   int64_t ldg;     // stride of g and match
   int64_t rows, cols;
   int64_t q0, x0;  // the tile's first query and first index row
-  const T* qf;     // the tile's query factors (read when the approximation uses them)
+  const T* qf;     // the tile's query factors (read when the approximation uses them; of the
+                   // shifted rows with a shift)
   const T* xf;     // the tile's index-row factors
-  const T* q;      // the tile's first query, stride ldq
+  const T* q;      // the tile's first query (unshifted), stride ldq
   int64_t ldq;
-  const T* x;  // the tile's first index row, stride ldx
+  const T* x;  // the tile's first index row (unshifted), stride ldx
   int64_t ldx;
   bool exclude_self;
   int32_t* counts;  // rows: matches per query
@@ -119,7 +124,7 @@ __global__ void __launch_bounds__(kWarpThreads)
 }
 
 template <typename T>
-void radius_impl(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
+void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
                  MatrixView<const T> queries, double bound, bool exclude_self,
                  std::vector<int64_t>& offsets, std::vector<int64_t>& idx, std::vector<T>& dist) {
   offsets.assign(1, 0);
@@ -134,12 +139,14 @@ void radius_impl(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
   const Approx approx = approx_of(metric.kind);
   const bool factors = uses_factors(approx);
   const int64_t per_entry = 2 * static_cast<int64_t>(sizeof(T) + sizeof(int32_t));
-  const int64_t tm = tile_rows(be, m, kMaxTileQueries, 32);
-  const int64_t tn = tile_rows(be, n, kTileBytes / checked_mul(tm, per_entry), 32);
+  const bool shifted = uses_shift(metric, shift);
+  const int64_t tm = tile_rows(be, m, shifted_tile_cap<T>(shifted, kMaxTileQueries, d, 32), 32);
+  const int64_t tn = tile_rows(
+      be, n, shifted_tile_cap<T>(shifted, kTileBytes / checked_mul(tm, per_entry), d, 32), 32);
   GPULEARN_ASSERT(tn <= INT32_MAX);  // columns are stored as int32
 
   struct Scratch {
-    T *g, *out_v, *xf, *qf;
+    T *g, *out_v, *xf, *qf, *shift, *qs, *xs;
     int32_t *match, *out_c, *counts;
     int64_t* starts;
   };
@@ -154,11 +161,16 @@ void radius_impl(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
     s.starts = c.take<int64_t>(tm);
     s.xf = c.take<T>(factors ? n : 0);
     s.qf = c.take<T>(factors ? m : 0);
+    s.shift = c.take<T>(shifted ? d : 0);
+    s.qs = c.take<T>(shifted ? checked_mul(std::min(tm, m), d) : 0);
+    s.xs = c.take<T>(shifted ? checked_mul(std::min(tn, n), d) : 0);
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  row_factors_async(approx, index.data, index.ld, n, d, s.xf, stream);
-  row_factors_async(approx, queries.data, queries.ld, m, d, s.qf, stream);
+  const T* dshift = shifted ? s.shift : nullptr;  // device copy
+  if (shifted) upload_async(s.shift, shift, d, stream);
+  row_factors_async(approx, index.data, index.ld, n, d, dshift, s.xf, stream);
+  row_factors_async(approx, queries.data, queries.ld, m, d, dshift, s.qf, stream);
 
   const double screen = rdist_screen_bound<T>(metric, bound, d, 0.0);
   std::vector<int32_t> counts(tm);
@@ -175,10 +187,13 @@ void radius_impl(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
       row_idx[r].clear();
       row_dist[r].clear();
     }
+    const GemmRows<T> qt =
+        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.qs, stream);
     for (int64_t x0 = 0; x0 < n; x0 += tn) {
       const int64_t cols = std::min(tn, n - x0);
-      distance_tile_async(be, metric, queries.row(q0), queries.ld, rows, index.row(x0), index.ld,
-                          cols, d, s.g, tn);
+      const GemmRows<T> xt =
+          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.xs, stream);
+      distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d, s.g, tn);
       MatchArgs<T> a{};
       a.metric = metric;
       a.bound = bound;
@@ -238,12 +253,12 @@ void radius_impl(CudaBackend& be, RdistSpec metric, MatrixView<const T> index,
 }  // namespace
 
 #define GPULEARN_CUDA_RADIUS_SEARCH(T)                                                          \
-  void CudaBackend::radius_search(RdistSpec metric, MatrixView<const T> index,                  \
+  void CudaBackend::radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,  \
                                   MatrixView<const T> queries, double bound, bool exclude_self, \
                                   std::vector<int64_t>& offsets, std::vector<int64_t>& idx,     \
                                   std::vector<T>& dist) {                                       \
     DeviceGuard guard(device_);                                                                 \
-    radius_impl(*this, metric, index, queries, bound, exclude_self, offsets, idx, dist);        \
+    radius_impl(*this, metric, shift, index, queries, bound, exclude_self, offsets, idx, dist); \
   }
 GPULEARN_CUDA_RADIUS_SEARCH(float)
 GPULEARN_CUDA_RADIUS_SEARCH(double)

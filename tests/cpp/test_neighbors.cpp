@@ -223,6 +223,44 @@ TYPED_TEST(KNeighborsTest, ThreadCountDoesNotChangeTheResult) {
   CheckKnn<TypeParam>(kMetrics[1], 5000, 3, 6, 7, false, 0, ctx);
 }
 
+TEST(KNeighbors, Float32FarFromTheOriginKeepsItsDigits) {
+  // Unshifted, |q|^2 - 2 q.x + |x|^2 of rows near 1000 cancels to noise in float32 (every
+  // distance here is below 1e-3 while the norms are ~1e7); the driver shifts by the mean.
+  Context ctx(Device::cpu());
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0, 0.01);
+  const int64_t n = 200, d = 8;
+  std::vector<float> x(n * d);
+  for (float& v : x) v = static_cast<float>(1000 + u(rng));
+  const MatrixView<const float> X(x.data(), n, d);
+  for (const MetricCase& m : {kMetrics[1], kMetrics[2]}) {
+    NeighborsParams p;
+    p.metric = m.metric;
+    std::vector<float> dist(n * 3);
+    std::vector<int64_t> idx(n * 3);
+    kneighbors<float>(ctx, p, X, X, 3, true, MatrixView<float>(dist.data(), n, 3),
+                      MatrixView<int64_t>(idx.data(), n, 3));
+    for (int64_t q = 0; q < n; ++q) {
+      std::vector<std::pair<double, int64_t>> ref;
+      for (int64_t j = 0; j < n; ++j) {
+        if (j == q) continue;
+        double s2 = 0;
+        for (int64_t l = 0; l < d; ++l) {
+          const double diff = double(x[q * d + l]) - double(x[j * d + l]);
+          s2 += diff * diff;
+        }
+        ref.emplace_back(s2, j);
+      }
+      std::sort(ref.begin(), ref.end());
+      for (int64_t r = 0; r < 3; ++r) {
+        // float32 rows sit on a grid of 6e-5 near 1000: distinct distances differ by far more
+        // than the shifted expansion's rounding (~1e-12 here).
+        EXPECT_EQ(idx[q * 3 + r], ref[r].second) << m.name << " query " << q;
+      }
+    }
+  }
+}
+
 TEST(KNeighbors, TiesGoToTheSmallerIndexAndDuplicatesOfSelfRemain) {
   Context ctx(Device::cpu());
   // Rows 0, 2, 4 coincide; rows 1 and 3 are at distance 1 and 2 from them.

@@ -23,6 +23,7 @@
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/backend.hpp"
@@ -154,26 +155,29 @@ struct KnnResult {
   std::vector<int64_t> idx;
 };
 
+// shift: host, d values, or null (Backend::knn's shift).
 template <typename T>
-KnnResult<T> knn_cpu(Backend& cpu, const Problem<T>& p, RdistSpec metric, int64_t k) {
+KnnResult<T> knn_cpu(Backend& cpu, const Problem<T>& p, RdistSpec metric, int64_t k,
+                     const T* shift = nullptr) {
   KnnResult<T> r;
   r.dist.assign(p.m() * k, T(-1));
   r.idx.assign(p.m() * k, -1);
-  cpu.knn(metric, p.index_view(p.X.data(), kHost), p.query_view(p.queries().data(), kHost), k,
-          p.shape.self, r.dist.data(), r.idx.data());
+  cpu.knn(metric, shift, p.index_view(p.X.data(), kHost), p.query_view(p.queries().data(), kHost),
+          k, p.shape.self, r.dist.data(), r.idx.data());
   return r;
 }
 
 template <typename T>
-KnnResult<T> knn_cuda(Backend& cuda, const Problem<T>& p, RdistSpec metric, int64_t k) {
+KnnResult<T> knn_cuda(Backend& cuda, const Problem<T>& p, RdistSpec metric, int64_t k,
+                      const T* shift = nullptr) {
   const NativeArray<T> X(cuda, p.X);
   std::unique_ptr<NativeArray<T>> Q;
   if (!p.shape.self) Q = std::make_unique<NativeArray<T>>(cuda, p.Q);
   const T* q = p.shape.self ? X.data() : Q->data();
   NativeArray<T> dist(cuda, std::vector<T>(p.m() * k, T(-1)));
   NativeArray<int64_t> idx(cuda, std::vector<int64_t>(p.m() * k, -1));
-  cuda.knn(metric, p.index_view(X.data(), kDevice), p.query_view(q, kDevice), k, p.shape.self,
-           dist.data(), idx.data());
+  cuda.knn(metric, shift, p.index_view(X.data(), kDevice), p.query_view(q, kDevice), k,
+           p.shape.self, dist.data(), idx.data());
   return {dist.read(), idx.read()};
 }
 
@@ -203,10 +207,11 @@ void check_lists(const Problem<T>& p, int64_t k, const KnnResult<T>& r) {
 // exact: the data make every distance exact (grid data), so everything must agree bitwise.
 template <typename T>
 void compare_knn(Backend& cpu, Backend& cuda, const Problem<T>& p, const MetricCase& metric,
-                 int64_t k, bool exact) {
-  SCOPED_TRACE(describe(p.shape) + ", " + metric.name + ", k " + std::to_string(k));
-  const KnnResult<T> want = knn_cpu(cpu, p, metric.spec, k);
-  const KnnResult<T> got = knn_cuda(cuda, p, metric.spec, k);
+                 int64_t k, bool exact, const T* shift = nullptr) {
+  SCOPED_TRACE(describe(p.shape) + ", " + metric.name + ", k " + std::to_string(k) +
+               (shift != nullptr ? ", shifted" : ""));
+  const KnnResult<T> want = knn_cpu(cpu, p, metric.spec, k, shift);
+  const KnnResult<T> got = knn_cuda(cuda, p, metric.spec, k, shift);
   check_lists(p, k, got);
   const bool may_differ = std::is_same_v<T, float> && !exact;
   int64_t differ = 0;
@@ -247,13 +252,14 @@ struct RadiusResult {
 };
 
 template <typename T>
-RadiusResult<T> radius_on(Backend& be, const Problem<T>& p, RdistSpec metric, double bound) {
+RadiusResult<T> radius_on(Backend& be, const Problem<T>& p, RdistSpec metric, double bound,
+                          const T* shift = nullptr) {
   RadiusResult<T> r;
   r.offsets.assign(3, -7);  // must be replaced, not appended to
   r.idx.assign(2, -7);
   r.dist.assign(2, T(-7));
   if (be.native_space() == kHost) {
-    be.radius_search(metric, p.index_view(p.X.data(), kHost),
+    be.radius_search(metric, shift, p.index_view(p.X.data(), kHost),
                      p.query_view(p.queries().data(), kHost), bound, p.shape.self, r.offsets, r.idx,
                      r.dist);
     return r;
@@ -262,17 +268,18 @@ RadiusResult<T> radius_on(Backend& be, const Problem<T>& p, RdistSpec metric, do
   std::unique_ptr<NativeArray<T>> Q;
   if (!p.shape.self) Q = std::make_unique<NativeArray<T>>(be, p.Q);
   const T* q = p.shape.self ? X.data() : Q->data();
-  be.radius_search(metric, p.index_view(X.data(), kDevice), p.query_view(q, kDevice), bound,
+  be.radius_search(metric, shift, p.index_view(X.data(), kDevice), p.query_view(q, kDevice), bound,
                    p.shape.self, r.offsets, r.idx, r.dist);
   return r;
 }
 
 template <typename T>
 void compare_radius(Backend& cpu, Backend& cuda, const Problem<T>& p, const MetricCase& metric,
-                    double bound, bool exact) {
-  SCOPED_TRACE(describe(p.shape) + ", " + metric.name + ", bound " + std::to_string(bound));
-  const RadiusResult<T> want = radius_on(cpu, p, metric.spec, bound);
-  const RadiusResult<T> got = radius_on(cuda, p, metric.spec, bound);
+                    double bound, bool exact, const T* shift = nullptr) {
+  SCOPED_TRACE(describe(p.shape) + ", " + metric.name + ", bound " + std::to_string(bound) +
+               (shift != nullptr ? ", shifted" : ""));
+  const RadiusResult<T> want = radius_on(cpu, p, metric.spec, bound, shift);
+  const RadiusResult<T> got = radius_on(cuda, p, metric.spec, bound, shift);
   ASSERT_EQ(got.offsets.size(), static_cast<size_t>(p.m() + 1));
   ASSERT_EQ(got.offsets, want.offsets);
   ASSERT_EQ(got.idx, want.idx);
@@ -310,6 +317,36 @@ double pick_bound(const Problem<T>& p, RdistSpec metric, double share) {
     }
   }
   return all.back() + 1.0;
+}
+
+// The index's column means, summed in double and rounded to T: the shift the driver passes.
+template <typename T>
+std::vector<T> column_mean(const Problem<T>& p) {
+  std::vector<T> mean(p.shape.d);
+  for (int64_t l = 0; l < p.shape.d; ++l) {
+    double s = 0.0;
+    for (int64_t i = 0; i < p.shape.n; ++i) s += static_cast<double>(p.X[i * p.ld + l]);
+    mean[l] = static_cast<T>(s / static_cast<double>(p.shape.n));
+  }
+  return mean;
+}
+
+// Each query's exact reduced distances to every candidate (exact_rdist, rounded to T), with the
+// candidates' indices, ordered by (distance, index): the k nearest are the first k.
+template <typename T>
+std::vector<std::vector<std::pair<T, int64_t>>> exact_order(const Problem<T>& p, RdistSpec metric) {
+  const std::vector<T>& q = p.queries();
+  std::vector<std::vector<std::pair<T, int64_t>>> all(p.m());
+  for (int64_t i = 0; i < p.m(); ++i) {
+    for (int64_t j = 0; j < p.shape.n; ++j) {
+      if (p.shape.self && i == j) continue;
+      all[i].emplace_back(static_cast<T>(exact_rdist<T>(metric, q.data() + i * p.ld,
+                                                        p.X.data() + j * p.ld, p.shape.d)),
+                          j);
+    }
+    std::sort(all[i].begin(), all[i].end());
+  }
+  return all;
 }
 
 template <typename T>
@@ -483,15 +520,16 @@ TYPED_TEST(CudaNeighborsTest, RejectsHostMemory) {
   const MatrixView<const T> host_q = p.query_view(p.Q.data(), kHost);
   EXPECT_TRUE(test_util::ThrowsWith<InvalidArgument>(
       [&] {
-        this->cuda().knn(kMetrics[0].spec, host_x, host_q, 1, false, dist.data(), idx.data());
+        this->cuda().knn(kMetrics[0].spec, nullptr, host_x, host_q, 1, false, dist.data(),
+                         idx.data());
       },
       {"device memory"}));
   std::vector<int64_t> offsets, found;
   std::vector<T> found_dist;
   EXPECT_TRUE(test_util::ThrowsWith<InvalidArgument>(
       [&] {
-        this->cuda().radius_search(kMetrics[0].spec, host_x, host_q, 1.0, false, offsets, found,
-                                   found_dist);
+        this->cuda().radius_search(kMetrics[0].spec, nullptr, host_x, host_q, 1.0, false, offsets,
+                                   found, found_dist);
       },
       {"device memory"}));
 }
@@ -560,6 +598,147 @@ TYPED_TEST(CudaNeighborsTest, RadiusWithNoMatches) {
   EXPECT_EQ(r.offsets, std::vector<int64_t>(s.m + 1, 0));
   EXPECT_TRUE(r.idx.empty());
   EXPECT_TRUE(r.dist.empty());
+}
+
+// The squared Euclidean distance with a shift (the index's mean, as the driver passes it), against
+// the CPU backend with the same shift, across tile boundaries. The other metrics ignore the
+// shift: their results must be bitwise those without it.
+TYPED_TEST(CudaNeighborsTest, ShiftedMatchesCpu) {
+  GPULEARN_SKIP_WITHOUT_CUDA();
+  using T = TypeParam;
+  uint64_t seed = 3001;
+  for (const Shape& shape : knn_shapes()) {
+    const auto p = make_problem<T>(seed++, shape);
+    SCOPED_TRACE("seed " + std::to_string(seed - 1));
+    const std::vector<T> shift = column_mean(p);
+    for (const char* rows : {"", "40"}) {
+      SCOPED_TRACE(std::string("tile cap ") + rows);
+      ScopedEnv env("GPULEARN_CUDA_MAX_CHUNK_ROWS", rows);
+      for (int64_t k : ks(shape)) {
+        compare_knn(this->cpu(), this->cuda(), p, kMetrics[0], k, false, shift.data());
+      }
+      for (double share : {0.0, 0.02, 0.3}) {
+        const double bound = pick_bound(p, kMetrics[0].spec, share);
+        compare_radius(this->cpu(), this->cuda(), p, kMetrics[0], bound, false, shift.data());
+      }
+      for (const MetricCase& metric : {kMetrics[1], kMetrics[5]}) {
+        SCOPED_TRACE(metric.name);
+        for (int64_t k : {int64_t{5}, shape.n - (shape.self ? 1 : 0)}) {
+          const KnnResult<T> plain = knn_cuda(this->cuda(), p, metric.spec, k);
+          const KnnResult<T> shifted = knn_cuda(this->cuda(), p, metric.spec, k, shift.data());
+          EXPECT_EQ(shifted.idx, plain.idx);
+          EXPECT_EQ(shifted.dist, plain.dist);
+        }
+      }
+    }
+  }
+}
+
+// Data far from the origin, X = 1000 + 0.01 u (u uniform in [0, 1)), shifted by the index's mean.
+// Unshifted, |q|^2 - 2 q.x + |x|^2 would cancel every digit of the distances (~1e-4 out of
+// ~8e6) in float. In float the shifted rows are exact (x - s, both near 1000, is exact), small
+// multiples of 2^-14, so every shifted product, norm and distance is exact too: the neighbours
+// (ties included) must be exactly those of the exact distances, on both backends.
+TYPED_TEST(CudaNeighborsTest, ShiftKeepsDataFarFromTheOrigin) {
+  GPULEARN_SKIP_WITHOUT_CUDA();
+  using T = TypeParam;
+  const RdistSpec sq = kMetrics[0].spec;
+  Shape a;
+  a.n = 600;
+  a.m = 150;
+  a.d = 8;
+  a.pad = 2;
+  Shape b;
+  b.n = 500;
+  b.d = 8;
+  b.self = true;
+  uint64_t seed = 3101;
+  for (const Shape& shape : {a, b}) {
+    SCOPED_TRACE(describe(shape) + ", seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed++);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    Problem<T> p;
+    p.shape = shape;
+    p.ld = shape.d + shape.pad;
+    auto far = [&](int64_t rows) {
+      std::vector<T> x(rows * p.ld, std::numeric_limits<T>::quiet_NaN());
+      for (int64_t i = 0; i < rows; ++i) {
+        for (int64_t l = 0; l < shape.d; ++l) {
+          x[i * p.ld + l] = static_cast<T>(1000.0 + 0.01 * uniform(rng));
+        }
+      }
+      return x;
+    };
+    p.X = far(shape.n);
+    if (!shape.self) p.Q = far(shape.m);
+    const std::vector<T> shift = column_mean(p);
+    const auto order = exact_order(p, sq);
+    for (const char* rows : {"", "40"}) {
+      SCOPED_TRACE(std::string("tile cap ") + rows);
+      ScopedEnv env("GPULEARN_CUDA_MAX_CHUNK_ROWS", rows);
+      for (int64_t k : ks(shape)) {
+        SCOPED_TRACE("k " + std::to_string(k));
+        const KnnResult<T> cpu = knn_cpu(this->cpu(), p, sq, k, shift.data());
+        const KnnResult<T> got = knn_cuda(this->cuda(), p, sq, k, shift.data());
+        check_lists(p, k, got);
+        EXPECT_EQ(got.idx, cpu.idx);
+        for (int64_t i = 0; i < p.m(); ++i) {
+          for (int64_t t = 0; t < k; ++t) {
+            const int64_t e = i * k + t;
+            const double want = order[i][t].first;
+            ASSERT_EQ(got.idx[e], order[i][t].second) << "query " << i << " slot " << t;
+            ASSERT_EQ(cpu.idx[e], order[i][t].second) << "query " << i << " slot " << t;
+            ASSERT_LE(std::abs(got.dist[e] - want), dist_tolerance<T>() * std::max(1.0, want))
+                << "query " << i << " slot " << t;
+          }
+        }
+      }
+      // A bound halfway between two distinct exact distances near the 2% and 30% points, apart
+      // from both by far more than the exact pass's rounding.
+      std::vector<double> all;
+      for (const auto& row : order) {
+        for (const auto& e : row) all.push_back(static_cast<double>(e.first));
+      }
+      std::sort(all.begin(), all.end());
+      for (double share : {0.02, 0.3}) {
+        double bound = all.back() + 1.0;
+        for (size_t i = static_cast<size_t>(share * static_cast<double>(all.size()));
+             i + 1 < all.size(); ++i) {
+          if (all[i + 1] - all[i] > 1e-7 * all[i + 1]) {
+            bound = 0.5 * (all[i] + all[i + 1]);
+            break;
+          }
+        }
+        SCOPED_TRACE("bound " + std::to_string(bound));
+        RadiusResult<T> want;
+        want.offsets.push_back(0);
+        for (const auto& row : order) {
+          std::vector<std::pair<int64_t, T>> hits;
+          for (const auto& [v, j] : row) {
+            if (static_cast<double>(v) <= bound) hits.emplace_back(j, v);
+          }
+          std::sort(hits.begin(), hits.end());
+          for (const auto& [j, v] : hits) {
+            want.idx.push_back(j);
+            want.dist.push_back(v);
+          }
+          want.offsets.push_back(static_cast<int64_t>(want.idx.size()));
+        }
+        const RadiusResult<T> cpu = radius_on(this->cpu(), p, sq, bound, shift.data());
+        const RadiusResult<T> got = radius_on(this->cuda(), p, sq, bound, shift.data());
+        EXPECT_EQ(cpu.offsets, want.offsets);
+        EXPECT_EQ(cpu.idx, want.idx);
+        ASSERT_EQ(got.offsets, want.offsets);
+        ASSERT_EQ(got.idx, want.idx);
+        ASSERT_EQ(got.dist.size(), want.dist.size());
+        for (size_t e = 0; e < want.dist.size(); ++e) {
+          const double w = want.dist[e];
+          ASSERT_LE(std::abs(got.dist[e] - w), dist_tolerance<T>() * std::max(1.0, w))
+              << "match " << e;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
