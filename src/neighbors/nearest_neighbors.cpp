@@ -145,17 +145,28 @@ std::vector<T> distance_shift(Backend& be, const ResolvedMetric& m, MatrixView<c
   return mean;
 }
 
-// Copies an m x k native result into the caller's view (any space, any row stride).
+// Copies an m x k host result (contiguous) into the caller's view (any space, any row stride).
 template <typename U>
-void deliver(Backend& be, const U* native, MatrixView<U> out) {
+void deliver(Backend& be, const std::vector<U>& host, MatrixView<U> out) {
   const int64_t row_bytes = out.cols * int64_t(sizeof(U));
   if (out.contiguous()) {
-    be.copy(out.data, out.space, native, be.native_space(), out.rows * row_bytes);
+    be.copy(out.data, out.space, host.data(), MemorySpace::kHost, out.rows * row_bytes);
     return;
   }
   for (int64_t i = 0; i < out.rows; ++i) {
-    be.copy(out.row(i), out.space, native + i * out.cols, be.native_space(), row_bytes);
+    be.copy(out.row(i), out.space, host.data() + i * out.cols, MemorySpace::kHost, row_bytes);
   }
+}
+
+// Neighbours the search selects beyond the k asked for. The scan ranks by distances rounded in
+// T (in float32 a GEMM-expanded distance is off by up to ~1e-5 relative), so a true k-th
+// neighbour in a near-tie can rank just below the k-th; the exact pass re-sorts the wider list
+// and keeps its first k. Kept within the CUDA backend's fast path (k <= 256) when k is.
+int64_t selection_width(int64_t k, int64_t candidates, size_t elem_size) {
+  if (elem_size != sizeof(float)) return k;  // double's rounding (1e-13) is below any real gap
+  int64_t wide = std::min(candidates, k + 4 + k / 8);
+  if (k <= 256) wide = std::min<int64_t>(wide, 256);
+  return std::max(wide, k);
 }
 
 }  // namespace
@@ -190,24 +201,32 @@ void kneighbors(Context& ctx, const NeighborsParams& params, MatrixView<const T>
     query_copy = std::make_unique<NativeMatrix<T>>(be, queries);
     q = query_copy->view;
   }
-  const int64_t count = checked_mul(queries.rows, k);
+  const int64_t wide = selection_width(k, candidates, sizeof(T));
+  const int64_t count = checked_mul(queries.rows, wide);
   Scratch<T> dist(be, count);
   Scratch<int64_t> idx(be, count);
   const std::vector<T> shift = distance_shift(be, m, native_index.view);
-  be.knn(m.rdist, shift.empty() ? nullptr : shift.data(), native_index.view, q, k, exclude_self,
+  be.knn(m.rdist, shift.empty() ? nullptr : shift.data(), native_index.view, q, wide, exclude_self,
          dist.data, idx.data);
 
-  // The finishing transform runs on the host: the results are m x k, small beside the scan.
+  // The first k of each row, finished (root, sign), on the host: the results are m x k, small
+  // beside the scan.
   std::vector<T> host_dist(count);
+  std::vector<int64_t> host_idx(count);
   be.copy(host_dist.data(), MemorySpace::kHost, dist.data, be.native_space(),
           count * int64_t(sizeof(T)));
-  if (m.finish != Finish::kNone) {
-    for (T& v : host_dist) v = finish(m, v);
+  be.copy(host_idx.data(), MemorySpace::kHost, idx.data, be.native_space(),
+          count * int64_t(sizeof(int64_t)));
+  for (int64_t i = 0; i < queries.rows; ++i) {
+    for (int64_t c = 0; c < k; ++c) {
+      host_dist[i * k + c] = finish(m, host_dist[i * wide + c]);
+      host_idx[i * k + c] = host_idx[i * wide + c];
+    }
   }
-  be.copy(dist.data, be.native_space(), host_dist.data(), MemorySpace::kHost,
-          count * int64_t(sizeof(T)));
-  deliver(be, static_cast<const T*>(dist.data), distances);
-  deliver(be, static_cast<const int64_t*>(idx.data), indices);
+  host_dist.resize(queries.rows * k);
+  host_idx.resize(queries.rows * k);
+  deliver(be, host_dist, distances);
+  deliver(be, host_idx, indices);
 }
 
 template <typename T>
