@@ -28,11 +28,13 @@
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "native_array.hpp"
 #include "test_util.hpp"
 
 namespace gpulearn::detail {
 namespace {
 
+using test_util::NativeArray;
 using test_util::ScopedEnv;
 
 constexpr MemorySpace kHost = MemorySpace::kHost;
@@ -43,28 +45,6 @@ double expansion_tolerance() {
   return std::is_same_v<T, double> ? 1e-12 : 2e-5;
 }
 constexpr double kSumTolerance = 1e-9;
-
-// A copy of a host vector in a backend's native memory (the CUDA backend's: device memory).
-template <typename U>
-class NativeArray {
- public:
-  NativeArray(Backend& be, const std::vector<U>& host)
-      : be_(&be), size_(static_cast<int64_t>(host.size())), mem_(be.allocate(bytes())) {
-    be.copy(mem_.get(), be.native_space(), host.data(), kHost, bytes());
-  }
-  U* data() const { return static_cast<U*>(mem_.get()); }
-  std::vector<U> read() const {
-    std::vector<U> host(static_cast<size_t>(size_));
-    be_->copy(host.data(), kHost, mem_.get(), be_->native_space(), bytes());
-    return host;
-  }
-
- private:
-  int64_t bytes() const { return size_ * static_cast<int64_t>(sizeof(U)); }
-  Backend* be_;
-  int64_t size_;
-  std::shared_ptr<void> mem_;
-};
 
 struct Spec {
   int64_t n = 1000, d = 3, k = 5;
