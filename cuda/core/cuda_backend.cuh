@@ -12,6 +12,7 @@
 //   cuda/neighbors/knn.cu                        knn
 //   cuda/neighbors/radius_search.cu              radius_search
 //   (cuda/neighbors/distance_tile.cu holds the distance tiles both share)
+//   cuda/decomposition/centered_products.cu      centered_products
 // (native_space, allocate and copy are in cuda/core/cuda_backend.cu.)
 //
 // Every public method starts with a DeviceGuard: callers (and other libraries in the same
@@ -102,7 +103,9 @@ class CudaBackend final : public Backend {
   void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,                  \
                      MatrixView<const T> queries, double bound, bool exclude_self,                 \
                      std::vector<int64_t>& offsets, std::vector<int64_t>& idx,                     \
-                     std::vector<T>& dist) override;
+                     std::vector<T>& dist) override;                                     \
+  double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, const T* Z,   \
+                           const T* Y, double* out) override;
   GPULEARN_CUDA_OVERRIDES(float)
   GPULEARN_CUDA_OVERRIDES(double)
 #undef GPULEARN_CUDA_OVERRIDES

@@ -77,6 +77,7 @@ void centered_gram_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<const
                                  CentredDst<T>{s.yc, k, 0}, stream);
     GPULEARN_CUBLAS_TRY(Blas<T>::syrk(be.cublas(), CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, m, &one,
                                       s.xc, d, &one, G.data(), d));
+    if (k == 0) continue;  // cuBLAS rejects the leading dimensions k = 0
     GPULEARN_CUBLAS_TRY(Blas<T>::gemm(be.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, k, d, m, &one, s.yc, k,
                                       s.xc, d, &one, B.data(), k));
   }
@@ -87,8 +88,10 @@ void centered_gram_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<const
   // Symmetric, so the column-major G is also the row-major gram; B is already row-major d x k.
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(gram, G.data(), checked_bytes(d * d, sizeof(T)),
                                     cudaMemcpyDeviceToHost, stream));
-  GPULEARN_CUDA_TRY(cudaMemcpyAsync(xty, B.data(), checked_bytes(d * k, sizeof(T)),
-                                    cudaMemcpyDeviceToHost, stream));
+  if (k > 0) {  // xty may then be null
+    GPULEARN_CUDA_TRY(cudaMemcpyAsync(xty, B.data(), checked_bytes(d * k, sizeof(T)),
+                                      cudaMemcpyDeviceToHost, stream));
+  }
   be.sync_stream();
 }
 

@@ -112,18 +112,23 @@ int64_t centered_r_factor_impl(CudaBackend& be, MatrixView<const T> X, MatrixVie
 
     int lwork_qr = 0, lwork_apply = 0;
     GPULEARN_CUSOLVER_TRY(Solver<T>::geqrf_buffer_size(solver, rows, d_i, s.m, ldm_i, &lwork_qr));
-    GPULEARN_CUSOLVER_TRY(Solver<T>::ormqr_buffer_size(solver, CUBLAS_SIDE_LEFT, CUBLAS_OP_T, rows,
-                                                       k_i, reflectors, s.m, ldm_i, s.tau, s.z,
-                                                       ldm_i, &lwork_apply));
+    // With no targets (an X-only pass) there is nothing to apply Q^T to.
+    if (k > 0) {
+      GPULEARN_CUSOLVER_TRY(Solver<T>::ormqr_buffer_size(solver, CUBLAS_SIDE_LEFT, CUBLAS_OP_T,
+                                                         rows, k_i, reflectors, s.m, ldm_i, s.tau,
+                                                         s.z, ldm_i, &lwork_apply));
+    }
     const int lwork = std::max(lwork_qr, lwork_apply);
     T* work = solver_work<T>(be, lwork);
     GPULEARN_CUSOLVER_TRY(
         Solver<T>::geqrf(solver, rows, d_i, s.m, ldm_i, s.tau, work, lwork, info.data()));
     keep_first_info_async(info.data() + 2, info.data(), stream);
-    GPULEARN_CUSOLVER_TRY(Solver<T>::ormqr(solver, CUBLAS_SIDE_LEFT, CUBLAS_OP_T, rows, k_i,
-                                           reflectors, s.m, ldm_i, s.tau, s.z, ldm_i, work, lwork,
-                                           info.data() + 1));
-    keep_first_info_async(info.data() + 2, info.data() + 1, stream);
+    if (k > 0) {
+      GPULEARN_CUSOLVER_TRY(Solver<T>::ormqr(solver, CUBLAS_SIDE_LEFT, CUBLAS_OP_T, rows, k_i,
+                                             reflectors, s.m, ldm_i, s.tau, s.z, ldm_i, work, lwork,
+                                             info.data() + 1));
+      keep_first_info_async(info.data() + 2, info.data() + 1, stream);
+    }
     r = reflectors;
     // After ormqr (which reads the Householder vectors), so queued after it on the stream.
     const dim3 grid(static_cast<unsigned>(std::clamp<int64_t>(ceil_div(r, kBlockThreads), 1, 64)),

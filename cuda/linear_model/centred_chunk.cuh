@@ -87,6 +87,7 @@ void upload_means_async(T* dst, const T* x_mean, int64_t d, const T* y_mean, int
                         cudaStream_t stream) {
   GPULEARN_CUDA_TRY(
       cudaMemcpyAsync(dst, x_mean, checked_bytes(d, sizeof(T)), cudaMemcpyHostToDevice, stream));
+  if (k == 0) return;  // y_mean may then be null (an X-only pass)
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(dst + d, y_mean, checked_bytes(k, sizeof(T)),
                                     cudaMemcpyHostToDevice, stream));
 }

@@ -16,6 +16,8 @@
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
+#include "gpulearn/decomposition/pca.hpp"
+#include "gpulearn/decomposition/truncated_svd.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
 #include "gpulearn/neighbors/nearest_neighbors.hpp"
 
@@ -204,6 +206,83 @@ neighbors::NeighborsParams neighbors_params(const std::string& metric, double p)
     GPULEARN_FAIL(Unsupported, "metric '", metric, "' is not implemented in gpulearn");
   }
   return params;
+}
+
+// ---- decomposition: models cross as dicts of NumPy arrays (the estimator's attributes).
+
+template <typename T>
+std::vector<T> vector_of(const py::dict& d, const char* key) {
+  const auto a = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(d[key]);
+  GPULEARN_EXPECTS(a, "model entry '", key, "' is not a numeric array");
+  return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+template <typename T>
+decomposition::PcaModel<T> pca_model(const py::dict& d) {
+  decomposition::PcaModel<T> m;
+  m.components = vector_of<T>(d, "components");
+  m.explained_variance = vector_of<T>(d, "explained_variance");
+  m.mean = vector_of<T>(d, "mean");
+  m.n_features = static_cast<int64_t>(m.mean.size());
+  m.n_components = static_cast<int64_t>(m.explained_variance.size());
+  GPULEARN_EXPECTS(static_cast<int64_t>(m.components.size()) == m.n_components * m.n_features,
+                   "components must be (n_components, n_features)");
+  m.noise_variance = d["noise_variance"].cast<double>();
+  m.whiten = d["whiten"].cast<bool>();
+  return m;
+}
+
+template <typename T>
+py::dict pca_model_dict(const decomposition::PcaModel<T>& m) {
+  py::dict d;
+  const py::ssize_t k = m.n_components;
+  d["components"] = to_numpy(m.components, {k, m.n_features});
+  d["explained_variance"] = to_numpy(m.explained_variance, {k});
+  d["explained_variance_ratio"] = to_numpy(m.explained_variance_ratio, {k});
+  d["singular_values"] = to_numpy(m.singular_values, {k});
+  d["mean"] = to_numpy(m.mean, {m.n_features});
+  d["noise_variance"] = m.noise_variance;
+  d["n_components"] = m.n_components;
+  d["solver"] = m.solver;
+  return d;
+}
+
+decomposition::PcaSolver parse_pca_solver(const std::string& s) {
+  using decomposition::PcaSolver;
+  if (s == "auto") return PcaSolver::kAuto;
+  if (s == "full") return PcaSolver::kFull;
+  if (s == "covariance_eigh") return PcaSolver::kCovarianceEigh;
+  if (s == "randomized") return PcaSolver::kRandomized;
+  if (s == "arpack") return PcaSolver::kArpack;
+  GPULEARN_FAIL(InvalidArgument, "unknown svd_solver '", s, "'");
+}
+
+decomposition::NComponents n_components_of(const std::string& kind, int64_t count,
+                                           double fraction) {
+  using decomposition::NComponents;
+  if (kind == "all") return NComponents::all();
+  if (kind == "count") return NComponents::of(count);
+  if (kind == "fraction") return NComponents::variance_fraction(fraction);
+  if (kind == "mle") return NComponents::mle();
+  GPULEARN_FAIL(InvalidArgument, "unknown n_components kind '", kind, "'");
+}
+
+std::vector<double> start_matrix(const py::object& start) {
+  if (start.is_none()) return {};
+  const auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(start);
+  GPULEARN_EXPECTS(a, "the randomized start must be a float64 array");
+  return std::vector<double>(a.data(), a.data() + a.size());
+}
+
+template <typename T>
+decomposition::TruncatedSvdModel<T> tsvd_model(const py::dict& d) {
+  decomposition::TruncatedSvdModel<T> m;
+  m.components = vector_of<T>(d, "components");
+  m.n_components = d["n_components"].cast<int64_t>();
+  m.n_features = d["n_features"].cast<int64_t>();
+  GPULEARN_EXPECTS(static_cast<int64_t>(m.components.size()) == m.n_components * m.n_features,
+                   "components must be (n_components, n_features)");
+  return m;
 }
 
 // Dispatches on the dtype of X: the only two feature types gpulearn computes in.
@@ -412,4 +491,156 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("ctx"), py::arg("index"), py::arg("queries"), py::arg("exclude_self"),
       py::arg("metric"), py::arg("p"), py::arg("radius"), py::arg("sort_results"));
+
+  // ---- decomposition
+  m.def(
+      "pca_resolve_solver",
+      [](int64_t n, int64_t d, const std::string& kind, int64_t count, double fraction,
+         const std::string& solver) {
+        decomposition::PcaParams p;
+        p.n_components = n_components_of(kind, count, fraction);
+        p.svd_solver = parse_pca_solver(solver);
+        static const char* names[] = {"auto", "full", "covariance_eigh", "randomized", "arpack"};
+        return std::string(names[static_cast<int>(decomposition::pca_resolve_solver(p, n, d))]);
+      },
+      py::arg("n"), py::arg("d"), py::arg("kind"), py::arg("count"), py::arg("fraction"),
+      py::arg("solver"));
+  m.def(
+      "pca_fit",
+      [](Context& ctx, const ArrayRef& X, const std::string& kind, int64_t count, double fraction,
+         bool whiten, const std::string& solver, double tol, int iterated_power,
+         int64_t n_oversamples, uint64_t seed, const py::object& start) {
+        decomposition::PcaParams p;
+        p.n_components = n_components_of(kind, count, fraction);
+        p.whiten = whiten;
+        p.svd_solver = parse_pca_solver(solver);
+        p.tol = tol;
+        p.iterated_power = iterated_power;
+        p.n_oversamples = n_oversamples;
+        p.random_state = seed;
+        p.random_start = start_matrix(start);
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          decomposition::PcaModel<T> model;
+          {
+            py::gil_scoped_release release;
+            model = decomposition::pca_fit<T>(ctx, p, X.view<const T>());
+          }
+          return pca_model_dict(model);
+        };
+        return by_dtype(
+            X, [&] { return run(0.0f); }, [&] { return run(0.0); });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("kind"), py::arg("count"), py::arg("fraction"),
+      py::arg("whiten"), py::arg("solver"), py::arg("tol"), py::arg("iterated_power"),
+      py::arg("n_oversamples"), py::arg("seed"), py::arg("start"));
+  m.def(
+      "pca_transform",
+      [](Context& ctx, const py::dict& model, const ArrayRef& X, const ArrayRef& out,
+         bool inverse) {
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          const auto m = pca_model<T>(model);
+          py::gil_scoped_release release;
+          if (inverse) {
+            decomposition::pca_inverse_transform<T>(ctx, m, X.view<const T>(), out.view<T>());
+          } else {
+            decomposition::pca_transform<T>(ctx, m, X.view<const T>(), out.view<T>());
+          }
+        };
+        by_dtype(
+            X, [&] { run(0.0f); }, [&] { run(0.0); });
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"), py::arg("inverse"));
+  m.def(
+      "pca_covariance",
+      [](Context& ctx, const py::dict& model, const std::string& dtype, bool precision) {
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          const auto m = pca_model<T>(model);
+          std::vector<T> c;
+          {
+            py::gil_scoped_release release;
+            c = precision ? decomposition::pca_precision<T>(ctx, m)
+                          : decomposition::pca_covariance<T>(ctx, m);
+          }
+          return py::array(to_numpy(c, {m.n_features, m.n_features}));
+        };
+        if (dtype == "float32") return run(0.0f);
+        return run(0.0);
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("dtype"), py::arg("precision"));
+  m.def(
+      "pca_score_samples",
+      [](Context& ctx, const py::dict& model, const ArrayRef& X) {
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          const auto m = pca_model<T>(model);
+          py::array_t<T> out(X.rows);
+          {
+            py::gil_scoped_release release;
+            decomposition::pca_score_samples<T>(ctx, m, X.view<const T>(),
+                                                VectorView<T>(out.mutable_data(), X.rows));
+          }
+          return py::array(out);
+        };
+        return by_dtype(
+            X, [&] { return run(0.0f); }, [&] { return run(0.0); });
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("X"));
+  m.def(
+      "truncated_svd_fit",
+      [](Context& ctx, const ArrayRef& X, int64_t n_components, const std::string& algorithm,
+         int n_iter, int64_t n_oversamples, uint64_t seed, double tol, const py::object& start) {
+        decomposition::TruncatedSvdParams p;
+        p.n_components = n_components;
+        GPULEARN_EXPECTS(algorithm == "randomized" || algorithm == "arpack", "unknown algorithm '",
+                         algorithm, "'");
+        p.algorithm = algorithm == "arpack" ? decomposition::TruncatedSvdAlgorithm::kArpack
+                                            : decomposition::TruncatedSvdAlgorithm::kRandomized;
+        p.n_iter = n_iter;
+        p.n_oversamples = n_oversamples;
+        p.random_state = seed;
+        p.tol = tol;
+        p.random_start = start_matrix(start);
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          decomposition::TruncatedSvdModel<T> m;
+          {
+            py::gil_scoped_release release;
+            m = decomposition::truncated_svd_fit<T>(ctx, p, X.view<const T>());
+          }
+          py::dict d;
+          const py::ssize_t k = m.n_components;
+          d["components"] = to_numpy(m.components, {k, m.n_features});
+          d["explained_variance"] = to_numpy(m.explained_variance, {k});
+          d["explained_variance_ratio"] = to_numpy(m.explained_variance_ratio, {k});
+          d["singular_values"] = to_numpy(m.singular_values, {k});
+          return d;
+        };
+        return by_dtype(
+            X, [&] { return run(0.0f); }, [&] { return run(0.0); });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("n_components"), py::arg("algorithm"),
+      py::arg("n_iter"), py::arg("n_oversamples"), py::arg("seed"), py::arg("tol"),
+      py::arg("start"));
+  m.def(
+      "truncated_svd_transform",
+      [](Context& ctx, const py::dict& model, const ArrayRef& X, const ArrayRef& out,
+         bool inverse) {
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          const auto m = tsvd_model<T>(model);
+          py::gil_scoped_release release;
+          if (inverse) {
+            decomposition::truncated_svd_inverse_transform<T>(ctx, m, X.view<const T>(),
+                                                              out.view<T>());
+          } else {
+            decomposition::truncated_svd_transform<T>(ctx, m, X.view<const T>(), out.view<T>());
+          }
+        };
+        by_dtype(
+            X, [&] { run(0.0f); }, [&] { run(0.0); });
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"), py::arg("inverse"));
 }

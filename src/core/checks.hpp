@@ -1,7 +1,9 @@
 // Input checks shared by the drivers: one pass over the data both checks and measures it.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "backend.hpp"
 #include "gpulearn/core/error.hpp"
@@ -23,6 +25,15 @@ T checked_weights(Backend& be, VectorView<const T> w) {
   GPULEARN_EXPECTS(be.min_value(w.as_column()) >= T(0), "Negative values in data passed to ",
                    "sample_weight: sample weights must be non-negative");
   return amax;
+}
+
+// The exponent e of a power of two 2^e bringing amax near 1, kept where 2^e and 2^-e are
+// normal numbers of T: drivers scale data by it (exactly) so that products of entries neither
+// overflow nor underflow.
+template <typename T>
+int pow2_exponent(T amax) {
+  constexpr int kLimit = std::numeric_limits<T>::max_exponent - 4;
+  return amax > 0 ? std::clamp(-std::ilogb(amax), -kLimit, kLimit) : 0;
 }
 
 }  // namespace gpulearn::detail

@@ -17,6 +17,7 @@ namespace {
 using detail::Backend;
 using detail::checked_max_abs;
 using detail::checked_weights;
+using detail::pow2_exponent;
 
 // The Gram path is taken when the estimated reciprocal condition number of the equilibrated
 // matrix D^-1/2 A D^-1/2 (A the regularised Gram matrix, D = diag(A)) is above this: Cholesky's
@@ -66,14 +67,6 @@ Magnitudes<T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<c
   mag.y = checked_max_abs(be, Y, "y");
   if (!w.empty()) mag.w = checked_weights(be, w);
   return mag;
-}
-
-// The exponent e of a power of two 2^e bringing amax near 1, kept where 2^e and 2^-e are
-// normal numbers of T.
-template <typename T>
-int pow2_exponent(T amax) {
-  constexpr int kLimit = std::numeric_limits<T>::max_exponent - 4;
-  return amax > 0 ? std::clamp(-std::ilogb(amax), -kLimit, kLimit) : 0;
 }
 
 // How a fit centres and scales its data (see Backend::centered_gram): weighted means (zeros

@@ -1,0 +1,217 @@
+"""gpulearn.decomposition.PCA: scikit-learn's PCA on the GPU (CUDA) or the CPU."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.decomposition import PCA as _SkPCA
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import _arrays, _core, _devices
+from .._config import check_device_string
+from ._base import _FLOATS, DecompositionBase
+
+
+def _n_components_args(n_components):
+    """scikit-learn's n_components as the compiled core's (kind, count, fraction)."""
+    if n_components is None:
+        return "all", 0, 0.0
+    if isinstance(n_components, str):
+        return "mle", 0, 0.0
+    if isinstance(n_components, numbers.Integral):
+        return "count", int(n_components), 0.0
+    return "fraction", 0, float(n_components)
+
+
+class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Principal component analysis, a drop-in replacement for
+    :class:`sklearn.decomposition.PCA`.
+
+    The solvers and their automatic choice are scikit-learn's; each runs as passes over X on
+    the GPU (CUDA) or the CPU, never centring X in a copy:
+
+    - "covariance_eigh": the covariance from centred row chunks (SYRK), then an eigensolver on
+      the d x d matrix. One pass over X; the choice of "auto" for n >= 10 d and d <= 1000.
+    - "full": the exact SVD of the centred data, as the SVD of the R factor of a chunked QR.
+    - "randomized": Halko et al.'s randomized SVD, each power iteration one pass computing
+      Xc^T (Xc Z) for a basis Z of n_components + n_oversamples vectors. The start matrix is
+      scikit-learn's own draw from ``random_state``, and the subspace iterated is the one
+      scikit-learn's ``randomized_svd`` iterates, so results agree with scikit-learn's to
+      rounding, not just to the randomized approximation.
+    - "arpack" runs the exact "full" solver (its n_components rules kept: at most
+      min(n_samples, n_features) - 1).
+
+    Components' signs follow scikit-learn's rule: the largest entry of each is positive.
+
+    Parameters
+    ----------
+    n_components : int, float, "mle" or None, default=None
+        As in scikit-learn: None keeps min(n_samples, n_features) components (one fewer with
+        "arpack"); a float in (0, 1) keeps the fewest whose explained variance exceeds that
+        fraction; "mle" uses Minka's estimate (exact solvers, n_samples >= n_features).
+    copy : bool, default=True
+        Accepted for compatibility: gpulearn never modifies X.
+    whiten : bool, default=False
+        Divide the projections by the square roots of the explained variances.
+    svd_solver : {"auto", "full", "covariance_eigh", "arpack", "randomized"}, default="auto"
+    tol : float, default=0.0
+        ARPACK's tolerance; accepted ("arpack" runs an exact SVD).
+    iterated_power : int or "auto", default="auto"
+        Power iterations of the randomized solver; "auto": 7 when n_components < 0.1
+        min(X.shape), else 4.
+    n_oversamples : int, default=10
+    power_iteration_normalizer : {"auto", "QR", "LU", "none"}, default="auto"
+        Accepted; gpulearn always orthonormalises (in float64, on the host), which keeps the
+        subspace of every choice and the accuracy of the best.
+    random_state : int, RandomState instance or None, default=None
+    device : str, default="auto"
+        "auto", "cpu", "cuda" or "cuda:N" (see :func:`gpulearn.set_config`).
+
+    Attributes
+    ----------
+    components_, explained_variance_, explained_variance_ratio_, singular_values_, mean_,
+    n_components_, n_samples_, noise_variance_, n_features_in_, feature_names_in_
+        As in scikit-learn, as NumPy arrays of the dtype of X (float32 stays float32).
+    """
+
+    _parameter_constraints = {**_SkPCA._parameter_constraints, "device": [str]}
+
+    def __init__(self, n_components=None, *, copy=True, whiten=False, svd_solver="auto",
+                 tol=0.0, iterated_power="auto", n_oversamples=10,
+                 power_iteration_normalizer="auto", random_state=None, device="auto"):
+        self.n_components = n_components
+        self.copy = copy
+        self.whiten = whiten
+        self.svd_solver = svd_solver
+        self.tol = tol
+        self.iterated_power = iterated_power
+        self.n_oversamples = n_oversamples
+        self.power_iteration_normalizer = power_iteration_normalizer
+        self.random_state = random_state
+        self.device = device
+
+    def fit(self, X, y=None):
+        """Fit the model with X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays float32; other
+            numeric types become float64. At least 2 samples.
+        y : Ignored
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        check_device_string(self.device)
+        ctx, X, X_ref = self._fit_input(X)
+        n, d = X_ref.rows, X_ref.cols
+        kind, count, fraction = _n_components_args(self.n_components)
+        solver = _core.pca_resolve_solver(n, d, kind, count, fraction, self.svd_solver)
+        start = None
+        if solver == "randomized" and kind in ("all", "count"):
+            # scikit-learn's draw, on the side its randomized_svd draws (it transposes wide
+            # data), rounded as it rounds it for float32 data.
+            k = min(n, d) if kind == "all" else count
+            rows = n if n < d else d
+            start = check_random_state(self.random_state).normal(
+                size=(rows, k + self.n_oversamples))
+            if X_ref.dtype == "float32":
+                start = start.astype(np.float32).astype(np.float64)
+        power = -1 if self.iterated_power == "auto" else int(self.iterated_power)
+        result = _core.pca_fit(ctx, X_ref, kind, count, fraction, bool(self.whiten),
+                               self.svd_solver, float(self.tol), power, int(self.n_oversamples),
+                               0, start)
+        del X
+        dtype = result["components"].dtype
+        self._fit_svd_solver = result["solver"]
+        self.components_ = result["components"]
+        self.explained_variance_ = result["explained_variance"]
+        self.explained_variance_ratio_ = result["explained_variance_ratio"]
+        self.singular_values_ = result["singular_values"]
+        self.mean_ = result["mean"]
+        self.n_components_ = int(result["n_components"])
+        self.n_samples_ = n
+        self.noise_variance_ = dtype.type(result["noise_variance"])
+        return self
+
+    def _model(self):
+        check_is_fitted(self)
+        return {"components": self.components_, "explained_variance": self.explained_variance_,
+                "mean": self.mean_, "noise_variance": float(self.noise_variance_),
+                "whiten": bool(self.whiten)}
+
+    def transform(self, X):
+        """Project X on the principal components (whitened when ``whiten``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : array of shape (n_samples, n_components), of the kind of array that came in
+        """
+        model = self._model()
+        return self._project(
+            lambda ctx, X_ref, out_ref: _core.pca_transform(ctx, model, X_ref, out_ref, False),
+            X, self.n_features_in_, self.n_components_)
+
+    def fit_transform(self, X, y=None):
+        """Fit the model with X, then project X (the same as ``fit(X).transform(X)``)."""
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X):
+        """Map projections back to the data space: ``X @ components_ + mean_`` (whitening
+        undone when ``whiten``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_original : array of shape (n_samples, n_features)
+        """
+        model = self._model()
+        return self._project(
+            lambda ctx, X_ref, out_ref: _core.pca_transform(ctx, model, X_ref, out_ref, True),
+            X, self.n_components_, self.n_features_in_, check_features=False)
+
+    def get_covariance(self):
+        """The model's data covariance, (n_features, n_features), as scikit-learn computes it."""
+        model = self._model()
+        return _core.pca_covariance(_devices.context("cpu"), model, self.components_.dtype.name,
+                                    False)
+
+    def get_precision(self):
+        """The inverse of :meth:`get_covariance`, by the matrix inversion lemma."""
+        model = self._model()
+        return _core.pca_covariance(_devices.context("cpu"), model, self.components_.dtype.name,
+                                    True)
+
+    def score_samples(self, X):
+        """The log-likelihood of each sample under the probabilistic PCA model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ll : array of shape (n_samples,), of the kind of array that came in
+        """
+        model = self._model()
+        ctx, kind, X, X_ref, on_device = self._projection_input(X, self.n_features_in_)
+        ll = _core.pca_score_samples(ctx, model, X_ref)
+        if on_device:
+            ll = _arrays.to_device_like(X, ll)
+        return self._output(ll, kind)
+
+    def score(self, X, y=None):
+        """The average log-likelihood of the samples."""
+        ll = self.score_samples(X)
+        return float(np.mean(_arrays.to_host(_arrays.convert_output(ll, "numpy"))))

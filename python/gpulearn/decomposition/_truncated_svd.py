@@ -1,0 +1,136 @@
+"""gpulearn.decomposition.TruncatedSVD: scikit-learn's TruncatedSVD on the GPU or the CPU."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.decomposition import TruncatedSVD as _SkTruncatedSVD
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .. import _core
+from .._config import check_device_string
+from ._base import DecompositionBase
+
+
+class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                   BaseEstimator):
+    """Dimensionality reduction by truncated SVD (latent semantic analysis), a drop-in
+    replacement for :class:`sklearn.decomposition.TruncatedSVD` on dense data.
+
+    X is not centred. "randomized" runs Halko et al.'s randomized SVD as passes over X on the
+    GPU (CUDA) or the CPU, from scikit-learn's own random draw and on the subspace
+    scikit-learn's ``randomized_svd`` iterates, so results agree with scikit-learn's to
+    rounding. "arpack" runs an exact SVD. Components' signs follow scikit-learn's rule.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+    algorithm : {"arpack", "randomized"}, default="randomized"
+    n_iter : int, default=5
+        Power iterations of the randomized solver.
+    n_oversamples : int, default=10
+    power_iteration_normalizer : {"auto", "QR", "LU", "none"}, default="auto"
+        Accepted; gpulearn always orthonormalises (in float64, on the host).
+    random_state : int, RandomState instance or None, default=None
+    tol : float, default=0.0
+        ARPACK's tolerance; accepted ("arpack" runs an exact SVD).
+    device : str, default="auto"
+        "auto", "cpu", "cuda" or "cuda:N" (see :func:`gpulearn.set_config`).
+
+    Attributes
+    ----------
+    components_, explained_variance_, explained_variance_ratio_, singular_values_,
+    n_features_in_, feature_names_in_
+        As in scikit-learn, as NumPy arrays of the dtype of X.
+    """
+
+    _parameter_constraints = {**_SkTruncatedSVD._parameter_constraints, "device": [str]}
+
+    def __init__(self, n_components=2, *, algorithm="randomized", n_iter=5, n_oversamples=10,
+                 power_iteration_normalizer="auto", random_state=None, tol=0.0,
+                 device="auto"):
+        self.n_components = n_components
+        self.algorithm = algorithm
+        self.n_iter = n_iter
+        self.n_oversamples = n_oversamples
+        self.power_iteration_normalizer = power_iteration_normalizer
+        self.random_state = random_state
+        self.tol = tol
+        self.device = device
+
+    def fit(self, X, y=None):
+        """Fit the model on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array (dense). At least 2 features.
+        y : Ignored
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        check_device_string(self.device)
+        ctx, X, X_ref = self._fit_input(X, ensure_min_features=2)
+        n, d = X_ref.rows, X_ref.cols
+        start = None
+        if self.algorithm == "randomized":
+            # scikit-learn's draw, on the side its randomized_svd draws (it transposes wide
+            # data), rounded as it rounds it for float32 data.
+            start = check_random_state(self.random_state).normal(
+                size=(n if n < d else d, self.n_components + self.n_oversamples))
+            if X_ref.dtype == "float32":
+                start = start.astype(np.float32).astype(np.float64)
+        result = _core.truncated_svd_fit(ctx, X_ref, int(self.n_components), self.algorithm,
+                                         int(self.n_iter), int(self.n_oversamples), 0,
+                                         float(self.tol), start)
+        del X
+        self.components_ = result["components"]
+        self.explained_variance_ = result["explained_variance"]
+        self.explained_variance_ratio_ = result["explained_variance_ratio"]
+        self.singular_values_ = result["singular_values"]
+        return self
+
+    def _model(self):
+        check_is_fitted(self)
+        return {"components": self.components_, "n_components": self.components_.shape[0],
+                "n_features": self.components_.shape[1]}
+
+    def fit_transform(self, X, y=None):
+        """Fit on X, then project it (the same as ``fit(X).transform(X)``)."""
+        return self.fit(X).transform(X)
+
+    def transform(self, X):
+        """Project X: ``X @ components_.T``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : array of shape (n_samples, n_components), of the kind of array that came in
+        """
+        model = self._model()
+        return self._project(
+            lambda ctx, X_ref, out_ref: _core.truncated_svd_transform(ctx, model, X_ref,
+                                                                      out_ref, False),
+            X, self.n_features_in_, self.components_.shape[0])
+
+    def inverse_transform(self, X):
+        """Map projections back to the data space: ``X @ components_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_original : array of shape (n_samples, n_features)
+        """
+        model = self._model()
+        return self._project(
+            lambda ctx, X_ref, out_ref: _core.truncated_svd_transform(ctx, model, X_ref,
+                                                                      out_ref, True),
+            X, self.components_.shape[0], self.n_features_in_, check_features=False)

@@ -1,0 +1,271 @@
+// The spectral core of the decomposition drivers (see spectral.hpp).
+//
+// The randomized solver, on the feature side. scikit-learn's randomized_svd(M) with start Omega
+// and q power iterations computes, for tall M (n >= d, Omega d x l), Q = orth((M M^T)^q M Omega)
+// and the SVD of B = Q^T M; for wide M it transposes, so that (Omega n x l) the right singular
+// vectors are sought in Z = orth((M^T M)^q M^T Omega) and come from the SVD of M Z. Normalising
+// between steps only changes the basis, so both subspaces can be reached with d x l products
+// G Z = M^T (M Z), one pass over X each (Backend::centered_products), orthonormalised on the
+// host:
+// - tall: Z = orth((M^T M)^q Omega) by q passes; H = G Z by one more. With Y = M Z = Q R,
+//   B^T B = M^T Y (Y^T Y)^+ Y^T M = H C^+ H^T, C = Z^T H; so B's singular values and right
+//   vectors are those of the d x l matrix F = H E diag(lambda)^-1/2 (C = E diag(lambda) E^T).
+//   Directions with lambda at rounding level (a rank below l) are dropped: their singular
+//   values are zero to working precision.
+// - wide: Z = orth(M^T Omega) by one pass, q passes as above, then H = G Z: the SVD of M Z is
+//   the eigendecomposition of C = Z^T H = (M Z)^T (M Z).
+// That is q + 1 passes (q + 2 wide) where scikit-learn makes 2q + 2 half passes, and no n x l
+// matrix is ever stored. Squaring through C costs the relative accuracy of singular values
+// below ~sqrt(eps) s_1, which the randomized solver does not resolve anyway.
+#include "spectral.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "../core/checks.hpp"
+
+namespace gpulearn::detail {
+
+namespace {
+
+// An n x 0 view of X: the "no Y" of the least-squares reductions.
+template <typename T>
+MatrixView<const T> no_columns(MatrixView<const T> X) {
+  return MatrixView<const T>(X.data, X.rows, 0, 0, X.space);
+}
+
+// Standard normal draws from the counter-based hash both backends share (Box-Muller): the same
+// on every machine, unlike std::normal_distribution.
+std::vector<double> gaussian(int64_t count, uint64_t seed) {
+  std::vector<double> g(count);
+  constexpr double kTwoPi = 6.283185307179586;
+  for (int64_t i = 0; i < count; ++i) {
+    const double u1 = 1.0 - hash_uniform(seed, 2 * i), u2 = hash_uniform(seed, 2 * i + 1);
+    g[i] = std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+  }
+  return g;
+}
+
+// An orthonormal basis (rows x c', c' = min(rows, c)) of the columns of the row-major A: the
+// left singular vectors, orthonormal even where A is rank-deficient.
+std::vector<double> orth(Backend& be, int64_t rows, int64_t& c, const std::vector<double>& A) {
+  const int64_t p = std::min(rows, c);
+  std::vector<double> U(checked_mul(rows, p)), s(p), vt(checked_mul(p, c));
+  be.svd(rows, c, A.data(), U.data(), s.data(), vt.data());
+  c = p;
+  return U;
+}
+
+template <typename T>
+std::vector<T> to_t(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
+// out (a_cols x b_cols) = A^T B for row-major A (m x a_cols) and B (m x b_cols).
+std::vector<double> at_b(int64_t m, int64_t a_cols, int64_t b_cols, const std::vector<double>& A,
+                         const std::vector<double>& B) {
+  std::vector<double> out(checked_mul(a_cols, b_cols), 0.0);
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t i = 0; i < a_cols; ++i) {
+      const double a = A[r * a_cols + i];
+      if (a == 0.0) continue;
+      for (int64_t j = 0; j < b_cols; ++j) out[i * b_cols + j] += a * B[r * b_cols + j];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+template <typename T>
+int checked_fit_scale(Context& ctx, MatrixView<const T> X, int64_t min_samples) {
+  Backend& be = ctx.backend();
+  GPULEARN_EXPECTS(X.rows >= min_samples, "Found array with ", X.rows, " sample(s) (shape=(",
+                   X.rows, ", ", X.cols, ")) while a minimum of ", min_samples, " is required.");
+  GPULEARN_EXPECTS(X.cols >= 1, "Found array with 0 feature(s) (shape=(", X.rows, ", ", X.cols,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
+  return pow2_exponent(checked_max_abs(be, X, "X"));
+}
+
+template <typename T>
+std::vector<T> column_means(Backend& be, MatrixView<const T> X) {
+  std::vector<T> mean(X.cols);
+  T none = 0;
+  double w_sum = 0;
+  be.weighted_means(X, no_columns(X), VectorView<const T>(), mean.data(), &none, &w_sum);
+  return mean;
+}
+
+template <typename T>
+Spectrum exact_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp) {
+  const int64_t n = X.rows, d = X.cols, r_max = std::min(n, d);
+  const std::vector<T> zeros(mean == nullptr ? d : 0, T(0));
+  T none = 0;
+  std::vector<T> R(checked_mul(r_max, d)), qty(1);
+  const int64_t r =
+      be.centered_r_factor(X, no_columns(X), VectorView<const T>(), mean ? mean : zeros.data(),
+                           &none, std::ldexp(T(1), exp), T(1), R.data(), qty.data());
+  Spectrum sp;
+  sp.p = std::min(r, d);
+  std::vector<T> U(checked_mul(r, sp.p)), s(sp.p), vt(checked_mul(sp.p, d));
+  be.svd(r, d, R.data(), U.data(), s.data(), vt.data());
+  sp.s.resize(sp.p);
+  for (int64_t i = 0; i < sp.p; ++i) sp.s[i] = std::ldexp(static_cast<double>(s[i]), -exp);
+  sp.vt.assign(vt.begin(), vt.end());
+  flip_signs(sp, d);
+  return sp;
+}
+
+template <typename T>
+Spectrum gram_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp) {
+  const int64_t d = X.cols;
+  const std::vector<T> zeros(mean == nullptr ? d : 0, T(0));
+  T none = 0;
+  std::vector<T> G(checked_mul(d, d)), lam(d);
+  be.centered_gram(X, no_columns(X), VectorView<const T>(), mean ? mean : zeros.data(), &none,
+                   std::ldexp(T(1), exp), T(1), G.data(), &none);
+  GPULEARN_EXPECTS(std::all_of(G.begin(), G.end(), [](T a) { return std::isfinite(a); }),
+                   "X^T X overflows even after scaling: rescale the data or use float64");
+  be.symmetric_eigh(d, G.data(), lam.data(), /*vectors=*/true);
+  Spectrum sp;
+  sp.p = d;
+  sp.s.resize(d);
+  sp.vt.resize(checked_mul(d, d));
+  for (int64_t t = 0; t < d; ++t) {  // descending: eigenpair d - 1 - t, eigenvector as a column
+    const int64_t j = d - 1 - t;
+    sp.s[t] = std::ldexp(std::sqrt(std::max(0.0, static_cast<double>(lam[j]))), -exp);
+    for (int64_t i = 0; i < d; ++i) sp.vt[t * d + i] = G[i * d + j];
+  }
+  flip_signs(sp, d);
+  return sp;
+}
+
+template <typename T>
+Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp,
+                             const RandomizedPlan& plan) {
+  const int64_t n = X.rows, d = X.cols;
+  const bool wide = n < d;
+  const int64_t start_rows = randomized_start_rows(n, d);
+  int64_t c = plan.l;
+  std::vector<double> start;
+  if (plan.start != nullptr && !plan.start->empty()) {
+    GPULEARN_EXPECTS(static_cast<int64_t>(plan.start->size()) == checked_mul(start_rows, c),
+                     "the randomized start matrix has ", plan.start->size(), " entries; expected ",
+                     start_rows, " x ", c);
+    start = *plan.start;
+  } else {
+    start = gaussian(checked_mul(start_rows, c), plan.seed);
+  }
+  const T scale = std::ldexp(T(1), exp);
+  double total_sq = 0;
+  auto gram_times = [&](const std::vector<double>& Z, int64_t cols) {  // G Z, d x cols
+    std::vector<double> H(checked_mul(d, cols));
+    const std::vector<T> zt = to_t<T>(Z);
+    total_sq = be.centered_products(X, mean, scale, cols, zt.data(), nullptr, H.data());
+    return H;
+  };
+
+  std::vector<double> Z;
+  if (wide) {  // Z = orth(M^T Omega)
+    std::vector<double> H(checked_mul(d, c));
+    const std::vector<T> yt = to_t<T>(start);
+    total_sq = be.centered_products(X, mean, scale, c, nullptr, yt.data(), H.data());
+    Z = orth(be, d, c, H);
+  } else {
+    Z = orth(be, d, c, start);
+  }
+  for (int it = 0; it < plan.n_iter; ++it) Z = orth(be, d, c, gram_times(Z, c));
+  const std::vector<double> H = gram_times(Z, c);
+  std::vector<double> C = at_b(d, c, c, Z, H);
+  for (int64_t i = 0; i < c; ++i) {  // exactly symmetric for the eigensolver
+    for (int64_t j = 0; j < i; ++j)
+      C[i * c + j] = C[j * c + i] = 0.5 * (C[i * c + j] + C[j * c + i]);
+  }
+  std::vector<double> lam(c);
+  be.symmetric_eigh(c, C.data(), lam.data(), /*vectors=*/true);  // C now holds E (columns)
+
+  Spectrum sp;
+  sp.p = std::min(plan.k, c);
+  sp.s.resize(sp.p);
+  sp.vt.assign(checked_mul(sp.p, d), 0.0);
+  sp.total_sq = std::ldexp(total_sq, -2 * exp);
+  if (wide) {  // s^2 = lambda, right vectors Z E, largest first
+    for (int64_t t = 0; t < sp.p; ++t) {
+      const int64_t j = c - 1 - t;
+      sp.s[t] = std::ldexp(std::sqrt(std::max(0.0, lam[j])), -exp);
+      for (int64_t r = 0; r < c; ++r) {
+        const double e = C[r * c + j];
+        for (int64_t i = 0; i < d; ++i) sp.vt[t * d + i] += Z[i * c + r] * e;
+      }
+    }
+  } else {  // F = H E diag(lambda)^-1/2 over the directions above rounding, then its SVD
+    const double lmax = std::max(0.0, lam[c - 1]);
+    const double floor = lmax * static_cast<double>(c) * 4 * std::numeric_limits<T>::epsilon();
+    std::vector<double> F(checked_mul(d, c), 0.0);
+    for (int64_t j = 0; j < c; ++j) {
+      if (!(lam[j] > floor)) continue;
+      const double f = 1.0 / std::sqrt(lam[j]);
+      for (int64_t i = 0; i < d; ++i) {
+        double acc = 0;
+        for (int64_t r = 0; r < c; ++r) acc += H[i * c + r] * C[r * c + j];
+        F[i * c + j] = acc * f;
+      }
+    }
+    std::vector<double> U(checked_mul(d, c)), s(c), vt(checked_mul(c, c));
+    be.svd(d, c, F.data(), U.data(), s.data(), vt.data());
+    for (int64_t t = 0; t < sp.p; ++t) {
+      sp.s[t] = std::ldexp(s[t], -exp);
+      for (int64_t i = 0; i < d; ++i) sp.vt[t * d + i] = U[i * c + t];
+    }
+  }
+  flip_signs(sp, d);
+  return sp;
+}
+
+void flip_signs(Spectrum& sp, int64_t d) {
+  for (int64_t t = 0; t < sp.p; ++t) {
+    double* row = sp.vt.data() + t * d;
+    int64_t arg = 0;
+    for (int64_t i = 1; i < d; ++i) arg = std::abs(row[i]) > std::abs(row[arg]) ? i : arg;
+    if (row[arg] < 0) {
+      for (int64_t i = 0; i < d; ++i) row[i] = -row[i];
+    }
+  }
+}
+
+template <typename T>
+void checked_affine(Context& ctx, MatrixView<const T> X, int64_t d, const std::vector<T>& coef,
+                    const std::vector<T>& intercept, MatrixView<T> out, const char* what) {
+  Backend& be = ctx.backend();
+  const int64_t k = static_cast<int64_t>(intercept.size());
+  GPULEARN_EXPECTS(X.cols == d, "X has ", X.cols, " features, but ", what, " is expecting ", d,
+                   " features as input.");
+  GPULEARN_EXPECTS(out.rows == X.rows && out.cols == k, "output has shape (", out.rows, ", ",
+                   out.cols, "), expected (", X.rows, ", ", k, ")");
+  GPULEARN_EXPECTS(out.space == X.space, "X and the output must be in the same memory space");
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
+  if (X.rows == 0) return;
+  checked_max_abs(be, X, "X");
+  if (k == 0) return;
+  be.affine_predict(X, coef.data(), intercept.data(), out);
+}
+
+#define GPULEARN_INSTANTIATE(T)                                                                  \
+  template int checked_fit_scale<T>(Context&, MatrixView<const T>, int64_t);                     \
+  template std::vector<T> column_means<T>(Backend&, MatrixView<const T>);                        \
+  template Spectrum exact_spectrum<T>(Backend&, MatrixView<const T>, const T*, int);             \
+  template Spectrum gram_spectrum<T>(Backend&, MatrixView<const T>, const T*, int);              \
+  template Spectrum randomized_spectrum<T>(Backend&, MatrixView<const T>, const T*, int,         \
+                                           const RandomizedPlan&);                               \
+  template void checked_affine<T>(Context&, MatrixView<const T>, int64_t, const std::vector<T>&, \
+                                  const std::vector<T>&, MatrixView<T>, const char*);
+GPULEARN_INSTANTIATE(float)
+GPULEARN_INSTANTIATE(double)
+#undef GPULEARN_INSTANTIATE
+
+}  // namespace gpulearn::detail

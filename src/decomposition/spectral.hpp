@@ -1,0 +1,69 @@
+// The spectral core shared by PCA and TruncatedSVD (src/decomposition/pca.cpp,
+// truncated_svd.cpp): input checks and scaling, the three ways to the leading singular triplets
+// of the (optionally centred) data, scikit-learn's sign rule, and the projections. Backend
+// passes over X; every small result (d x l, l x l, d x d) is host memory, kept in double.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "gpulearn/core/context.hpp"
+
+namespace gpulearn::detail {
+
+/// Leading singular values and right singular vectors of Xc = X - 1 mean^T (mean optional).
+struct Spectrum {
+  int64_t p = 0;           // how many
+  std::vector<double> s;   // p, descending, >= 0
+  std::vector<double> vt;  // p x d, row-major, orthonormal rows, signs per svd_flip
+  double total_sq = -1;    // ||Xc||_F^2 when the solver measured it, else -1
+};
+
+/// Checks X for a decomposition fit (at least min_samples rows, 1 column, finite, readable by
+/// the backend) and returns the exponent e such that 2^e X has its largest |entry| near 1.
+template <typename T>
+int checked_fit_scale(Context& ctx, MatrixView<const T> X, int64_t min_samples);
+
+/// The column means of X (double sums).
+template <typename T>
+std::vector<T> column_means(Backend& be, MatrixView<const T> X);
+
+/// All min(n, d) singular triplets, exactly: the R factor of a chunked QR of 2^e Xc, then its SVD.
+template <typename T>
+Spectrum exact_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp);
+
+/// All d eigenpairs of Xc^T Xc (one SYRK pass), as singular triplets: s = sqrt(max(lambda, 0)).
+template <typename T>
+Spectrum gram_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp);
+
+/// The randomized solver's inputs (see pca.hpp for the start matrix's shape).
+struct RandomizedPlan {
+  int64_t k = 0;                               // triplets wanted
+  int64_t l = 0;                               // k + oversamples
+  int n_iter = 0;                              // power iterations
+  const std::vector<double>* start = nullptr;  // empty or null: drawn from seed
+  uint64_t seed = 0;
+};
+
+/// The k leading triplets by Halko et al.'s randomized SVD, spanning the subspace scikit-learn's
+/// randomized_svd spans from the same start (see spectral.cpp). total_sq is set.
+template <typename T>
+Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp,
+                             const RandomizedPlan& plan);
+
+/// The row count of the randomized start matrix: d for n >= d, else n (scikit-learn transposes
+/// wide data).
+inline int64_t randomized_start_rows(int64_t n, int64_t d) { return n < d ? n : d; }
+
+/// Makes the largest |entry| of each row of vt positive (scikit-learn's svd_flip with
+/// u_based_decision=False; the first of equal magnitudes decides).
+void flip_signs(Spectrum& sp, int64_t d);
+
+/// out = X coef^T + 1 intercept^T (coef k x d, intercept k, host), checked: X finite with d
+/// columns, out n x k where X lives.
+template <typename T>
+void checked_affine(Context& ctx, MatrixView<const T> X, int64_t d, const std::vector<T>& coef,
+                    const std::vector<T>& intercept, MatrixView<T> out, const char* what);
+
+}  // namespace gpulearn::detail
