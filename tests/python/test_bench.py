@@ -29,7 +29,7 @@ from gpulearn.bench._runner import Case, Runner, compact, to_host
 from gpulearn.bench.cases.linear_model import LeastSquaresBaseline
 
 SCHEMA = json.loads((Path(bench.__file__).parent / "schema.json").read_text())
-TINY = ["--rows", "2000", "--cols", "8", "--test-rows", "500", "--repeats", "2", "--no-roofline"]
+TINY = ["--rows", "2000", "--cols", "40", "--test-rows", "500", "--repeats", "2", "--no-roofline"]
 
 
 def _gpulearn_estimators():
@@ -85,10 +85,10 @@ def test_registered_algorithm_is_complete(name):
 @pytest.mark.parametrize("name", sorted(bench.algorithms()))
 def test_registered_data_and_quality_on_a_tiny_size(name):
     algorithm = bench.algorithms()[name]
-    size = bench.Size(300, 5, "float64", test_rows=50)
+    size = bench.Size(300, 40, "float64", test_rows=50)  # 40 features: room for 32 components
     data = algorithm.data(size, 7)
     again = algorithm.data(size, 7)
-    assert data.X_train.shape == (300, 5) and data.X_test.shape == (50, 5)
+    assert data.X_train.shape == (300, 40) and data.X_test.shape == (50, 40)
     assert data.X_train.dtype == np.float64 and np.ptp(data.X_train) > 0
     np.testing.assert_array_equal(data.X_train, again.X_train)  # the seed decides the data
     assert algorithm.data(dataclasses.replace(size, dtype="float32"), 7).X_train.dtype == np.float32
@@ -135,7 +135,7 @@ def test_least_squares_baseline_matches_scikit_learn(alpha, sk_name):
 def test_baseline_on_numpy_is_as_good_as_scikit_learn(name):
     # The CuPy baselines are NumPy-API code: on NumPy they must reach scikit-learn's quality.
     algorithm = bench.algorithms()[name]
-    data = algorithm.data(bench.Size(2000, 6, "float64", test_rows=400), 11)
+    data = algorithm.data(bench.Size(2000, 40, "float64", test_rows=400), 11)
     fit_args = [a for a in (data.X_train, data.y_train) if a is not None]  # as the runner does
     reference = _registry.import_object(algorithm.sklearn)(**algorithm.params).fit(*fit_args)
     baseline = algorithm.baseline(np, dict(algorithm.params)).fit(*fit_args)
@@ -223,7 +223,7 @@ def test_cli_tiny_run_prints_the_table_and_writes_json_and_csv(capsys, tmp_path)
     assert {r["backend"] for r in ok} >= {"sklearn", "gpulearn-cpu"}
     assert len({r["algorithm"] for r in ok}) == len(bench.algorithms())
     for r in ok:
-        assert (r["rows"], r["cols"], r["test_rows"], len(r["fit"]["times_s"])) == (2000, 8, 500,
+        assert (r["rows"], r["cols"], r["test_rows"], len(r["fit"]["times_s"])) == (2000, 40, 500,
                                                                                     2)
         assert r["quality"]["within_tolerance"] in (True, None)
         assert r["fit"]["min_s"] <= r["fit"]["median_s"] <= r["fit"]["max_s"]
@@ -437,7 +437,7 @@ def test_quality_outside_tolerance_is_flagged(capsys, tmp_path):
     finally:
         _registry.unregister("meanonly")
     assert status == 1
-    assert " !" in out and "outside tolerance: meanonly 2000x8 float32 gpulearn-cpu" in out
+    assert " !" in out and "outside tolerance: meanonly 2000x40 float32 gpulearn-cpu" in out
     doc = json.loads(out_json.read_text())
     flagged = [r for r in doc["results"] if r["quality"]["within_tolerance"] is False]
     assert [r["backend"] for r in flagged] == ["gpulearn-cpu"]

@@ -49,3 +49,18 @@ def classification(size, seed, *, n_classes=2, n_informative=None):
         n_samples=size.rows + size.n_test, n_features=size.cols, n_informative=informative,
         n_redundant=0, n_classes=n_classes, shuffle=False, random_state=seed)
     return _split(size, X, y.astype(np.int64))
+
+
+def low_rank(size, seed, *, rank=32, noise=0.05):
+    """Gaussian data with a decaying spectrum: ``rank`` directions with standard deviations
+    falling from 10 to 1 (a random orthonormal basis), isotropic noise of ``noise`` on every
+    feature, and an offset of 3 (so that centring matters)."""
+    rng = np.random.default_rng(seed)
+    n, d = size.rows + size.n_test, size.cols
+    r = min(rank, d)
+    basis, _ = np.linalg.qr(rng.standard_normal((d, r)))
+    scales = np.geomspace(10.0, 1.0, r)
+    X = (rng.standard_normal((n, r)) * scales) @ basis.T
+    X += noise * rng.standard_normal((n, d))
+    X += 3.0
+    return _split(size, X, None)
