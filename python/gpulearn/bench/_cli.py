@@ -95,14 +95,17 @@ def _params(specs):
 def _find_algorithms(text, registry):
     if text is None:
         return list(registry.values())
-    by_name = {name.lower(): a for name, a in registry.items()}
-    by_name.update({a.estimator.lower(): a for a in registry.values()})
+    # An algorithm's own name picks it; a scikit-learn class name picks every algorithm of
+    # that class (PCA: "pca" and "pca_randomized") unless an algorithm has that name.
+    by_name = {}
+    for a in registry.values():
+        by_name.setdefault(a.estimator.lower(), []).append(a)
+    by_name.update({name.lower(): [a] for name, a in registry.items()})
     chosen = []
     for name in _split(text):
         if name.lower() not in by_name:
             raise UsageError(f"unknown algorithm {name!r}; known: {', '.join(sorted(registry))}")
-        if by_name[name.lower()] not in chosen:
-            chosen.append(by_name[name.lower()])
+        chosen.extend(a for a in by_name[name.lower()] if a not in chosen)
     if not chosen:
         raise UsageError("--algo: no algorithm given")
     return chosen
