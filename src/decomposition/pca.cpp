@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <sstream>
 #include <string>
 
 #include "../core/checks.hpp"
@@ -145,8 +146,11 @@ std::string describe(const NComponents& c) {
       return "None";
     case Kind::kCount:
       return std::to_string(c.count);
-    case Kind::kVarianceFraction:
-      return std::to_string(c.fraction);
+    case Kind::kVarianceFraction: {
+      std::ostringstream os;  // as Python prints it: 0.5, not 0.500000
+      os << c.fraction;
+      return os.str();
+    }
     case Kind::kMle:
       return "'mle'";
   }
@@ -330,10 +334,17 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X
   std::vector<double> ev(k);
   for (int64_t i = 0; i < k; ++i) ev[i] = sp.s[i] * sp.s[i] / static_cast<double>(n - 1);
   const double total = total_sq / static_cast<double>(n - 1);
+  // The variance left over: the dropped spectrum's mean where the solver has it (arpack runs
+  // the exact one), else the difference, whose rounding can leave a tiny negative residue where
+  // the kept components explain everything; a variance is never negative.
   m.noise_variance = 0;
   if (k < mn) {
-    m.noise_variance =
-        (total - std::accumulate(ev.begin(), ev.end(), 0.0)) / static_cast<double>(mn - k);
+    double rest = total - std::accumulate(ev.begin(), ev.end(), 0.0);
+    if (solver == PcaSolver::kArpack) {
+      rest = 0;
+      for (int64_t i = k; i < sp.p; ++i) rest += sp.s[i] * sp.s[i] / static_cast<double>(n - 1);
+    }
+    m.noise_variance = std::max(0.0, rest) / static_cast<double>(mn - k);
   }
   set_model(m, sp, k, d, ev, total);
   return m;

@@ -501,3 +501,370 @@ def test_cuda_neighbors_refuse_bad_input(knn_data, cuda):
     # The context is still usable afterwards.
     assert_same_neighbours(model.kneighbors(Q),
                            NearestNeighbors(device="cpu").fit(X).kneighbors(Q), RTOL_KNN_F64)
+
+
+# --------------------------------------------------------------------------------------------
+# PCA and TruncatedSVD
+#
+# Both backends run the same drivers (src/decomposition): the same solver choice, the same
+# randomized start matrix (scikit-learn's draw from random_state), the small factorisations,
+# the orthonormalisation and the sign rule on the host in double. They differ only in how the
+# passes over X round (cuBLAS vs Eigen products, chunk sizes). A component is determined only
+# where its variance is non-null and apart from its neighbours', so components (rows of
+# components_, columns of transform) are compared where the exact variance is above 1e-8 of the
+# largest and 1e-3 of the largest from either neighbour (1e-2 in float32), as in
+# test_decomposition.py.
+# - float64: relative 1e-9 (rounding of either backend is ~1e-13 at these gaps). Null
+#   eigenvalues are rounding residues: atol 1e-12 of the largest (noise_variance_: of the
+#   total); a null singular value is the square root of one, ~1e-7 of the largest: atol 1e-6.
+# - float32: relative 1e-4 (a few float32 roundings over a >= 1e-2 relative gap; each backend
+#   is within ~3e-5 of float64 here); null singular values atol 1e-3 of the largest. What is
+#   derived through a product with X or an inversion (transform, inverse_transform, precision,
+#   score_samples) 3e-4 of its largest value: a projection's error is the components' error
+#   times the row's norm, up to ~3x the largest projection, and each backend alone is within
+#   ~7e-5 of float64 there.
+
+RTOL_PCA_F64 = 1e-9
+RTOL_PCA_F32 = 1e-4
+RTOL_PCA_F32_DERIVED = 3e-4
+PCA_SOLVERS = ["full", "covariance_eigh", "randomized", "arpack", "auto"]
+PCA_SHAPES = {"tall": (4000, 40), "wide": (80, 200)}
+
+
+def _pca_data(gen, n, d, offset=5.0):
+    """A clearly decaying, distinct spectrum rotated by a random orthogonal matrix."""
+    Q, _ = np.linalg.qr(gen.standard_normal((d, d)))
+    return gen.standard_normal((n, d)) @ np.diag(np.linspace(3.0, 0.1, d)) @ Q + offset
+
+
+@pytest.fixture(scope="module")
+def pca_sets():
+    """{name: (X, exact spectrum of X)}, drawn from the recorded SEED."""
+    from sklearn.decomposition import PCA as SkPCA
+
+    out = {}
+    for i, (name, (n, d)) in enumerate(PCA_SHAPES.items()):
+        X = _pca_data(np.random.default_rng(SEED + 20 + i), n, d)
+        out[name] = X, SkPCA(svd_solver="full").fit(X).explained_variance_
+    return out
+
+
+def _separated(ev, gap):
+    ev = np.asarray(ev, dtype=np.float64)
+    diffs = np.abs(np.diff(ev))
+    nearest = np.minimum(np.r_[np.inf, diffs], np.r_[diffs, np.inf])
+    return (ev > 1e-8 * ev[0]) & (nearest > gap * ev[0])
+
+
+def _pca_tolerances(dtype):
+    """(rtol, component gap, atol of null eigenvalues, atol of null singular values, rtol of
+    what is derived through X or an inversion)."""
+    if np.dtype(dtype) == np.float64:
+        return RTOL_PCA_F64, 1e-3, 1e-12, 1e-6, RTOL_PCA_F64
+    return RTOL_PCA_F32, 1e-2, RTOL_PCA_F32, 1e-3, RTOL_PCA_F32_DERIVED
+
+
+def _pca_cases():
+    cases = []
+    for shape, (n, d) in PCA_SHAPES.items():
+        for solver in PCA_SOLVERS:
+            for n_components in (None, 5, 0.8, "mle"):
+                truncated = solver in ("randomized", "arpack")
+                if isinstance(n_components, (float, str)) and truncated:
+                    continue  # refused by scikit-learn's rules
+                if n_components == "mle" and n < d:
+                    continue
+                cases.append(pytest.param(shape, solver, n_components,
+                                          id=f"{shape}-{solver}-{n_components}"))
+    return cases
+
+
+def _regular_covariance(model):
+    ev = model.explained_variance_
+    return (model.n_components_ == model.n_features_in_ and ev[-1] > 1e-8 * ev[0]) or \
+        model.noise_variance_ > 1e-8 * ev[0]
+
+
+def assert_decompositions_close(gpu, cpu, X, spectrum, dtype, transform_of=None):
+    """A PCA or TruncatedSVD fitted on the GPU against the same fitted on the CPU."""
+    rtol, gap, atol_ev, atol_sv, rtol_x = _pca_tolerances(dtype)
+    is_pca = hasattr(cpu, "mean_")
+    names = ["components_", "explained_variance_", "explained_variance_ratio_",
+             "singular_values_"] + (["mean_"] if is_pca else [])
+    for name in names:
+        value = getattr(gpu, name)
+        assert type(value) is np.ndarray and value.dtype == dtype, name  # host NumPy, dtype kept
+        assert value.shape == getattr(cpu, name).shape, name
+    k = cpu.components_.shape[0]
+    keep = _separated(spectrum, gap)[:k]
+    assert keep.any()
+    assert_allclose(gpu.components_[keep], cpu.components_[keep], rtol=0, atol=rtol)
+    ev0 = float(cpu.explained_variance_[0])
+    assert_allclose(gpu.explained_variance_, cpu.explained_variance_, rtol=rtol,
+                    atol=atol_ev * ev0)
+    assert_allclose(gpu.explained_variance_ratio_, cpu.explained_variance_ratio_, rtol=rtol,
+                    atol=atol_ev)
+    assert_allclose(gpu.singular_values_, cpu.singular_values_, rtol=rtol,
+                    atol=atol_sv * float(cpu.singular_values_[0]))
+    X_in = X if transform_of is None else transform_of
+    T_gpu, T_cpu = _host(gpu.transform(X_in)), cpu.transform(X)
+    assert T_gpu.dtype == dtype
+    assert_allclose(T_gpu[:, keep], T_cpu[:, keep], rtol=0,
+                    atol=rtol_x * float(np.max(np.abs(T_cpu[:, keep]))))
+    back = _host(gpu.inverse_transform(T_cpu if transform_of is None
+                                       else _like(transform_of, T_cpu)))
+    assert back.dtype == dtype
+    assert_allclose(back, cpu.inverse_transform(T_cpu), rtol=0,
+                    atol=rtol_x * float(np.max(np.abs(X))))
+    if not is_pca:
+        return keep
+    assert gpu.n_components_ == cpu.n_components_ and gpu.n_samples_ == cpu.n_samples_
+    assert gpu._fit_svd_solver == cpu._fit_svd_solver
+    assert_allclose(gpu.mean_, cpu.mean_, rtol=rtol, atol=rtol * np.max(np.abs(cpu.mean_)))
+    total = float(np.sum(spectrum))
+    assert gpu.noise_variance_ == pytest.approx(cpu.noise_variance_, rel=rtol,
+                                                abs=atol_ev * total)
+    assert_close(gpu.get_covariance(), cpu.get_covariance(), rtol)
+    if _regular_covariance(cpu):
+        assert_close(gpu.get_precision(), cpu.get_precision(), rtol_x)
+        ll = _host(gpu.score_samples(X_in))
+        assert ll.dtype == dtype
+        assert_close(ll, cpu.score_samples(X), rtol_x)
+        assert gpu.score(X_in) == pytest.approx(cpu.score(X), rel=rtol_x)
+    elif cpu.noise_variance_ == 0:  # a singular model covariance: both refuse
+        for model in (gpu, cpu):
+            with pytest.raises(ValueError, match="singular"):
+                model.score_samples(X)
+    return keep
+
+
+def _like(device_array, host_array):
+    """host_array on the device (and of the library) of device_array."""
+    from gpulearn import _arrays
+
+    return _arrays.to_device_like(device_array, host_array)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("whiten", [False, True])
+@pytest.mark.parametrize("shape, solver, n_components", _pca_cases())
+def test_cuda_pca_matches_cpu(pca_sets, shape, solver, n_components, whiten, dtype, cuda):
+    from gpulearn.decomposition import PCA
+
+    X, spectrum = pca_sets[shape]
+    X = X.astype(dtype)
+    params = dict(n_components=n_components, svd_solver=solver, whiten=whiten, random_state=0)
+    on_gpu = PCA(device=cuda, **params).fit(X)
+    on_cpu = PCA(device="cpu", **params).fit(X)
+    keep = assert_decompositions_close(on_gpu, on_cpu, X, spectrum, dtype)
+    Z = PCA(device=cuda, **params).fit_transform(X)
+    assert type(Z) is np.ndarray and Z.dtype == dtype
+    T = on_cpu.transform(X)[:, keep]
+    assert_allclose(Z[:, keep], T, rtol=0, atol=_pca_tolerances(dtype)[4] * np.abs(T).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["auto", "randomized"])
+def test_cuda_pca_randomized_on_550_features_matches_cpu(solver, dtype, cuda):
+    from gpulearn.decomposition import PCA
+
+    X = _pca_data(np.random.default_rng(SEED + 30), 600, 550).astype(dtype)
+    on_gpu = PCA(10, svd_solver=solver, random_state=3, device=cuda).fit(X)
+    on_cpu = PCA(10, svd_solver=solver, random_state=3, device="cpu").fit(X)
+    assert on_gpu._fit_svd_solver == "randomized"
+    assert_decompositions_close(on_gpu, on_cpu, X, np.r_[on_cpu.explained_variance_, 0.0],
+                                dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_components", [1, 2, 5])
+@pytest.mark.parametrize("algorithm", ["randomized", "arpack"])
+@pytest.mark.parametrize("shape", list(PCA_SHAPES))
+def test_cuda_truncated_svd_matches_cpu(pca_sets, shape, algorithm, n_components, dtype, cuda):
+    from gpulearn.decomposition import TruncatedSVD
+
+    # Not centred: the offset of 0.5 keeps the mean direction from dwarfing the spectrum.
+    X = (pca_sets[shape][0] - 4.5).astype(dtype)
+    spectrum = np.linalg.svd(X.astype(np.float64), compute_uv=False) ** 2
+    params = dict(n_components=n_components, algorithm=algorithm, random_state=0)
+    on_gpu = TruncatedSVD(device=cuda, **params).fit(X)
+    on_cpu = TruncatedSVD(device="cpu", **params).fit(X)
+    keep = assert_decompositions_close(on_gpu, on_cpu, X, spectrum, dtype)
+    Z = TruncatedSVD(device=cuda, **params).fit_transform(X)
+    T = on_cpu.transform(X)
+    assert_allclose(Z[:, keep], T[:, keep], rtol=0,
+                    atol=_pca_tolerances(dtype)[4] * np.abs(T[:, keep]).max())
+
+
+@pytest.mark.parametrize("solver", PCA_SOLVERS)
+def test_cuda_pca_far_from_the_origin_matches_cpu(solver, cuda, rng):
+    # The covariance is formed from centred chunks on both backends: no n mean mean^T
+    # cancellation at 1e4 + 1e-2 noise.
+    from gpulearn.decomposition import PCA
+    from sklearn.decomposition import PCA as SkPCA
+
+    X = 1e4 + 1e-2 * _pca_data(rng, 3000, 30, offset=0.0)
+    spectrum = SkPCA(svd_solver="full").fit(X).explained_variance_
+    on_gpu = PCA(5, svd_solver=solver, random_state=0, device=cuda).fit(X)
+    on_cpu = PCA(5, svd_solver=solver, random_state=0, device="cpu").fit(X)
+    assert_decompositions_close(on_gpu, on_cpu, X, spectrum, np.float64)
+
+
+@pytest.mark.parametrize("solver", ["full", "covariance_eigh", "randomized"])
+def test_cuda_pca_chunked_result_equals_unchunked_result(pca_sets, solver, cuda, monkeypatch):
+    from gpulearn.decomposition import PCA
+
+    X, spectrum = pca_sets["tall"]
+    monkeypatch.delenv("GPULEARN_CUDA_MAX_CHUNK_ROWS", raising=False)
+    whole = PCA(6, svd_solver=solver, random_state=0, device=cuda).fit(X)
+    for cap in ("1", "997"):
+        monkeypatch.setenv("GPULEARN_CUDA_MAX_CHUNK_ROWS", cap)
+        chunked = PCA(6, svd_solver=solver, random_state=0, device=cuda).fit(X)
+        assert_decompositions_close(chunked, whole, X, spectrum, np.float64)
+
+
+@pytest.mark.parametrize("solver", PCA_SOLVERS)
+def test_cuda_pca_fit_is_deterministic(pca_sets, solver, cuda):
+    from gpulearn.decomposition import PCA, TruncatedSVD
+
+    X, _ = pca_sets["tall"]
+    first = PCA(5, svd_solver=solver, random_state=7, device=cuda).fit(X)
+    second = PCA(5, svd_solver=solver, random_state=7, device=cuda).fit(X)
+    assert_array_equal(first.components_, second.components_)
+    assert_array_equal(first.explained_variance_, second.explained_variance_)
+    assert_array_equal(first.transform(X), second.transform(X))
+    svd_a = TruncatedSVD(3, random_state=7, device=cuda).fit(X)
+    svd_b = TruncatedSVD(3, random_state=7, device=cuda).fit(X)
+    assert_array_equal(svd_a.components_, svd_b.components_)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", PCA_SOLVERS)
+def test_cupy_pca_input_gives_cupy_output(pca_sets, solver, dtype, cuda):
+    cp = pytest.importorskip("cupy")
+    from gpulearn.decomposition import PCA
+
+    X, spectrum = pca_sets["tall"]
+    X = X.astype(dtype)
+    X_gpu = cp.asarray(X)
+    params = dict(n_components=5, svd_solver=solver, random_state=0)
+    model = PCA(**params).fit(X_gpu)  # device="auto": the data's GPU
+    on_cpu = PCA(device="cpu", **params).fit(X)
+    assert model.n_features_in_ == X.shape[1] and model.n_samples_ == X.shape[0]
+    assert_decompositions_close(model, on_cpu, X, spectrum, dtype, transform_of=X_gpu)
+    rtol, rtol_x = _pca_tolerances(dtype)[0], _pca_tolerances(dtype)[4]
+    T = model.transform(X_gpu)
+    assert isinstance(T, cp.ndarray) and T.dtype == dtype and T.shape == (X.shape[0], 5)
+    assert T.device.id == X_gpu.device.id
+    back = model.inverse_transform(T)
+    assert isinstance(back, cp.ndarray) and back.dtype == dtype
+    assert isinstance(model.score_samples(X_gpu), cp.ndarray)
+    Z = PCA(**params).fit_transform(X_gpu)
+    assert isinstance(Z, cp.ndarray)
+    assert_close(cp.asnumpy(Z), cp.asnumpy(T), rtol_x)
+    # Fortran-ordered and strided device input reads the same values.
+    assert_close(cp.asnumpy(model.transform(cp.asfortranarray(X_gpu))), cp.asnumpy(T), rtol_x)
+    assert_close(cp.asnumpy(model.transform(X_gpu[::3])), cp.asnumpy(T)[::3], rtol_x)
+    strided = PCA(**params).fit(cp.repeat(X_gpu, 2, axis=0)[::2])
+    keep = _separated(spectrum, _pca_tolerances(dtype)[1])[:5]
+    assert_allclose(strided.components_[keep], model.components_[keep], rtol=0, atol=rtol)
+    # Host input to a model fitted on the device: host output.
+    assert type(model.transform(X)) is np.ndarray
+    # The input on the device is never written.
+    assert_array_equal(cp.asnumpy(X_gpu), X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cupy_truncated_svd_input_gives_cupy_output(pca_sets, dtype, cuda):
+    cp = pytest.importorskip("cupy")
+    from gpulearn.decomposition import TruncatedSVD
+
+    X = (pca_sets["wide"][0] - 4.5).astype(dtype)
+    spectrum = np.linalg.svd(X.astype(np.float64), compute_uv=False) ** 2
+    X_gpu = cp.asarray(X)
+    model = TruncatedSVD(4, random_state=0).fit(X_gpu)
+    on_cpu = TruncatedSVD(4, random_state=0, device="cpu").fit(X)
+    assert_decompositions_close(model, on_cpu, X, spectrum, dtype, transform_of=X_gpu)
+    T = model.transform(X_gpu)
+    assert isinstance(T, cp.ndarray) and T.dtype == dtype
+    assert isinstance(model.inverse_transform(T), cp.ndarray)
+    assert isinstance(TruncatedSVD(4, random_state=0).fit_transform(X_gpu), cp.ndarray)
+    assert_array_equal(cp.asnumpy(X_gpu), X)
+
+
+def test_torch_decomposition_input_gives_torch_output(pca_sets, cuda):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch was built without CUDA")
+    from gpulearn.decomposition import PCA, TruncatedSVD
+
+    X, spectrum = pca_sets["tall"]
+    X_t = torch.from_numpy(X).to("cuda")
+    for model, on_cpu, spec in (
+            (PCA(5, random_state=0).fit(X_t), PCA(5, random_state=0, device="cpu").fit(X),
+             spectrum),
+            (TruncatedSVD(3, random_state=0).fit(X_t - 4.5),
+             TruncatedSVD(3, random_state=0, device="cpu").fit(X - 4.5),
+             np.linalg.svd(X - 4.5, compute_uv=False) ** 2)):
+        is_pca = isinstance(model, PCA)
+        X_in, X_host = (X_t, X) if is_pca else (X_t - 4.5, X - 4.5)
+        assert type(model.components_) is np.ndarray
+        assert_decompositions_close(model, on_cpu, X_host, spec, np.float64, transform_of=X_in)
+        T = model.transform(X_in)
+        assert isinstance(T, torch.Tensor) and T.is_cuda and T.dtype == torch.float64
+        back = model.inverse_transform(T)
+        assert isinstance(back, torch.Tensor) and back.is_cuda
+    T32 = PCA(5, random_state=0).fit(X_t.float()).transform(X_t.float())
+    assert isinstance(T32, torch.Tensor) and T32.dtype == torch.float32
+
+
+def test_cuda_decomposition_refuses_bad_input(pca_sets, cuda):
+    from gpulearn.decomposition import PCA, TruncatedSVD
+
+    X, _ = pca_sets["tall"]
+    bad = X[:50].copy()
+    bad[3, 3] = np.nan
+    for estimator in (PCA(3, device=cuda), TruncatedSVD(3, device=cuda)):
+        with pytest.raises(ValueError, match="NaN"):
+            estimator.fit(bad)
+    with pytest.raises(ValueError, match=r"minimum of 2 is required"):
+        PCA(device=cuda).fit(X[:1])
+    model = PCA(3, device=cuda).fit(X)
+    with pytest.raises(ValueError, match="NaN"):
+        model.transform(bad)
+    with pytest.raises(ValueError, match=r"X has 39 features, but PCA is expecting 40"):
+        model.transform(X[:, :-1])
+    cp = pytest.importorskip("cupy")
+    with pytest.raises(ValueError, match="NaN"):
+        PCA(3).fit(cp.asarray(bad))
+    with pytest.raises(ValueError, match=r"minimum of 2 is required"):
+        PCA().fit(cp.asarray(X[:1]))
+    with pytest.raises(ValueError, match=r"X has 39 features, but PCA is expecting 40"):
+        model.transform(cp.asarray(X[:, :-1]))
+    # The context is still usable afterwards.
+    assert_close(model.transform(X), PCA(3, device="cpu").fit(X).transform(X), RTOL_PCA_F64)
+
+
+@pytest.mark.parametrize("make", ["PCA", "TruncatedSVD"])
+def test_decomposition_fitted_on_cuda_pickles_and_transforms_on_cpu(pca_sets, make, cuda):
+    from gpulearn import decomposition
+
+    X, _ = pca_sets["tall"]
+    on_gpu = getattr(decomposition, make)(3, random_state=0, device=cuda).fit(X)
+    restored = pickle.loads(pickle.dumps(on_gpu))
+    assert restored.device == cuda
+    assert_array_equal(restored.components_, on_gpu.components_)
+    restored.set_params(device="cpu")
+    assert_close(restored.transform(X), on_gpu.transform(X), RTOL_PCA_F64)
+
+
+def test_decomposition_estimator_checks_on_cuda(cuda):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from gpulearn.decomposition import PCA, TruncatedSVD
+
+    # scikit-learn's estimator checks with the CUDA backend (host data, streamed).
+    for estimator in (PCA(device=cuda),
+                      PCA(n_components=2, svd_solver="randomized", device=cuda),
+                      TruncatedSVD(device=cuda)):
+        check_estimator(estimator)

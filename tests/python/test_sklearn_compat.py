@@ -22,6 +22,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import gpulearn
 from gpulearn import _base
 from gpulearn.cluster import KMeans
+from gpulearn.decomposition import PCA, TruncatedSVD
 from gpulearn.linear_model import LinearRegression, Ridge
 from gpulearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
@@ -60,7 +61,10 @@ _STRICT = ({"xfail_strict": True}
 
 @parametrize_with_checks([LinearRegression(device="cpu"), Ridge(device="cpu"),
                           KMeans(device="cpu"), NearestNeighbors(device="cpu"),
-                          KNeighborsClassifier(device="cpu"), KNeighborsRegressor(device="cpu")],
+                          KNeighborsClassifier(device="cpu"), KNeighborsRegressor(device="cpu"),
+                          PCA(device="cpu"),
+                          PCA(n_components=2, svd_solver="randomized", device="cpu"),
+                          TruncatedSVD(device="cpu")],
                          expected_failed_checks=expected_failed_checks, **_STRICT)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
