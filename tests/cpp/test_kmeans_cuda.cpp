@@ -304,19 +304,7 @@ void compare_assign(Backend& cpu, Backend& cuda, const Problem<T>& p, bool want_
 }
 
 template <typename T>
-class CudaKMeansTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!gpulearn::cuda_available()) return;
-    cpu_ = make_cpu_backend(2);
-    cuda_ = make_cuda_backend(0);
-  }
-  Backend& cpu() { return *cpu_; }
-  Backend& cuda() { return *cuda_; }
-
- private:
-  std::unique_ptr<Backend> cpu_, cuda_;
-};
+class CudaKMeansTest : public test_util::CpuAndCudaBackends {};
 using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaKMeansTest, FloatTypes);
 

@@ -330,19 +330,7 @@ std::vector<std::vector<std::pair<T, int64_t>>> exact_order(const Problem<T>& p,
 }
 
 template <typename T>
-class CudaNeighborsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!gpulearn::cuda_available()) return;
-    cpu_ = make_cpu_backend(2);
-    cuda_ = make_cuda_backend(0);
-  }
-  Backend& cpu() { return *cpu_; }
-  Backend& cuda() { return *cuda_; }
-
- private:
-  std::unique_ptr<Backend> cpu_, cuda_;
-};
+class CudaNeighborsTest : public test_util::CpuAndCudaBackends {};
 using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaNeighborsTest, FloatTypes);
 

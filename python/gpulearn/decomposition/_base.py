@@ -61,10 +61,17 @@ class DecompositionBase(DeviceEstimatorMixin):
         X = _arrays.readable(X.astype(dtype, copy=False))
         return ctx, kind, X, _arrays.host_ref(X), False
 
-    def _project(self, run, X, n_in, n_out, check_features=True):
-        """``run(ctx, X_ref, out_ref)`` into a new (n_samples, n_out) array of the input's
-        kind."""
-        ctx, kind, X, X_ref, on_device = self._projection_input(X, n_in, check_features)
+    # The compiled projection, ``f(ctx, model, X_ref, out_ref, inverse)``, and the model dict
+    # it reads (``_model()``): set by each estimator.
+    _core_project = None
+
+    def _project(self, X, inverse=False):
+        """transform (or inverse_transform) X into a new array of the input's kind."""
+        model = self._model()
+        k, d = self.components_.shape
+        n_in, n_out = (k, d) if inverse else (d, k)
+        ctx, kind, X, X_ref, on_device = self._projection_input(X, n_in,
+                                                                check_features=not inverse)
         shape = (X_ref.rows, n_out)
         dtype = self.components_.dtype
         if on_device:
@@ -73,7 +80,7 @@ class DecompositionBase(DeviceEstimatorMixin):
         else:
             out = np.empty(shape, dtype=dtype)
             out_ref = _arrays.host_ref(out)
-        run(ctx, X_ref, out_ref)
+        type(self)._core_project(ctx, model, X_ref, out_ref, inverse)
         return self._output(out, kind)
 
     @property

@@ -138,6 +138,8 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.noise_variance_ = dtype.type(result["noise_variance"])
         return self
 
+    _core_project = staticmethod(_core.pca_transform)
+
     def _model(self):
         check_is_fitted(self)
         return {"components": self.components_, "explained_variance": self.explained_variance_,
@@ -155,10 +157,7 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         -------
         X_new : array of shape (n_samples, n_components), of the kind of array that came in
         """
-        model = self._model()
-        return self._project(
-            lambda ctx, X_ref, out_ref: _core.pca_transform(ctx, model, X_ref, out_ref, False),
-            X, self.n_features_in_, self.n_components_)
+        return self._project(X)
 
     def fit_transform(self, X, y=None):
         """Fit the model with X, then project X (the same as ``fit(X).transform(X)``)."""
@@ -176,10 +175,7 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         -------
         X_original : array of shape (n_samples, n_features)
         """
-        model = self._model()
-        return self._project(
-            lambda ctx, X_ref, out_ref: _core.pca_transform(ctx, model, X_ref, out_ref, True),
-            X, self.n_components_, self.n_features_in_, check_features=False)
+        return self._project(X, inverse=True)
 
     def get_covariance(self):
         """The model's data covariance, (n_features, n_features), as scikit-learn computes it."""

@@ -92,6 +92,8 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         self.singular_values_ = result["singular_values"]
         return self
 
+    _core_project = staticmethod(_core.truncated_svd_transform)
+
     def _model(self):
         check_is_fitted(self)
         return {"components": self.components_, "n_components": self.components_.shape[0],
@@ -112,11 +114,7 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         -------
         X_new : array of shape (n_samples, n_components), of the kind of array that came in
         """
-        model = self._model()
-        return self._project(
-            lambda ctx, X_ref, out_ref: _core.truncated_svd_transform(ctx, model, X_ref,
-                                                                      out_ref, False),
-            X, self.n_features_in_, self.components_.shape[0])
+        return self._project(X)
 
     def inverse_transform(self, X):
         """Map projections back to the data space: ``X @ components_``.
@@ -129,8 +127,4 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         -------
         X_original : array of shape (n_samples, n_features)
         """
-        model = self._model()
-        return self._project(
-            lambda ctx, X_ref, out_ref: _core.truncated_svd_transform(ctx, model, X_ref,
-                                                                      out_ref, True),
-            X, self.components_.shape[0], self.n_features_in_, check_features=False)
+        return self._project(X, inverse=True)
