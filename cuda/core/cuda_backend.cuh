@@ -13,6 +13,7 @@
 //   cuda/neighbors/radius_search.cu              radius_search
 //   (cuda/neighbors/distance_tile.cu holds the distance tiles both share)
 //   cuda/decomposition/centered_products.cu      centered_products
+//   cuda/linear_model/logistic_loss.cu           logistic_loss_grad
 // (native_space, allocate and copy are in cuda/core/cuda_backend.cu.)
 //
 // Every public method starts with a DeviceGuard: callers (and other libraries in the same
@@ -105,7 +106,9 @@ class CudaBackend final : public Backend {
                      std::vector<int64_t>& offsets, std::vector<int64_t>& idx,                     \
                      std::vector<T>& dist) override;                                     \
   double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, const T* Z,   \
-                           const T* Y, double* out) override;
+                           const T* Y, double* out) override;                                  \
+  double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels, VectorView<const T> w,  \
+                            int64_t m, const double* coef, double* grad) override;
   GPULEARN_CUDA_OVERRIDES(float)
   GPULEARN_CUDA_OVERRIDES(double)
 #undef GPULEARN_CUDA_OVERRIDES

@@ -18,7 +18,9 @@
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/decomposition/pca.hpp"
 #include "gpulearn/decomposition/truncated_svd.hpp"
+#include "gpulearn/linear_model/elastic_net.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
+#include "gpulearn/linear_model/logistic_regression.hpp"
 #include "gpulearn/neighbors/nearest_neighbors.hpp"
 
 namespace py = pybind11;
@@ -129,6 +131,57 @@ void predict(Context& ctx, py::array_t<T, py::array::c_style> coef,
   const auto m = model_from_arrays<T>(coef, intercept);
   py::gil_scoped_release release;
   linear_model::linear_predict<T>(ctx, m, X.view<const T>(), out.view<T>());
+}
+
+linear_model::CdPath parse_cd_path(const std::string& s) {
+  if (s == "auto") return linear_model::CdPath::kAuto;
+  if (s == "gram") return linear_model::CdPath::kGram;
+  if (s == "data") return linear_model::CdPath::kData;
+  GPULEARN_FAIL(InvalidArgument, "path must be 'auto', 'gram' or 'data', got '", s, "'");
+}
+
+template <typename T>
+py::dict elastic_net_fit(Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
+                         const linear_model::ElasticNetParams& p,
+                         const std::vector<double>& coef_init) {
+  const VectorView<const T> wv =
+      w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
+  linear_model::ElasticNetModel<T> m;
+  {
+    py::gil_scoped_release release;
+    m = linear_model::elastic_net_fit<T>(ctx, p, X.view<const T>(), Y.view<const T>(), wv,
+                                         coef_init);
+  }
+  py::dict d = model_to_dict(static_cast<const linear_model::LinearModel<T>&>(m));
+  d["n_iter"] = m.n_iter;
+  d["dual_gap"] = m.dual_gap;
+  d["gap_tol"] = m.gap_tol;
+  d["converged"] = std::vector<bool>(m.converged.begin(), m.converged.end());
+  return d;
+}
+
+template <typename T>
+py::dict logistic_fit(Context& ctx, const ArrayRef& X, const std::vector<int32_t>& labels,
+                      int64_t n_classes, const py::object& w,
+                      const linear_model::LogisticRegressionParams& p,
+                      const std::vector<double>& coef_init) {
+  const VectorView<const T> wv =
+      w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
+  linear_model::LogisticModel<T> m;
+  {
+    py::gil_scoped_release release;
+    m = linear_model::logistic_regression_fit<T>(ctx, p, X.view<const T>(), labels, n_classes, wv,
+                                                 coef_init);
+  }
+  py::dict d;
+  d["coef"] = to_numpy(m.coef, {m.n_outputs, m.n_features});
+  d["intercept"] = to_numpy(m.intercept, {m.n_outputs});
+  d["n_iter"] = m.n_iter;
+  d["objective"] = m.objective;
+  d["converged"] = m.converged;
+  d["message"] = m.message;
+  d["solver"] = m.solver;
+  return d;
 }
 
 // The int32 labels an estimator allocated for n rows (a contiguous column).
@@ -393,6 +446,51 @@ PYBIND11_MODULE(_core, m) {
             });
       },
       py::arg("ctx"), py::arg("coef"), py::arg("intercept"), py::arg("X"), py::arg("out"));
+
+  m.def(
+      "elastic_net_fit",
+      [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w, double alpha,
+         double l1_ratio, bool fit_intercept, int64_t max_iter, double tol, bool positive,
+         bool random, std::vector<uint32_t> seeds, const std::string& path,
+         const std::vector<double>& coef_init) {
+        linear_model::ElasticNetParams p;
+        p.alpha = alpha;
+        p.l1_ratio = l1_ratio;
+        p.fit_intercept = fit_intercept;
+        p.max_iter = max_iter;
+        p.tol = tol;
+        p.positive = positive;
+        p.selection =
+            random ? linear_model::CdSelection::kRandom : linear_model::CdSelection::kCyclic;
+        p.seeds = std::move(seeds);
+        p.path = parse_cd_path(path);
+        return by_dtype(
+            X, [&] { return elastic_net_fit<float>(ctx, X, Y, w, p, coef_init); },
+            [&] { return elastic_net_fit<double>(ctx, X, Y, w, p, coef_init); });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("alpha"),
+      py::arg("l1_ratio"), py::arg("fit_intercept"), py::arg("max_iter"), py::arg("tol"),
+      py::arg("positive"), py::arg("random"), py::arg("seeds"), py::arg("path"),
+      py::arg("coef_init"));
+  m.def(
+      "logistic_fit",
+      [](Context& ctx, const ArrayRef& X, const std::vector<int32_t>& labels, int64_t n_classes,
+         const py::object& w, double C, double l1_ratio, bool fit_intercept, int64_t max_iter,
+         double tol, double intercept_scaling, const std::vector<double>& coef_init) {
+        linear_model::LogisticRegressionParams p;
+        p.C = C;
+        p.l1_ratio = l1_ratio;
+        p.fit_intercept = fit_intercept;
+        p.max_iter = max_iter;
+        p.tol = tol;
+        p.intercept_scaling = intercept_scaling;
+        return by_dtype(
+            X, [&] { return logistic_fit<float>(ctx, X, labels, n_classes, w, p, coef_init); },
+            [&] { return logistic_fit<double>(ctx, X, labels, n_classes, w, p, coef_init); });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("labels"), py::arg("n_classes"),
+      py::arg("sample_weight"), py::arg("C"), py::arg("l1_ratio"), py::arg("fit_intercept"),
+      py::arg("max_iter"), py::arg("tol"), py::arg("intercept_scaling"), py::arg("coef_init"));
 
   m.def(
       "kmeans_fit",

@@ -148,15 +148,27 @@ GPULEARN_HOST_DEVICE inline double hash_uniform(uint64_t seed, int64_t i) {
   virtual void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,          \
                              MatrixView<const T> queries, double bound, bool exclude_self,         \
                              std::vector<int64_t>& offsets, std::vector<int64_t>& idx,             \
-                             std::vector<T>& dist) = 0;                                       \
+                             std::vector<T>& dist) = 0;                                            \
                                                                                                    \
   /* ---- decomposition (src/decomposition/). Products with Xc = (X - 1 mean^T) * scale (mean:     \
      host, d values, or null: no centring; scale a power of two chosen by the driver, exact),      \
      per row chunk in T, summed over chunks in double: out (host, d x l, row-major) =              \
      Xc^T (Xc Z) when Z (host, d x l, row-major) is not null, else Xc^T Y with Y (host, n x l,     \
      row-major). Returns ||Xc||_F^2, summed in double. X may be host or device memory (CUDA). */   \
-  virtual double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l,      \
-                                   const T* Z, const T* Y, double* out) = 0;
+  virtual double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l,       \
+                                   const T* Z, const T* Y, double* out) = 0;                       \
+                                                                                                   \
+  /* ---- logistic regression (src/linear_model/logistic.cpp). X (n x d), labels (n) and w (n, or  \
+     empty: unit weights) live in native_space(); coef (host, m x (d + 1), row-major, double)      \
+     holds per output t its d coefficients, then its intercept. With z_i = coef[:, :d] x_i +       \
+     coef[:, d], formed in T: m == 1 is the binomial loss log(1 + e^z) - y z with y = labels_i in  \
+     {0, 1}; m >= 2 the multinomial loss logsumexp(z) - z_{labels_i} with labels in [0, m).        \
+     Returns sum_i w_i loss_i and, when grad (host, m x (d + 1), double) is not null, writes its   \
+     gradient in coef there. Per-chunk products in T, sums over chunks in double, in an order      \
+     that does not depend on the thread count or scheduling. */                                    \
+  virtual double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels,                  \
+                                    VectorView<const T> w, int64_t m, const double* coef,          \
+                                    double* grad) = 0;
 
 class Backend {
  public:
@@ -192,7 +204,8 @@ std::unique_ptr<Backend> make_cuda_backend(int device);
 
 // ---- The plugin's C entry points (cuda/core/plugin.cu defines them) ----
 // Bumped whenever Backend's layout or these signatures change; the loader refuses a mismatch.
-constexpr int kCudaPluginAbi = 6;  // 6: centered_products; 5: knn/radius_search shift; 4: knn, radius_search; 3: k-means
+constexpr int kCudaPluginAbi = 7;  // 7: logistic_loss_grad; 6: centered_products; 5:
+                                   // knn/radius_search shift; 4: knn, radius_search; 3: k-means
 
 }  // namespace gpulearn::detail
 

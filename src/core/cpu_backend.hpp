@@ -7,6 +7,7 @@
 //   src/cluster/kmeans_cpu.cpp         allocate, copy and the k-means primitives
 //   src/neighbors/brute_force_cpu.cpp  knn, radius_search
 //   src/decomposition/centered_products_cpu.cpp  centered_products
+//   src/linear_model/logistic_cpu.cpp  logistic_loss_grad
 #pragma once
 
 // Eigen is private to this library, and its inline functions compile differently with other
@@ -88,9 +89,11 @@ class CpuBackend final : public Backend {
   void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,                  \
                      MatrixView<const T> queries, double bound, bool exclude_self,                 \
                      std::vector<int64_t>& offsets, std::vector<int64_t>& idx,                     \
-                     std::vector<T>& dist) override;                                     \
+                     std::vector<T>& dist) override;                                               \
   double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, const T* Z,   \
-                           const T* Y, double* out) override;
+                           const T* Y, double* out) override;                                      \
+  double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels, VectorView<const T> w,   \
+                            int64_t m, const double* coef, double* grad) override;
   GPULEARN_CPU_OVERRIDES(float)
   GPULEARN_CPU_OVERRIDES(double)
 #undef GPULEARN_CPU_OVERRIDES

@@ -6,8 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "../core/backend.hpp"
-#include "../core/checks.hpp"
+#include "centring.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
 
 namespace gpulearn::linear_model {
@@ -15,9 +14,12 @@ namespace gpulearn::linear_model {
 namespace {
 
 using detail::Backend;
+using detail::centring;
+using detail::Centring;
+using detail::check_fit_inputs;
 using detail::checked_max_abs;
-using detail::checked_weights;
-using detail::pow2_exponent;
+using detail::gram_system;
+using detail::Magnitudes;
 
 // The Gram path is taken when the estimated reciprocal condition number of the equilibrated
 // matrix D^-1/2 A D^-1/2 (A the regularised Gram matrix, D = diag(A)) is above this: Cholesky's
@@ -37,77 +39,6 @@ constexpr double kEps = std::numeric_limits<T>::epsilon();
 template <typename T>
 double svd_cutoff(int64_t r, int64_t d, double s_max) {
   return kEps<T> * static_cast<double>(std::max(r, d)) * s_max;
-}
-
-// The largest magnitudes of a fit's inputs (w: 0 without weights).
-template <typename T>
-struct Magnitudes {
-  T x = 0, y = 0, w = 0;
-};
-
-// Checks a fit's inputs and measures them.
-template <typename T>
-Magnitudes<T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y,
-                               VectorView<const T> w) {
-  Backend& be = ctx.backend();
-  GPULEARN_EXPECTS(X.rows >= 1, "Found array with 0 sample(s) (shape=(", X.rows, ", ", X.cols,
-                   ")) while a minimum of 1 is required.");
-  GPULEARN_EXPECTS(X.cols >= 1, "Found array with 0 feature(s) (shape=(", X.rows, ", ", X.cols,
-                   ")) while a minimum of 1 is required.");
-  GPULEARN_EXPECTS(Y.rows == X.rows, "X has ", X.rows, " samples but y has ", Y.rows);
-  GPULEARN_EXPECTS(Y.cols >= 1, "y has no target column");
-  GPULEARN_EXPECTS(w.empty() || w.size == X.rows, "sample_weight has ", w.size,
-                   " entries but X has ", X.rows, " samples");
-  GPULEARN_EXPECTS(Y.space == X.space && (w.empty() || w.space == X.space),
-                   "X, y and sample_weight must all be in host memory or all in device memory");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
-  Magnitudes<T> mag;
-  mag.x = checked_max_abs(be, X, "X");
-  mag.y = checked_max_abs(be, Y, "y");
-  if (!w.empty()) mag.w = checked_weights(be, w);
-  return mag;
-}
-
-// How a fit centres and scales its data (see Backend::centered_gram): weighted means (zeros
-// without an intercept) and power-of-two scales 2^x_exp, 2^y_exp, so that no product formed
-// from the scaled data over- or underflows and scaling is exact. The weights' own scale
-// 2^(2 e_w) is folded into both (sqrt(w) multiplies each row). Results of the scaled problem
-// map back as coef = coef_scaled * 2^(x_exp - y_exp), s = s_scaled * 2^-x_exp, and the penalty
-// of the scaled problem is alpha * 2^(2 x_exp).
-template <typename T>
-struct Centring {
-  std::vector<T> x, y;
-  int x_exp = 0, y_exp = 0;
-  T x_scale() const { return std::ldexp(T(1), x_exp); }
-  T y_scale() const { return std::ldexp(T(1), y_exp); }
-};
-
-template <typename T>
-Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T> X, MatrixView<const T> Y,
-                     VectorView<const T> w, const Magnitudes<T>& mag) {
-  constexpr int kLimit = std::numeric_limits<T>::max_exponent - 4;
-  const int w_exp = pow2_exponent(mag.w) / 2;
-  Centring<T> c{std::vector<T>(X.cols, T(0)), std::vector<T>(Y.cols, T(0)),
-                std::clamp(pow2_exponent(mag.x) + w_exp, -kLimit, kLimit),
-                std::clamp(pow2_exponent(mag.y) + w_exp, -kLimit, kLimit)};
-  if (!fit_intercept && w.empty()) return c;
-  double w_sum = 0;
-  std::vector<T> xm(X.cols), ym(Y.cols);
-  be.weighted_means(X, Y, w, xm.data(), ym.data(), &w_sum);
-  GPULEARN_EXPECTS(w_sum > 0, "sample_weight sums to zero: at least one sample needs a ",
-                   "positive weight");
-  auto finite = [](const std::vector<T>& v) {
-    return std::all_of(v.begin(), v.end(), [](T a) { return std::isfinite(a); });
-  };
-  GPULEARN_EXPECTS(std::isfinite(w_sum) && finite(xm) && finite(ym),
-                   "the weighted sums of X or y overflow (|X| up to ", mag.x, ", |y| up to ", mag.y,
-                   "): rescale the data");
-  if (fit_intercept) {
-    c.x = std::move(xm);
-    c.y = std::move(ym);
-  }
-  return c;
 }
 
 // Estimates lambda_min / lambda_max of E = S A S, S = diag(A)^-1/2, from A and its Cholesky
@@ -165,22 +96,6 @@ double equilibrated_rcond(int64_t d, const std::vector<T>& A, const std::vector<
 
 // The centred, scaled Gram system G (d x d) and B (d x k); a non-finite entry means the scaled
 // data still overflowed, which only absurd inputs reach.
-template <typename T>
-void gram_system(Backend& be, MatrixView<const T> X, MatrixView<const T> Y, VectorView<const T> w,
-                 const Centring<T>& c, std::vector<T>& G, std::vector<T>& B) {
-  const int64_t d = X.cols, k = Y.cols;
-  G.resize(checked_mul(d, d));
-  B.resize(checked_mul(d, k));
-  be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale(), c.y_scale(), G.data(), B.data());
-  auto finite = [](T a) { return std::isfinite(a); };
-  GPULEARN_EXPECTS(
-      std::all_of(G.begin(), G.end(), finite) && std::all_of(B.begin(), B.end(), finite),
-      "X^T X overflows even after scaling (", X.rows, " samples up to |X| = ", "2^", -c.x_exp,
-      "): rescale the data or use float64");
-}
-
-// Cholesky solve of (G + alpha I) coef^T = B for one alpha; false when the factorisation fails
-// or the system is too ill-conditioned for it (see kGramRcond).
 template <typename T>
 bool cholesky_coef(Backend& be, int64_t d, int64_t k, const std::vector<T>& G,
                    const std::vector<T>& B, double alpha, std::vector<T>& coef) {
@@ -273,15 +188,9 @@ SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> 
 // Maps the scaled problem's results back (see Centring) and sets the intercept from the means.
 template <typename T>
 void finish(LinearModel<T>& m, const Centring<T>& c) {
-  const int64_t d = m.n_features;
   for (T& v : m.coef) v = std::ldexp(v, c.x_exp - c.y_exp);
   for (T& s : m.singular_values) s = std::ldexp(s, -c.x_exp);
-  m.intercept.assign(m.n_targets, T(0));
-  for (int64_t t = 0; t < m.n_targets; ++t) {
-    double dot = 0;
-    for (int64_t j = 0; j < d; ++j) dot += static_cast<double>(c.x[j]) * m.coef[t * d + j];
-    m.intercept[t] = static_cast<T>(static_cast<double>(c.y[t]) - dot);
-  }
+  detail::set_intercept(m, c);
 }
 
 }  // namespace
@@ -415,18 +324,34 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const 
   if (model.coef.empty() || model.n_features <= 0) {
     GPULEARN_FAIL(NotFitted, "this linear model is not fitted yet: call fit first");
   }
+  detail::affine_output(ctx, model.n_features, model.n_targets, model.coef.data(),
+                        model.intercept.data(), X, out);
+}
+
+namespace detail {
+
+template <typename T>
+void affine_output(Context& ctx, int64_t d, int64_t k, const T* coef, const T* intercept,
+                   MatrixView<const T> X, MatrixView<T> out) {
   Backend& be = ctx.backend();
-  GPULEARN_EXPECTS(X.cols == model.n_features, "X has ", X.cols, " features, but the model ",
-                   "is expecting ", model.n_features, " features as input.");
-  GPULEARN_EXPECTS(out.rows == X.rows && out.cols == model.n_targets, "output has shape (",
-                   out.rows, ", ", out.cols, "), expected (", X.rows, ", ", model.n_targets, ")");
+  GPULEARN_EXPECTS(X.cols == d, "X has ", X.cols, " features, but the model ", "is expecting ", d,
+                   " features as input.");
+  GPULEARN_EXPECTS(out.rows == X.rows && out.cols == k, "output has shape (", out.rows, ", ",
+                   out.cols, "), expected (", X.rows, ", ", k, ")");
   GPULEARN_EXPECTS(out.space == X.space, "X and the output must be in the same memory space");
   GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
                    be.device().to_string(), " backend cannot read");
   if (X.rows == 0) return;
   checked_max_abs(be, X, "X");
-  be.affine_predict(X, model.coef.data(), model.intercept.data(), out);
+  be.affine_predict(X, coef, intercept, out);
 }
+
+template void affine_output<float>(Context&, int64_t, int64_t, const float*, const float*,
+                                   MatrixView<const float>, MatrixView<float>);
+template void affine_output<double>(Context&, int64_t, int64_t, const double*, const double*,
+                                    MatrixView<const double>, MatrixView<double>);
+
+}  // namespace detail
 
 #define GPULEARN_INSTANTIATE(T)                                                              \
   template LinearModel<T> linear_regression_fit<T>(Context&, const LinearRegressionParams&,  \

@@ -23,7 +23,8 @@ import gpulearn
 from gpulearn import _base
 from gpulearn.cluster import KMeans
 from gpulearn.decomposition import PCA, TruncatedSVD
-from gpulearn.linear_model import LinearRegression, Ridge
+from gpulearn.linear_model import (ElasticNet, Lasso, LinearRegression, LogisticRegression,
+                                   Ridge)
 from gpulearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
 from _testdata import make_regression_data
@@ -64,7 +65,8 @@ _STRICT = ({"xfail_strict": True}
                           KNeighborsClassifier(device="cpu"), KNeighborsRegressor(device="cpu"),
                           PCA(device="cpu"),
                           PCA(n_components=2, svd_solver="randomized", device="cpu"),
-                          TruncatedSVD(device="cpu")],
+                          TruncatedSVD(device="cpu"), Lasso(device="cpu"),
+                          ElasticNet(device="cpu"), LogisticRegression(device="cpu")],
                          expected_failed_checks=expected_failed_checks, **_STRICT)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

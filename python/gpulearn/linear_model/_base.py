@@ -20,10 +20,14 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
     ``_check_params()``.
     """
 
+    # Whether the solver honours positive=True (coordinate descent does; the direct solvers
+    # of LinearRegression and Ridge do not yet).
+    _supports_positive = False
+
     def _check_params(self):
         """Checks what scikit-learn's parameter constraints cannot express."""
         check_device_string(self.device)
-        if self.positive:
+        if self.positive and not self._supports_positive:
             raise NotImplementedError(
                 f"positive=True is not implemented yet in gpulearn's {type(self).__name__}; "
                 f"use sklearn.linear_model.{type(self).__name__}(positive=True) or "

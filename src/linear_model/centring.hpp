@@ -1,0 +1,152 @@
+// The preparation every linear-model driver shares: input checks, and the centring and exact
+// power-of-two scaling of X and y (with the Gram system built from them) that keep products
+// from over- or underflowing. Internal to src/linear_model/.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/checks.hpp"
+#include "gpulearn/core/context.hpp"
+#include "gpulearn/linear_model/linear_model.hpp"
+
+namespace gpulearn::linear_model::detail {
+
+using gpulearn::detail::Backend;
+using gpulearn::detail::checked_max_abs;
+using gpulearn::detail::checked_weights;
+using gpulearn::detail::pow2_exponent;
+
+// The largest magnitudes of a fit's inputs (w: 0 without weights).
+template <typename T>
+struct Magnitudes {
+  T x = 0, y = 0, w = 0;
+};
+
+// Checks a fit's inputs and measures them.
+template <typename T>
+inline Magnitudes<T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y,
+                                      VectorView<const T> w) {
+  Backend& be = ctx.backend();
+  GPULEARN_EXPECTS(X.rows >= 1, "Found array with 0 sample(s) (shape=(", X.rows, ", ", X.cols,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(X.cols >= 1, "Found array with 0 feature(s) (shape=(", X.rows, ", ", X.cols,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(Y.rows == X.rows, "X has ", X.rows, " samples but y has ", Y.rows);
+  GPULEARN_EXPECTS(Y.cols >= 1, "y has no target column");
+  GPULEARN_EXPECTS(w.empty() || w.size == X.rows, "sample_weight has ", w.size,
+                   " entries but X has ", X.rows, " samples");
+  GPULEARN_EXPECTS(Y.space == X.space && (w.empty() || w.space == X.space),
+                   "X, y and sample_weight must all be in host memory or all in device memory");
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
+  Magnitudes<T> mag;
+  mag.x = checked_max_abs(be, X, "X");
+  mag.y = checked_max_abs(be, Y, "y");
+  if (!w.empty()) mag.w = checked_weights(be, w);
+  return mag;
+}
+
+// How a fit centres and scales its data (see Backend::centered_gram): weighted means (zeros
+// without an intercept) and power-of-two scales 2^x_exp, 2^y_exp, so that no product formed
+// from the scaled data over- or underflows and scaling is exact. The weights' own scale
+// 2^(2 e_w) is folded into both (sqrt(w) multiplies each row). Results of the scaled problem
+// map back as coef = coef_scaled * 2^(x_exp - y_exp), s = s_scaled * 2^-x_exp, and the penalty
+// of the scaled problem is alpha * 2^(2 x_exp).
+template <typename T>
+struct Centring {
+  std::vector<T> x, y;
+  int x_exp = 0, y_exp = 0;
+  /// sum_i w_i in double (n_samples without weights).
+  double w_sum = 0;
+  T x_scale() const { return std::ldexp(T(1), x_exp); }
+  T y_scale() const { return std::ldexp(T(1), y_exp); }
+};
+
+template <typename T>
+inline Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T> X,
+                            MatrixView<const T> Y, VectorView<const T> w,
+                            const Magnitudes<T>& mag) {
+  constexpr int kLimit = std::numeric_limits<T>::max_exponent - 4;
+  const int w_exp = pow2_exponent(mag.w) / 2;
+  Centring<T> c{std::vector<T>(X.cols, T(0)), std::vector<T>(Y.cols, T(0)),
+                std::clamp(pow2_exponent(mag.x) + w_exp, -kLimit, kLimit),
+                std::clamp(pow2_exponent(mag.y) + w_exp, -kLimit, kLimit)};
+  c.w_sum = static_cast<double>(X.rows);
+  if (!fit_intercept && w.empty()) return c;
+  double w_sum = 0;
+  std::vector<T> xm(X.cols), ym(Y.cols);
+  be.weighted_means(X, Y, w, xm.data(), ym.data(), &w_sum);
+  GPULEARN_EXPECTS(w_sum > 0, "sample_weight sums to zero: at least one sample needs a ",
+                   "positive weight");
+  auto finite = [](const std::vector<T>& v) {
+    return std::all_of(v.begin(), v.end(), [](T a) { return std::isfinite(a); });
+  };
+  GPULEARN_EXPECTS(std::isfinite(w_sum) && finite(xm) && finite(ym),
+                   "the weighted sums of X or y overflow (|X| up to ", mag.x, ", |y| up to ", mag.y,
+                   "): rescale the data");
+  c.w_sum = w_sum;
+  if (fit_intercept) {
+    c.x = std::move(xm);
+    c.y = std::move(ym);
+  }
+  return c;
+}
+
+template <typename T>
+inline void gram_system(Backend& be, MatrixView<const T> X, MatrixView<const T> Y,
+                        VectorView<const T> w, const Centring<T>& c, std::vector<T>& G,
+                        std::vector<T>& B) {
+  const int64_t d = X.cols, k = Y.cols;
+  G.resize(checked_mul(d, d));
+  B.resize(checked_mul(d, k));
+  be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale(), c.y_scale(), G.data(), B.data());
+  auto finite = [](T a) { return std::isfinite(a); };
+  GPULEARN_EXPECTS(
+      std::all_of(G.begin(), G.end(), finite) && std::all_of(B.begin(), B.end(), finite),
+      "X^T X overflows even after scaling (", X.rows, " samples up to |X| = ", "2^", -c.x_exp,
+      "): rescale the data or use float64");
+}
+
+// Cholesky solve of (G + alpha I) coef^T = B for one alpha; false when the factorisation fails
+// or the system is too ill-conditioned for it (see kGramRcond).
+
+// intercept = y_mean - coef x_mean, per target, from the model's (unscaled) coefficients.
+template <typename T>
+inline void set_intercept(LinearModel<T>& m, const Centring<T>& c) {
+  const int64_t d = m.n_features;
+  m.intercept.assign(m.n_targets, T(0));
+  for (int64_t t = 0; t < m.n_targets; ++t) {
+    double dot = 0;
+    for (int64_t j = 0; j < d; ++j) dot += static_cast<double>(c.x[j]) * m.coef[t * d + j];
+    m.intercept[t] = static_cast<T>(static_cast<double>(c.y[t]) - dot);
+  }
+}
+
+// A contiguous host copy of M (rows x cols), wherever M lives: one transfer when M is
+// contiguous, one per row otherwise.
+template <typename T>
+inline std::vector<T> to_host(Backend& be, MatrixView<const T> M) {
+  std::vector<T> out(checked_mul(M.rows, M.cols));
+  if (M.empty()) return out;
+  if (M.contiguous()) {
+    be.copy(out.data(), MemorySpace::kHost, M.data, M.space, M.size() * int64_t(sizeof(T)));
+    return out;
+  }
+  for (int64_t i = 0; i < M.rows; ++i) {
+    be.copy(&out[i * M.cols], MemorySpace::kHost, M.data + i * M.ld, M.space,
+            M.cols * int64_t(sizeof(T)));
+  }
+  return out;
+}
+
+/// out (n x k) = X coef^T + intercept on the context's backend, after checking X's features,
+/// out's shape and memory space, and X's values (least_squares.cpp).
+template <typename T>
+void affine_output(Context& ctx, int64_t d, int64_t k, const T* coef, const T* intercept,
+                   MatrixView<const T> X, MatrixView<T> out);
+
+}  // namespace gpulearn::linear_model::detail

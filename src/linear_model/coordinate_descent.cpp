@@ -1,0 +1,395 @@
+// The elastic-net driver, written once for every backend: input checks, centring and scaling
+// (shared with least squares, centring.hpp), then scikit-learn's coordinate descent on either
+// the Gram system (formed by the backend) or a centred host copy of the data. Both present the
+// descent with the same three operations (a coordinate's correlation with the residual, a
+// coefficient update, the terms of the duality gap), so the descent, its screening and its
+// stopping rule are written once.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "centring.hpp"
+#include "gpulearn/linear_model/elastic_net.hpp"
+
+namespace gpulearn::linear_model {
+
+namespace {
+
+using detail::Backend;
+using detail::Centring;
+using detail::Magnitudes;
+
+// The terms of the duality gap at w: X^T R (d), ||R||^2 and R.y, R = y - X w.
+struct GapTerms {
+  std::vector<double> xtr;
+  double r_norm2 = 0, r_y = 0;
+};
+
+// Coordinate descent on the Gram system: Q = Xs^T W Xs, q = Xs^T W ys, y2 = ys^T W ys, keeping
+// Qw = Q w up to date.
+class GramOps {
+ public:
+  GramOps(int64_t d, std::vector<double> Q, std::vector<double> q, double y2)
+      : d_(d), Q_(std::move(Q)), q_(std::move(q)), y2_(y2), Qw_(d, 0.0) {}
+  void start(const std::vector<double>& w) {
+    std::fill(Qw_.begin(), Qw_.end(), 0.0);
+    for (int64_t j = 0; j < d_; ++j) {
+      if (w[j] != 0) update(j, w[j]);
+    }
+  }
+  double diag(int64_t j) const { return Q_[j * d_ + j]; }
+  double corr(int64_t j) const { return q_[j] - Qw_[j]; }
+  void update(int64_t j, double delta) {
+    const double* row = &Q_[j * d_];
+    for (int64_t i = 0; i < d_; ++i) Qw_[i] += delta * row[i];
+  }
+  double y_norm2() const { return y2_; }
+  void gap_terms(const std::vector<double>& w, GapTerms& g) const {
+    double qw = 0, wQw = 0;
+    g.xtr.resize(d_);
+    for (int64_t j = 0; j < d_; ++j) {
+      g.xtr[j] = q_[j] - Qw_[j];
+      qw += q_[j] * w[j];
+      wQw += w[j] * Qw_[j];
+    }
+    g.r_norm2 = y2_ + wQw - 2.0 * qw;
+    g.r_y = y2_ - qw;
+  }
+
+ private:
+  int64_t d_;
+  std::vector<double> Q_, q_;
+  double y2_;
+  std::vector<double> Qw_;
+};
+
+// Coordinate descent on the data: Xs (column-major, n x d) and ys already centred, scaled and
+// multiplied by sqrt(w), keeping the residual R = ys - Xs w up to date.
+class DataOps {
+ public:
+  DataOps(int64_t n, int64_t d, const std::vector<double>& Xs, std::vector<double> ys)
+      : n_(n), d_(d), X_(Xs), y_(std::move(ys)), R_(n), norms_(d) {
+    for (int64_t j = 0; j < d; ++j) norms_[j] = dot(col(j), col(j));
+    y2_ = dot(y_.data(), y_.data());
+  }
+  void start(const std::vector<double>& w) {
+    R_ = y_;
+    for (int64_t j = 0; j < d_; ++j) {
+      if (w[j] != 0) update(j, w[j]);
+    }
+  }
+  double diag(int64_t j) const { return norms_[j]; }
+  double corr(int64_t j) const { return dot(col(j), R_.data()); }
+  void update(int64_t j, double delta) {
+    const double* x = col(j);
+    for (int64_t i = 0; i < n_; ++i) R_[i] -= delta * x[i];
+  }
+  double y_norm2() const { return y2_; }
+  void gap_terms(const std::vector<double>&, GapTerms& g) const {
+    g.xtr.resize(d_);
+    for (int64_t j = 0; j < d_; ++j) g.xtr[j] = corr(j);
+    g.r_norm2 = dot(R_.data(), R_.data());
+    g.r_y = dot(R_.data(), y_.data());
+  }
+
+ private:
+  const double* col(int64_t j) const { return &X_[j * n_]; }
+  double dot(const double* a, const double* b) const {
+    double s = 0;
+    for (int64_t i = 0; i < n_; ++i) s += a[i] * b[i];
+    return s;
+  }
+  int64_t n_, d_;
+  const std::vector<double>& X_;
+  std::vector<double> y_, R_, norms_;
+  double y2_ = 0;
+};
+
+// scikit-learn's rand_r replacement (sklearn/utils/_random.pxd), so that selection="random"
+// visits coordinates in scikit-learn's order for the same seed.
+uint32_t rand_int(uint32_t end, uint32_t& state) {
+  if (state == 0) state = 1;
+  state ^= state << 13;
+  state ^= state >> 17;
+  state ^= state << 5;
+  return (state % (uint32_t{2147483647} + 1)) % end;
+}
+
+struct CdResult {
+  int64_t n_iter = 0;
+  double gap = 0, tol = 0;
+  bool converged = false;
+};
+
+// The duality gap of the problem 1/2 ||R||^2 + l1 ||w||_1 + l2/2 ||w||^2 (scikit-learn's
+// gap_enet: formulation A with an L1 term, B for ridge, the squared gradient for least squares),
+// and the dual norm of X^T R - l2 w used by the screening rule. xta receives X^T R - l2 w.
+std::pair<double, double> duality_gap(const GapTerms& g, const std::vector<double>& w, double l1,
+                                      double l2, bool positive, std::vector<double>& xta) {
+  const int64_t d = static_cast<int64_t>(w.size());
+  double w_l1 = 0, w_l2 = 0;
+  for (double v : w) {
+    w_l1 += std::abs(v);
+    w_l2 += v * v;
+  }
+  if (l2 == 0) w_l2 = 0;
+  xta.resize(d);
+  if (l1 == 0) {
+    double n2 = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      xta[j] = g.xtr[j];
+      n2 += xta[j] * xta[j];
+    }
+    if (l2 == 0) return {n2, n2};
+    return {g.r_norm2 + 0.5 * l2 * w_l2 - g.r_y + n2 / (2 * l2), n2};
+  }
+  double dual_norm = positive ? -std::numeric_limits<double>::infinity() : 0.0;
+  for (int64_t j = 0; j < d; ++j) {
+    xta[j] = g.xtr[j] - l2 * w[j];
+    dual_norm = positive ? std::max(dual_norm, xta[j]) : std::max(dual_norm, std::abs(xta[j]));
+  }
+  const double primal = 0.5 * (g.r_norm2 + l2 * w_l2) + l1 * w_l1;
+  const double scale = dual_norm > l1 ? l1 / dual_norm : 1.0;
+  const double dual = -0.5 * scale * scale * (g.r_norm2 + l2 * w_l2) + scale * g.r_y;
+  return {primal - dual, dual_norm};
+}
+
+// scikit-learn's enet_coordinate_descent(_gram), over either system.
+// ols_gap: with no penalty at all the "gap" is scikit-learn's first-order residual ||X^T R||^2,
+// not a difference of objectives, so the scaling that maps it to scikit-learn's units differs
+// from the other gaps' (see elastic_net_fit); it is multiplied by ols_gap then.
+template <typename Ops>
+CdResult coordinate_descent(Ops& ops, std::vector<double>& w, double l1, double l2,
+                            const ElasticNetParams& p, uint32_t seed, double ols_gap) {
+  const int64_t d = static_cast<int64_t>(w.size());
+  const bool random = p.selection == CdSelection::kRandom;
+  const bool screening = l1 != 0;
+  uint32_t state = seed;
+  ops.start(w);
+  CdResult r;
+  r.tol = p.tol * ops.y_norm2();
+  GapTerms terms;
+  std::vector<double> xta;
+  std::vector<int64_t> active(d);
+  std::vector<uint8_t> excluded(d, 0);
+  int64_t n_active = d;
+  for (int64_t j = 0; j < d; ++j) active[j] = j;
+
+  auto gap_now = [&] {
+    ops.gap_terms(w, terms);
+    const auto [gap, dual_norm] = duality_gap(terms, w, l1, l2, p.positive, xta);
+    r.gap = l1 == 0 && l2 == 0 ? gap * ols_gap : gap;
+    return dual_norm;
+  };
+  // Gap-safe screening (Ndiaye et al. 2017, eq. 11): features provably zero at the optimum are
+  // set to zero and dropped from the sweeps.
+  auto screen = [&](double dual_norm) {
+    const double radius = std::sqrt(2 * std::abs(r.gap)) / l1;
+    n_active = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      if (excluded[j]) continue;
+      const double xj_theta = xta[j] / std::max(l1, dual_norm);
+      const double dj = (1 - std::abs(xj_theta)) / std::sqrt(ops.diag(j) + l2);
+      if (dj <= radius) {
+        active[n_active++] = j;
+      } else {
+        if (w[j] != 0) {
+          ops.update(j, -w[j]);
+          w[j] = 0;
+        }
+        excluded[j] = 1;
+      }
+    }
+  };
+
+  double dual_norm = gap_now();
+  if (r.gap >= 0 && r.gap <= r.tol) {
+    r.converged = true;
+    return r;
+  }
+  if (screening) {
+    for (int64_t j = 0; j < d; ++j) {
+      if (ops.diag(j) == 0) {
+        if (w[j] != 0) ops.update(j, -w[j]);
+        w[j] = 0;
+        excluded[j] = 1;
+      }
+    }
+    screen(dual_norm);
+  }
+  for (int64_t it = 0; it < p.max_iter; ++it) {
+    double w_max = 0, dw_max = 0;
+    for (int64_t f = 0; f < n_active; ++f) {
+      int64_t j = random ? rand_int(static_cast<uint32_t>(n_active), state) : f;
+      if (screening) j = active[j];
+      const double q = ops.diag(j);
+      if (q == 0) continue;
+      const double w_j = w[j];
+      const double tmp = ops.corr(j) + w_j * q;
+      if (p.positive && tmp < 0) {
+        w[j] = 0;
+      } else {
+        w[j] = std::copysign(std::max(std::abs(tmp) - l1, 0.0), tmp) / (q + l2);
+      }
+      if (w[j] != w_j) ops.update(j, w[j] - w_j);
+      dw_max = std::max(dw_max, std::abs(w[j] - w_j));
+      w_max = std::max(w_max, std::abs(w[j]));
+    }
+    r.n_iter = it + 1;
+    if (w_max == 0 || dw_max / w_max <= p.tol || it == p.max_iter - 1) {
+      dual_norm = gap_now();
+      if (r.gap <= r.tol) {
+        r.converged = true;
+        break;
+      }
+      if (screening) screen(dual_norm);
+    }
+  }
+  return r;
+}
+
+template <typename T>
+void check_params(const ElasticNetParams& p, int64_t d, int64_t k,
+                  const std::vector<double>& coef_init) {
+  GPULEARN_EXPECTS(std::isfinite(p.alpha) && p.alpha >= 0,
+                   "alpha must be a finite number >= 0, got ", p.alpha);
+  GPULEARN_EXPECTS(p.l1_ratio >= 0 && p.l1_ratio <= 1, "l1_ratio must be in [0, 1], got ",
+                   p.l1_ratio);
+  GPULEARN_EXPECTS(p.max_iter >= 1, "max_iter must be >= 1, got ", p.max_iter);
+  GPULEARN_EXPECTS(std::isfinite(p.tol) && p.tol >= 0, "tol must be a finite number >= 0, got ",
+                   p.tol);
+  GPULEARN_EXPECTS(p.seeds.empty() || static_cast<int64_t>(p.seeds.size()) == k, "seeds has ",
+                   p.seeds.size(), " entries for ", k, " targets");
+  GPULEARN_EXPECTS(coef_init.empty() || static_cast<int64_t>(coef_init.size()) == k * d,
+                   "coef_init has ", coef_init.size(), " entries, expected n_targets x ",
+                   "n_features = ", k * d);
+  for (double v : coef_init) {
+    GPULEARN_EXPECTS(std::isfinite(v), "coef_init holds a non-finite value");
+  }
+}
+
+// Xs = sqrt(w) (X - mean) 2^x_exp as a column-major host double matrix (the data path).
+template <typename T>
+std::vector<double> centred_columns(Backend& be, MatrixView<const T> X, VectorView<const T> w,
+                                    const Centring<T>& c, std::vector<double>& sqrt_w) {
+  const int64_t n = X.rows, d = X.cols;
+  std::vector<T> host;
+  const T* rows = X.data;
+  int64_t ld = X.ld;
+  if (X.space != MemorySpace::kHost) {
+    host = detail::to_host(be, X);
+    rows = host.data();
+    ld = d;
+  }
+  sqrt_w.assign(n, 1.0);
+  if (!w.empty()) {
+    std::vector<T> wh(n);
+    be.copy(wh.data(), MemorySpace::kHost, w.data, w.space, n * sizeof(T));
+    for (int64_t i = 0; i < n; ++i) sqrt_w[i] = std::sqrt(static_cast<double>(wh[i]));
+  }
+  std::vector<double> Xs(checked_mul(n, d));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < d; ++j) {
+      const double centred = static_cast<double>(rows[i * ld + j]) - c.x[j];
+      Xs[j * n + i] = sqrt_w[i] * std::ldexp(centred, c.x_exp);
+    }
+  }
+  return Xs;
+}
+
+}  // namespace
+
+template <typename T>
+ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
+                                   MatrixView<const T> X, MatrixView<const T> Y,
+                                   VectorView<const T> w, const std::vector<double>& coef_init) {
+  const Magnitudes<T> mag = detail::check_fit_inputs(ctx, X, Y, w);
+  const int64_t n = X.rows, d = X.cols, k = Y.cols;
+  check_params<T>(params, d, k, coef_init);
+  Backend& be = ctx.backend();
+  const Centring<T> c = detail::centring(be, params.fit_intercept, X, Y, w, mag);
+
+  // The descent minimises S times the objective, S = sum_i w_i, on data scaled by 2^x_exp (X)
+  // and 2^y_exp (y): 1/2 ||ys - Xs v||^2 + l1 ||v||_1 + l2/2 ||v||^2 with coef = v 2^(x - y),
+  // l1 = alpha l1_ratio S 2^(x + y), l2 = alpha (1 - l1_ratio) S 2^(2 x). The gap scales by
+  // S 2^(2 y).
+  const double S = c.w_sum;
+  const double l1 = std::ldexp(params.alpha * params.l1_ratio * S, c.x_exp + c.y_exp);
+  const double l2 = std::ldexp(params.alpha * (1 - params.l1_ratio) * S, 2 * c.x_exp);
+  const double gap_unit = std::ldexp(S, 2 * c.y_exp);
+  // Without a penalty the gap is ||Xs^T W Rs||^2 = 2^(2x + 2y) ||X^T W R||^2, which
+  // scikit-learn (weights rescaled to sum to n) holds to tol ||y||^2 as (n / S) ||X^T W R||^2:
+  // in the scaled units that is the raw gap times n / (S 2^(2x)).
+  const double ols_gap = std::ldexp(static_cast<double>(n) / S, -2 * c.x_exp);
+  const bool gram = params.path == CdPath::kGram || (params.path == CdPath::kAuto && n >= d);
+
+  ElasticNetModel<T> m;
+  m.n_features = d;
+  m.n_targets = k;
+  m.solver = gram ? "gram" : "data";
+  m.coef.resize(checked_mul(k, d));
+  m.n_iter.resize(k);
+  m.dual_gap.resize(k);
+  m.gap_tol.resize(k);
+  m.converged.resize(k);
+
+  std::vector<double> Qd, Bd, y2(k);
+  std::vector<double> Xs, sqrt_w;
+  if (gram) {
+    std::vector<T> G, B;
+    detail::gram_system(be, X, Y, w, c, G, B);
+    Qd.assign(G.begin(), G.end());
+    Bd.assign(B.begin(), B.end());
+    // ys^T W ys per target: the Gram matrix of Y (its diagonal), one more pass over Y only.
+    std::vector<T> YY(checked_mul(k, k));
+    T none = 0;
+    be.centered_gram(Y, MatrixView<const T>(Y.data, n, 0, 0, Y.space), w, c.y.data(), &none,
+                     c.y_scale(), T(1), YY.data(), &none);
+    for (int64_t t = 0; t < k; ++t) y2[t] = YY[t * k + t];
+  } else {
+    Xs = centred_columns(be, X, w, c, sqrt_w);
+  }
+  const std::vector<T> Yh = gram ? std::vector<T>() : detail::to_host(be, Y);
+
+  for (int64_t t = 0; t < k; ++t) {
+    std::vector<double> v(d, 0.0);
+    if (!coef_init.empty()) {  // coef = v 2^(x - y)
+      for (int64_t j = 0; j < d; ++j) v[j] = std::ldexp(coef_init[t * d + j], c.y_exp - c.x_exp);
+    }
+    const uint32_t seed = params.seeds.empty() ? 1u : params.seeds[t];
+    CdResult r;
+    if (gram) {
+      std::vector<double> q(d);
+      for (int64_t j = 0; j < d; ++j) q[j] = Bd[j * k + t];
+      GramOps ops(d, Qd, std::move(q), y2[t]);
+      r = coordinate_descent(ops, v, l1, l2, params, seed, ols_gap);
+    } else {
+      std::vector<double> ys(n);
+      for (int64_t i = 0; i < n; ++i) {
+        ys[i] = sqrt_w[i] * std::ldexp(static_cast<double>(Yh[i * k + t]) - c.y[t], c.y_exp);
+      }
+      DataOps ops(n, d, Xs, std::move(ys));
+      r = coordinate_descent(ops, v, l1, l2, params, seed, ols_gap);
+    }
+    for (int64_t j = 0; j < d; ++j) {
+      m.coef[t * d + j] = static_cast<T>(std::ldexp(v[j], c.x_exp - c.y_exp));
+    }
+    m.n_iter[t] = r.n_iter;
+    m.dual_gap[t] = r.gap / gap_unit;
+    m.gap_tol[t] = r.tol / gap_unit;
+    m.converged[t] = r.converged ? 1 : 0;
+  }
+  detail::set_intercept(m, c);
+  return m;
+}
+
+#define GPULEARN_INSTANTIATE(T)                                                            \
+  template ElasticNetModel<T> elastic_net_fit<T>(Context&, const ElasticNetParams&,        \
+                                                 MatrixView<const T>, MatrixView<const T>, \
+                                                 VectorView<const T>, const std::vector<double>&);
+GPULEARN_INSTANTIATE(float)
+GPULEARN_INSTANTIATE(double)
+#undef GPULEARN_INSTANTIATE
+
+}  // namespace gpulearn::linear_model

@@ -1,0 +1,194 @@
+// The logistic-regression driver, written once for every backend: input checks, the data made
+// native once, scikit-learn's objective (normalised by C sum_i w_i) with its penalty terms
+// added on the host, and the quasi-Newton solver over the parameters (quasi_newton.cpp). Each
+// objective evaluation is one Backend::logistic_loss_grad pass over X.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../core/native.hpp"
+#include "centring.hpp"
+#include "gpulearn/linear_model/logistic_regression.hpp"
+#include "quasi_newton.hpp"
+
+namespace gpulearn::linear_model {
+
+namespace {
+
+using detail::Backend;
+using gpulearn::detail::NativeMatrix;
+using gpulearn::detail::Scratch;
+
+void check_params(const LogisticRegressionParams& p) {
+  GPULEARN_EXPECTS(p.C > 0, "C must be > 0 (+infinity for no penalty), got ", p.C);
+  GPULEARN_EXPECTS(p.l1_ratio >= 0 && p.l1_ratio <= 1, "l1_ratio must be in [0, 1], got ",
+                   p.l1_ratio);
+  GPULEARN_EXPECTS(p.max_iter >= 0, "max_iter must be >= 0, got ", p.max_iter);
+  GPULEARN_EXPECTS(std::isfinite(p.tol) && p.tol >= 0, "tol must be a finite number >= 0, got ",
+                   p.tol);
+  GPULEARN_EXPECTS(std::isfinite(p.intercept_scaling) && p.intercept_scaling >= 0,
+                   "intercept_scaling must be a finite number >= 0, got ", p.intercept_scaling);
+}
+
+// The sample weights as a contiguous native vector, and their sum in double.
+template <typename T>
+struct NativeWeights {
+  Scratch<T> copy;
+  VectorView<const T> view;
+  double sum = 0;
+};
+
+template <typename T>
+NativeWeights<T> native_weights(Backend& be, VectorView<const T> w, int64_t n) {
+  NativeWeights<T> nw;
+  if (w.empty()) {
+    nw.sum = static_cast<double>(n);
+    return nw;
+  }
+  std::vector<T> host(n);
+  if (w.stride == 1) {
+    be.copy(host.data(), MemorySpace::kHost, w.data, w.space, n * int64_t(sizeof(T)));
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      be.copy(&host[i], MemorySpace::kHost, w.data + i * w.stride, w.space, sizeof(T));
+    }
+  }
+  for (T v : host) nw.sum += static_cast<double>(v);
+  GPULEARN_EXPECTS(nw.sum > 0, "sample_weight sums to zero: at least one sample needs a ",
+                   "positive weight");
+  nw.copy = Scratch<T>(be, n);
+  be.copy(nw.copy.data, be.native_space(), host.data(), MemorySpace::kHost, n * int64_t(sizeof(T)));
+  nw.view = VectorView<const T>(nw.copy.data, n, 1, be.native_space());
+  return nw;
+}
+
+}  // namespace
+
+template <typename T>
+LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionParams& params,
+                                         MatrixView<const T> X, const std::vector<int32_t>& labels,
+                                         int64_t n_classes, VectorView<const T> w,
+                                         const std::vector<double>& coef_init) {
+  check_params(params);
+  Backend& be = ctx.backend();
+  const int64_t n = X.rows, d = X.cols;
+  GPULEARN_EXPECTS(n >= 1, "Found array with 0 sample(s) (shape=(", n, ", ", d,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(d >= 1, "Found array with 0 feature(s) (shape=(", n, ", ", d,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(n_classes >= 2, "This solver needs samples of at least 2 classes in the data",
+                   ", but the data contains only ", n_classes);
+  GPULEARN_EXPECTS(static_cast<int64_t>(labels.size()) == n, "X has ", n, " samples but y has ",
+                   labels.size());
+  for (int32_t c : labels) {
+    GPULEARN_EXPECTS(c >= 0 && c < n_classes, "labels must be class indices in [0, ", n_classes,
+                     "), got ", c);
+  }
+  GPULEARN_EXPECTS(w.empty() || w.size == n, "sample_weight has ", w.size, " entries but X has ", n,
+                   " samples");
+  GPULEARN_EXPECTS(w.empty() || w.space == X.space,
+                   "X and sample_weight must both be in host memory or both in device memory");
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
+  gpulearn::detail::checked_max_abs(be, X, "X");
+  if (!w.empty()) gpulearn::detail::checked_weights(be, w);
+  const int64_t m = n_classes == 2 ? 1 : n_classes, p = d + 1;
+  GPULEARN_EXPECTS(coef_init.empty() || static_cast<int64_t>(coef_init.size()) == m * p,
+                   "coef_init has ", coef_init.size(), " entries, expected ", m, " x ", p);
+  for (double v : coef_init)
+    GPULEARN_EXPECTS(std::isfinite(v), "coef_init holds a non-finite value");
+
+  const NativeMatrix<T> Xn(be, X);
+  Scratch<int32_t> lab(be, n);
+  be.copy(lab.data, be.native_space(), labels.data(), MemorySpace::kHost,
+          n * int64_t(sizeof(int32_t)));
+  const NativeWeights<T> wn = native_weights(be, w, n);
+
+  // Penalty weights per parameter: 1 on coefficients; on intercepts 0, or liblinear's
+  // (b / intercept_scaling)^2 / 2 and |b| / intercept_scaling.
+  const double lambda = std::isinf(params.C) ? 0.0 : 1.0 / (params.C * wn.sum);
+  const double is = params.intercept_scaling;
+  std::vector<double> l2(m * p), l1(m * p);
+  for (int64_t t = 0; t < m; ++t) {
+    for (int64_t j = 0; j < p; ++j) {
+      const bool icpt = j == d;
+      const double l2w = icpt ? (is > 0 && params.fit_intercept ? 1.0 / (is * is) : 0.0) : 1.0;
+      const double l1w = icpt ? (is > 0 && params.fit_intercept ? 1.0 / is : 0.0) : 1.0;
+      l2[t * p + j] = lambda * (1 - params.l1_ratio) * l2w;
+      l1[t * p + j] = lambda * params.l1_ratio * l1w;
+    }
+  }
+  const double inv_sum = 1.0 / wn.sum;
+  auto objective = [&](const std::vector<double>& x, std::vector<double>& g) {
+    double f = inv_sum * be.logistic_loss_grad(Xn.view, lab.data, wn.view, m, x.data(), g.data());
+    for (int64_t i = 0; i < m * p; ++i) {
+      g[i] = inv_sum * g[i] + l2[i] * x[i];
+      f += 0.5 * l2[i] * x[i] * x[i];
+    }
+    if (!params.fit_intercept) {
+      for (int64_t t = 0; t < m; ++t) g[t * p + d] = 0;
+    }
+    return f;
+  };
+
+  std::vector<double> x(m * p, 0.0);
+  if (!coef_init.empty()) x = coef_init;
+  if (!params.fit_intercept) {
+    for (int64_t t = 0; t < m; ++t) x[t * p + d] = 0;
+  }
+  detail::QuasiNewtonOptions opt;
+  opt.max_iter = params.max_iter;
+  opt.gtol = params.tol;
+  if (is > 0) {
+    // liblinear's problem also takes LIBLINEAR's stopping rule: the 1-norm of the
+    // pseudo-gradient within tol of its start (L1), or the 2-norm within tol * max(min(#pos,
+    // #neg), 1) / n of its start (L2, TRON's rule).
+    opt.gradient_norm = params.l1_ratio > 0 ? 1 : 2;
+    if (opt.gradient_norm == 2) {
+      int64_t pos = 0;
+      for (int32_t c : labels) pos += c == 1 ? 1 : 0;
+      opt.gtol *= static_cast<double>(std::max<int64_t>(std::min(pos, n - pos), 1)) / n;
+    }
+  }
+  const detail::QuasiNewtonResult r = detail::quasi_newton(objective, x, l1, opt);
+
+  LogisticModel<T> model;
+  model.n_features = d;
+  model.n_classes = n_classes;
+  model.n_outputs = m;
+  model.coef.resize(m * d);
+  model.intercept.resize(m);
+  for (int64_t t = 0; t < m; ++t) {
+    for (int64_t j = 0; j < d; ++j) model.coef[t * d + j] = static_cast<T>(x[t * p + j]);
+    model.intercept[t] = static_cast<T>(x[t * p + d]);
+  }
+  model.n_iter = r.n_iter;
+  model.objective = r.objective;
+  model.converged = r.converged;
+  model.message = r.message;
+  model.solver = params.l1_ratio > 0 && lambda > 0 ? "owlqn" : "lbfgs";
+  return model;
+}
+
+template <typename T>
+void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, MatrixView<const T> X,
+                                MatrixView<T> out) {
+  if (model.coef.empty() || model.n_features <= 0) {
+    GPULEARN_FAIL(NotFitted, "this logistic regression is not fitted yet: call fit first");
+  }
+  detail::affine_output(ctx, model.n_features, model.n_outputs, model.coef.data(),
+                        model.intercept.data(), X, out);
+}
+
+#define GPULEARN_INSTANTIATE(T)                                                                    \
+  template LogisticModel<T> logistic_regression_fit<T>(                                            \
+      Context&, const LogisticRegressionParams&, MatrixView<const T>, const std::vector<int32_t>&, \
+      int64_t, VectorView<const T>, const std::vector<double>&);                                   \
+  template void logistic_decision_function<T>(Context&, const LogisticModel<T>&,                   \
+                                              MatrixView<const T>, MatrixView<T>);
+GPULEARN_INSTANTIATE(float)
+GPULEARN_INSTANTIATE(double)
+#undef GPULEARN_INSTANTIATE
+
+}  // namespace gpulearn::linear_model

@@ -1,0 +1,105 @@
+// CPU primitive of the logistic-regression driver: the loss and its gradient in one pass over X,
+// in fixed row partitions (the linear predictions and X^T R of each chunk by Eigen's GEMM in T,
+// each partition's sums in double, combined in partition order: the result does not depend on
+// the thread count).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../core/cpu_backend.hpp"
+
+namespace gpulearn::detail {
+
+namespace {
+
+// The loss of one row from its linear predictions z (m values) and label, in double; z is
+// overwritten with the loss's derivative in z (the residual: probabilities minus the one-hot
+// label).
+template <typename T>
+double row_loss_residual(T* z, int64_t m, int32_t label) {
+  if (m == 1) {  // log(1 + e^z) - y z, written so that neither term overflows
+    const double v = z[0], y = label;
+    const double loss = std::max(v, 0.0) + std::log1p(std::exp(-std::abs(v))) - y * v;
+    const double p = v >= 0 ? 1.0 / (1.0 + std::exp(-v)) : std::exp(v) / (1.0 + std::exp(v));
+    z[0] = static_cast<T>(p - y);
+    return loss;
+  }
+  double top = z[0];
+  for (int64_t t = 1; t < m; ++t) top = std::max(top, static_cast<double>(z[t]));
+  double sum = 0;
+  for (int64_t t = 0; t < m; ++t) sum += std::exp(z[t] - top);
+  const double lse = top + std::log(sum);
+  const double loss = lse - z[label];
+  for (int64_t t = 0; t < m; ++t) {
+    z[t] = static_cast<T>(std::exp(z[t] - lse) - (t == label ? 1.0 : 0.0));
+  }
+  return loss;
+}
+
+template <typename T>
+double logistic_impl(MatrixView<const T> X, const int32_t* labels, VectorView<const T> w, int64_t m,
+                     const double* coef, double* grad, int n_threads) {
+  const int64_t n = X.rows, d = X.cols, p = d + 1;
+  RowMatrix<T> W(m, d);  // coefficients and intercepts in T, for the GEMMs
+  Eigen::Matrix<T, 1, Eigen::Dynamic> b(m);
+  for (int64_t t = 0; t < m; ++t) {
+    for (int64_t j = 0; j < d; ++j) W(t, j) = static_cast<T>(coef[t * p + j]);
+    b(t) = static_cast<T>(coef[t * p + d]);
+  }
+  // An m x (d + 1) partial per partition in double, bounded to ~256 MiB in all.
+  const int64_t per_part = std::max<int64_t>(1, checked_mul(checked_mul(m, p), int64_t{8}));
+  const RowSplit split(
+      n, 2048, std::min(kCpuMaxParts, std::max<int64_t>(1, (int64_t{256} << 20) / per_part)));
+  std::vector<RowMatrix<double>> acc(split.n_parts);
+  std::vector<double> loss(split.n_parts, 0.0);
+  parallel_for(split.n_parts, n_threads, [&](int64_t part) {
+    RowMatrix<double> a;
+    if (grad != nullptr) a = RowMatrix<double>::Zero(m, p);
+    double s = 0;
+    RowMatrix<T> Z, G;
+    const int64_t begin = split.begin(part, n), end = begin + split.count(part, n);
+    for (int64_t c = begin; c < end; c += kCpuChunkRows) {
+      const int64_t rows = std::min(kCpuChunkRows, end - c);
+      const auto Xc = eigen_map(X.block_rows(c, rows));
+      Z.noalias() = Xc * W.transpose();
+      Z.rowwise() += b;
+      for (int64_t i = 0; i < rows; ++i) {
+        const double wi = w.empty() ? 1.0 : static_cast<double>(w.data[(c + i) * w.stride]);
+        T* zi = Z.data() + i * m;
+        s += wi * row_loss_residual(zi, m, labels[c + i]);
+        if (!w.empty()) {
+          for (int64_t t = 0; t < m; ++t) zi[t] *= w.data[(c + i) * w.stride];
+        }
+      }
+      if (grad == nullptr) continue;
+      G.noalias() = Z.transpose() * Xc;
+      a.leftCols(d) += G.template cast<double>();
+      a.col(d) += Z.template cast<double>().colwise().sum().transpose();
+    }
+    if (grad != nullptr) acc[part] = std::move(a);
+    loss[part] = s;
+  });
+  double total = 0;
+  for (double s : loss) total += s;
+  if (grad != nullptr) {
+    Eigen::Map<RowMatrix<double>> g(grad, m, p);
+    g.setZero();
+    for (const auto& a : acc) g += a;
+  }
+  return total;
+}
+
+}  // namespace
+
+#define GPULEARN_CPU_LOGISTIC(T)                                                              \
+  double CpuBackend::logistic_loss_grad(MatrixView<const T> X, const int32_t* labels,         \
+                                        VectorView<const T> w, int64_t m, const double* coef, \
+                                        double* grad) {                                       \
+    GPULEARN_EXPECTS(m >= 1, "logistic_loss_grad: m must be >= 1, got ", m);                  \
+    return logistic_impl(X, labels, w, m, coef, grad, n_threads_);                            \
+  }
+GPULEARN_CPU_LOGISTIC(float)
+GPULEARN_CPU_LOGISTIC(double)
+#undef GPULEARN_CPU_LOGISTIC
+
+}  // namespace gpulearn::detail
