@@ -143,6 +143,12 @@ inline std::vector<T> to_host(Backend& be, MatrixView<const T> M) {
   return out;
 }
 
+// A contiguous host copy of the vector v, whatever its stride and memory space.
+template <typename T>
+inline std::vector<T> to_host(Backend& be, VectorView<const T> v) {
+  return to_host(be, MatrixView<const T>(v.data, v.size, 1, v.stride, v.space));
+}
+
 /// out (n x k) = X coef^T + intercept on the context's backend, after checking X's features,
 /// out's shape and memory space, and X's values (least_squares.cpp).
 template <typename T>

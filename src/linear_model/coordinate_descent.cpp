@@ -30,8 +30,8 @@ struct GapTerms {
 // Qw = Q w up to date.
 class GramOps {
  public:
-  GramOps(int64_t d, std::vector<double> Q, std::vector<double> q, double y2)
-      : d_(d), Q_(std::move(Q)), q_(std::move(q)), y2_(y2), Qw_(d, 0.0) {}
+  GramOps(int64_t d, const std::vector<double>& Q, std::vector<double> q, double y2)
+      : d_(d), Q_(Q), q_(std::move(q)), y2_(y2), Qw_(d, 0.0) {}
   void start(const std::vector<double>& w) {
     std::fill(Qw_.begin(), Qw_.end(), 0.0);
     for (int64_t j = 0; j < d_; ++j) {
@@ -59,7 +59,8 @@ class GramOps {
 
  private:
   int64_t d_;
-  std::vector<double> Q_, q_;
+  const std::vector<double>& Q_;  // shared by the targets, not copied per target
+  std::vector<double> q_;
   double y2_;
   std::vector<double> Qw_;
 };
@@ -284,8 +285,7 @@ std::vector<double> centred_columns(Backend& be, MatrixView<const T> X, VectorVi
   }
   sqrt_w.assign(n, 1.0);
   if (!w.empty()) {
-    std::vector<T> wh(n);
-    be.copy(wh.data(), MemorySpace::kHost, w.data, w.space, n * sizeof(T));
+    const std::vector<T> wh = detail::to_host(be, w);  // any stride
     for (int64_t i = 0; i < n; ++i) sqrt_w[i] = std::sqrt(static_cast<double>(wh[i]));
   }
   std::vector<double> Xs(checked_mul(n, d));

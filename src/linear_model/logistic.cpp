@@ -46,14 +46,7 @@ NativeWeights<T> native_weights(Backend& be, VectorView<const T> w, int64_t n) {
     nw.sum = static_cast<double>(n);
     return nw;
   }
-  std::vector<T> host(n);
-  if (w.stride == 1) {
-    be.copy(host.data(), MemorySpace::kHost, w.data, w.space, n * int64_t(sizeof(T)));
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      be.copy(&host[i], MemorySpace::kHost, w.data + i * w.stride, w.space, sizeof(T));
-    }
-  }
+  const std::vector<T> host = detail::to_host(be, w);
   for (T v : host) nw.sum += static_cast<double>(v);
   GPULEARN_EXPECTS(nw.sum > 0, "sample_weight sums to zero: at least one sample needs a ",
                    "positive weight");

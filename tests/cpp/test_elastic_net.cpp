@@ -240,6 +240,22 @@ TEST_F(ElasticNetCpuTest, WarmStartFromTheSolutionStopsAtOnce) {
   for (int64_t j = 0; j < D.d; ++j) EXPECT_NEAR(a.coef[j], b.coef[j], 1e-6);
 }
 
+TEST_F(ElasticNetCpuTest, StridedWeightsEqualContiguousOnBothPaths) {
+  const auto D = make_data<double>(120, 30, 20, /*weights=*/true);
+  std::vector<double> strided(2 * D.n, -7.0);  // the gaps hold values that must not be read
+  for (int64_t i = 0; i < D.n; ++i) strided[2 * i] = D.w[i];
+  const VectorView<const double> ws(strided.data(), D.n, 2);
+  for (CdPath path : {CdPath::kGram, CdPath::kData}) {
+    ElasticNetParams p;
+    p.alpha = 0.05;
+    p.path = path;
+    const auto a = elastic_net_fit<double>(ctx_, p, D.x(), D.Y(), D.weights());
+    const auto b = elastic_net_fit<double>(ctx_, p, D.x(), D.Y(), ws);
+    EXPECT_EQ(a.coef, b.coef);
+    EXPECT_EQ(a.intercept, b.intercept);
+  }
+}
+
 TEST_F(ElasticNetCpuTest, RejectsBadInput) {
   auto D = make_data<double>(50, 4, 19, /*weights=*/false);
   ElasticNetParams p;
