@@ -14,6 +14,10 @@
 //   (cuda/neighbors/distance_tile.cu holds the distance tiles both share)
 //   cuda/decomposition/centered_products.cu      centered_products
 //   cuda/linear_model/logistic_loss.cu           logistic_loss_grad
+//   cuda/ensemble/forest_bin.cu                  forest_bin
+//   cuda/ensemble/grow_trees.cu                  grow_trees (kernels: grow_search.cu,
+//                                                grow_hist.cu; shared: grow_common.cuh)
+//   cuda/ensemble/forest_traverse.cu             forest_traverse
 // (native_space, allocate and copy are in cuda/core/cuda_backend.cu.)
 //
 // Every public method starts with a DeviceGuard: callers (and other libraries in the same
@@ -104,14 +108,22 @@ class CudaBackend final : public Backend {
   void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,                  \
                      MatrixView<const T> queries, double bound, bool exclude_self,                 \
                      std::vector<int64_t>& offsets, std::vector<int64_t>& idx,                     \
-                     std::vector<T>& dist) override;                                     \
+                     std::vector<T>& dist) override;                                               \
   double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, const T* Z,   \
-                           const T* Y, double* out) override;                                  \
-  double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels, VectorView<const T> w,  \
-                            int64_t m, const double* coef, double* grad) override;
+                           const T* Y, double* out) override;                                      \
+  double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels, VectorView<const T> w,   \
+                            int64_t m, const double* coef, double* grad) override;                 \
+  void forest_bin(MatrixView<const T> X, const double* edges, const int64_t* offsets,              \
+                  uint8_t* codes, T* bin_min, T* bin_max) override;                                \
+  void forest_traverse(MatrixView<const T> X, const forest::Layout<T>& forest, double* mean,       \
+                       int64_t* leaves) override;
   GPULEARN_CUDA_OVERRIDES(float)
   GPULEARN_CUDA_OVERRIDES(double)
 #undef GPULEARN_CUDA_OVERRIDES
+
+  void grow_trees(const forest::TrainingSet& data, const forest::GrowSpec& spec, int64_t n_trees,
+                  const int32_t* counts, const double* class_mult, const uint64_t* keys,
+                  std::vector<forest::GrownTree>& trees) override;
 
   // ---- For the primitives' implementations (call them under a DeviceGuard) ----
   cudaStream_t stream() const { return stream_; }

@@ -18,6 +18,7 @@
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/decomposition/pca.hpp"
 #include "gpulearn/decomposition/truncated_svd.hpp"
+#include "gpulearn/ensemble/random_forest.hpp"
 #include "gpulearn/linear_model/elastic_net.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
 #include "gpulearn/linear_model/logistic_regression.hpp"
@@ -336,6 +337,122 @@ decomposition::TruncatedSvdModel<T> tsvd_model(const py::dict& d) {
   GPULEARN_EXPECTS(static_cast<int64_t>(m.components.size()) == m.n_components * m.n_features,
                    "components must be (n_components, n_features)");
   return m;
+}
+
+// ---- ensemble: a fitted forest crosses as a dict of NumPy arrays (RandomForest's fields); the
+// estimators keep them and hand them back for prediction, viewed in place (no copy).
+
+// A vector handed to NumPy without a copy: the array owns it through a capsule.
+template <typename T>
+py::array_t<T> move_to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+  auto* heap = new std::vector<T>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(shape, heap->data(), owner);
+}
+
+ensemble::Criterion parse_criterion(const std::string& s) {
+  using ensemble::Criterion;
+  if (s == "gini") return Criterion::kGini;
+  if (s == "entropy" || s == "log_loss") return Criterion::kEntropy;
+  if (s == "squared_error") return Criterion::kSquaredError;
+  if (s == "friedman_mse") return Criterion::kFriedmanMse;
+  GPULEARN_FAIL(Unsupported, "criterion '", s, "' is not implemented in gpulearn's random ",
+                "forests; use 'gini', 'entropy' or 'log_loss' (classifier), 'squared_error' or ",
+                "'friedman_mse' (regressor)");
+}
+
+py::dict forest_to_dict(ensemble::RandomForest&& f) {
+  const auto nodes = static_cast<py::ssize_t>(f.children_left.size());
+  const auto n_trees = static_cast<py::ssize_t>(f.n_trees());
+  const py::ssize_t width = f.value_width;
+  const auto n_oob = static_cast<py::ssize_t>(f.oob_count.size());
+  py::dict d;
+  d["n_features"] = f.n_features;
+  d["n_classes"] = f.n_classes;
+  d["n_outputs"] = f.n_outputs;
+  d["value_width"] = f.value_width;
+  d["tree_offsets"] = move_to_numpy(std::move(f.tree_offsets), {n_trees + 1});
+  d["children_left"] = move_to_numpy(std::move(f.children_left), {nodes});
+  d["children_right"] = move_to_numpy(std::move(f.children_right), {nodes});
+  d["feature"] = move_to_numpy(std::move(f.feature), {nodes});
+  d["threshold"] = move_to_numpy(std::move(f.threshold), {nodes});
+  d["value"] = move_to_numpy(std::move(f.value), {nodes, width});
+  d["impurity"] = move_to_numpy(std::move(f.impurity), {nodes});
+  d["n_node_samples"] = move_to_numpy(std::move(f.n_node_samples), {nodes});
+  d["weighted_n_node_samples"] = move_to_numpy(std::move(f.weighted_n_node_samples), {nodes});
+  d["max_depth"] = move_to_numpy(std::move(f.max_depth), {n_trees});
+  d["feature_importances"] =
+      move_to_numpy(std::move(f.feature_importances), {static_cast<py::ssize_t>(f.n_features)});
+  d["oob_value"] = move_to_numpy(std::move(f.oob_value), {n_oob, width});
+  d["oob_count"] = move_to_numpy(std::move(f.oob_count), {n_oob});
+  return d;
+}
+
+// The node arrays of a forest (or of some of its trees: tree_offsets may be a slice of the
+// forest's), checked and viewed in place; the arrays stay referenced here while the view is used.
+struct ForestArrays {
+  py::array_t<int64_t, py::array::c_style> offsets, left, right, feature;
+  py::array_t<double, py::array::c_style> threshold, value;
+  ensemble::ForestView view;
+};
+
+template <typename A>
+A ensured(const py::object& obj, const char* name) {
+  A a = A::ensure(obj);
+  GPULEARN_EXPECTS(a, "forest entry '", name, "' is not an array of the expected dtype");
+  return a;
+}
+
+ForestArrays forest_arrays(const py::object& tree_offsets, const py::object& children_left,
+                           const py::object& children_right, const py::object& feature,
+                           const py::object& threshold, const py::object& value,
+                           int64_t n_features) {
+  using I64 = py::array_t<int64_t, py::array::c_style>;
+  using F64 = py::array_t<double, py::array::c_style>;
+  ForestArrays a;
+  a.offsets = ensured<I64>(tree_offsets, "tree_offsets");
+  a.left = ensured<I64>(children_left, "children_left");
+  a.right = ensured<I64>(children_right, "children_right");
+  a.feature = ensured<I64>(feature, "feature");
+  a.threshold = ensured<F64>(threshold, "threshold");
+  a.value = ensured<F64>(value, "value");
+  const int64_t nodes = a.left.size();
+  GPULEARN_EXPECTS(a.offsets.ndim() == 1 && a.offsets.size() >= 2,
+                   "tree_offsets must hold n_trees + 1 >= 2 entries");
+  GPULEARN_EXPECTS(a.right.size() == nodes && a.feature.size() == nodes &&
+                       a.threshold.size() == nodes && a.value.ndim() == 2 &&
+                       a.value.shape(0) == nodes && a.value.shape(1) >= 1,
+                   "the forest's node arrays must share one length and value be (nodes, width)");
+  GPULEARN_EXPECTS(n_features >= 1, "the forest must have at least one feature");
+  const int64_t* off = a.offsets.data();
+  const int64_t* l = a.left.data();
+  const int64_t* r = a.right.data();
+  const int64_t* f = a.feature.data();
+  const int64_t n_trees = a.offsets.size() - 1;
+  GPULEARN_EXPECTS(off[0] >= 0 && off[n_trees] <= nodes, "tree_offsets out of range");
+  // Every tree is in preorder (children after their parent) with features in range, so each
+  // traversal ends inside its own tree: corrupt arrays are refused, never followed.
+  for (int64_t t = 0; t < n_trees; ++t) {
+    const int64_t base = off[t], size = off[t + 1] - off[t];
+    GPULEARN_EXPECTS(size >= 1, "tree ", t, " of the forest has no node");
+    for (int64_t i = 0; i < size; ++i) {
+      const int64_t li = l[base + i], ri = r[base + i];
+      if (li == -1 && ri == -1) continue;
+      GPULEARN_EXPECTS(li > i && li < size && ri > i && ri < size && f[base + i] >= 0 &&
+                           f[base + i] < n_features,
+                       "node ", i, " of tree ", t, " of the forest is malformed");
+    }
+  }
+  a.view.n_trees = n_trees;
+  a.view.n_features = n_features;
+  a.view.value_width = a.value.shape(1);
+  a.view.tree_offsets = off;
+  a.view.children_left = l;
+  a.view.children_right = r;
+  a.view.feature = f;
+  a.view.threshold = a.threshold.data();
+  a.view.value = a.value.data();
+  return a;
 }
 
 // Dispatches on the dtype of X: the only two feature types gpulearn computes in.
@@ -741,4 +858,114 @@ PYBIND11_MODULE(_core, m) {
             X, [&] { run(0.0f); }, [&] { run(0.0); });
       },
       py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"), py::arg("inverse"));
+
+  // ---- ensemble
+  m.def(
+      "random_forest_fit",
+      [](Context& ctx, const ArrayRef& X, const py::object& labels, int64_t n_classes,
+         const py::object& Y, const py::object& w, int64_t n_estimators,
+         const std::string& criterion, int64_t max_depth, int64_t min_samples_split,
+         int64_t min_samples_leaf, double min_weight_fraction_leaf, int64_t max_features,
+         int64_t max_leaf_nodes, double min_impurity_decrease, bool bootstrap, int64_t max_samples,
+         bool balanced_subsample, bool oob, uint64_t seed, int n_bins) {
+        ensemble::RandomForestParams p;
+        p.n_estimators = n_estimators;
+        p.criterion = parse_criterion(criterion);
+        p.max_depth = max_depth;
+        p.min_samples_split = min_samples_split;
+        p.min_samples_leaf = min_samples_leaf;
+        p.min_weight_fraction_leaf = min_weight_fraction_leaf;
+        p.max_features = max_features;
+        p.max_leaf_nodes = max_leaf_nodes;
+        p.min_impurity_decrease = min_impurity_decrease;
+        p.bootstrap = bootstrap;
+        p.max_samples = max_samples;
+        p.balanced_subsample = balanced_subsample;
+        p.oob = oob;
+        p.seed = seed;
+        p.n_bins = n_bins;
+        GPULEARN_EXPECTS(labels.is_none() != Y.is_none(),
+                         "random_forest_fit takes labels (classifier) or Y (regressor)");
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          const VectorView<const T> wv =
+              w.is_none() ? VectorView<const T>() : w.cast<ArrayRef>().vector<T>();
+          ensemble::RandomForest f;
+          if (!labels.is_none()) {
+            const auto lab = py::array_t<int32_t, py::array::c_style>::ensure(labels);
+            GPULEARN_EXPECTS(lab && lab.ndim() == 1 && lab.shape(0) == X.rows,
+                             "labels must be an int32 array of ", X.rows, " entries");
+            py::gil_scoped_release release;
+            f = ensemble::random_forest_classifier_fit<T>(ctx, p, X.view<const T>(), lab.data(),
+                                                          n_classes, wv);
+          } else {
+            const auto y =
+                py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(Y);
+            GPULEARN_EXPECTS(y && y.ndim() == 2 && y.shape(0) == X.rows, "Y must be a (", X.rows,
+                             ", n_outputs) array of numbers");
+            const MatrixView<const double> yv(y.data(), y.shape(0), y.shape(1), y.shape(1));
+            py::gil_scoped_release release;
+            f = ensemble::random_forest_regressor_fit<T>(ctx, p, X.view<const T>(), yv, wv);
+          }
+          return forest_to_dict(std::move(f));
+        };
+        return by_dtype(
+            X, [&] { return run(0.0f); }, [&] { return run(0.0); });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("labels"), py::arg("n_classes"), py::arg("Y"),
+      py::arg("sample_weight"), py::arg("n_estimators"), py::arg("criterion"), py::arg("max_depth"),
+      py::arg("min_samples_split"), py::arg("min_samples_leaf"),
+      py::arg("min_weight_fraction_leaf"), py::arg("max_features"), py::arg("max_leaf_nodes"),
+      py::arg("min_impurity_decrease"), py::arg("bootstrap"), py::arg("max_samples"),
+      py::arg("balanced_subsample"), py::arg("oob"), py::arg("seed"), py::arg("n_bins"));
+  m.def(
+      "random_forest_predict",
+      [](Context& ctx, const py::object& tree_offsets, const py::object& children_left,
+         const py::object& children_right, const py::object& feature, const py::object& threshold,
+         const py::object& value, int64_t n_features, const ArrayRef& X) {
+        const ForestArrays a = forest_arrays(tree_offsets, children_left, children_right, feature,
+                                             threshold, value, n_features);
+        GPULEARN_EXPECTS(X.cols == n_features, "X has ", X.cols,
+                         " features, but the forest is expecting ", n_features,
+                         " features as input.");
+        py::array_t<double> out(
+            {static_cast<py::ssize_t>(X.rows), static_cast<py::ssize_t>(a.view.value_width)});
+        double* mean = out.mutable_data();
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          py::gil_scoped_release release;
+          ensemble::random_forest_predict<T>(ctx, a.view, X.view<const T>(), mean);
+        };
+        by_dtype(
+            X, [&] { run(0.0f); }, [&] { run(0.0); });
+        return out;
+      },
+      py::arg("ctx"), py::arg("tree_offsets"), py::arg("children_left"), py::arg("children_right"),
+      py::arg("feature"), py::arg("threshold"), py::arg("value"), py::arg("n_features"),
+      py::arg("X"));
+  m.def(
+      "random_forest_apply",
+      [](Context& ctx, const py::object& tree_offsets, const py::object& children_left,
+         const py::object& children_right, const py::object& feature, const py::object& threshold,
+         const py::object& value, int64_t n_features, const ArrayRef& X) {
+        const ForestArrays a = forest_arrays(tree_offsets, children_left, children_right, feature,
+                                             threshold, value, n_features);
+        GPULEARN_EXPECTS(X.cols == n_features, "X has ", X.cols,
+                         " features, but the forest is expecting ", n_features,
+                         " features as input.");
+        py::array_t<int64_t> out(
+            {static_cast<py::ssize_t>(X.rows), static_cast<py::ssize_t>(a.view.n_trees)});
+        int64_t* leaves = out.mutable_data();
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          py::gil_scoped_release release;
+          ensemble::random_forest_apply<T>(ctx, a.view, X.view<const T>(), leaves);
+        };
+        by_dtype(
+            X, [&] { run(0.0f); }, [&] { run(0.0); });
+        return out;
+      },
+      py::arg("ctx"), py::arg("tree_offsets"), py::arg("children_left"), py::arg("children_right"),
+      py::arg("feature"), py::arg("threshold"), py::arg("value"), py::arg("n_features"),
+      py::arg("X"));
 }

@@ -34,7 +34,8 @@ class DeviceEstimatorMixin:
         return _arrays.convert_output(out, input_kind if output_type == "input" else output_type)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: object.__getstate__ returns the live __dict__ itself.
+        state = dict(super().__getstate__())
         state["_gpulearn_pickle_format"] = PICKLE_FORMAT
         return state
 

@@ -16,8 +16,10 @@
 #include <memory>
 #include <vector>
 
+#include "ensemble/forest_rules.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "host_device.hpp"
 #include "neighbors/rdist.hpp"
 
 namespace gpulearn::detail {
@@ -27,12 +29,6 @@ struct KMeansStepStats {
   double inertia = 0;   // sum_i w_i |x_i - c_label(i)|^2
   int64_t changed = 0;  // labels that differ from the ones passed in
 };
-
-#ifdef __CUDACC__
-#define GPULEARN_HOST_DEVICE __host__ __device__
-#else
-#define GPULEARN_HOST_DEVICE
-#endif
 
 // The uniform number in [0, 1) that k-means|| draws for row i: the same on every backend.
 GPULEARN_HOST_DEVICE inline double hash_uniform(uint64_t seed, int64_t i) {
@@ -168,7 +164,21 @@ GPULEARN_HOST_DEVICE inline double hash_uniform(uint64_t seed, int64_t i) {
      that does not depend on the thread count or scheduling. */                                    \
   virtual double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels,                  \
                                     VectorView<const T> w, int64_t m, const double* coef,          \
-                                    double* grad) = 0;
+                                    double* grad) = 0;                                             \
+                                                                                                   \
+  /* ---- random forests (src/ensemble/random_forest.cpp; rules in ensemble/forest_rules.hpp). */  \
+  /* Bins X (any space the backend accepts): codes (native_space(), n x d uint8, contiguous) gets  \
+     for X_ij the number of feature j's edges below it, edges (host, ascending, compared in        \
+     double) being edges[offsets[j] .. offsets[j + 1]), at most 255 per feature. bin_min and       \
+     bin_max (host, d x 256, set by the caller to +inf / -inf) are lowered / raised to the         \
+     smallest / largest X_ij of each feature's bins. */                                            \
+  virtual void forest_bin(MatrixView<const T> X, const double* edges, const int64_t* offsets,      \
+                          uint8_t* codes, T* bin_min, T* bin_max) = 0;                             \
+  /* Traverses every tree of the forest for each row of X (any space the backend accepts): mean    \
+     (host, n x width, or null) = the leaf values averaged over the trees, summed in double in     \
+     tree order; leaves (host, n x n_trees, or null) = the tree-local leaf index reached. */       \
+  virtual void forest_traverse(MatrixView<const T> X, const forest::Layout<T>& forest,             \
+                               double* mean, int64_t* leaves) = 0;
 
 class Backend {
  public:
@@ -190,6 +200,20 @@ class Backend {
 
   GPULEARN_BACKEND_PRIMITIVES(float)
   GPULEARN_BACKEND_PRIMITIVES(double)
+
+  /// Grows n_trees trees on the binned training set by the rules of forest_rules.hpp, into
+  /// trees (resized to n_trees). For tree t: counts (host, n_trees x n) holds each row's
+  /// bootstrap multiplicity (0: not in the tree's sample), class_mult (host, n_trees x
+  /// n_classes, or null: all 1) the per-class weight multipliers, keys[t] the root's key
+  /// (forest::tree_key). A node at depth < max_depth (or any, unlimited) with statistics that
+  /// pass leaf_before_search visits features in the order permuted_feature(node key, 0, 1, ...):
+  /// the first max_features positions, then, while every feature visited so far is constant in
+  /// the node (scan_feature's occupied < 2), the next ones until one is not. The best candidate
+  /// by `better` over the visited positions splits the node when split_accepted; rows with
+  /// code <= bin_lo go to the left child, whose key is child_key(key, false).
+  virtual void grow_trees(const forest::TrainingSet& data, const forest::GrowSpec& spec,
+                          int64_t n_trees, const int32_t* counts, const double* class_mult,
+                          const uint64_t* keys, std::vector<forest::GrownTree>& trees) = 0;
 };
 
 #undef GPULEARN_BACKEND_PRIMITIVES
@@ -204,8 +228,9 @@ std::unique_ptr<Backend> make_cuda_backend(int device);
 
 // ---- The plugin's C entry points (cuda/core/plugin.cu defines them) ----
 // Bumped whenever Backend's layout or these signatures change; the loader refuses a mismatch.
-constexpr int kCudaPluginAbi = 7;  // 7: logistic_loss_grad; 6: centered_products; 5:
-                                   // knn/radius_search shift; 4: knn, radius_search; 3: k-means
+constexpr int kCudaPluginAbi =
+    8;  // 8: forest_bin, grow_trees, forest_traverse; 7: logistic_loss_grad; 6: centered_products;
+        // 5: knn/radius_search shift; 4: knn, radius_search; 3: k-means
 
 }  // namespace gpulearn::detail
 

@@ -8,6 +8,8 @@
 //   src/neighbors/brute_force_cpu.cpp  knn, radius_search
 //   src/decomposition/centered_products_cpu.cpp  centered_products
 //   src/linear_model/logistic_cpu.cpp  logistic_loss_grad
+//   src/ensemble/forest_cpu.cpp        forest_bin, forest_traverse
+//   src/ensemble/grow_cpu.cpp          grow_trees
 #pragma once
 
 // Eigen is private to this library, and its inline functions compile differently with other
@@ -93,10 +95,17 @@ class CpuBackend final : public Backend {
   double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, const T* Z,   \
                            const T* Y, double* out) override;                                      \
   double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels, VectorView<const T> w,   \
-                            int64_t m, const double* coef, double* grad) override;
+                            int64_t m, const double* coef, double* grad) override;                 \
+  void forest_bin(MatrixView<const T> X, const double* edges, const int64_t* offsets,              \
+                  uint8_t* codes, T* bin_min, T* bin_max) override;                                \
+  void forest_traverse(MatrixView<const T> X, const forest::Layout<T>& forest, double* mean,       \
+                       int64_t* leaves) override;
   GPULEARN_CPU_OVERRIDES(float)
   GPULEARN_CPU_OVERRIDES(double)
 #undef GPULEARN_CPU_OVERRIDES
+  void grow_trees(const forest::TrainingSet& data, const forest::GrowSpec& spec, int64_t n_trees,
+                  const int32_t* counts, const double* class_mult, const uint64_t* keys,
+                  std::vector<forest::GrownTree>& trees) override;
 
  private:
   int n_threads_;

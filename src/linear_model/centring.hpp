@@ -10,6 +10,7 @@
 
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
+#include "../core/native.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
 
@@ -126,28 +127,7 @@ inline void set_intercept(LinearModel<T>& m, const Centring<T>& c) {
   }
 }
 
-// A contiguous host copy of M (rows x cols), wherever M lives: one transfer when M is
-// contiguous, one per row otherwise.
-template <typename T>
-inline std::vector<T> to_host(Backend& be, MatrixView<const T> M) {
-  std::vector<T> out(checked_mul(M.rows, M.cols));
-  if (M.empty()) return out;
-  if (M.contiguous()) {
-    be.copy(out.data(), MemorySpace::kHost, M.data, M.space, M.size() * int64_t(sizeof(T)));
-    return out;
-  }
-  for (int64_t i = 0; i < M.rows; ++i) {
-    be.copy(&out[i * M.cols], MemorySpace::kHost, M.data + i * M.ld, M.space,
-            M.cols * int64_t(sizeof(T)));
-  }
-  return out;
-}
-
-// A contiguous host copy of the vector v, whatever its stride and memory space.
-template <typename T>
-inline std::vector<T> to_host(Backend& be, VectorView<const T> v) {
-  return to_host(be, MatrixView<const T>(v.data, v.size, 1, v.stride, v.space));
-}
+using gpulearn::detail::to_host;
 
 /// out (n x k) = X coef^T + intercept on the context's backend, after checking X's features,
 /// out's shape and memory space, and X's values (least_squares.cpp).

@@ -961,3 +961,205 @@ def test_cupy_input_to_logistic_regression_and_elastic_net(cuda, rng):
     Xr, yr = _sparse_linear_data(rng)
     enet = ElasticNet(alpha=0.05, device="cuda").fit(cp.asarray(Xr), cp.asarray(yr))
     assert_models_close(enet, ElasticNet(alpha=0.05, device="cpu").fit(Xr, yr), 1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Random forests: the same trees on both backends. Statistics are fixed-point sums (exact in
+# any order) and every random draw is a pure function of (seed, tree, node path), so a fixed
+# random_state grows bit-identical forests on the CPU and on CUDA. The one allowed exception:
+# entropy, where CUDA's log and the C library's may differ in the last bit, so two exactly
+# tied candidate splits may be ranked otherwise; there the predictions must agree on all but a
+# few points and most trees must be identical.
+
+_FOREST_KEYS = ("children_left", "children_right", "feature", "threshold", "value", "impurity",
+                "n_node_samples", "weighted_n_node_samples")
+# Entropy at exact ties: the share of test points whose predicted class may differ.
+MAX_ENTROPY_PREDICTION_DIFF = 0.01
+
+
+def _forest_data(seed, n=3000, d=12, task="classification", dtype=np.float64):
+    gen = np.random.default_rng(seed)
+    X = gen.normal(size=(n, d))
+    X[:, 3] = np.round(X[:, 3])  # a few distinct values: ties between rows
+    noise = gen.normal(size=n)
+    if task == "classification":
+        y = (X[:, 0] + X[:, 1] * X[:, 2] + 0.5 * noise > 0).astype(np.int64) + (X[:, 4] > 1)
+    else:
+        y = X[:, 0] + np.sin(2 * X[:, 1]) + 0.3 * noise
+    return X.astype(dtype), y
+
+
+def assert_same_forests(a, b):
+    assert len(a.estimators_) == len(b.estimators_)
+    for t, (ea, eb) in enumerate(zip(a.estimators_, b.estimators_)):
+        assert ea.tree_.node_count == eb.tree_.node_count, f"tree {t}"
+        assert ea.tree_.max_depth == eb.tree_.max_depth, f"tree {t}"
+        for key in _FOREST_KEYS:
+            assert_array_equal(getattr(ea.tree_, key), getattr(eb.tree_, key),
+                               err_msg=f"tree {t}: {key}")
+    assert_array_equal(a.feature_importances_, b.feature_importances_)
+
+
+FOREST_CASES = [
+    pytest.param("classification", {}, id="gini-default"),
+    pytest.param("classification", {"max_features": None, "max_depth": 8}, id="gini-all-depth8"),
+    pytest.param("classification", {"class_weight": "balanced_subsample", "oob_score": True,
+                                    "min_samples_leaf": 3}, id="gini-balanced-oob"),
+    pytest.param("classification", {"max_leaf_nodes": 40, "bootstrap": False}, id="gini-leaves"),
+    pytest.param("classification", {"n_bins": 8, "max_samples": 0.5}, id="gini-8-bins"),
+    pytest.param("regression", {}, id="squared-error-default"),
+    pytest.param("regression", {"max_features": "sqrt", "min_samples_split": 10,
+                                "oob_score": True}, id="squared-error-sqrt-oob"),
+    pytest.param("regression", {"criterion": "friedman_mse", "max_depth": 10},
+                 id="friedman-depth10"),
+    pytest.param("multi-output", {"max_features": 0.5}, id="squared-error-2-outputs"),
+]
+
+
+@pytest.mark.parametrize("task, params", FOREST_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cuda_forest_equals_cpu_forest(task, params, dtype, weighted, cuda):
+    from gpulearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    X, y = _forest_data(SEED, task="classification" if task == "classification"
+                        else "regression", dtype=dtype)
+    if task == "multi-output":
+        y = np.c_[y, X[:, 5] * X[:, 6]]
+    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    w = (np.random.default_rng(SEED + 1).uniform(0.2, 3.0, size=len(X)) if weighted
+         else None)
+    kw = dict(n_estimators=25, random_state=7, **params)  # every row out of bag at least once
+    on_gpu = cls(device=cuda, **kw).fit(X, y, sample_weight=w)
+    on_cpu = cls(device="cpu", **kw).fit(X, y, sample_weight=w)
+    assert_same_forests(on_gpu, on_cpu)
+    X_test, _ = _forest_data(SEED + 2, n=1000, dtype=dtype)
+    pred = on_gpu.predict(X_test)
+    assert type(pred) is np.ndarray
+    assert_array_equal(pred, on_cpu.predict(X_test))
+    assert_array_equal(on_gpu.apply(X_test), on_cpu.apply(X_test))
+    if cls is RandomForestClassifier:
+        assert_array_equal(on_gpu.predict_proba(X_test), on_cpu.predict_proba(X_test))
+    if params.get("oob_score"):
+        assert on_gpu.oob_score_ == on_cpu.oob_score_
+        oob = "oob_decision_function_" if cls is RandomForestClassifier else "oob_prediction_"
+        assert_array_equal(getattr(on_gpu, oob), getattr(on_cpu, oob))
+    # A forest fitted on one backend predicts identically on the other.
+    assert_array_equal(on_cpu.set_params(device=cuda).predict(X_test), pred)
+
+
+@pytest.mark.parametrize("criterion", ["entropy", "log_loss"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cuda_entropy_forest_matches_cpu_but_for_exact_ties(criterion, dtype, cuda):
+    from gpulearn.ensemble import RandomForestClassifier
+
+    X, y = _forest_data(SEED, dtype=dtype)
+    kw = dict(n_estimators=20, criterion=criterion, random_state=3)
+    on_gpu = RandomForestClassifier(device=cuda, **kw).fit(X, y)
+    on_cpu = RandomForestClassifier(device="cpu", **kw).fit(X, y)
+    X_test, _ = _forest_data(SEED + 2, n=2000, dtype=dtype)
+    differ = np.mean(on_gpu.predict(X_test) != on_cpu.predict(X_test))
+    assert differ <= MAX_ENTROPY_PREDICTION_DIFF, differ
+    same = sum(
+        a.tree_.node_count == b.tree_.node_count
+        and np.array_equal(a.tree_.feature, b.tree_.feature)
+        and np.array_equal(a.tree_.threshold, b.tree_.threshold)
+        for a, b in zip(on_gpu.estimators_, on_cpu.estimators_))
+    assert same >= 15, same  # a tie changes a tree, not most of them
+    assert_allclose(on_gpu.estimators_[0].tree_.impurity[0],
+                    on_cpu.estimators_[0].tree_.impurity[0], rtol=1e-12)
+
+
+def test_cuda_forest_on_data_larger_than_one_block(cuda):
+    # Enough rows for many thread blocks per histogram and deep trees with many small nodes.
+    from gpulearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    X, y = _forest_data(SEED + 5, n=200_000, d=20, dtype=np.float32)
+    for cls, target in ((RandomForestClassifier, y), (RandomForestRegressor, X[:, 0] + y)):
+        kw = dict(n_estimators=4, max_depth=14, random_state=0)
+        on_gpu = cls(device=cuda, **kw).fit(X, target)
+        on_cpu = cls(device="cpu", **kw).fit(X, target)
+        assert_same_forests(on_gpu, on_cpu)
+        assert_array_equal(on_gpu.predict(X[:5000]), on_cpu.predict(X[:5000]))
+
+
+def test_cuda_forest_fit_is_deterministic(cuda):
+    from gpulearn.ensemble import RandomForestClassifier
+
+    X, y = _forest_data(SEED + 6, n=20_000)
+    a = RandomForestClassifier(10, random_state=1, device=cuda).fit(X, y)
+    b = RandomForestClassifier(10, random_state=1, device=cuda).fit(X, y)
+    assert_same_forests(a, b)
+    c = RandomForestClassifier(10, random_state=2, device=cuda).fit(X, y)
+    assert not np.array_equal(a.predict_proba(X[:500]), c.predict_proba(X[:500]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cupy_input_to_forests(dtype, cuda):
+    cp = pytest.importorskip("cupy")
+    from gpulearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    X, y = _forest_data(SEED + 7, dtype=dtype)
+    X_gpu = cp.asarray(X)
+    kw = dict(n_estimators=8, random_state=0)
+    model = RandomForestClassifier(**kw).fit(X_gpu, cp.asarray(y))  # device="auto"
+    on_cpu = RandomForestClassifier(device="cpu", **kw).fit(X, y)
+    assert_same_forests(model, on_cpu)
+    assert type(model.feature_importances_) is np.ndarray
+    proba = model.predict_proba(X_gpu)
+    assert isinstance(proba, cp.ndarray) and proba.device.id == X_gpu.device.id
+    assert_array_equal(cp.asnumpy(proba), on_cpu.predict_proba(X))
+    assert_array_equal(cp.asnumpy(model.predict_proba(cp.asfortranarray(X_gpu))),
+                       cp.asnumpy(proba))
+    assert_array_equal(cp.asnumpy(model.predict_proba(X_gpu[::2])), cp.asnumpy(proba)[::2])
+    assert_array_equal(cp.asnumpy(model.apply(X_gpu)), on_cpu.apply(X))
+    reg = RandomForestRegressor(**kw).fit(X_gpu, y.astype(dtype))
+    pred = reg.predict(X_gpu)
+    assert isinstance(pred, cp.ndarray) and pred.shape == (len(X),)
+    assert_array_equal(cp.asnumpy(pred), RandomForestRegressor(device="cpu", **kw)
+                       .fit(X, y.astype(dtype)).predict(X))
+    assert_array_equal(cp.asnumpy(X_gpu), X)  # never written
+
+
+def test_cuda_forest_refuses_bad_input(cuda):
+    from gpulearn.ensemble import RandomForestClassifier
+
+    X, y = _forest_data(SEED + 8, n=500)
+    bad = X.copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        RandomForestClassifier(5, device=cuda).fit(bad, y)
+    model = RandomForestClassifier(5, random_state=0, device=cuda).fit(X, y)
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :-1])
+    cp = pytest.importorskip("cupy")
+    with pytest.raises(ValueError, match="NaN"):
+        RandomForestClassifier(5).fit(cp.asarray(bad), y)
+    # The context is still usable afterwards.
+    assert_array_equal(model.predict(X), RandomForestClassifier(5, random_state=0, device=cuda)
+                       .fit(X, y).predict(X))
+
+
+def test_forest_fitted_on_cuda_pickles_and_predicts_on_cpu(cuda):
+    from gpulearn.ensemble import RandomForestRegressor
+
+    X, y = _forest_data(SEED + 9, n=2000, task="regression")
+    on_gpu = RandomForestRegressor(10, random_state=0, device=cuda).fit(X, y)
+    restored = pickle.loads(pickle.dumps(on_gpu))
+    assert restored.device == cuda
+    restored.set_params(device="cpu")
+    assert_array_equal(restored.predict(X), on_gpu.predict(X))
+
+
+def test_forest_estimator_checks_on_cuda(cuda):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from gpulearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    reason = "bootstrap draws: a weight multiplies a row's count (as scikit-learn lists)"
+    for estimator in (RandomForestClassifier(n_estimators=10, device=cuda),
+                      RandomForestRegressor(n_estimators=10, device=cuda)):
+        check_estimator(estimator, expected_failed_checks={
+            "check_sample_weight_equivalence_on_dense_data": reason})

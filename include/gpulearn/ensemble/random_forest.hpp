@@ -1,0 +1,148 @@
+// Random forests (RandomForestClassifier, RandomForestRegressor): bagged histogram trees, as
+// scikit-learn's forests of CART trees, with splits chosen among quantile bin edges.
+//
+// Fit (written once for every backend, src/ensemble/random_forest.cpp):
+// - Each feature is binned once per fit into at most n_bins quantile bins (edges from a sample
+//   of at most 200000 rows; with no more distinct values than bins, one bin per value), and X is
+//   stored as uint8 codes. Splits are "code <= b"; the threshold reported and used on raw data
+//   lies midway between the largest training value of the node's bin b and the smallest of its
+//   next occupied bin, as scikit-learn places it between consecutive values. With n_bins at
+//   least the number of distinct values of every feature, a tree chooses among scikit-learn's
+//   exact candidate splits.
+// - Weighted statistics (class weights, targets, squared targets) are summed in 64-bit fixed
+//   point, so every backend and every thread order sums to the same bits, and a fixed seed
+//   gives the same forest on the CPU and on CUDA (entropy excepted at exact ties: CUDA's log
+//   and the C library's may differ in the last bit).
+// - Bootstrap draws, per-node feature sampling (scikit-learn's rule: max_features features,
+//   more while all of them are constant in the node) and tie-breaking use a counter-based
+//   generator keyed by seed, tree and node path, independent of growth order.
+// - Trees grow to purity or to the bounds given, with no hidden depth cap; max_leaf_nodes
+//   keeps, best first, the splits of largest impurity improvement, as scikit-learn.
+//
+// X (n x d) and sample_weight (n or empty) may live in host memory, or in device memory for a
+// CUDA context. Targets: labels (n, int32 in [0, n_classes)) for a classifier, Y (n x k, host)
+// for a regressor.
+//
+// Throws InvalidArgument for bad shapes or parameters, NaN/inf in X or Y, negative weights or
+// weights summing to 0; OutOfMemory and DeviceError from the CUDA backend.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "gpulearn/core/context.hpp"
+#include "gpulearn/core/matrix.hpp"
+
+namespace gpulearn::ensemble {
+
+enum class Criterion {
+  kGini,          // classifier: Gini impurity
+  kEntropy,       // classifier: Shannon entropy in bits (scikit-learn's "entropy"/"log_loss")
+  kSquaredError,  // regressor: mean squared error, averaged over outputs
+  kFriedmanMse,   // regressor: squared error with Friedman's improvement score
+};
+
+/// Hyper-parameters as counts: the Python layer resolves scikit-learn's fractions and names
+/// ("sqrt", float min_samples_leaf, ...) before calling.
+struct RandomForestParams {
+  int64_t n_estimators = 100;
+  Criterion criterion = Criterion::kGini;
+  /// Depth of the deepest node (root: 0); negative: unlimited.
+  int64_t max_depth = -1;
+  /// A node with fewer in-bag rows is a leaf (scikit-learn uses max(this, 2 min_samples_leaf)).
+  int64_t min_samples_split = 2;
+  /// Each child keeps at least this many distinct in-bag rows.
+  int64_t min_samples_leaf = 1;
+  /// Each child keeps at least this fraction of the tree's total sample weight.
+  double min_weight_fraction_leaf = 0;
+  /// Features drawn per node (1..n_features); 0 means all.
+  int64_t max_features = 0;
+  /// Keep at most this many leaves per tree, best first; negative: unlimited.
+  int64_t max_leaf_nodes = -1;
+  /// A split must decrease the weighted impurity by at least this (scikit-learn's units).
+  double min_impurity_decrease = 0;
+  bool bootstrap = true;
+  /// Rows drawn with replacement per tree when bootstrapping; negative: n_samples.
+  int64_t max_samples = -1;
+  /// Classifier: weight each tree's classes by n_drawn / (n_present_classes * n_drawn_of_class)
+  /// from its own bootstrap draws (scikit-learn's class_weight="balanced_subsample"); the other
+  /// class weights are folded into sample_weight by the caller.
+  bool balanced_subsample = false;
+  /// Out-of-bag predictions (needs bootstrap).
+  bool oob = false;
+  uint64_t seed = 0;
+  /// Bins per feature, 2..256.
+  int n_bins = 256;
+};
+
+/// A read-only view of a fitted forest in host memory: the trees' node arrays (scikit-learn's
+/// tree_ layout, each tree in depth-first preorder, left child first) concatenated; node i of
+/// tree t is entry tree_offsets[t] + i. Built by RandomForest::view() or over arrays a caller
+/// keeps (the Python layer keeps NumPy arrays).
+struct ForestView {
+  int64_t n_trees = 0;
+  int64_t n_features = 0;
+  /// Values per node: n_classes for a classifier, n_outputs for a regressor.
+  int64_t value_width = 0;
+  const int64_t* tree_offsets = nullptr;    // n_trees + 1
+  const int64_t* children_left = nullptr;   // tree-local index, -1 at a leaf
+  const int64_t* children_right = nullptr;  // tree-local index, -1 at a leaf
+  const int64_t* feature = nullptr;         // -2 at a leaf
+  const double* threshold = nullptr;        // rows with x[feature] <= threshold go left
+  /// Classifier: the weighted class fractions of the node's in-bag rows; regressor: the
+  /// weighted mean of each output (nodes x value_width).
+  const double* value = nullptr;
+};
+
+/// A fitted forest (host arrays), trees in the layout ForestView describes.
+struct RandomForest {
+  int64_t n_features = 0;
+  int64_t n_classes = 0;  // classifier: number of classes; regressor: 0
+  int64_t n_outputs = 0;  // regressor: targets; classifier: 1
+  int64_t value_width = 0;
+  std::vector<int64_t> tree_offsets{0};
+  std::vector<int64_t> children_left, children_right, feature;
+  std::vector<double> threshold;
+  std::vector<double> value;
+  std::vector<double> impurity;
+  std::vector<int64_t> n_node_samples;          // distinct in-bag rows
+  std::vector<double> weighted_n_node_samples;  // their weight (bootstrap counts included)
+  std::vector<int64_t> max_depth;               // per tree
+  /// Impurity-based importances, normalised as scikit-learn's (d values summing to 1, or all 0).
+  std::vector<double> feature_importances;
+  /// With params.oob: per row, the mean value over the trees it was out of bag for (n x
+  /// value_width; 0 where it never was), and that number of trees.
+  std::vector<double> oob_value;
+  std::vector<int64_t> oob_count;
+
+  int64_t n_trees() const { return static_cast<int64_t>(tree_offsets.size()) - 1; }
+  ForestView view() const;
+};
+
+/// Fits a classifier: labels (n, host, int32 in [0, n_classes)), n_classes >= 1.
+template <typename T>
+RandomForest random_forest_classifier_fit(Context& ctx, const RandomForestParams& params,
+                                          MatrixView<const T> X, const int32_t* labels,
+                                          int64_t n_classes, VectorView<const T> sample_weight);
+
+/// Fits a regressor on Y (n x k, host, k >= 1; float64 whatever T is, as scikit-learn keeps y).
+template <typename T>
+RandomForest random_forest_regressor_fit(Context& ctx, const RandomForestParams& params,
+                                         MatrixView<const T> X, MatrixView<const double> Y,
+                                         VectorView<const T> sample_weight);
+
+/// mean (host, n x value_width, row-major) = each row's leaf values averaged over the trees:
+/// class probabilities for a classifier, predictions for a regressor. The sum over trees is
+/// in double, in tree order. X is compared in T against the threshold rounded down to T, which
+/// routes every T value as the double threshold would.
+template <typename T>
+void random_forest_predict(Context& ctx, const ForestView& forest, MatrixView<const T> X,
+                           double* mean);
+
+/// leaves (host, n x n_trees, row-major) = the tree-local index of the leaf each row reaches
+/// in each tree (scikit-learn's apply).
+template <typename T>
+void random_forest_apply(Context& ctx, const ForestView& forest, MatrixView<const T> X,
+                         int64_t* leaves);
+
+}  // namespace gpulearn::ensemble

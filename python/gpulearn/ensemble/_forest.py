@@ -1,0 +1,812 @@
+"""Random forests on the CPU or a GPU: RandomForestClassifier and RandomForestRegressor.
+
+The trees are grown by the compiled core (include/gpulearn/ensemble/random_forest.hpp) on
+features binned once per fit into at most ``n_bins`` quantile bins; this module resolves
+scikit-learn's hyper-parameters into counts, folds class weights into sample weights, and keeps
+the fitted forest as NumPy arrays (so it pickles and predicts anywhere).
+"""
+
+import warnings
+from math import ceil
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (_check_sample_weight, check_array, check_is_fitted,
+                                      validate_data)
+
+from .. import _arrays, _core
+from .._base import DeviceEstimatorMixin
+from .._config import check_device_string
+from ._tree import ForestTreeClassifier, ForestTreeRegressor
+
+_FLOATS = [np.float64, np.float32]
+_MAX_INT = np.iinfo(np.int32).max
+# The fitted forest as the core returns it; predict hands the node arrays back in this order.
+_NODE_ARRAYS = ("tree_offsets", "children_left", "children_right", "feature", "threshold",
+                "value")
+_FOREST_ARRAYS = _NODE_ARRAYS + ("impurity", "n_node_samples", "weighted_n_node_samples",
+                                 "max_depth")
+_OOB_ATTRIBUTES = ("oob_score_", "oob_decision_function_", "oob_prediction_")
+
+_PARAMETER_CONSTRAINTS = {
+    "n_estimators": [Interval(Integral, 1, None, closed="left")],
+    "max_depth": [Interval(Integral, 1, None, closed="left"), None],
+    "min_samples_split": [Interval(Integral, 2, None, closed="left"),
+                          Interval(RealNotInt, 0.0, 1.0, closed="right")],
+    "min_samples_leaf": [Interval(Integral, 1, None, closed="left"),
+                         Interval(RealNotInt, 0.0, 1.0, closed="neither")],
+    "min_weight_fraction_leaf": [Interval(Real, 0.0, 0.5, closed="both")],
+    "max_features": [Interval(Integral, 1, None, closed="left"),
+                     Interval(RealNotInt, 0.0, 1.0, closed="right"),
+                     StrOptions({"sqrt", "log2"}), None],
+    "max_leaf_nodes": [Interval(Integral, 2, None, closed="left"), None],
+    "min_impurity_decrease": [Interval(Real, 0.0, None, closed="left")],
+    "bootstrap": ["boolean"],
+    "oob_score": ["boolean", callable],
+    "n_jobs": [Integral, None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "ccp_alpha": [Interval(Real, 0.0, None, closed="left")],
+    "max_samples": [None, Interval(RealNotInt, 0.0, None, closed="neither"),
+                    Interval(Integral, 1, None, closed="left")],
+    "monotonic_cst": ["array-like", None],
+    "n_bins": [Interval(Integral, 2, 256, closed="both")],
+    "device": [str],
+}
+
+_UNSUPPORTED_CRITERIA = ("absolute_error", "poisson")
+
+
+def _n_samples_bootstrap(n_samples, max_samples):
+    """Rows drawn per tree: scikit-learn's rule (_get_n_samples_bootstrap) for unweighted data,
+    with its warning; a float is a fraction of the rows also under sample weights."""
+    if max_samples is None:
+        return n_samples
+    if isinstance(max_samples, Integral):
+        return int(max_samples)
+    n_boot = max(int(max_samples * n_samples), 1)
+    if n_boot < max(10, n_samples ** (1 / 3)):
+        warnings.warn(
+            f"Using the fractional value max_samples={max_samples!r} when the number of "
+            f"samples is {n_samples} results in a low number ({n_boot}) of bootstrap "
+            "samples. We recommend passing `max_samples` as an integer instead.",
+            stacklevel=3)
+    return n_boot
+
+
+def _balanced_class_weight(classes, y, sample_weight):
+    """compute_class_weight("balanced"), weighted by sample_weight where scikit-learn can."""
+    if sample_weight is None:
+        return compute_class_weight("balanced", classes=classes, y=y)
+    try:
+        return compute_class_weight("balanced", classes=classes, y=y,
+                                    sample_weight=sample_weight)
+    except TypeError:  # scikit-learn < 1.8 balances by counts only
+        return compute_class_weight("balanced", classes=classes, y=y)
+
+
+class _BaseForest(DeviceEstimatorMixin):
+    """What both forests share: resolving the parameters, fitting, traversing."""
+
+    _is_classifier = False
+
+    # ---- fitting -------------------------------------------------------------------------
+
+    def _check_supported(self):
+        name = type(self).__name__
+        if self.warm_start:
+            raise NotImplementedError(
+                f"warm_start=True is not supported by gpulearn's {name}: fit a new forest with "
+                "the total n_estimators instead (it takes the same time on the device).")
+        if self.ccp_alpha != 0:
+            raise NotImplementedError(
+                f"ccp_alpha={self.ccp_alpha!r}: gpulearn's {name} does not prune trees "
+                "(minimal cost-complexity pruning); use ccp_alpha=0.0, or limit the trees "
+                "with max_depth, min_samples_leaf or max_leaf_nodes.")
+        if self.monotonic_cst is not None:
+            raise NotImplementedError(
+                f"monotonic_cst is not supported by gpulearn's {name}; leave it None.")
+        if self.criterion in _UNSUPPORTED_CRITERIA:
+            raise NotImplementedError(
+                f"criterion={self.criterion!r} is not supported by gpulearn's {name}; use "
+                "'squared_error' (or 'friedman_mse').")
+
+    def _resolved_counts(self, n_samples, n_features):
+        """scikit-learn's tree rules for max_features, min_samples_split/leaf, max_depth and
+        max_leaf_nodes, as the counts the core takes."""
+        mf = self.max_features
+        if isinstance(mf, str):
+            fn = np.sqrt if mf == "sqrt" else np.log2
+            max_features = max(1, int(fn(n_features)))
+        elif mf is None:
+            max_features = n_features
+        elif isinstance(mf, Integral):
+            max_features = int(mf)
+        else:
+            max_features = max(1, int(mf * n_features))
+        # scikit-learn visits min(max_features, n_features) features at most.
+        max_features = min(max_features, n_features)
+        if isinstance(self.min_samples_leaf, Integral):
+            min_samples_leaf = int(self.min_samples_leaf)
+        else:
+            min_samples_leaf = int(ceil(self.min_samples_leaf * n_samples))
+        if isinstance(self.min_samples_split, Integral):
+            min_samples_split = int(self.min_samples_split)
+        else:
+            min_samples_split = max(2, int(ceil(self.min_samples_split * n_samples)))
+        min_samples_split = max(min_samples_split, 2 * min_samples_leaf)
+        max_depth = -1 if self.max_depth is None else int(self.max_depth)
+        max_leaf_nodes = -1 if self.max_leaf_nodes is None else int(self.max_leaf_nodes)
+        return max_features, min_samples_split, min_samples_leaf, max_depth, max_leaf_nodes
+
+    def _validated_fit_data(self, X, y):
+        """(ctx, X keep-alive, X ArrayRef, y host NumPy) after scikit-learn's checks."""
+        if sparse.issparse(X):
+            raise TypeError(
+                f"gpulearn's {type(self).__name__} takes dense data; sparse input is not "
+                "supported. Convert it with X.toarray(), or use scikit-learn's estimator.")
+        if sparse.issparse(y):
+            raise ValueError("sparse multilabel-indicator for y is not supported.")
+        ctx, on_device = self._fit_context(X)
+        y = _arrays.to_host(y)
+        if on_device:
+            X, X_ref = _arrays.as_device_matrix(X, "X")
+            if X_ref.rows == 0 or X_ref.cols == 0:
+                raise ValueError(
+                    f"Found array with shape ({X_ref.rows}, {X_ref.cols}): at least 1 sample "
+                    "and 1 feature are required.")
+            if y is None:
+                raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
+                                 "target y is None.")
+            y = check_array(y, ensure_2d=False, dtype=None if self._is_classifier else "numeric",
+                            input_name="y")
+            if y.shape[0] != X_ref.rows:
+                raise ValueError(
+                    "Found input variables with inconsistent numbers of samples: "
+                    f"[{X_ref.rows}, {y.shape[0]}]")
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self.n_features_in_ = X_ref.cols
+            _arrays.synchronize_producers(X)
+        else:
+            # NaN and infinity are refused here with scikit-learn's message (gpulearn's trees
+            # take no missing values); the core would refuse them too.
+            X, y = validate_data(self, _arrays.to_host(X), y, multi_output=True, dtype=_FLOATS,
+                                 y_numeric=not self._is_classifier)
+            X = _arrays.readable(X)
+            X_ref = _arrays.host_ref(X)
+        y = np.atleast_1d(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning, stacklevel=3)
+        if y.ndim == 1:
+            y = np.reshape(y, (-1, 1))
+        return ctx, X, X_ref, y
+
+    def _fit_forest(self, X, y, sample_weight):
+        self._validate_params()
+        check_device_string(self.device)
+        self._check_supported()
+        ctx, X_keep, X_ref, y = self._validated_fit_data(X, y)
+        n_samples, n_features = X_ref.rows, X_ref.cols
+        dtype = np.dtype(X_ref.dtype)
+        self._n_samples, self.n_outputs_ = y.shape
+
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                _arrays.to_host(sample_weight), np.empty((n_samples, 0)), dtype=np.float64,
+                ensure_non_negative=True)
+        labels, Y, n_classes, expanded, balanced_subsample = self._targets(y, sample_weight)
+        if sample_weight is None:
+            weight = expanded
+        elif expanded is None:
+            weight = sample_weight
+        else:
+            weight = sample_weight * expanded
+
+        if not self.bootstrap and self.max_samples is not None:
+            raise ValueError(
+                "`max_sample` cannot be set if `bootstrap=False`. Either switch to "
+                "`bootstrap=True` or set `max_sample=None`.")
+        n_boot = _n_samples_bootstrap(n_samples, self.max_samples) if self.bootstrap else -1
+        self._n_samples_bootstrap = n_boot if self.bootstrap else None
+        if not self.bootstrap and self.oob_score:
+            raise ValueError("Out of bag estimation only available if bootstrap=True")
+
+        (max_features, min_samples_split, min_samples_leaf, max_depth,
+         max_leaf_nodes) = self._resolved_counts(n_samples, n_features)
+        seed = int(check_random_state(self.random_state).randint(_MAX_INT))
+        if weight is not None:
+            weight = _arrays.readable(np.ascontiguousarray(weight, dtype=dtype))
+        w_ref = None if weight is None else _arrays.host_ref(weight)
+        result = _core.random_forest_fit(
+            ctx, X_ref, labels, n_classes, Y, w_ref, int(self.n_estimators),
+            str(self.criterion), max_depth, min_samples_split, min_samples_leaf,
+            float(self.min_weight_fraction_leaf), max_features, max_leaf_nodes,
+            float(self.min_impurity_decrease), bool(self.bootstrap), int(n_boot),
+            balanced_subsample, bool(self.oob_score), seed, int(self.n_bins))
+        del X_keep
+
+        self._forest = {key: result[key] for key in _FOREST_ARRAYS}
+        self._max_features = max_features
+        self._estimators_cache = None
+        self.feature_importances_ = result["feature_importances"]
+        for attr in _OOB_ATTRIBUTES:
+            self.__dict__.pop(attr, None)
+        if self.oob_score:
+            count = result["oob_count"]
+            if (count == 0).any():
+                warnings.warn(
+                    "Some inputs do not have OOB scores. This probably means too few trees "
+                    "were used to compute any reliable OOB estimates.", UserWarning,
+                    stacklevel=3)
+            scoring = self.oob_score if callable(self.oob_score) else None
+            self._set_oob_attributes(result["oob_value"], y, labels, scoring)
+        return self
+
+    # ---- prediction ----------------------------------------------------------------------
+
+    def _traverse(self, X, trees, what):
+        """(host result, input kind, device input or None): the core's predict (mean over
+        the trees) or apply, over all trees or the slice ``trees`` of them."""
+        check_is_fitted(self, "_forest")
+        kind = _arrays.input_kind(X)
+        device_input = X if _arrays.device_ordinal(X) is not None else None
+        ctx, on_device = self._predict_context(X)
+        if on_device:
+            X, X_ref = _arrays.as_device_matrix(X, "X")
+            if X_ref.cols != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X_ref.cols} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input.")
+            _arrays.synchronize_producers(X)
+        else:
+            if sparse.issparse(X):
+                raise TypeError(f"gpulearn's {type(self).__name__} takes dense data; sparse "
+                                "input is not supported.")
+            X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS)
+            X = _arrays.readable(X)
+            X_ref = _arrays.host_ref(X)
+        forest = self._forest
+        offsets = forest["tree_offsets"]
+        if trees is not None:
+            offsets = offsets[trees.start:trees.stop + 1]
+        arrays = [offsets] + [forest[key] for key in _NODE_ARRAYS[1:]]
+        fn = _core.random_forest_predict if what == "predict" else _core.random_forest_apply
+        out = fn(ctx, *arrays, int(self.n_features_in_), X_ref)
+        return out, kind, device_input
+
+    def _predict_mean(self, X, trees=None):
+        """Leaf values averaged over the trees, (n_samples, width) float64 NumPy."""
+        return self._traverse(X, trees, "predict")[0]
+
+    def _apply(self, X, trees=None):
+        return self._traverse(X, trees, "apply")[0]
+
+    def _to_output(self, out, kind, device_input):
+        """A host result as the configured output (on the input's own GPU for GPU input)."""
+        if device_input is not None and kind != "numpy":
+            out = _arrays.to_device_like(device_input, out)
+        return self._output(out, kind)
+
+    def apply(self, X):
+        """Apply the trees of the forest to X: the index of the leaf each sample reaches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array; float32 stays float32.
+
+        Returns
+        -------
+        X_leaves : ndarray of shape (n_samples, n_estimators), int64
+            For each sample and tree, the index of the leaf (within its tree) it ends up in.
+        """
+        return self._to_output(*self._traverse(X, None, "apply"))
+
+    # ---- the trees -----------------------------------------------------------------------
+
+    @property
+    def estimators_(self):
+        """The fitted trees: light read-only views of the forest's arrays, each with a
+        scikit-learn-style ``tree_`` and predict / apply (see :mod:`gpulearn.ensemble`)."""
+        if "_forest" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute "
+                                 "'estimators_' (it is set by fit)")
+        if getattr(self, "_estimators_cache", None) is None:
+            cls = ForestTreeClassifier if self._is_classifier else ForestTreeRegressor
+            n_trees = len(self._forest["tree_offsets"]) - 1
+            self._estimators_cache = [cls(self, t) for t in range(n_trees)]
+        return self._estimators_cache
+
+    def __len__(self):
+        """The number of trees of the fitted forest."""
+        return len(self.estimators_)
+
+    def __getitem__(self, index):
+        """The index'th tree (a view; see ``estimators_``)."""
+        return self.estimators_[index]
+
+    def __iter__(self):
+        """Iterate over the trees."""
+        return iter(self.estimators_)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_estimators_cache", None)  # rebuilt on demand from _forest
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+_PARAMS_DOC = """
+    n_estimators : int, default=100
+        The number of trees in the forest.
+{criterion}
+    max_depth : int, default=None
+        The maximum depth of the tree. If None, then nodes are expanded until all leaves are
+        pure or until all leaves contain less than min_samples_split samples.
+    min_samples_split : int or float, default=2
+        The minimum number of samples required to split an internal node: an int is a count,
+        a float a fraction (``ceil(min_samples_split * n_samples)``). As in scikit-learn, at
+        least ``2 * min_samples_leaf`` is used.
+    min_samples_leaf : int or float, default=1
+        The minimum number of (distinct, in-bag) training samples required in each child of
+        a split: an int is a count, a float a fraction (``ceil(min_samples_leaf * n_samples)``).
+    min_weight_fraction_leaf : float, default=0.0
+        The minimum weighted fraction of the tree's total weight (bootstrap counts times
+        sample weights) required at a leaf.
+{max_features}
+    max_leaf_nodes : int, default=None
+        Grow trees with at most ``max_leaf_nodes`` leaves, best first (largest impurity
+        decrease first). If None then unlimited number of leaf nodes.
+    min_impurity_decrease : float, default=0.0
+        A node will be split if this split induces a decrease of the weighted impurity
+        ``N_t / N * (impurity - N_t_R / N_t * right_impurity - N_t_L / N_t * left_impurity)``
+        greater than or equal to this value (``N`` weighted sums, as in scikit-learn).
+    bootstrap : bool, default=True
+        Whether bootstrap samples are used when building trees. If False, the whole dataset
+        is used to build each tree.
+    oob_score : bool or callable, default=False
+        Whether to use out-of-bag samples to estimate the generalization score; by default
+        with :func:`~sklearn.metrics.{metric}`, or a callable ``metric(y_true, y_pred)``. Only
+        available if ``bootstrap=True``. The out-of-bag predictions are computed by the core
+        during fit.
+    n_jobs : int, default=None
+        Accepted for compatibility; no effect: the compiled core uses every CPU thread (or
+        the GPU).
+    random_state : int, RandomState instance or None, default=None
+        Controls the bootstrap draws, the features drawn at each node and tie-breaking. A
+        fixed value gives the same forest on every run and on the CPU and CUDA backends
+        (entropy excepted at exact ties), but not scikit-learn's forest: gpulearn draws from
+        its own counter-based generator.
+    verbose : int, default=0
+        Accepted for compatibility; no effect.
+    warm_start : bool, default=False
+        Not supported: ``True`` raises NotImplementedError (fit a forest with the total
+        ``n_estimators`` instead).
+{class_weight}    ccp_alpha : non-negative float, default=0.0
+        Minimal cost-complexity pruning is not implemented: any value but 0.0 raises
+        NotImplementedError.
+    max_samples : int or float, default=None
+        If bootstrap is True, the number of samples to draw (with replacement) from X to
+        train each tree: None draws ``n_samples``, an int that many, a float
+        ``max(1, int(max_samples * n_samples))`` (a fraction of the rows also under sample
+        weights, see Notes).
+    monotonic_cst : array-like of int of shape (n_features,), default=None
+        Monotonicity constraints are not supported: anything but None raises
+        NotImplementedError.
+    n_bins : int, default=256
+        Splits are chosen among at most ``n_bins`` quantile bin edges per feature (2 to 256).
+        Each feature is binned once per fit (edges from a sample of at most 200000 rows);
+        with at least as many bins as a feature has distinct values, its candidate splits are
+        scikit-learn's exact ones. Thresholds lie midway between the training values on
+        either side of the chosen edge, as in scikit-learn.
+    device : {{"auto", "cpu", "cuda", "cuda:N"}}, default="auto"
+        Where to compute: "auto" is the GPU holding the data, else ``gpulearn.get_config()``'s
+        device, else the first CUDA device where gpulearn's CUDA backend is available, else
+        the CPU.
+"""
+
+_NOTES_DOC = """
+    Differences from scikit-learn:
+
+    - Histogram splits: each feature is binned into at most ``n_bins`` quantile bins and
+      splits are chosen among the bin edges (exactly scikit-learn's candidates when a feature
+      has at most ``n_bins`` distinct values).
+    - Missing values are not supported: NaN or infinity in X raises ValueError (scikit-learn's
+      forests route NaN to a learned side).
+    - Sample weights multiply each row's bootstrap count (scikit-learn < 1.9's semantics);
+      scikit-learn 1.9 instead draws the bootstrap rows with probability proportional to the
+      weights. A float ``max_samples`` is a fraction of the number of rows.
+    - Sparse X, ``warm_start=True``, ``ccp_alpha > 0`` and ``monotonic_cst`` are not supported.
+    - ``estimators_`` holds light views of the fitted trees, not DecisionTree estimators:
+      each has ``tree_`` (scikit-learn's node arrays), predict, apply and
+      ``feature_importances_``, but no ``get_params``/``fit``. ``decision_path``,
+      ``estimators_samples_`` and ``estimator_`` are not provided.
+    - Forests are reproducible for a fixed ``random_state`` but not bit-identical to
+      scikit-learn's (different random streams and binning).
+"""
+
+
+class RandomForestClassifier(ClassifierMixin, _BaseForest, BaseEstimator):
+    __doc__ = """A random forest classifier on the CPU or a GPU.
+
+    A drop-in replacement for :class:`sklearn.ensemble.RandomForestClassifier` for dense data:
+    ``n_estimators`` CART trees, each grown on a bootstrap sample with ``max_features``
+    features drawn at each node, the predicted class probabilities being the mean of the
+    trees' leaf class fractions. The trees are grown by gpulearn's compiled core on features
+    binned into at most ``n_bins`` quantile bins (see Notes).
+
+    Parameters
+    ----------""" + _PARAMS_DOC.format(
+        criterion="""    criterion : {"gini", "entropy", "log_loss"}, default="gini"
+        The function to measure the quality of a split: "gini" for the Gini impurity,
+        "log_loss" and "entropy" both for the Shannon information gain.""",
+        max_features="""    max_features : {"sqrt", "log2", None}, int or float, default="sqrt"
+        The number of features to consider when looking for the best split: an int is a
+        count, a float a fraction (``max(1, int(max_features * n_features_in_))``), "sqrt"
+        ``max(1, int(sqrt(n_features)))``, "log2" ``max(1, int(log2(n_features)))``, None
+        ``n_features``. As in scikit-learn, more features are drawn while all those drawn
+        are constant in the node.""",
+        metric="accuracy_score",
+        class_weight="""    class_weight : {"balanced", "balanced_subsample"}, dict or list of dicts, \
+default=None
+        Weights associated with classes in the form ``{class_label: weight}``, multiplied
+        with ``sample_weight``. "balanced" uses ``n_samples / (n_classes * np.bincount(y))``
+        (weighted by ``sample_weight`` where scikit-learn >= 1.8 does); "balanced_subsample"
+        computes these weights on each tree's bootstrap sample (as "balanced" when
+        ``bootstrap=False``).
+""") + """
+    Attributes
+    ----------
+    estimators_ : list of ForestTreeClassifier
+        The fitted trees (read-only views; see Notes).
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_classes_ : int
+        The number of classes.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    n_outputs_ : int
+        The number of outputs (1: multi-output classification is not supported).
+    feature_importances_ : ndarray of shape (n_features,)
+        The impurity-based feature importances (mean over the trees of each tree's
+        normalised importances, normalised to sum to 1; all 0 when every tree is a single
+        leaf).
+    oob_score_ : float
+        Score of the training dataset obtained using an out-of-bag estimate (with
+        ``oob_score``).
+    oob_decision_function_ : ndarray of shape (n_samples, n_classes)
+        The out-of-bag class probabilities on the training set (with ``oob_score``); 0 for a
+        sample that was never out of bag, with scikit-learn's warning.
+
+    See Also
+    --------
+    sklearn.ensemble.RandomForestClassifier : the CPU reference this class follows.
+    RandomForestRegressor : the regression forest.
+
+    Notes
+    -----""" + _NOTES_DOC + """    - Multi-output classification (2-D y) is not supported.
+
+    Examples
+    --------
+    >>> from gpulearn.ensemble import RandomForestClassifier
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=1000, n_features=4, n_informative=2,
+    ...                            n_redundant=0, random_state=0, shuffle=False)
+    >>> clf = RandomForestClassifier(max_depth=2, random_state=0, device="cpu").fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _is_classifier = True
+    _parameter_constraints = {
+        **_PARAMETER_CONSTRAINTS,
+        "criterion": [StrOptions({"gini", "entropy", "log_loss"})],
+        "class_weight": [StrOptions({"balanced_subsample", "balanced"}), dict, list, None],
+    }
+
+    def __init__(self, n_estimators=100, *, criterion="gini", max_depth=None,
+                 min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
+                 max_features="sqrt", max_leaf_nodes=None, min_impurity_decrease=0.0,
+                 bootstrap=True, oob_score=False, n_jobs=None, random_state=None, verbose=0,
+                 warm_start=False, class_weight=None, ccp_alpha=0.0, max_samples=None,
+                 monotonic_cst=None, n_bins=256, device="auto"):
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.class_weight = class_weight
+        self.ccp_alpha = ccp_alpha
+        self.max_samples = max_samples
+        self.monotonic_cst = monotonic_cst
+        self.n_bins = n_bins
+        self.device = device
+
+    def fit(self, X, y, sample_weight=None):
+        """Build a forest of trees from the training set (X, y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays
+            float32; other numeric types become float64. NaN, infinity and sparse matrices
+            are not supported.
+        y : array-like of shape (n_samples,)
+            Class labels (numbers or strings).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples, multiplied with each row's bootstrap count
+            and with the class weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit_forest(X, y, sample_weight)
+
+    def _targets(self, y, sample_weight):
+        """(labels, Y, n_classes, expanded class weights, balanced_subsample) for the core."""
+        check_classification_targets(y)
+        if y.shape[1] != 1:
+            raise ValueError(
+                f"gpulearn's RandomForestClassifier takes a single output (y of shape "
+                f"(n_samples,)); got y with {y.shape[1]} columns. Fit one forest per column, "
+                "or use scikit-learn's RandomForestClassifier for multi-output "
+                "classification.")
+        self.classes_, labels = np.unique(y[:, 0], return_inverse=True)
+        self.n_classes_ = int(self.classes_.shape[0])
+        labels = np.ascontiguousarray(labels.reshape(-1), dtype=np.int32)
+        cw = self.class_weight
+        expanded, balanced_subsample = None, False
+        if isinstance(cw, (dict, list)):
+            expanded = compute_sample_weight(cw, y)
+        elif cw == "balanced_subsample" and self.bootstrap:
+            balanced_subsample = True
+        elif cw is not None:  # "balanced", or "balanced_subsample" without bootstrap
+            weights = _balanced_class_weight(self.classes_, y[:, 0], sample_weight)
+            expanded = compute_sample_weight(dict(zip(self.classes_, weights)), y)
+        return labels, None, self.n_classes_, expanded, balanced_subsample
+
+    def _set_oob_attributes(self, oob_value, y, labels, scoring):
+        self.oob_decision_function_ = oob_value
+        scoring = accuracy_score if scoring is None else scoring
+        y_encoded = labels.astype(np.float64).reshape(-1, 1)
+        self.oob_score_ = scoring(y_encoded, np.argmax(oob_value, axis=1))
+
+    def predict_proba(self, X):
+        """Predict class probabilities for X: the mean over the trees of the class fractions
+        of the leaf each sample reaches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array; float32 stays float32 (compared
+            with the thresholds rounded down to float32, which routes every float32 value as
+            the float64 threshold would).
+
+        Returns
+        -------
+        p : ndarray of shape (n_samples, n_classes), float64
+            Columns in the order of ``classes_``; the array kind of X (or the configured
+            ``output_type``).
+        """
+        return self._to_output(*self._traverse(X, None, "predict"))
+
+    def predict_log_proba(self, X):
+        """Predict class log-probabilities for X: the log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        p : ndarray of shape (n_samples, n_classes)
+        """
+        out, kind, device_input = self._traverse(X, None, "predict")
+        return self._to_output(np.log(out), kind, device_input)
+
+    def predict(self, X):
+        """Predict class for X: the class of highest mean probability over the trees.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The predicted classes (a NumPy array of ``classes_``' dtype).
+        """
+        proba = self._predict_mean(X)
+        return self.classes_.take(np.argmax(proba, axis=1), axis=0)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        tags.classifier_tags.multi_label = False
+        tags.target_tags.multi_output = False
+        return tags
+
+
+class RandomForestRegressor(RegressorMixin, _BaseForest, BaseEstimator):
+    __doc__ = """A random forest regressor on the CPU or a GPU.
+
+    A drop-in replacement for :class:`sklearn.ensemble.RandomForestRegressor` for dense data:
+    ``n_estimators`` CART regression trees, each grown on a bootstrap sample, the prediction
+    being the mean of the trees' leaf means. One or several targets. The trees are grown by
+    gpulearn's compiled core on features binned into at most ``n_bins`` quantile bins (see
+    Notes).
+
+    Parameters
+    ----------""" + _PARAMS_DOC.format(
+        criterion="""    criterion : {"squared_error", "friedman_mse"}, default="squared_error"
+        The function to measure the quality of a split: "squared_error" (variance
+        reduction, averaged over the targets) or "friedman_mse" (squared error with
+        Friedman's improvement score; deprecated in scikit-learn 1.9, which maps it to
+        "squared_error"). scikit-learn's "absolute_error" and "poisson" are not supported
+        (NotImplementedError).""",
+        max_features="""    max_features : {"sqrt", "log2", None}, int or float, default=1.0
+        The number of features to consider when looking for the best split: an int is a
+        count, a float a fraction (``max(1, int(max_features * n_features_in_))``), "sqrt"
+        ``max(1, int(sqrt(n_features)))``, "log2" ``max(1, int(log2(n_features)))``, None or
+        1.0 ``n_features``. As in scikit-learn, more features are drawn while all those
+        drawn are constant in the node.""",
+        metric="r2_score",
+        class_weight="") + """
+    Attributes
+    ----------
+    estimators_ : list of ForestTreeRegressor
+        The fitted trees (read-only views; see Notes).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    n_outputs_ : int
+        The number of targets.
+    feature_importances_ : ndarray of shape (n_features,)
+        The impurity-based feature importances (mean over the trees of each tree's
+        normalised importances, normalised to sum to 1; all 0 when every tree is a single
+        leaf).
+    oob_score_ : float
+        Score of the training dataset obtained using an out-of-bag estimate (with
+        ``oob_score``).
+    oob_prediction_ : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        The out-of-bag prediction on the training set (with ``oob_score``); 0 for a sample
+        that was never out of bag, with scikit-learn's warning.
+
+    See Also
+    --------
+    sklearn.ensemble.RandomForestRegressor : the CPU reference this class follows.
+    RandomForestClassifier : the classification forest.
+
+    Notes
+    -----""" + _NOTES_DOC + """    - With float32 X, the targets are handed to the core in float32 too.
+
+    Examples
+    --------
+    >>> from gpulearn.ensemble import RandomForestRegressor
+    >>> from sklearn.datasets import make_regression
+    >>> X, y = make_regression(n_features=4, n_informative=2, random_state=0, shuffle=False)
+    >>> regr = RandomForestRegressor(max_depth=2, random_state=0, device="cpu").fit(X, y)
+    >>> regr.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **_PARAMETER_CONSTRAINTS,
+        "criterion": [StrOptions({"squared_error", "friedman_mse", "absolute_error",
+                                  "poisson"})],
+    }
+
+    def __init__(self, n_estimators=100, *, criterion="squared_error", max_depth=None,
+                 min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
+                 max_features=1.0, max_leaf_nodes=None, min_impurity_decrease=0.0,
+                 bootstrap=True, oob_score=False, n_jobs=None, random_state=None, verbose=0,
+                 warm_start=False, ccp_alpha=0.0, max_samples=None, monotonic_cst=None,
+                 n_bins=256, device="auto"):
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.ccp_alpha = ccp_alpha
+        self.max_samples = max_samples
+        self.monotonic_cst = monotonic_cst
+        self.n_bins = n_bins
+        self.device = device
+
+    def fit(self, X, y, sample_weight=None):
+        """Build a forest of trees from the training set (X, y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays
+            float32; other numeric types become float64. NaN, infinity and sparse matrices
+            are not supported.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values (finite).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples, multiplied with each row's bootstrap count.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit_forest(X, y, sample_weight)
+
+    def _targets(self, y, sample_weight):
+        """(labels, Y, n_classes, expanded class weights, balanced_subsample) for the core."""
+        Y = np.ascontiguousarray(y, dtype=np.float64)
+        return None, Y, 0, None, False
+
+    def _set_oob_attributes(self, oob_value, y, labels, scoring):
+        pred = oob_value[:, 0] if oob_value.shape[1] == 1 else oob_value
+        self.oob_prediction_ = pred
+        scoring = r2_score if scoring is None else scoring
+        self.oob_score_ = scoring(np.asarray(y, dtype=np.float64), pred)
+
+    def predict(self, X):
+        """Predict regression target for X: the mean over the trees of the leaf means.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array; float32 stays float32.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs), float64
+            The array kind of X (or the configured ``output_type``).
+        """
+        out, kind, device_input = self._traverse(X, None, "predict")
+        if self.n_outputs_ == 1:
+            out = out.reshape(-1)
+        return self._to_output(out, kind, device_input)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,672 @@
+// The random-forest driver, written once for every backend: checks, quantile bin edges, the
+// fixed-point statistics, bootstrap draws and class weights per tree, then the backend grows
+// the trees (grow_trees) and this file turns them into scikit-learn's node arrays (thresholds
+// between occupied bins, values, impurities, best-first pruning for max_leaf_nodes),
+// importances and out-of-bag predictions.
+#include "gpulearn/ensemble/random_forest.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/checks.hpp"
+#include "../core/native.hpp"
+#include "../core/parallel.hpp"
+#include "forest_rules.hpp"
+
+namespace gpulearn::ensemble {
+
+ForestView RandomForest::view() const {
+  ForestView v;
+  v.n_trees = n_trees();
+  v.n_features = n_features;
+  v.value_width = value_width;
+  v.tree_offsets = tree_offsets.data();
+  v.children_left = children_left.data();
+  v.children_right = children_right.data();
+  v.feature = feature.data();
+  v.threshold = threshold.data();
+  v.value = value.data();
+  return v;
+}
+
+namespace {
+
+namespace fr = detail::forest;
+using detail::Backend;
+using detail::Scratch;
+
+// Bin edges come from at most this many rows (scikit-learn's histogram gradient boosting uses
+// the same subsample size).
+constexpr int64_t kBinSampleRows = 200000;
+// Rows per traversal call of the out-of-bag pass (bounds its leaves buffer).
+constexpr int64_t kOobChunkRows = 1 << 16;
+
+// Rows idx (ascending) of X as doubles (idx.size() x d), from host or device memory.
+template <typename T>
+std::vector<double> sample_rows(Backend& be, MatrixView<const T> X,
+                                const std::vector<int64_t>& idx) {
+  const int64_t d = X.cols, m = static_cast<int64_t>(idx.size());
+  std::vector<double> out(checked_mul(m, d));
+  if (X.space == MemorySpace::kHost) {
+    for (int64_t k = 0; k < m; ++k) std::copy_n(X.row(idx[k]), d, &out[k * d]);
+    return out;
+  }
+  // Device rows: blocks of consecutive rows, one transfer each.
+  const int64_t block = std::max<int64_t>(1, (int64_t{64} << 20) / (X.ld * int64_t(sizeof(T))));
+  std::vector<T> buf;
+  int64_t k = 0;
+  for (int64_t r0 = 0; r0 < X.rows && k < m; r0 += block) {
+    const int64_t r1 = std::min(X.rows, r0 + block);
+    if (idx[k] >= r1) continue;
+    const int64_t count = (r1 - r0 - 1) * X.ld + d;
+    buf.resize(count);
+    be.copy(buf.data(), MemorySpace::kHost, X.data + r0 * X.ld, X.space,
+            count * int64_t(sizeof(T)));
+    for (; k < m && idx[k] < r1; ++k) std::copy_n(&buf[(idx[k] - r0) * X.ld], d, &out[k * d]);
+  }
+  return out;
+}
+
+struct BinEdges {
+  std::vector<double> edges;
+  std::vector<int64_t> offsets;  // d + 1
+  std::vector<int32_t> n_bins;   // d
+};
+
+// Per feature, at most n_bins - 1 ascending edges: midpoints between consecutive distinct
+// values when there are at most n_bins of them, else the distinct midpoint-quantiles at
+// q / n_bins (numpy's percentile with method="midpoint"), as scikit-learn's binning does.
+BinEdges quantile_edges(const std::vector<double>& sample, int64_t m, int64_t d, int n_bins,
+                        int n_threads) {
+  std::vector<std::vector<double>> per(d);
+  detail::parallel_for(d, n_threads, [&](int64_t j) {
+    std::vector<double> v(m);
+    for (int64_t k = 0; k < m; ++k) v[k] = sample[k * d + j];
+    std::sort(v.begin(), v.end());
+    std::vector<double> distinct(v);
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    std::vector<double>& e = per[j];
+    if (static_cast<int64_t>(distinct.size()) <= n_bins) {
+      for (size_t k = 0; k + 1 < distinct.size(); ++k) {
+        e.push_back(distinct[k] / 2 + distinct[k + 1] / 2);
+      }
+    } else {
+      for (int q = 1; q < n_bins; ++q) {
+        const double pos = static_cast<double>(q) / n_bins * static_cast<double>(m - 1);
+        const int64_t lo = static_cast<int64_t>(std::floor(pos));
+        const int64_t hi = static_cast<int64_t>(std::ceil(pos));
+        e.push_back(v[lo] / 2 + v[hi] / 2);
+      }
+      e.erase(std::unique(e.begin(), e.end()), e.end());
+      // An edge at the largest value would leave the last bin empty.
+      while (!e.empty() && e.back() >= distinct.back()) e.pop_back();
+    }
+  });
+  BinEdges b;
+  b.offsets.push_back(0);
+  for (int64_t j = 0; j < d; ++j) {
+    b.edges.insert(b.edges.end(), per[j].begin(), per[j].end());
+    b.offsets.push_back(static_cast<int64_t>(b.edges.size()));
+    b.n_bins.push_back(static_cast<int32_t>(per[j].size()) + 1);
+  }
+  return b;
+}
+
+// The binned training set in the backend's memory, with each bin's smallest and largest value.
+template <typename T>
+struct Binned {
+  BinEdges edges;
+  Scratch<uint8_t> codes;
+  std::vector<T> bin_min, bin_max;  // d x kMaxBins
+};
+
+template <typename T>
+Binned<T> bin_features(Backend& be, MatrixView<const T> X, int n_bins, int n_threads) {
+  const int64_t n = X.rows, d = X.cols;
+  std::vector<int64_t> idx;
+  const int64_t m = std::min(n, kBinSampleRows);
+  for (int64_t k = 0; k < m; ++k) idx.push_back(m == n ? k : k * n / m);
+  Binned<T> b;
+  b.edges = quantile_edges(sample_rows(be, X, idx), m, d, n_bins, n_threads);
+  b.codes = Scratch<uint8_t>(be, checked_mul(n, d));
+  b.bin_min.assign(d * fr::kMaxBins, std::numeric_limits<T>::infinity());
+  b.bin_max.assign(d * fr::kMaxBins, -std::numeric_limits<T>::infinity());
+  be.forest_bin(X, b.edges.edges.data(), b.edges.offsets.data(), b.codes.data, b.bin_min.data(),
+                b.bin_max.data());
+  return b;
+}
+
+// The power-of-two exponent s such that n_terms values of magnitude at most amax, times 2^s,
+// sum below 2^60 in int64.
+int quantum_exponent(double amax, int64_t n_terms) {
+  const double bound = amax * static_cast<double>(std::max<int64_t>(1, n_terms));
+  if (!(bound > 0)) return 0;
+  return 60 - (std::ilogb(bound) + 1);
+}
+
+int64_t quantise(double v, int s) { return std::llround(std::ldexp(v, s)); }
+
+// One tree's sample: bootstrap multiplicities (or all ones) and its out-of-bag rows.
+struct TreeSample {
+  std::vector<int32_t> drawn;  // n
+};
+
+TreeSample draw_sample(uint64_t key, int64_t n, int64_t n_draws, bool bootstrap) {
+  TreeSample s;
+  if (!bootstrap) {
+    s.drawn.assign(n, 1);
+    return s;
+  }
+  s.drawn.assign(n, 0);
+  const uint64_t stream = fr::hash2(key, 0xB0075742ULL);
+  for (int64_t j = 0; j < n_draws; ++j) {
+    ++s.drawn[fr::bounded(fr::hash2(stream, static_cast<uint64_t>(j)), n)];
+  }
+  return s;
+}
+
+// What every tree of the fit shares.
+template <typename T>
+struct FitInputs {
+  const RandomForestParams& p;
+  Backend& be;
+  int n_threads;
+  int64_t n, d;
+  fr::GrowSpec spec;
+  Binned<T> binned;
+  std::vector<int32_t> labels;  // host (classifier)
+  std::vector<double> w;        // host sample weights
+  std::vector<int64_t> qw;      // quantised weights
+  std::vector<double> y_mean;   // regressor: the weighted mean the y channels are centred on
+  Scratch<int32_t> labels_native;
+  Scratch<int64_t> row_q;
+  int64_t n_draws = 0;
+};
+
+// Node arrays of one grown tree in scikit-learn's layout, appended to the forest.
+template <typename T>
+void append_tree(const FitInputs<T>& in, const fr::GrownTree& g, RandomForest& f,
+                 std::vector<double>& importances_sum, int64_t& trees_with_splits) {
+  const fr::GrowSpec& s = in.spec;
+  const int64_t ch = s.n_channels;
+  const size_t count = g.nodes.size();
+  auto stats = [&](int32_t i) { return g.stats.data() + static_cast<int64_t>(i) * ch; };
+
+  // Preorder of the full grown tree: the order-independent rank used to break ties.
+  std::vector<int64_t> rank(count, 0);
+  {
+    std::vector<int32_t> stack{0};
+    int64_t r = 0;
+    while (!stack.empty()) {
+      const int32_t i = stack.back();
+      stack.pop_back();
+      rank[i] = r++;
+      if (g.nodes[i].left >= 0) {
+        stack.push_back(g.nodes[i].right);
+        stack.push_back(g.nodes[i].left);
+      }
+    }
+  }
+  // Which splits are kept: all of them, or best first up to max_leaf_nodes leaves.
+  std::vector<char> keep(count, 0);
+  if (in.p.max_leaf_nodes > 0) {
+    auto lower = [&](int32_t a, int32_t b) {
+      if (g.nodes[a].improvement != g.nodes[b].improvement) {
+        return g.nodes[a].improvement < g.nodes[b].improvement;
+      }
+      return rank[a] > rank[b];
+    };
+    std::priority_queue<int32_t, std::vector<int32_t>, decltype(lower)> frontier(lower);
+    if (g.nodes[0].left >= 0) frontier.push(0);
+    int64_t leaves = 1;
+    while (!frontier.empty() && leaves < in.p.max_leaf_nodes) {
+      const int32_t i = frontier.top();
+      frontier.pop();
+      keep[i] = 1;
+      ++leaves;
+      for (int32_t c : {g.nodes[i].left, g.nodes[i].right}) {
+        if (g.nodes[c].left >= 0) frontier.push(c);
+      }
+    }
+  } else {
+    for (size_t i = 0; i < count; ++i) keep[i] = g.nodes[i].left >= 0;
+  }
+
+  // Emit the kept tree in preorder, left first.
+  const int64_t base = static_cast<int64_t>(f.feature.size());
+  const double w_unit = s.w_unit;
+  std::vector<double> imp(in.d, 0.0);
+  int64_t depth = 0;
+  struct Item {
+    int32_t node;
+    int64_t parent;  // tree-local index of the parent, -1 at the root
+    bool right;
+  };
+  std::vector<Item> stack{{0, -1, false}};
+  while (!stack.empty()) {
+    const Item it = stack.back();
+    stack.pop_back();
+    const fr::GrownNode& gn = g.nodes[it.node];
+    const int64_t local = static_cast<int64_t>(f.feature.size()) - base;
+    if (it.parent >= 0) {
+      (it.right ? f.children_right : f.children_left)[base + it.parent] = local;
+    }
+    const int64_t* st = stats(it.node);
+    const int64_t wq = fr::weight_of(s, st);
+    const double wn = static_cast<double>(wq) * w_unit;
+    depth = std::max<int64_t>(depth, gn.depth);
+    f.children_left.push_back(-1);
+    f.children_right.push_back(-1);
+    f.impurity.push_back(fr::impurity(s, st));
+    f.n_node_samples.push_back(st[ch - 1]);
+    f.weighted_n_node_samples.push_back(wn);
+    for (int64_t c = 0; c < f.value_width; ++c) {
+      f.value.push_back(s.n_classes > 0
+                            ? static_cast<double>(st[c]) / static_cast<double>(wq)
+                            : static_cast<double>(st[1 + c]) * s.y_unit / wn + in.y_mean[c]);
+    }
+    if (keep[it.node]) {
+      const int32_t j = gn.feature;
+      const double a = in.binned.bin_max[int64_t{j} * fr::kMaxBins + gn.bin_lo];
+      const double b = in.binned.bin_min[int64_t{j} * fr::kMaxBins + gn.bin_hi];
+      // Midway between the node's neighbouring values, as scikit-learn; never at b itself.
+      double threshold = a / 2 + b / 2;
+      if (threshold == b || std::isinf(threshold)) threshold = a;
+      f.feature.push_back(j);
+      f.threshold.push_back(threshold);
+      const int64_t* sl = stats(gn.left);
+      const int64_t* sr = stats(gn.right);
+      imp[j] += wn * fr::impurity(s, st) -
+                static_cast<double>(fr::weight_of(s, sl)) * w_unit * fr::impurity(s, sl) -
+                static_cast<double>(fr::weight_of(s, sr)) * w_unit * fr::impurity(s, sr);
+      stack.push_back({gn.right, local, true});
+      stack.push_back({gn.left, local, false});
+    } else {
+      f.feature.push_back(-2);
+      f.threshold.push_back(-2.0);
+    }
+  }
+  f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
+  f.max_depth.push_back(depth);
+  if (f.feature.size() - base > 1) {
+    // scikit-learn's compute_feature_importances: divided by the root's weight, normalised.
+    double sum = 0;
+    const double root = f.weighted_n_node_samples[base];
+    for (double& v : imp) sum += (v /= root);
+    if (sum > 0) {
+      for (int64_t j = 0; j < in.d; ++j) importances_sum[j] += imp[j] / sum;
+    }
+    ++trees_with_splits;
+  }
+}
+
+// The compact layout a traversal reads, over storage kept by the caller.
+template <typename T>
+struct LayoutStore {
+  std::vector<int32_t> feature, left, right;
+  std::vector<T> threshold;
+  fr::Layout<T> layout;
+
+  explicit LayoutStore(const ForestView& v) {
+    const int64_t nodes = v.tree_offsets[v.n_trees];
+    feature.resize(nodes);
+    left.resize(nodes);
+    right.resize(nodes);
+    threshold.resize(nodes);
+    for (int64_t i = 0; i < nodes; ++i) {
+      const bool leaf = v.children_left[i] < 0;
+      feature[i] = leaf ? -1 : static_cast<int32_t>(v.feature[i]);
+      left[i] = static_cast<int32_t>(v.children_left[i]);
+      right[i] = static_cast<int32_t>(v.children_right[i]);
+      // Rounded down to T: for every T value x, x <= t_T exactly when x <= t.
+      T t = static_cast<T>(v.threshold[i]);
+      if (static_cast<double>(t) > v.threshold[i]) {
+        t = std::nextafter(t, -std::numeric_limits<T>::infinity());
+      }
+      threshold[i] = leaf ? T(0) : t;
+    }
+    layout.n_trees = v.n_trees;
+    layout.width = v.value_width;
+    layout.tree_offsets = v.tree_offsets;
+    layout.feature = feature.data();
+    layout.threshold = threshold.data();
+    layout.left = left.data();
+    layout.right = right.data();
+    layout.value = v.value;
+  }
+};
+
+// Out-of-bag means: each row's values averaged over the trees that did not draw it.
+template <typename T>
+void out_of_bag(const FitInputs<T>& in, MatrixView<const T> X,
+                const std::vector<std::vector<char>>& in_bag, RandomForest& f) {
+  const int64_t n = in.n, width = f.value_width, n_trees = f.n_trees();
+  f.oob_value.assign(n * width, 0.0);
+  f.oob_count.assign(n, 0);
+  const LayoutStore<T> store(f.view());
+  std::vector<int64_t> leaves;
+  for (int64_t r0 = 0; r0 < n; r0 += kOobChunkRows) {
+    const int64_t rows = std::min(kOobChunkRows, n - r0);
+    leaves.resize(rows * n_trees);
+    in.be.forest_traverse(X.block_rows(r0, rows), store.layout, nullptr, leaves.data());
+    for (int64_t i = 0; i < rows; ++i) {
+      double* out = &f.oob_value[(r0 + i) * width];
+      for (int64_t t = 0; t < n_trees; ++t) {
+        if (in_bag[t][r0 + i]) continue;
+        const double* v = &f.value[(f.tree_offsets[t] + leaves[i * n_trees + t]) * width];
+        for (int64_t c = 0; c < width; ++c) out[c] += v[c];
+        ++f.oob_count[r0 + i];
+      }
+      if (f.oob_count[r0 + i] > 0) {
+        for (int64_t c = 0; c < width; ++c) out[c] /= static_cast<double>(f.oob_count[r0 + i]);
+      }
+    }
+  }
+}
+
+void check_params(const RandomForestParams& p, int64_t d) {
+  GPULEARN_EXPECTS(p.n_estimators >= 1, "n_estimators must be at least 1, got ", p.n_estimators);
+  GPULEARN_EXPECTS(p.min_samples_split >= 2, "min_samples_split must be at least 2, got ",
+                   p.min_samples_split);
+  GPULEARN_EXPECTS(p.min_samples_leaf >= 1, "min_samples_leaf must be at least 1, got ",
+                   p.min_samples_leaf);
+  GPULEARN_EXPECTS(p.min_weight_fraction_leaf >= 0 && p.min_weight_fraction_leaf <= 0.5,
+                   "min_weight_fraction_leaf must be in [0, 0.5], got ",
+                   p.min_weight_fraction_leaf);
+  GPULEARN_EXPECTS(p.max_features >= 0 && p.max_features <= d, "max_features must be in [1, ", d,
+                   "] (or 0: all), got ", p.max_features);
+  GPULEARN_EXPECTS(p.max_leaf_nodes < 0 || p.max_leaf_nodes >= 2,
+                   "max_leaf_nodes must be at least 2, got ", p.max_leaf_nodes);
+  GPULEARN_EXPECTS(p.min_impurity_decrease >= 0, "min_impurity_decrease must be >= 0, got ",
+                   p.min_impurity_decrease);
+  GPULEARN_EXPECTS(p.n_bins >= 2 && p.n_bins <= fr::kMaxBins, "n_bins must be in [2, ",
+                   fr::kMaxBins, "], got ", p.n_bins);
+  GPULEARN_EXPECTS(!p.oob || p.bootstrap, "Out of bag estimation only available if bootstrap=True");
+  GPULEARN_EXPECTS(p.max_samples < 0 || p.bootstrap,
+                   "max_samples cannot be set if bootstrap=False. Either switch to "
+                   "bootstrap=True or set max_samples=None.");
+  GPULEARN_EXPECTS(p.max_samples != 0, "max_samples must be at least 1");
+}
+
+template <typename T>
+RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> X,
+                 const int32_t* labels, int64_t n_classes, MatrixView<const double> Y,
+                 VectorView<const T> sample_weight) {
+  Backend& be = ctx.backend();
+  const int64_t n = X.rows, d = X.cols;
+  GPULEARN_EXPECTS(n >= 1, "Found array with 0 sample(s) (shape=(", n, ", ", d,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(d >= 1, "Found array with 0 feature(s) (shape=(", n, ", ", d,
+                   ")) while a minimum of 1 is required.");
+  // Node ids are int32 and a tree has at most 2 n - 1 nodes.
+  GPULEARN_EXPECTS(n <= (int64_t{1} << 30), "at most 2^30 samples are supported, got ", n);
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
+  GPULEARN_EXPECTS(sample_weight.empty() || sample_weight.size == n, "sample_weight has ",
+                   sample_weight.size, " entries but X has ", n, " samples");
+  check_params(p, d);
+  detail::checked_max_abs(be, X, "X");
+  const bool classifier = labels != nullptr;
+
+  FitInputs<T> in{p, be, ctx.n_threads(), n, d, {}, {}, {}, {}, {}, {}, {}, {}, 0};
+  // Weights: host doubles, checked.
+  in.w.assign(n, 1.0);
+  if (!sample_weight.empty()) {
+    detail::checked_weights(be, sample_weight);
+    const std::vector<T> w = detail::to_host(be, sample_weight);
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += (in.w[i] = w[i]);
+    GPULEARN_EXPECTS(sum > 0, "Sample weights must contain at least one non-zero number.");
+  }
+  double w_max = 0;
+  for (double v : in.w) w_max = std::max(w_max, v);
+  in.n_draws = p.bootstrap ? (p.max_samples < 0 ? n : p.max_samples) : n;
+
+  fr::GrowSpec& s = in.spec;
+  s.n_features = static_cast<int32_t>(d);
+  s.max_features = static_cast<int32_t>(p.max_features == 0 ? d : p.max_features);
+  s.max_depth = p.max_depth;
+  if (p.max_leaf_nodes > 0) {  // best first keeps at most max_leaf_nodes - 1 levels
+    s.max_depth = s.max_depth < 0 ? p.max_leaf_nodes - 1
+                                  : std::min<int64_t>(s.max_depth, p.max_leaf_nodes - 1);
+  }
+  s.min_samples_leaf = p.min_samples_leaf;
+  s.min_samples_split = std::max<int64_t>(p.min_samples_split, 2 * p.min_samples_leaf);
+  s.min_impurity_decrease = p.min_impurity_decrease;
+  const int w_exp = quantum_exponent(w_max, in.n_draws);
+  s.w_unit = std::ldexp(1.0, -w_exp);
+  in.qw.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    in.qw[i] = quantise(in.w[i], w_exp);
+    if (in.w[i] > 0 && in.qw[i] == 0) in.qw[i] = 1;
+  }
+
+  std::vector<int64_t> row_q;
+  if (classifier) {
+    GPULEARN_EXPECTS(n_classes >= 1, "n_classes must be at least 1, got ", n_classes);
+    GPULEARN_EXPECTS(p.criterion == Criterion::kGini || p.criterion == Criterion::kEntropy,
+                     "a classifier's criterion must be gini or entropy");
+    s.criterion = p.criterion == Criterion::kGini ? fr::Crit::kGini : fr::Crit::kEntropy;
+    s.n_classes = static_cast<int32_t>(n_classes);
+    s.n_outputs = 1;
+    s.n_channels = s.n_classes + 1;
+    in.labels.assign(labels, labels + n);
+    for (int64_t i = 0; i < n; ++i) {
+      GPULEARN_EXPECTS(labels[i] >= 0 && labels[i] < n_classes, "label ", labels[i], " of row ", i,
+                       " is outside [0, ", n_classes, ")");
+    }
+    row_q = in.qw;
+  } else {
+    GPULEARN_EXPECTS(Y.rows == n && Y.cols >= 1, "y has ", Y.rows, " rows for ", n,
+                     " samples (and needs at least one output)");
+    GPULEARN_EXPECTS(Y.space == MemorySpace::kHost, "Y must be in host memory");
+    GPULEARN_EXPECTS(
+        p.criterion == Criterion::kSquaredError || p.criterion == Criterion::kFriedmanMse,
+        "a regressor's criterion must be squared_error or friedman_mse");
+    s.criterion =
+        p.criterion == Criterion::kSquaredError ? fr::Crit::kSquaredError : fr::Crit::kFriedmanMse;
+    const int64_t k = Y.cols;
+    s.n_classes = 0;
+    s.n_outputs = static_cast<int32_t>(k);
+    s.n_channels = static_cast<int32_t>(2 * k + 2);
+    double w_sum = 0;
+    in.y_mean.assign(k, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      w_sum += in.w[i];
+      for (int64_t j = 0; j < k; ++j) {
+        const double y = Y.row(i)[j];
+        GPULEARN_EXPECTS(std::isfinite(y), "Input y contains NaN or infinity.");
+        in.y_mean[j] += in.w[i] * y;
+      }
+    }
+    for (double& m : in.y_mean) m /= w_sum;
+    double wy_max = 0, wy2_max = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < k; ++j) {
+        const double yc = Y.row(i)[j] - in.y_mean[j];
+        wy_max = std::max(wy_max, std::abs(in.w[i] * yc));
+        wy2_max = std::max(wy2_max, in.w[i] * yc * yc);
+      }
+    }
+    const int y_exp = quantum_exponent(wy_max, in.n_draws);
+    const int y2_exp = quantum_exponent(wy2_max, in.n_draws);
+    s.y_unit = std::ldexp(1.0, -y_exp);
+    s.y2_unit = std::ldexp(1.0, -y2_exp);
+    const int rw = fr::row_width(s);
+    row_q.resize(checked_mul(n, rw));
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t* q = &row_q[i * rw];
+      q[0] = in.qw[i];
+      for (int64_t j = 0; j < k; ++j) {
+        const double yc = Y.row(i)[j] - in.y_mean[j];
+        q[1 + j] = quantise(in.w[i] * yc, y_exp);
+        q[1 + k + j] = quantise(in.w[i] * yc * yc, y2_exp);
+      }
+    }
+  }
+
+  in.binned = bin_features(be, X, p.n_bins, in.n_threads);
+  const MemorySpace native = be.native_space();
+  in.row_q = Scratch<int64_t>(be, static_cast<int64_t>(row_q.size()));
+  be.copy(in.row_q.data, native, row_q.data(), MemorySpace::kHost,
+          static_cast<int64_t>(row_q.size() * sizeof(int64_t)));
+  if (classifier) {
+    in.labels_native = Scratch<int32_t>(be, n);
+    be.copy(in.labels_native.data, native, labels, MemorySpace::kHost,
+            n * int64_t(sizeof(int32_t)));
+  }
+  fr::TrainingSet data;
+  data.codes = in.binned.codes.data;
+  data.n = n;
+  data.d = d;
+  data.n_bins = in.binned.edges.n_bins.data();
+  data.labels = classifier ? in.labels_native.data : nullptr;
+  data.row_q = in.row_q.data;
+
+  RandomForest f;
+  f.n_features = d;
+  f.n_classes = classifier ? n_classes : 0;
+  f.n_outputs = classifier ? 1 : Y.cols;
+  f.value_width = classifier ? n_classes : Y.cols;
+  std::vector<double> importances_sum(d, 0.0);
+  int64_t trees_with_splits = 0;
+  std::vector<std::vector<char>> in_bag;  // kept for the out-of-bag pass
+
+  // Trees in batches whose bootstrap counts take at most ~256 MiB; a batch shares one
+  // min_weight_leaf (it depends on the tree's total weight when that varies between trees).
+  const int64_t batch_max =
+      std::max<int64_t>(1, std::min<int64_t>(p.n_estimators, (int64_t{64} << 20) / n));
+  for (int64_t t0 = 0; t0 < p.n_estimators;) {
+    const int64_t want = std::min(batch_max, p.n_estimators - t0);
+    std::vector<TreeSample> samples(want);
+    std::vector<uint64_t> keys(want);
+    for (int64_t b = 0; b < want; ++b) keys[b] = fr::tree_key(p.seed, t0 + b);
+    detail::parallel_for(want, in.n_threads, [&](int64_t b) {
+      samples[b] = draw_sample(keys[b], n, in.n_draws, p.bootstrap);
+    });
+    std::vector<int32_t> counts(checked_mul(want, n));
+    std::vector<double> mult;
+    std::vector<int64_t> min_weight(want, 0);
+    for (int64_t b = 0; b < want; ++b) {
+      const std::vector<int32_t>& drawn = samples[b].drawn;
+      int32_t* c = &counts[b * n];
+      for (int64_t i = 0; i < n; ++i) c[i] = in.w[i] > 0 ? drawn[i] : 0;
+      const double* m = nullptr;
+      if (classifier && p.balanced_subsample) {
+        // scikit-learn's compute_sample_weight("balanced", y, indices=draws).
+        std::vector<double> per_class(n_classes, 0.0);
+        for (int64_t i = 0; i < n; ++i) per_class[in.labels[i]] += drawn[i];
+        int64_t present = 0;
+        for (double v : per_class) present += v > 0;
+        const size_t at = mult.size();
+        for (double v : per_class) {
+          mult.push_back(v > 0 ? static_cast<double>(in.n_draws) / (present * v) : 0.0);
+        }
+        m = &mult[at];
+      }
+      if (p.min_weight_fraction_leaf > 0) {
+        int64_t root = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          root += fr::row_weight(c[i], in.qw[i], m == nullptr ? 1.0 : m[in.labels[i]]);
+        }
+        min_weight[b] =
+            static_cast<int64_t>(std::ceil(p.min_weight_fraction_leaf * static_cast<double>(root)));
+      }
+    }
+    // The leading trees of the batch with the first tree's min_weight_leaf.
+    int64_t take = 1;
+    while (take < want && min_weight[take] == min_weight[0]) ++take;
+    s.min_weight_leaf = min_weight[0];
+    std::vector<fr::GrownTree> grown;
+    be.grow_trees(data, s, take, counts.data(), mult.empty() ? nullptr : mult.data(), keys.data(),
+                  grown);
+    for (int64_t b = 0; b < take; ++b) {
+      append_tree(in, grown[b], f, importances_sum, trees_with_splits);
+      if (p.oob) {
+        in_bag.emplace_back(n);
+        for (int64_t i = 0; i < n; ++i) in_bag.back()[i] = samples[b].drawn[i] > 0;
+      }
+    }
+    t0 += take;
+  }
+
+  f.feature_importances.assign(d, 0.0);
+  if (trees_with_splits > 0) {
+    double sum = 0;
+    for (double v : importances_sum) sum += v / static_cast<double>(trees_with_splits);
+    for (int64_t j = 0; j < d; ++j) {
+      const double mean = importances_sum[j] / static_cast<double>(trees_with_splits);
+      f.feature_importances[j] = sum > 0 ? mean / sum : 0.0;
+    }
+  }
+  if (p.oob) out_of_bag(in, X, in_bag, f);
+  return f;
+}
+
+template <typename T>
+void check_predict(Backend& be, const ForestView& forest, MatrixView<const T> X) {
+  GPULEARN_EXPECTS(forest.n_trees >= 1 && forest.tree_offsets != nullptr, "the forest is empty");
+  GPULEARN_EXPECTS(X.cols == forest.n_features, "X has ", X.cols,
+                   " features, but the forest is expecting ", forest.n_features,
+                   " features as input.");
+  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
+  if (X.rows > 0) detail::checked_max_abs(be, X, "X");
+}
+
+}  // namespace
+
+template <typename T>
+RandomForest random_forest_classifier_fit(Context& ctx, const RandomForestParams& params,
+                                          MatrixView<const T> X, const int32_t* labels,
+                                          int64_t n_classes, VectorView<const T> sample_weight) {
+  GPULEARN_EXPECTS(labels != nullptr, "labels are required");
+  return fit<T>(ctx, params, X, labels, n_classes, MatrixView<const double>(), sample_weight);
+}
+
+template <typename T>
+RandomForest random_forest_regressor_fit(Context& ctx, const RandomForestParams& params,
+                                         MatrixView<const T> X, MatrixView<const double> Y,
+                                         VectorView<const T> sample_weight) {
+  return fit<T>(ctx, params, X, nullptr, 0, Y, sample_weight);
+}
+
+template <typename T>
+void random_forest_predict(Context& ctx, const ForestView& forest, MatrixView<const T> X,
+                           double* mean) {
+  Backend& be = ctx.backend();
+  check_predict(be, forest, X);
+  if (X.rows == 0) return;
+  const LayoutStore<T> store(forest);
+  be.forest_traverse(X, store.layout, mean, nullptr);
+}
+
+template <typename T>
+void random_forest_apply(Context& ctx, const ForestView& forest, MatrixView<const T> X,
+                         int64_t* leaves) {
+  Backend& be = ctx.backend();
+  check_predict(be, forest, X);
+  if (X.rows == 0) return;
+  const LayoutStore<T> store(forest);
+  be.forest_traverse(X, store.layout, nullptr, leaves);
+}
+
+#define GPULEARN_INSTANTIATE(T)                                                              \
+  template RandomForest random_forest_classifier_fit<T>(Context&, const RandomForestParams&, \
+                                                        MatrixView<const T>, const int32_t*, \
+                                                        int64_t, VectorView<const T>);       \
+  template RandomForest random_forest_regressor_fit<T>(                                      \
+      Context&, const RandomForestParams&, MatrixView<const T>, MatrixView<const double>,    \
+      VectorView<const T>);                                                                  \
+  template void random_forest_predict<T>(Context&, const ForestView&, MatrixView<const T>,   \
+                                         double*);                                           \
+  template void random_forest_apply<T>(Context&, const ForestView&, MatrixView<const T>, int64_t*);
+GPULEARN_INSTANTIATE(float)
+GPULEARN_INSTANTIATE(double)
+#undef GPULEARN_INSTANTIATE
+
+}  // namespace gpulearn::ensemble
