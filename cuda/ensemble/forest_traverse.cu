@@ -3,9 +3,9 @@
 // values in double in tree order (registers for up to kMaxRegisterWidth values, else the row's
 // own output slots) and recording the leaves reached.
 //
-// The forest's host arrays are uploaded once per call and packed on the device into one record
-// per node (threshold, feature, children), so that each step of a walk is one cached load; the
-// leaf values stay a separate array, read only at the leaves. A host X is streamed in row
+// The forest's node records (forest::Node: threshold, feature, children) are uploaded once per
+// call, so that each step of a walk is one cached load; the leaf values stay a separate array,
+// read only at the leaves. A host X is streamed in row
 // chunks; the outputs come back to the host chunk by chunk.
 #include <algorithm>
 #include <cstdint>
@@ -23,33 +23,11 @@ namespace {
 // Leaf-value widths summed in registers; wider rows sum in their output slots.
 constexpr int kMaxRegisterWidth = 4;
 
-template <typename T>
-struct alignas(sizeof(T) == 4 ? 16 : 8) PackedNode {
-  T threshold;
-  int32_t feature;  // -1 at a leaf
-  int32_t left, right;
-};
-
-template <typename T>
-__global__ void pack_kernel(int64_t count, const int32_t* __restrict__ feature,
-                            const T* __restrict__ threshold, const int32_t* __restrict__ left,
-                            const int32_t* __restrict__ right, PackedNode<T>* __restrict__ out) {
-  for (int64_t k = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; k < count;
-       k += int64_t{gridDim.x} * blockDim.x) {
-    PackedNode<T> p;
-    p.threshold = threshold[k];
-    p.feature = feature[k];
-    p.left = left[k];
-    p.right = right[k];
-    out[k] = p;
-  }
-}
-
 // kWidth > 0: the value width, summed in registers; 0: `width` values summed in mean's slots.
 template <typename T, int kWidth>
 __global__ void __launch_bounds__(kBlockThreads)
     traverse_kernel(const T* __restrict__ x, int64_t ld, int64_t rows,
-                    const PackedNode<T>* __restrict__ nodes, const int64_t* __restrict__ offsets,
+                    const forest::Node<T>* __restrict__ nodes, const int64_t* __restrict__ offsets,
                     int64_t n_trees, const double* __restrict__ value, int64_t width,
                     double* __restrict__ mean, int64_t* __restrict__ leaves) {
   const double trees = static_cast<double>(n_trees);
@@ -65,9 +43,9 @@ __global__ void __launch_bounds__(kBlockThreads)
     }
     for (int64_t t = 0; t < n_trees; ++t) {
       const int64_t base = offsets[t];
-      const PackedNode<T>* tree = nodes + base;
+      const forest::Node<T>* tree = nodes + base;
       int32_t node = 0;
-      PackedNode<T> nd = tree[0];
+      forest::Node<T> nd = tree[0];
       while (nd.feature >= 0) {
         node = xr[nd.feature] <= nd.threshold ? nd.left : nd.right;
         nd = tree[node];
@@ -96,7 +74,7 @@ __global__ void __launch_bounds__(kBlockThreads)
 
 template <typename T, int kWidth>
 void launch_traverse(cudaStream_t stream, const T* x, int64_t ld, int64_t rows,
-                     const PackedNode<T>* nodes, const int64_t* offsets, int64_t n_trees,
+                     const forest::Node<T>* nodes, const int64_t* offsets, int64_t n_trees,
                      const double* value, int64_t width, double* mean, int64_t* leaves) {
   const auto blocks =
       static_cast<unsigned>(std::clamp<int64_t>(ceil_div(rows, kBlockThreads), 1, kMaxBlocks));
@@ -119,31 +97,13 @@ void forest_traverse_impl(CudaBackend& be, MatrixView<const T> X, const forest::
   const int64_t n_values = with_mean ? checked_mul(n_nodes, width) : 0;
   cudaStream_t stream = be.stream();
 
-  // The forest, uploaded once: raw arrays (freed after packing), then the packed records.
-  DeviceBuffer<PackedNode<T>> nodes(n_nodes);
+  // The forest, uploaded once.
+  DeviceBuffer<forest::Node<T>> nodes(n_nodes);
   DeviceBuffer<int64_t> offsets(n_trees + 1);
   DeviceBuffer<double> value(n_values);
-  {
-    DeviceBuffer<int32_t> ints(checked_mul(n_nodes, 3));
-    DeviceBuffer<T> thresholds(n_nodes);
-    const size_t ibytes = checked_bytes(n_nodes, sizeof(int32_t));
-    GPULEARN_CUDA_TRY(
-        cudaMemcpyAsync(ints.data(), f.feature, ibytes, cudaMemcpyHostToDevice, stream));
-    GPULEARN_CUDA_TRY(
-        cudaMemcpyAsync(ints.data() + n_nodes, f.left, ibytes, cudaMemcpyHostToDevice, stream));
-    GPULEARN_CUDA_TRY(cudaMemcpyAsync(ints.data() + 2 * n_nodes, f.right, ibytes,
-                                      cudaMemcpyHostToDevice, stream));
-    GPULEARN_CUDA_TRY(cudaMemcpyAsync(thresholds.data(), f.threshold,
-                                      checked_bytes(n_nodes, sizeof(T)), cudaMemcpyHostToDevice,
-                                      stream));
-    const auto blocks =
-        static_cast<unsigned>(std::clamp<int64_t>(ceil_div(n_nodes, kBlockThreads), 1, kMaxBlocks));
-    pack_kernel<T><<<blocks, kBlockThreads, 0, stream>>>(n_nodes, ints.data(), thresholds.data(),
-                                                         ints.data() + n_nodes,
-                                                         ints.data() + 2 * n_nodes, nodes.data());
-    GPULEARN_CUDA_CHECK_LAUNCH();
-    // The raw arrays are freed at the end of this scope; cudaFree waits for the packing.
-  }
+  GPULEARN_CUDA_TRY(cudaMemcpyAsync(nodes.data(), f.nodes,
+                                    checked_bytes(n_nodes, sizeof(forest::Node<T>)),
+                                    cudaMemcpyHostToDevice, stream));
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(offsets.data(), f.tree_offsets,
                                     checked_bytes(n_trees + 1, sizeof(int64_t)),
                                     cudaMemcpyHostToDevice, stream));

@@ -44,32 +44,51 @@ void forest_bin_cpu(int n_threads, MatrixView<const T> X, const double* edges,
 }
 
 // Rows walked through one tree before the next: the tree's upper levels stay in cache across
-// the block, where one row at a time through every tree would evict them.
-constexpr int64_t kTraverseBlock = 64;
+// the block, where one row at a time through every tree would evict them. Blocks are as long as
+// kMaxTraverseBlock while every thread still gets a few.
+constexpr int64_t kMinTraverseBlock = 64, kMaxTraverseBlock = 512;
+// Rows walked through a tree in lockstep, a level at a time: their walks are independent chains
+// of dependent loads, so interleaving them keeps several cache misses in flight at once (1.8x
+// faster than one walk after another on 2-core EPYC, 30 trees of ~33k nodes).
+constexpr int kLanes = 16;
 
 template <typename T>
 void forest_traverse_cpu(int n_threads, MatrixView<const T> X, const forest::Layout<T>& f,
                          double* mean, int64_t* leaves) {
   const int64_t n = X.rows, w = f.width, n_trees = f.n_trees;
-  const int64_t blocks = (n + kTraverseBlock - 1) / kTraverseBlock;
+  const int64_t block = std::clamp<int64_t>(n / (4 * std::max(n_threads, 1)), kMinTraverseBlock,
+                                            kMaxTraverseBlock);
+  const int64_t blocks = (n + block - 1) / block;
   parallel_for(blocks, n_threads, [&](int64_t blk) {
-    const int64_t begin = blk * kTraverseBlock, rows = std::min(kTraverseBlock, n - begin);
+    const int64_t begin = blk * block, rows = std::min(block, n - begin);
     std::vector<double> acc(rows * w, 0.0);  // per row, summed in tree order
     for (int64_t t = 0; t < n_trees; ++t) {
       const int64_t base = f.tree_offsets[t];
-      const int32_t* feature = f.feature + base;
-      const T* threshold = f.threshold + base;
-      const int32_t* left = f.left + base;
-      const int32_t* right = f.right + base;
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* x = X.row(begin + r);
-        int32_t node = 0;
-        for (int32_t feat = feature[0]; feat >= 0; feat = feature[node]) {
-          node = x[feat] <= threshold[node] ? left[node] : right[node];
+      const forest::Node<T>* tree = f.nodes + base;
+      for (int64_t r0 = 0; r0 < rows; r0 += kLanes) {
+        const int lanes = static_cast<int>(std::min<int64_t>(kLanes, rows - r0));
+        const T* x[kLanes];
+        int32_t node[kLanes];
+        for (int k = 0; k < lanes; ++k) {
+          x[k] = X.row(begin + r0 + k);
+          node[k] = 0;
         }
-        if (leaves != nullptr) leaves[(begin + r) * n_trees + t] = node;
-        const double* v = f.value + (base + node) * w;
-        for (int64_t c = 0; c < w; ++c) acc[r * w + c] += v[c];
+        for (bool moved = true; moved;) {
+          moved = false;
+          for (int k = 0; k < lanes; ++k) {
+            const forest::Node<T>& nd = tree[node[k]];
+            if (nd.feature >= 0) {
+              node[k] = x[k][nd.feature] <= nd.threshold ? nd.left : nd.right;
+              moved = true;
+            }
+          }
+        }
+        for (int k = 0; k < lanes; ++k) {
+          const int64_t r = r0 + k;
+          if (leaves != nullptr) leaves[(begin + r) * n_trees + t] = node[k];
+          const double* v = f.value + (base + node[k]) * w;
+          for (int64_t c = 0; c < w; ++c) acc[r * w + c] += v[c];
+        }
       }
     }
     if (mean != nullptr) {

@@ -327,18 +327,25 @@ GPULEARN_HOST_DEVICE inline int row_width(const GrowSpec& s) {
   return s.n_classes > 0 ? 1 : 1 + 2 * s.n_outputs;
 }
 
+/// One node of a fitted tree as a traversal reads it: everything a step of a walk needs in one
+/// record (one cache line on the CPU, one load on the GPU) instead of one per array. The
+/// threshold is in T, rounded down from the double, so x <= threshold routes every T value as
+/// the double would; children are tree-local.
+template <typename T>
+struct alignas(sizeof(T) == 4 ? 16 : 8) Node {
+  T threshold;
+  int32_t feature;  // -1 at a leaf
+  int32_t left, right;
+};
+
 /// The compact forest a traversal reads (host arrays, built by the driver from a ForestView):
-/// per node its feature (-1 at a leaf), threshold in T (rounded down from the double, so
-/// x <= threshold routes every T value as the double would) and tree-local children.
+/// the trees' nodes concatenated, and their values (read only at the leaves) apart.
 template <typename T>
 struct Layout {
   int64_t n_trees = 0;
-  int64_t width = 0;  // values per node
-  const int64_t* tree_offsets = nullptr;
-  const int32_t* feature = nullptr;
-  const T* threshold = nullptr;
-  const int32_t* left = nullptr;
-  const int32_t* right = nullptr;
+  int64_t width = 0;                   // values per node
+  const int64_t* tree_offsets = nullptr;  // n_trees + 1
+  const Node<T>* nodes = nullptr;
   const double* value = nullptr;  // nodes x width
 };
 

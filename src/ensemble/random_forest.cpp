@@ -307,35 +307,27 @@ void append_tree(const FitInputs<T>& in, const fr::GrownTree& g, RandomForest& f
 // The compact layout a traversal reads, over storage kept by the caller.
 template <typename T>
 struct LayoutStore {
-  std::vector<int32_t> feature, left, right;
-  std::vector<T> threshold;
+  std::vector<fr::Node<T>> nodes;
   fr::Layout<T> layout;
 
-  explicit LayoutStore(const ForestView& v) {
-    const int64_t nodes = v.tree_offsets[v.n_trees];
-    feature.resize(nodes);
-    left.resize(nodes);
-    right.resize(nodes);
-    threshold.resize(nodes);
-    for (int64_t i = 0; i < nodes; ++i) {
+  explicit LayoutStore(const ForestView& v) : nodes(v.tree_offsets[v.n_trees]) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      fr::Node<T>& nd = nodes[i];
       const bool leaf = v.children_left[i] < 0;
-      feature[i] = leaf ? -1 : static_cast<int32_t>(v.feature[i]);
-      left[i] = static_cast<int32_t>(v.children_left[i]);
-      right[i] = static_cast<int32_t>(v.children_right[i]);
+      nd.feature = leaf ? -1 : static_cast<int32_t>(v.feature[i]);
+      nd.left = static_cast<int32_t>(v.children_left[i]);
+      nd.right = static_cast<int32_t>(v.children_right[i]);
       // Rounded down to T: for every T value x, x <= t_T exactly when x <= t.
       T t = static_cast<T>(v.threshold[i]);
       if (static_cast<double>(t) > v.threshold[i]) {
         t = std::nextafter(t, -std::numeric_limits<T>::infinity());
       }
-      threshold[i] = leaf ? T(0) : t;
+      nd.threshold = leaf ? T(0) : t;
     }
     layout.n_trees = v.n_trees;
     layout.width = v.value_width;
     layout.tree_offsets = v.tree_offsets;
-    layout.feature = feature.data();
-    layout.threshold = threshold.data();
-    layout.left = left.data();
-    layout.right = right.data();
+    layout.nodes = nodes.data();
     layout.value = v.value;
   }
 };

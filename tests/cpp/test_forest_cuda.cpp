@@ -494,16 +494,14 @@ struct LayoutData {
   std::vector<int32_t> feature, left, right;
   std::vector<T> threshold;
   std::vector<double> value;
+  std::vector<fr::Node<T>> nodes;  // the arrays above as records, filled by make_layout
 
   fr::Layout<T> view() const {
     fr::Layout<T> l;
     l.n_trees = n_trees;
     l.width = width;
     l.tree_offsets = offsets.data();
-    l.feature = feature.data();
-    l.threshold = threshold.data();
-    l.left = left.data();
-    l.right = right.data();
+    l.nodes = nodes.data();
     l.value = value.data();
     return l;
   }
@@ -536,6 +534,9 @@ LayoutData<T> make_layout(int64_t n_trees, int64_t width, int64_t d, std::mt1993
       for (int64_t c = 0; c < width; ++c) f.value.push_back(u(rng));
     }
     f.offsets.push_back(base + static_cast<int64_t>(depth.size()));
+  }
+  for (size_t i = 0; i < f.feature.size(); ++i) {
+    f.nodes.push_back({f.threshold[i], f.feature[i], f.left[i], f.right[i]});
   }
   return f;
 }
