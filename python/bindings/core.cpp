@@ -9,7 +9,9 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gpulearn/cluster/kmeans.hpp"
@@ -389,7 +391,8 @@ py::dict forest_to_dict(ensemble::RandomForest&& f) {
 }
 
 // The node arrays of a forest (or of some of its trees: tree_offsets may be a slice of the
-// forest's), checked and viewed in place; the arrays stay referenced here while the view is used.
+// forest's), their dtypes and shapes checked and viewed in place (PreparedForest checks the
+// trees); the arrays stay referenced here while the view is used.
 struct ForestArrays {
   py::array_t<int64_t, py::array::c_style> offsets, left, right, feature;
   py::array_t<double, py::array::c_style> threshold, value;
@@ -424,36 +427,41 @@ ForestArrays forest_arrays(const py::object& tree_offsets, const py::object& chi
                        a.value.shape(0) == nodes && a.value.shape(1) >= 1,
                    "the forest's node arrays must share one length and value be (nodes, width)");
   GPULEARN_EXPECTS(n_features >= 1, "the forest must have at least one feature");
-  const int64_t* off = a.offsets.data();
-  const int64_t* l = a.left.data();
-  const int64_t* r = a.right.data();
-  const int64_t* f = a.feature.data();
   const int64_t n_trees = a.offsets.size() - 1;
+  const int64_t* off = a.offsets.data();
   GPULEARN_EXPECTS(off[0] >= 0 && off[n_trees] <= nodes, "tree_offsets out of range");
-  // Every tree is in preorder (children after their parent) with features in range, so each
-  // traversal ends inside its own tree: corrupt arrays are refused, never followed.
-  for (int64_t t = 0; t < n_trees; ++t) {
-    const int64_t base = off[t], size = off[t + 1] - off[t];
-    GPULEARN_EXPECTS(size >= 1, "tree ", t, " of the forest has no node");
-    for (int64_t i = 0; i < size; ++i) {
-      const int64_t li = l[base + i], ri = r[base + i];
-      if (li == -1 && ri == -1) continue;
-      GPULEARN_EXPECTS(li > i && li < size && ri > i && ri < size && f[base + i] >= 0 &&
-                           f[base + i] < n_features,
-                       "node ", i, " of tree ", t, " of the forest is malformed");
-    }
-  }
   a.view.n_trees = n_trees;
   a.view.n_features = n_features;
   a.view.value_width = a.value.shape(1);
   a.view.tree_offsets = off;
-  a.view.children_left = l;
-  a.view.children_right = r;
-  a.view.feature = f;
+  a.view.children_left = a.left.data();
+  a.view.children_right = a.right.data();
+  a.view.feature = a.feature.data();
   a.view.threshold = a.threshold.data();
   a.view.value = a.value.data();
   return a;
 }
+
+// A forest as Python predicts from it: the arrays, and per feature type the PreparedForest
+// built on the first predict or apply in that type and reused after.
+struct PyForest {
+  ForestArrays arrays;
+  std::shared_ptr<ensemble::PreparedForest<float>> f32;
+  std::shared_ptr<ensemble::PreparedForest<double>> f64;
+
+  template <typename T>
+  const ensemble::PreparedForest<T>& prepared() {
+    auto& slot = [this]() -> auto& {
+      if constexpr (std::is_same_v<T, float>) {
+        return f32;
+      } else {
+        return f64;
+      }
+    }();
+    if (!slot) slot = std::make_shared<ensemble::PreparedForest<T>>(arrays.view);
+    return *slot;
+  }
+};
 
 // Dispatches on the dtype of X: the only two feature types gpulearn computes in.
 template <typename F32, typename F64>
@@ -461,6 +469,33 @@ auto by_dtype(const ArrayRef& X, F32 f32, F64 f64) {
   if (X.dtype == "float32") return f32();
   if (X.dtype == "float64") return f64();
   GPULEARN_FAIL(InvalidArgument, "unsupported dtype ", X.dtype, ": expected float32 or float64");
+}
+
+// predict (Out = double: each row's mean over the trees, n x value_width) or apply (Out =
+// int64: each row's leaf per tree, n x n_trees), in the feature type of X.
+template <typename Out>
+py::array_t<Out> forest_walk(Context& ctx, PyForest& forest, const ArrayRef& X) {
+  constexpr bool kMean = std::is_same_v<Out, double>;
+  const ensemble::ForestView& v = forest.arrays.view;
+  GPULEARN_EXPECTS(X.cols == v.n_features, "X has ", X.cols,
+                   " features, but the forest is expecting ", v.n_features,
+                   " features as input.");
+  py::array_t<Out> out({static_cast<py::ssize_t>(X.rows),
+                        static_cast<py::ssize_t>(kMean ? v.value_width : v.n_trees)});
+  Out* data = out.mutable_data();
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const ensemble::PreparedForest<T>& prepared = forest.prepared<T>();
+    py::gil_scoped_release release;
+    if constexpr (kMean) {
+      ensemble::random_forest_predict<T>(ctx, prepared, X.view<const T>(), data);
+    } else {
+      ensemble::random_forest_apply<T>(ctx, prepared, X.view<const T>(), data);
+    }
+  };
+  by_dtype(
+      X, [&] { run(0.0f); }, [&] { run(0.0); });
+  return out;
 }
 
 }  // namespace
@@ -918,54 +953,21 @@ PYBIND11_MODULE(_core, m) {
       py::arg("min_weight_fraction_leaf"), py::arg("max_features"), py::arg("max_leaf_nodes"),
       py::arg("min_impurity_decrease"), py::arg("bootstrap"), py::arg("max_samples"),
       py::arg("balanced_subsample"), py::arg("oob"), py::arg("seed"), py::arg("n_bins"));
+  py::class_<PyForest>(m, "Forest",
+                       "A fitted forest's node arrays, prepared for traversal on first use");
   m.def(
-      "random_forest_predict",
-      [](Context& ctx, const py::object& tree_offsets, const py::object& children_left,
+      "random_forest_prepare",
+      [](const py::object& tree_offsets, const py::object& children_left,
          const py::object& children_right, const py::object& feature, const py::object& threshold,
-         const py::object& value, int64_t n_features, const ArrayRef& X) {
-        const ForestArrays a = forest_arrays(tree_offsets, children_left, children_right, feature,
-                                             threshold, value, n_features);
-        GPULEARN_EXPECTS(X.cols == n_features, "X has ", X.cols,
-                         " features, but the forest is expecting ", n_features,
-                         " features as input.");
-        py::array_t<double> out(
-            {static_cast<py::ssize_t>(X.rows), static_cast<py::ssize_t>(a.view.value_width)});
-        double* mean = out.mutable_data();
-        auto run = [&](auto zero) {
-          using T = decltype(zero);
-          py::gil_scoped_release release;
-          ensemble::random_forest_predict<T>(ctx, a.view, X.view<const T>(), mean);
-        };
-        by_dtype(
-            X, [&] { run(0.0f); }, [&] { run(0.0); });
-        return out;
+         const py::object& value, int64_t n_features) {
+        return PyForest{forest_arrays(tree_offsets, children_left, children_right, feature,
+                                      threshold, value, n_features),
+                        nullptr, nullptr};
       },
-      py::arg("ctx"), py::arg("tree_offsets"), py::arg("children_left"), py::arg("children_right"),
-      py::arg("feature"), py::arg("threshold"), py::arg("value"), py::arg("n_features"),
-      py::arg("X"));
-  m.def(
-      "random_forest_apply",
-      [](Context& ctx, const py::object& tree_offsets, const py::object& children_left,
-         const py::object& children_right, const py::object& feature, const py::object& threshold,
-         const py::object& value, int64_t n_features, const ArrayRef& X) {
-        const ForestArrays a = forest_arrays(tree_offsets, children_left, children_right, feature,
-                                             threshold, value, n_features);
-        GPULEARN_EXPECTS(X.cols == n_features, "X has ", X.cols,
-                         " features, but the forest is expecting ", n_features,
-                         " features as input.");
-        py::array_t<int64_t> out(
-            {static_cast<py::ssize_t>(X.rows), static_cast<py::ssize_t>(a.view.n_trees)});
-        int64_t* leaves = out.mutable_data();
-        auto run = [&](auto zero) {
-          using T = decltype(zero);
-          py::gil_scoped_release release;
-          ensemble::random_forest_apply<T>(ctx, a.view, X.view<const T>(), leaves);
-        };
-        by_dtype(
-            X, [&] { run(0.0f); }, [&] { run(0.0); });
-        return out;
-      },
-      py::arg("ctx"), py::arg("tree_offsets"), py::arg("children_left"), py::arg("children_right"),
-      py::arg("feature"), py::arg("threshold"), py::arg("value"), py::arg("n_features"),
-      py::arg("X"));
+      py::arg("tree_offsets"), py::arg("children_left"), py::arg("children_right"),
+      py::arg("feature"), py::arg("threshold"), py::arg("value"), py::arg("n_features"));
+  m.def("random_forest_predict", &forest_walk<double>, py::arg("ctx"), py::arg("forest"),
+        py::arg("X"));
+  m.def("random_forest_apply", &forest_walk<int64_t>, py::arg("ctx"), py::arg("forest"),
+        py::arg("X"));
 }

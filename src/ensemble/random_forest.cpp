@@ -33,6 +33,85 @@ ForestView RandomForest::view() const {
   return v;
 }
 
+template <typename T>
+struct PreparedForest<T>::Impl {
+  int64_t n_features = 0;
+  std::vector<int64_t> tree_offsets;  // rebased to this forest's own nodes
+  std::vector<detail::forest::Node<T>> nodes;
+  std::vector<double> value;
+  detail::forest::Layout<T> layout;  // over the vectors above
+};
+
+template <typename T>
+PreparedForest<T>::PreparedForest(const ForestView& v) {
+  GPULEARN_EXPECTS(v.n_trees >= 1 && v.tree_offsets != nullptr, "the forest is empty");
+  GPULEARN_EXPECTS(v.n_features >= 1, "the forest must have at least one feature");
+  GPULEARN_EXPECTS(v.value_width >= 1, "the forest's value width must be at least 1");
+  GPULEARN_EXPECTS(v.children_left != nullptr && v.children_right != nullptr &&
+                       v.feature != nullptr && v.threshold != nullptr && v.value != nullptr,
+                   "the forest's node arrays are missing");
+  const int64_t* off = v.tree_offsets;
+  const int64_t first = off[0], n_trees = v.n_trees;
+  GPULEARN_EXPECTS(first >= 0, "tree_offsets out of range");
+  auto impl = std::make_shared<Impl>();
+  impl->n_features = v.n_features;
+  impl->tree_offsets.resize(n_trees + 1);
+  for (int64_t t = 0; t <= n_trees; ++t) impl->tree_offsets[t] = off[t] - first;
+  // Every tree is in preorder (children after their parent) with features in range, so each
+  // walk ends inside its own tree: corrupt arrays are refused, never followed.
+  for (int64_t t = 0; t < n_trees; ++t) {
+    const int64_t base = off[t], size = off[t + 1] - off[t];
+    GPULEARN_EXPECTS(size >= 1, "tree ", t, " of the forest has no node");
+    for (int64_t i = 0; i < size; ++i) {
+      const int64_t li = v.children_left[base + i], ri = v.children_right[base + i];
+      if (li == -1 && ri == -1) continue;
+      GPULEARN_EXPECTS(li > i && li < size && ri > i && ri < size && v.feature[base + i] >= 0 &&
+                           v.feature[base + i] < v.n_features,
+                       "node ", i, " of tree ", t, " of the forest is malformed");
+    }
+  }
+  const int64_t n_nodes = impl->tree_offsets[n_trees];
+  impl->nodes.resize(n_nodes);
+  for (int64_t k = 0; k < n_nodes; ++k) {
+    const int64_t i = first + k;
+    detail::forest::Node<T>& nd = impl->nodes[k];
+    const bool leaf = v.children_left[i] < 0;
+    nd.feature = leaf ? -1 : static_cast<int32_t>(v.feature[i]);
+    nd.left = static_cast<int32_t>(v.children_left[i]);
+    nd.right = static_cast<int32_t>(v.children_right[i]);
+    // Rounded down to T: for every T value x, x <= t_T exactly when x <= t.
+    T t = static_cast<T>(v.threshold[i]);
+    if (static_cast<double>(t) > v.threshold[i]) {
+      t = std::nextafter(t, -std::numeric_limits<T>::infinity());
+    }
+    nd.threshold = leaf ? T(0) : t;
+  }
+  impl->value.assign(v.value + first * v.value_width,
+                     v.value + (first + n_nodes) * v.value_width);
+  impl->layout.n_trees = n_trees;
+  impl->layout.width = v.value_width;
+  impl->layout.tree_offsets = impl->tree_offsets.data();
+  impl->layout.nodes = impl->nodes.data();
+  impl->layout.value = impl->value.data();
+  impl_ = std::move(impl);
+}
+
+template <typename T>
+int64_t PreparedForest<T>::n_trees() const {
+  return impl_->layout.n_trees;
+}
+template <typename T>
+int64_t PreparedForest<T>::n_features() const {
+  return impl_->n_features;
+}
+template <typename T>
+int64_t PreparedForest<T>::value_width() const {
+  return impl_->layout.width;
+}
+
+template class PreparedForest<float>;
+template class PreparedForest<double>;
+
 namespace {
 
 namespace fr = detail::forest;
@@ -304,34 +383,6 @@ void append_tree(const FitInputs<T>& in, const fr::GrownTree& g, RandomForest& f
   }
 }
 
-// The compact layout a traversal reads, over storage kept by the caller.
-template <typename T>
-struct LayoutStore {
-  std::vector<fr::Node<T>> nodes;
-  fr::Layout<T> layout;
-
-  explicit LayoutStore(const ForestView& v) : nodes(v.tree_offsets[v.n_trees]) {
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      fr::Node<T>& nd = nodes[i];
-      const bool leaf = v.children_left[i] < 0;
-      nd.feature = leaf ? -1 : static_cast<int32_t>(v.feature[i]);
-      nd.left = static_cast<int32_t>(v.children_left[i]);
-      nd.right = static_cast<int32_t>(v.children_right[i]);
-      // Rounded down to T: for every T value x, x <= t_T exactly when x <= t.
-      T t = static_cast<T>(v.threshold[i]);
-      if (static_cast<double>(t) > v.threshold[i]) {
-        t = std::nextafter(t, -std::numeric_limits<T>::infinity());
-      }
-      nd.threshold = leaf ? T(0) : t;
-    }
-    layout.n_trees = v.n_trees;
-    layout.width = v.value_width;
-    layout.tree_offsets = v.tree_offsets;
-    layout.nodes = nodes.data();
-    layout.value = v.value;
-  }
-};
-
 // Out-of-bag means: each row's values averaged over the trees that did not draw it.
 template <typename T>
 void out_of_bag(const FitInputs<T>& in, MatrixView<const T> X,
@@ -339,12 +390,13 @@ void out_of_bag(const FitInputs<T>& in, MatrixView<const T> X,
   const int64_t n = in.n, width = f.value_width, n_trees = f.n_trees();
   f.oob_value.assign(n * width, 0.0);
   f.oob_count.assign(n, 0);
-  const LayoutStore<T> store(f.view());
+  const PreparedForest<T> prepared(f.view());
   std::vector<int64_t> leaves;
   for (int64_t r0 = 0; r0 < n; r0 += kOobChunkRows) {
     const int64_t rows = std::min(kOobChunkRows, n - r0);
     leaves.resize(rows * n_trees);
-    in.be.forest_traverse(X.block_rows(r0, rows), store.layout, nullptr, leaves.data());
+    in.be.forest_traverse(X.block_rows(r0, rows), prepared.impl().layout, nullptr,
+                          leaves.data());
     for (int64_t i = 0; i < rows; ++i) {
       double* out = &f.oob_value[(r0 + i) * width];
       for (int64_t t = 0; t < n_trees; ++t) {
@@ -600,10 +652,9 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
 }
 
 template <typename T>
-void check_predict(Backend& be, const ForestView& forest, MatrixView<const T> X) {
-  GPULEARN_EXPECTS(forest.n_trees >= 1 && forest.tree_offsets != nullptr, "the forest is empty");
-  GPULEARN_EXPECTS(X.cols == forest.n_features, "X has ", X.cols,
-                   " features, but the forest is expecting ", forest.n_features,
+void check_predict(Backend& be, const PreparedForest<T>& forest, MatrixView<const T> X) {
+  GPULEARN_EXPECTS(X.cols == forest.n_features(), "X has ", X.cols,
+                   " features, but the forest is expecting ", forest.n_features(),
                    " features as input.");
   GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
                    be.device().to_string(), " backend cannot read");
@@ -628,23 +679,31 @@ RandomForest random_forest_regressor_fit(Context& ctx, const RandomForestParams&
 }
 
 template <typename T>
-void random_forest_predict(Context& ctx, const ForestView& forest, MatrixView<const T> X,
+void random_forest_predict(Context& ctx, const PreparedForest<T>& forest, MatrixView<const T> X,
                            double* mean) {
   Backend& be = ctx.backend();
   check_predict(be, forest, X);
-  if (X.rows == 0) return;
-  const LayoutStore<T> store(forest);
-  be.forest_traverse(X, store.layout, mean, nullptr);
+  if (X.rows > 0) be.forest_traverse(X, forest.impl().layout, mean, nullptr);
+}
+
+template <typename T>
+void random_forest_apply(Context& ctx, const PreparedForest<T>& forest, MatrixView<const T> X,
+                         int64_t* leaves) {
+  Backend& be = ctx.backend();
+  check_predict(be, forest, X);
+  if (X.rows > 0) be.forest_traverse(X, forest.impl().layout, nullptr, leaves);
+}
+
+template <typename T>
+void random_forest_predict(Context& ctx, const ForestView& forest, MatrixView<const T> X,
+                           double* mean) {
+  random_forest_predict(ctx, PreparedForest<T>(forest), X, mean);
 }
 
 template <typename T>
 void random_forest_apply(Context& ctx, const ForestView& forest, MatrixView<const T> X,
                          int64_t* leaves) {
-  Backend& be = ctx.backend();
-  check_predict(be, forest, X);
-  if (X.rows == 0) return;
-  const LayoutStore<T> store(forest);
-  be.forest_traverse(X, store.layout, nullptr, leaves);
+  random_forest_apply(ctx, PreparedForest<T>(forest), X, leaves);
 }
 
 #define GPULEARN_INSTANTIATE(T)                                                              \
@@ -656,7 +715,12 @@ void random_forest_apply(Context& ctx, const ForestView& forest, MatrixView<cons
       VectorView<const T>);                                                                  \
   template void random_forest_predict<T>(Context&, const ForestView&, MatrixView<const T>,   \
                                          double*);                                           \
-  template void random_forest_apply<T>(Context&, const ForestView&, MatrixView<const T>, int64_t*);
+  template void random_forest_apply<T>(Context&, const ForestView&, MatrixView<const T>,       \
+                                       int64_t*);                                            \
+  template void random_forest_predict<T>(Context&, const PreparedForest<T>&,                 \
+                                         MatrixView<const T>, double*);                      \
+  template void random_forest_apply<T>(Context&, const PreparedForest<T>&, MatrixView<const T>, \
+                                       int64_t*);
 GPULEARN_INSTANTIATE(float)
 GPULEARN_INSTANTIATE(double)
 #undef GPULEARN_INSTANTIATE

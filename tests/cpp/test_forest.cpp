@@ -3,7 +3,8 @@
 // independently (sorting each feature, every threshold between consecutive values): the test
 // walks both trees and compares feature and threshold wherever the reference split is unique
 // (nodes of at least kCompareRows rows on continuous random data). Also: purity, limits,
-// determinism and thread-count independence, importances, out-of-bag values, bad input.
+// determinism and thread-count independence, importances, out-of-bag values, prepared forests,
+// bad input.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -314,6 +315,48 @@ TEST(RandomForest, MultiOutputRegressor) {
       ctx, p, D.x(), MatrixView<const double>(Y.data(), D.n, 2), {});
   const std::vector<double> pred = predict(ctx, f, D.x());
   for (int64_t i = 0; i < D.n * 2; ++i) ASSERT_NEAR(pred[i], Y[i], 1e-9);
+}
+
+TEST(RandomForest, PreparedForestPredictsAsTheView) {
+  using test_util::ThrowsWith;
+  Context ctx(Device::cpu());
+  const Data D = make_data(1500, 6, 3, 21);
+  RandomForestParams p;
+  p.n_estimators = 7;
+  p.max_features = 2;
+  const RandomForest f =
+      random_forest_classifier_fit<double>(ctx, p, D.x(), D.labels.data(), 3, {});
+  const PreparedForest<double> prepared(f.view());
+  EXPECT_EQ(prepared.n_trees(), 7);
+  EXPECT_EQ(prepared.value_width(), 3);
+  std::vector<double> a(D.n * 3), b(D.n * 3);
+  random_forest_predict<double>(ctx, f.view(), D.x(), a.data());
+  random_forest_predict<double>(ctx, prepared, D.x(), b.data());
+  EXPECT_EQ(a, b);
+  // Trees 2..4 alone (offsets not starting at 0): the leaves of those trees of the whole forest.
+  ForestView slice = f.view();
+  slice.n_trees = 3;
+  slice.tree_offsets += 2;
+  const PreparedForest<double> part(slice);
+  std::vector<int64_t> all(D.n * 7), some(D.n * 3);
+  random_forest_apply<double>(ctx, prepared, D.x(), all.data());
+  random_forest_apply<double>(ctx, part, D.x(), some.data());
+  for (int64_t i = 0; i < D.n; ++i) {
+    for (int64_t t = 0; t < 3; ++t) ASSERT_EQ(some[i * 3 + t], all[i * 7 + 2 + t]) << i;
+  }
+  // Corrupt arrays are refused before any walk: a child pointing back to its parent, a feature
+  // out of range.
+  std::vector<int64_t> left = f.children_left, feature = f.feature;
+  left[0] = 0;
+  ForestView bad = f.view();
+  bad.children_left = left.data();
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([&] { PreparedForest<float>{bad}; },
+                                          {"node 0 of tree 0", "malformed"}));
+  feature[0] = 6;
+  bad = f.view();
+  bad.feature = feature.data();
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>(
+      [&] { random_forest_predict<double>(ctx, bad, D.x(), a.data()); }, {"malformed"}));
 }
 
 TEST(RandomForest, BadInput) {

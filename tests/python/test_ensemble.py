@@ -1284,7 +1284,9 @@ def test_pickle_round_trip_predicts_identically(cls, rng):
     task = "classification" if cls is RandomForestClassifier else "regression"
     X, y, X_test, _ = continuous_data(rng, n=300, n_test=100, task=task)
     model = cls(30, oob_score=True, random_state=0, device=DEVICE).fit(X, y)
+    expected = model.predict(X_test)  # the model now holds its prepared core forest
     restored = pickle.loads(pickle.dumps(model))
+    assert_array_equal(restored.predict(X_test), expected)
     assert type(restored) is cls
     assert restored.get_params() == model.get_params()
     assert_same_forest(restored, model)
@@ -1297,6 +1299,27 @@ def test_pickle_round_trip_predicts_identically(cls, rng):
         assert_array_equal(restored.classes_, model.classes_)
     # Refitting the restored model gives the same forest again.
     assert_same_forest(restored.fit(X, y), model)
+
+
+@pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
+def test_refit_and_either_dtype_predict_from_the_current_forest(cls, rng):
+    # The estimator keeps the core's prepared forest between predicts (one per feature dtype):
+    # a refit must drop it, and float32 and float64 input must each route by their own rounding.
+    task = "classification" if cls is RandomForestClassifier else "regression"
+    X, y, X_test, _ = continuous_data(rng, n=300, n_test=100, task=task)
+    X2, y2, _, _ = continuous_data(rng, n=300, n_test=0, task=task)
+    def mean(m, X):
+        return m.predict_proba(X) if cls is RandomForestClassifier else m.predict(X)
+
+    model = cls(10, random_state=0, device=DEVICE).fit(X, y)
+    before = mean(model, X_test)
+    mean(model, X_test.astype(np.float32))
+    model.fit(X2, y2)
+    fresh = cls(10, random_state=0, device=DEVICE).fit(X2, y2)
+    assert_array_equal(mean(model, X_test), mean(fresh, X_test))
+    assert_array_equal(model.apply(X_test.astype(np.float32)),
+                       fresh.apply(X_test.astype(np.float32)))
+    assert not np.array_equal(mean(model, X_test), before)
 
 
 def test_pandas_feature_names_are_kept(rng):

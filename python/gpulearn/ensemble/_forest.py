@@ -241,6 +241,7 @@ class _BaseForest(DeviceEstimatorMixin):
         self._forest = {key: result[key] for key in _FOREST_ARRAYS}
         self._max_features = max_features
         self._estimators_cache = None
+        self._core_forest_cache = self._core_forest_arrays()
         self.feature_importances_ = result["feature_importances"]
         for attr in _OOB_ATTRIBUTES:
             self.__dict__.pop(attr, None)
@@ -278,14 +279,22 @@ class _BaseForest(DeviceEstimatorMixin):
             X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS)
             X = _arrays.readable(X)
             X_ref = _arrays.host_ref(X)
+        fn = _core.random_forest_predict if what == "predict" else _core.random_forest_apply
+        out = fn(ctx, self._core_forest(trees), X_ref)
+        return out, kind, device_input
+
+    def _core_forest(self, trees=None):
+        """The core's forest over all trees (made by fit and kept: it packs its node records
+        on the first predict and reuses them) or over the slice ``trees`` of them."""
+        return self._core_forest_cache if trees is None else self._core_forest_arrays(trees)
+
+    def _core_forest_arrays(self, trees=None):
         forest = self._forest
         offsets = forest["tree_offsets"]
         if trees is not None:
             offsets = offsets[trees.start:trees.stop + 1]
         arrays = [offsets] + [forest[key] for key in _NODE_ARRAYS[1:]]
-        fn = _core.random_forest_predict if what == "predict" else _core.random_forest_apply
-        out = fn(ctx, *arrays, int(self.n_features_in_), X_ref)
-        return out, kind, device_input
+        return _core.random_forest_prepare(*arrays, int(self.n_features_in_))
 
     def _predict_mean(self, X, trees=None):
         """Leaf values averaged over the trees, (n_samples, width) float64 NumPy."""
@@ -345,7 +354,13 @@ class _BaseForest(DeviceEstimatorMixin):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_estimators_cache", None)  # rebuilt on demand from _forest
+        state.pop("_core_forest_cache", None)  # likewise (and not picklable)
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_forest" in self.__dict__:
+            self._core_forest_cache = self._core_forest_arrays()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
