@@ -153,8 +153,8 @@ QUALITY_CASES = [
     # 0.0046 of a 10-seed mean); min_samples_leaf=5 and 20 seeds bring it to ~0.002.
     pytest.param("diabetes", 20, {"min_samples_leaf": 5}, id="diabetes"),  # -0.0024, 0.0015
     pytest.param("make_regression", 5, {}, id="make_regression"),  # +0.0003, noise 0.0007
-    # -0.0084, noise 0.0021: a real deficit, from non-uniform per-node feature draws (see
-    # test_each_node_draws_its_features_uniformly); with all features per node the gap is 0.
+    # -0.0031, noise 0.0021; -0.0084 before the per-node feature draws were made uniform
+    # (see test_each_node_draws_its_features_uniformly).
     pytest.param("make_regression", 5, {"max_features": "sqrt", "max_depth": 8},
                  id="make_regression-sqrt-depth8"),
     pytest.param("make_regression_3_targets", 4, {},
