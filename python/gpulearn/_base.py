@@ -6,6 +6,13 @@ from . import _arrays, _config, _devices
 PICKLE_FORMAT = 1
 
 
+def host_score(metric, estimator, X, y, sample_weight=None):
+    """metric(y, estimator.predict(X)) computed on the host: for GPU input predict returns a
+    GPU array, which scikit-learn's metrics do not take."""
+    y_pred = _arrays.to_host(_arrays.convert_output(estimator.predict(X), "numpy"))
+    return metric(_arrays.to_host(y), y_pred, sample_weight=_arrays.to_host(sample_weight))
+
+
 class DeviceEstimatorMixin:
     """Mixin for estimators with a ``device`` hyper-parameter.
 

@@ -229,7 +229,8 @@ int quantum_exponent(double amax, int64_t n_terms) {
 
 int64_t quantise(double v, int s) { return std::llround(std::ldexp(v, s)); }
 
-// One tree's sample: bootstrap multiplicities (or all ones) and its out-of-bag rows.
+// One tree's sample: each row's bootstrap multiplicity (all ones without bootstrap); the
+// out-of-bag rows are those drawn 0 times.
 struct TreeSample {
   std::vector<int32_t> drawn;  // n
 };

@@ -1116,8 +1116,11 @@ def test_cupy_input_to_forests(dtype, cuda):
     reg = RandomForestRegressor(**kw).fit(X_gpu, y.astype(dtype))
     pred = reg.predict(X_gpu)
     assert isinstance(pred, cp.ndarray) and pred.shape == (len(X),)
-    assert_array_equal(cp.asnumpy(pred), RandomForestRegressor(device="cpu", **kw)
-                       .fit(X, y.astype(dtype)).predict(X))
+    reg_cpu = RandomForestRegressor(device="cpu", **kw).fit(X, y.astype(dtype))
+    assert_array_equal(cp.asnumpy(pred), reg_cpu.predict(X))
+    # score on GPU input: scikit-learn's metrics take host arrays only.
+    assert model.score(X_gpu, cp.asarray(y)) == on_cpu.score(X, y)
+    assert reg.score(X_gpu, cp.asarray(y.astype(dtype))) == reg_cpu.score(X, y.astype(dtype))
     assert_array_equal(cp.asnumpy(X_gpu), X)  # never written
 
 

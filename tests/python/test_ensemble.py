@@ -955,6 +955,42 @@ def test_float32_thresholds_route_values_next_to_them(rng):
     assert_array_equal(model.predict(values.astype(np.float64).reshape(-1, 1)), [0, 1])
 
 
+def test_a_trees_classes_are_encoded_as_in_sklearns_forests(rng):
+    # scikit-learn's forest trees see the encoded labels: classes_ 0..k-1 (float) and predict
+    # returning indices, decoded by the forest's classes_.
+    X, y, X_test, _ = continuous_data(rng, n_test=50)
+    labels = np.array(["b", "c", "a"])[y]
+    model = RandomForestClassifier(5, random_state=0, device=DEVICE).fit(X, labels)
+    ref = ske.RandomForestClassifier(5, random_state=0).fit(X, labels)
+    tree, ref_tree = model.estimators_[2], ref.estimators_[2]
+    assert_array_equal(tree.classes_, ref_tree.classes_)
+    assert tree.classes_.dtype == ref_tree.classes_.dtype
+    pred = tree.predict(X_test)
+    assert pred.dtype == ref_tree.predict(X_test).dtype
+    decoded = model.classes_[pred.astype(int)]
+    assert_array_equal(decoded, model.classes_[tree.predict_proba(X_test).argmax(axis=1)])
+
+
+def test_warnings_point_at_the_callers_line(rng):
+    X, y, _, _ = continuous_data(rng)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        RandomForestRegressor(3, max_samples=0.01, device=DEVICE).fit(X, y)  # 2 rows per tree
+        RandomForestRegressor(3, device=DEVICE).fit(X, y.reshape(-1, 1))
+        RandomForestClassifier(2, oob_score=True, random_state=0, device=DEVICE).fit(X, y)
+    messages = [str(w.message) for w in caught]
+    assert any("low number" in m for m in messages), messages
+    assert any("column-vector y" in m for m in messages), messages
+    assert any("do not have OOB scores" in m for m in messages), messages
+    assert {w.filename for w in caught} == {__file__}, [(w.filename, w.lineno) for w in caught]
+
+
+def test_malformed_class_weight_is_a_value_error(rng):
+    X, y, _, _ = continuous_data(rng)  # classes 0, 1, 2
+    with pytest.raises(ValueError):
+        RandomForestClassifier(2, class_weight={0: 1.0, 7: 2.0}, device=DEVICE).fit(X, y)
+
+
 @pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
 def test_apply_is_consistent_with_the_tree_arrays(cls, rng):
     task = "classification" if cls is RandomForestClassifier else "regression"

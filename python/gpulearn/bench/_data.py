@@ -38,16 +38,19 @@ def blobs(size, seed, *, centers=8, cluster_std=1.0):
     return _split(size, X, y)
 
 
-def classification(size, seed, *, n_classes=2, n_informative=None):
+def classification(size, seed, *, n_classes=2, n_informative=None, class_sep=1.0,
+                   shuffle=False):
     """make_classification: ``n_classes`` classes on ``n_informative`` features (default half),
-    the labels as int64."""
+    the labels as int64. Unshuffled, make_classification emits its rows cluster by cluster, so
+    the held-out rows (the last ones) are nearly all of one class."""
     from sklearn.datasets import make_classification
 
     informative = max(2, size.cols // 2) if n_informative is None else n_informative
     informative = min(informative, size.cols)
     X, y = make_classification(
         n_samples=size.rows + size.n_test, n_features=size.cols, n_informative=informative,
-        n_redundant=0, n_classes=n_classes, shuffle=False, random_state=seed)
+        n_redundant=0, n_classes=n_classes, class_sep=class_sep, shuffle=shuffle,
+        random_state=seed)
     return _split(size, X, y.astype(np.int64))
 
 

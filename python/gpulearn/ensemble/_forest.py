@@ -23,7 +23,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_array, check_i
                                       validate_data)
 
 from .. import _arrays, _core
-from .._base import DeviceEstimatorMixin
+from .._base import DeviceEstimatorMixin, host_score
 from .._config import check_device_string
 from ._tree import ForestTreeClassifier, ForestTreeRegressor
 
@@ -79,7 +79,7 @@ def _n_samples_bootstrap(n_samples, max_samples):
             f"Using the fractional value max_samples={max_samples!r} when the number of "
             f"samples is {n_samples} results in a low number ({n_boot}) of bootstrap "
             "samples. We recommend passing `max_samples` as an integer instead.",
-            stacklevel=3)
+            stacklevel=4)  # the caller of fit
     return n_boot
 
 
@@ -90,7 +90,7 @@ def _balanced_class_weight(classes, y, sample_weight):
     try:
         return compute_class_weight("balanced", classes=classes, y=y,
                                     sample_weight=sample_weight)
-    except TypeError:  # scikit-learn < 1.8 balances by counts only
+    except TypeError:  # older scikit-learn balances by counts only
         return compute_class_weight("balanced", classes=classes, y=y)
 
 
@@ -178,10 +178,10 @@ class _BaseForest(DeviceEstimatorMixin):
             self.n_features_in_ = X_ref.cols
             _arrays.synchronize_producers(X)
         else:
-            # NaN and infinity are refused here with scikit-learn's message (gpulearn's trees
-            # take no missing values); the core would refuse them too.
+            # NaN and infinity in X are refused by the core's pass over X (gpulearn's trees
+            # take no missing values), as on the device path.
             X, y = validate_data(self, _arrays.to_host(X), y, multi_output=True, dtype=_FLOATS,
-                                 y_numeric=not self._is_classifier)
+                                 y_numeric=not self._is_classifier, ensure_all_finite=False)
             X = _arrays.readable(X)
             X_ref = _arrays.host_ref(X)
         y = np.atleast_1d(y)
@@ -189,7 +189,7 @@ class _BaseForest(DeviceEstimatorMixin):
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. Please change the "
                 "shape of y to (n_samples,), for example using ravel().",
-                DataConversionWarning, stacklevel=3)
+                DataConversionWarning, stacklevel=4)  # the caller of fit
         if y.ndim == 1:
             y = np.reshape(y, (-1, 1))
         return ctx, X, X_ref, y
@@ -201,7 +201,7 @@ class _BaseForest(DeviceEstimatorMixin):
         ctx, X_keep, X_ref, y = self._validated_fit_data(X, y)
         n_samples, n_features = X_ref.rows, X_ref.cols
         dtype = np.dtype(X_ref.dtype)
-        self._n_samples, self.n_outputs_ = y.shape
+        self.n_outputs_ = y.shape[1]
 
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -220,7 +220,6 @@ class _BaseForest(DeviceEstimatorMixin):
                 "`max_sample` cannot be set if `bootstrap=False`. Either switch to "
                 "`bootstrap=True` or set `max_sample=None`.")
         n_boot = _n_samples_bootstrap(n_samples, self.max_samples) if self.bootstrap else -1
-        self._n_samples_bootstrap = n_boot if self.bootstrap else None
         if not self.bootstrap and self.oob_score:
             raise ValueError("Out of bag estimation only available if bootstrap=True")
 
@@ -276,7 +275,8 @@ class _BaseForest(DeviceEstimatorMixin):
             if sparse.issparse(X):
                 raise TypeError(f"gpulearn's {type(self).__name__} takes dense data; sparse "
                                 "input is not supported.")
-            X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS)
+            X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS,
+                              ensure_all_finite=False)
             X = _arrays.readable(X)
             X_ref = _arrays.host_ref(X)
         fn = _core.random_forest_predict if what == "predict" else _core.random_forest_apply
@@ -352,7 +352,7 @@ class _BaseForest(DeviceEstimatorMixin):
         return iter(self.estimators_)
 
     def __getstate__(self):
-        state = dict(super().__getstate__())
+        state = super().__getstate__()  # a copy
         state.pop("_estimators_cache", None)  # rebuilt on demand from _forest
         state.pop("_core_forest_cache", None)  # likewise (and not picklable)
         return state
@@ -618,6 +618,22 @@ default=None
         y_encoded = labels.astype(np.float64).reshape(-1, 1)
         self.oob_score_ = scoring(y_encoded, np.argmax(oob_value, axis=1))
 
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy on the given data (computed on the host, also for GPU
+        input).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return host_score(accuracy_score, self, X, y, sample_weight)
+
     def predict_proba(self, X):
         """Predict class probabilities for X: the mean over the trees of the class fractions
         of the leaf each sample reaches.
@@ -726,7 +742,7 @@ class RandomForestRegressor(RegressorMixin, _BaseForest, BaseEstimator):
     RandomForestClassifier : the classification forest.
 
     Notes
-    -----""" + _NOTES_DOC + """    - With float32 X, the targets are handed to the core in float32 too.
+    -----""" + _NOTES_DOC + """    - The targets stay float64 whatever the dtype of X, as in scikit-learn.
 
     Examples
     --------
@@ -802,6 +818,22 @@ class RandomForestRegressor(RegressorMixin, _BaseForest, BaseEstimator):
         self.oob_prediction_ = pred
         scoring = r2_score if scoring is None else scoring
         self.oob_score_ = scoring(np.asarray(y, dtype=np.float64), pred)
+
+    def score(self, X, y, sample_weight=None):
+        """Return the coefficient of determination R^2 of the prediction (computed on the host,
+        also for GPU input).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return host_score(r2_score, self, X, y, sample_weight)
 
     def predict(self, X):
         """Predict regression target for X: the mean over the trees of the leaf means.

@@ -163,7 +163,9 @@ class ForestTreeClassifier(_ForestTree):
     ----------
     tree_ : ForestTreeStructure
         The tree's node arrays, as scikit-learn's ``Tree``.
-    classes_ : ndarray of shape (n_classes,)
+    classes_ : ndarray of shape (n_classes,), float64
+        0, 1, ..., n_classes - 1, as the trees of scikit-learn's forests: a tree sees the
+        forest's encoded labels; ``forest.classes_[tree.predict(X).astype(int)]`` decodes.
     n_classes_ : int
     n_features_in_ : int
     n_outputs_ : int
@@ -173,8 +175,8 @@ class ForestTreeClassifier(_ForestTree):
 
     def __init__(self, forest, t):
         super().__init__(forest, t)
-        self.classes_ = forest.classes_
         self.n_classes_ = forest.n_classes_
+        self.classes_ = np.arange(self.n_classes_, dtype=np.float64)
 
     def predict_proba(self, X):
         """The class fractions of the leaf each sample reaches, (n_samples, n_classes)."""
@@ -185,7 +187,8 @@ class ForestTreeClassifier(_ForestTree):
         return np.log(self._mean(X))
 
     def predict(self, X):
-        """The class of largest fraction in the leaf each sample reaches."""
+        """The index (as float64, see ``classes_``) of the class of largest fraction in the
+        leaf each sample reaches."""
         return self.classes_.take(np.argmax(self._mean(X), axis=1), axis=0)
 
 

@@ -6,7 +6,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import _arrays, _core
-from .._base import DeviceEstimatorMixin
+from .._base import DeviceEstimatorMixin, host_score
 from .._config import check_device_string
 
 _FLOATS = [np.float64, np.float32]
@@ -174,9 +174,7 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         -------
         score : float
         """
-        y_pred = _arrays.to_host(_arrays.convert_output(self.predict(X), "numpy"))
-        return r2_score(_arrays.to_host(y), y_pred,
-                        sample_weight=_arrays.to_host(sample_weight))
+        return host_score(r2_score, self, X, y, sample_weight)
 
     def _check_n_features_device(self, n_features):
         if n_features != self.n_features_in_:

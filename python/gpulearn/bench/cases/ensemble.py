@@ -37,17 +37,9 @@ _SIZES = {
 
 
 def _classification(size, seed):
-    """make_classification, 2 classes on 8 informative features (class_sep 1.5), rows
-    shuffled. (Unshuffled, make_classification emits its rows cluster by cluster, so the last
-    rows -- the held-out ones -- would be nearly all of one class.) Drawn in float64 and split
-    as gpulearn.bench._data does, so float32 and float64 cases see the same numbers."""
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(
-        n_samples=size.rows + size.n_test, n_features=size.cols,
-        n_informative=min(8, size.cols), n_redundant=0, n_classes=2, class_sep=1.5,
-        shuffle=True, random_state=seed)
-    return _data._split(size, X, y.astype(np.int64))
+    """2 classes on 8 informative features (class_sep 1.5), rows shuffled so that the held-out
+    rows hold both classes."""
+    return _data.classification(size, seed, n_informative=8, class_sep=1.5, shuffle=True)
 
 
 def _resolved_max_features(params, d, default):
