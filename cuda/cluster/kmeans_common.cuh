@@ -139,9 +139,4 @@ void download_async(T* dst, const T* src, int64_t count, cudaStream_t stream) {
       cudaMemcpyAsync(dst, src, checked_bytes(count, sizeof(T)), cudaMemcpyDeviceToHost, stream));
 }
 
-/// Blocks of kBlockThreads for a grid-stride pass over n items.
-inline unsigned grid_for(int64_t n) {
-  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(n, kBlockThreads), 1, kMaxBlocks));
-}
-
 }  // namespace gpulearn::detail

@@ -29,14 +29,7 @@ constexpr size_t kMinChunkBytes = size_t{8} << 20;
 constexpr int64_t kFixedTileBytes = int64_t{256} << 20;
 
 // GPULEARN_CUDA_MAX_CHUNK_ROWS as a positive row count, or 0 when unset or not one.
-int64_t env_chunk_cap() {
-  const char* env = std::getenv("GPULEARN_CUDA_MAX_CHUNK_ROWS");
-  if (env == nullptr) return 0;
-  char* end = nullptr;
-  errno = 0;
-  const long long cap = std::strtoll(env, &end, 10);
-  return errno == 0 && end != env && *end == '\0' && cap > 0 ? static_cast<int64_t>(cap) : 0;
-}
+int64_t env_chunk_cap() { return env_positive("GPULEARN_CUDA_MAX_CHUNK_ROWS"); }
 
 // Owns one allocate()d block; frees it with its device current (the deleter may run on any
 // thread, with any device current). Never throws.
@@ -68,6 +61,15 @@ void check_architecture(int device) {
 }
 
 }  // namespace
+
+int64_t env_positive(const char* name) {
+  const char* env = std::getenv(name);
+  if (env == nullptr) return 0;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(env, &end, 10);
+  return errno == 0 && end != env && *end == '\0' && v > 0 ? static_cast<int64_t>(v) : 0;
+}
 
 CudaBackend::CudaBackend(int device) : device_(device) {
   int count = 0;

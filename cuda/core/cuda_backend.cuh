@@ -38,6 +38,10 @@
 
 namespace gpulearn::detail {
 
+/// The environment variable `name` as a positive integer, or 0 when unset or not one (the
+/// tuning overrides tests use to reach every path on small data).
+int64_t env_positive(const char* name);
+
 /// Makes `device` current for a scope and restores the previous device after it.
 class DeviceGuard {
  public:

@@ -18,6 +18,11 @@ constexpr int64_t kMaxGridY = 65535;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// Blocks of kBlockThreads for a grid-stride pass over n items.
+inline unsigned grid_for(int64_t n) {
+  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(n, kBlockThreads), 1, kMaxBlocks));
+}
+
 /// A 2-D grid for an elementwise pass over a rows x cols matrix with kBlockThreads threads per
 /// block along the columns: x tiles the columns, y strides over the rows, at most kMaxBlocks
 /// blocks in all (so a per-block partial array of kMaxBlocks entries always suffices).

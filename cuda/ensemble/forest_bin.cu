@@ -87,6 +87,7 @@ void forest_bin_impl(CudaBackend& be, MatrixView<const T> X, const double* edges
   using U = typename Key::U;
   const int64_t n = X.rows, d = X.cols;
   if (n == 0 || d == 0) return;
+  GPULEARN_EXPECTS(offsets[0] == 0, "forest_bin: edge offsets must start at 0");
   GPULEARN_EXPECTS(edges != nullptr || offsets[d] == 0, "forest_bin: edges are null");
   for (int64_t j = 0; j < d; ++j) {
     GPULEARN_EXPECTS(offsets[j + 1] - offsets[j] >= 0 && offsets[j + 1] - offsets[j] < kMaxBins,
@@ -131,9 +132,7 @@ void forest_bin_impl(CudaBackend& be, MatrixView<const T> X, const double* edges
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t rows = std::min(chunk, n - begin);
     const DeviceRows<const T> x = reader.load(begin, rows);
-    const auto blocks = static_cast<unsigned>(
-        std::clamp<int64_t>(ceil_div(rows * d, kBlockThreads), 1, kMaxBlocks));
-    bin_kernel<T><<<blocks, kBlockThreads, 0, stream>>>(x.data, x.ld, rows, d, begin, s.edges,
+    bin_kernel<T><<<grid_for(rows * d), kBlockThreads, 0, stream>>>(x.data, x.ld, rows, d, begin, s.edges,
                                                         s.offsets, codes, s.kmin, s.kmax);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }

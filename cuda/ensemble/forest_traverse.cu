@@ -3,9 +3,9 @@
 // values in double in tree order (registers for up to kMaxRegisterWidth values, else the row's
 // own output slots) and recording the leaves reached.
 //
-// The forest's node records (forest::Node: threshold, feature, children) are uploaded once per
-// call, so that each step of a walk is one cached load; the leaf values stay a separate array,
-// read only at the leaves. A host X is streamed in row
+// The forest's node records (forest::Node: threshold, feature, children; one cached load per
+// step of a walk) and its values (read only at the leaves) are uploaded on each call: there is
+// no device copy kept between calls yet (the out-of-bag pass calls once per 65536 rows). A host X is streamed in row
 // chunks; the outputs come back to the host chunk by chunk.
 #include <algorithm>
 #include <cstdint>
@@ -76,9 +76,7 @@ template <typename T, int kWidth>
 void launch_traverse(cudaStream_t stream, const T* x, int64_t ld, int64_t rows,
                      const forest::Node<T>* nodes, const int64_t* offsets, int64_t n_trees,
                      const double* value, int64_t width, double* mean, int64_t* leaves) {
-  const auto blocks =
-      static_cast<unsigned>(std::clamp<int64_t>(ceil_div(rows, kBlockThreads), 1, kMaxBlocks));
-  traverse_kernel<T, kWidth><<<blocks, kBlockThreads, 0, stream>>>(
+  traverse_kernel<T, kWidth><<<grid_for(rows), kBlockThreads, 0, stream>>>(
       x, ld, rows, nodes, offsets, n_trees, value, width, mean, leaves);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }

@@ -26,11 +26,9 @@
 // doubles come only from forest_rules.hpp (compiled without contraction); the rows' order
 // within a node (the partition is by atomics) changes nothing.
 #include <algorithm>
-#include <cerrno>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cub/device/device_scan.cuh>
 #include <utility>
 #include <vector>
@@ -66,15 +64,6 @@ struct Tuning {
   int64_t max_slots = 0;
 };
 
-int64_t env_positive(const char* name) {
-  const char* env = std::getenv(name);
-  if (env == nullptr) return 0;
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(env, &end, 10);
-  return errno == 0 && end != env && *end == '\0' && v > 0 ? static_cast<int64_t>(v) : 0;
-}
-
 Tuning tuning() {
   Tuning t;
   if (const int64_t v = env_positive("GPULEARN_CUDA_FOREST_LOCAL_ROWS"); v > 0) {
@@ -96,10 +85,6 @@ template <typename T>
 void ensure(DeviceBuffer<T>& b, int64_t count) {
   if (b.size() >= count && b.data() != nullptr) return;
   b.allocate(std::max(count, b.size() + b.size() / 2));
-}
-
-unsigned blocks_for(int64_t count) {
-  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(count, kBlockThreads), 1, kMaxBlocks));
 }
 
 /// Exclusive prefix sums by cub, with temporary storage kept between calls.
@@ -546,7 +531,7 @@ class Grower {
 int64_t Grower::compact(int32_t* flags, int64_t count, int32_t* rank, int32_t* list,
                         int32_t* slot_of) {
   scanner_.exclusive(flags, rank, count + 1, stream_);
-  scatter_kernel<<<blocks_for(count), kBlockThreads, 0, stream_>>>(count, flags, rank, list,
+  scatter_kernel<<<grid_for(count), kBlockThreads, 0, stream_>>>(count, flags, rank, list,
                                                                    slot_of);
   GPULEARN_CUDA_CHECK_LAUNCH();
   return read_one(rank + count, stream_);
@@ -628,11 +613,11 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
                                           checked_bytes(n, sizeof(int32_t)), cudaMemcpyHostToDevice,
                                           stream_));
       }
-      inbag_flags_kernel<<<blocks_for(n + 1), kBlockThreads, 0, stream_>>>(counts_d.data(), n,
+      inbag_flags_kernel<<<grid_for(n + 1), kBlockThreads, 0, stream_>>>(counts_d.data(), n,
                                                                            flags.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
       scanner_.exclusive(flags.data(), rank.data(), n + 1, stream_);
-      inbag_fill_kernel<<<blocks_for(n), kBlockThreads, shared, stream_>>>(
+      inbag_fill_kernel<<<grid_for(n), kBlockThreads, shared, stream_>>>(
           spec_, counts_d.data(), data_.labels, data_.row_q, rw,
           mult.data() != nullptr && mult.size() > 0 ? mult.data() + b * n_classes : nullptr,
           rank.data(), n, b * n, pos_.row[0].data(), pos_.aux[0].data(), pos_.w[0].data(),
@@ -649,7 +634,7 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     GPULEARN_CUDA_TRY(cudaMemcpyAsync(keys_d.data(), keys + t0,
                                       checked_bytes(n_batch, sizeof(uint64_t)),
                                       cudaMemcpyHostToDevice, stream_));
-    roots_kernel<<<blocks_for(n_batch), kBlockThreads, 0, stream_>>>(
+    roots_kernel<<<grid_for(n_batch), kBlockThreads, 0, stream_>>>(
         spec_, n_batch, n, keys_d.data(), cur_.tree.data(), cur_.id.data(), cur_.depth.data(),
         cur_.parent_slot.data(), cur_.begin.data(), cur_.key.data(), cur_.stats.data(),
         root_weight_.data(), n_nodes_.data());
@@ -686,7 +671,7 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     bool allow_sub = sub_mode && parent_valid;
     int64_t n_local = 0, n_global = 0;
     for (;;) {
-      classify_kernel<<<blocks_for(n_open + 1), kBlockThreads, 0, stream_>>>(
+      classify_kernel<<<grid_for(n_open + 1), kBlockThreads, 0, stream_>>>(
           spec_, n_open, cur_.depth.data(), cur_.stats.data(), cur_.parent_slot.data(), allow_sub,
           tune_.local_rows, sc_.kind.data(), sc_.is_local.data(), sc_.is_global.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
@@ -705,7 +690,7 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     launch_search(stream_, geo_, spec_, nb_max_, nbins_.data(), pos, view, sc_.local_list.data(),
                   n_local, nullptr, false, res);
     if (n_global > 0) {
-      slices_kernel<<<blocks_for(n_global + 1), kBlockThreads, 0, stream_>>>(
+      slices_kernel<<<grid_for(n_global + 1), kBlockThreads, 0, stream_>>>(
           spec_, n_global, sc_.global_list.data(), sc_.kind.data(), cur_.stats.data(),
           tune_.slice_rows, sc_.rows_before.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
@@ -757,7 +742,7 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     da.split = sc_.split.data();
     da.split_rows = sc_.split_rows.data();
     da.records = sc_.records.data();
-    decision_kernel<<<blocks_for(n_open + 1), kBlockThreads, 0, stream_>>>(da);
+    decision_kernel<<<grid_for(n_open + 1), kBlockThreads, 0, stream_>>>(da);
     GPULEARN_CUDA_CHECK_LAUNCH();
     scanner_.exclusive(sc_.split.data(), sc_.split_rank.data(), n_open + 1, stream_);
     scanner_.exclusive(sc_.split_rows.data(), sc_.rows_before.data(), n_open + 1, stream_);
@@ -772,7 +757,7 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     // 4-5. Spawn the children and partition the rows.
     if (n_split > 0) {
       next_.reserve(2 * static_cast<int64_t>(n_split), ch);
-      first_of_tree_kernel<<<blocks_for(n_open), kBlockThreads, 0, stream_>>>(
+      first_of_tree_kernel<<<grid_for(n_open), kBlockThreads, 0, stream_>>>(
           n_open, cur_.tree.data(), first_.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
       SpawnArgs sa;
@@ -800,9 +785,9 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
       sa.next_begin = next_.begin.data();
       sa.next_stats = next_.stats.data();
       sa.next_key = next_.key.data();
-      spawn_kernel<<<blocks_for(n_open), kBlockThreads, 0, stream_>>>(sa);
+      spawn_kernel<<<grid_for(n_open), kBlockThreads, 0, stream_>>>(sa);
       GPULEARN_CUDA_CHECK_LAUNCH();
-      count_nodes_kernel<<<blocks_for(n_open), kBlockThreads, 0, stream_>>>(
+      count_nodes_kernel<<<grid_for(n_open), kBlockThreads, 0, stream_>>>(
           n_open, cur_.tree.data(), sc_.split.data(), sc_.split_rank.data(), first_.data(),
           n_nodes_.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
@@ -830,7 +815,7 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
       pa.dst_w = pos_.w[1 - pc_].data();
       pa.left_fill = sc_.left_fill.data();
       pa.right_fill = sc_.right_fill.data();
-      partition_kernel<<<blocks_for(n_split_rows), kBlockThreads, 0, stream_>>>(pa);
+      partition_kernel<<<grid_for(n_split_rows), kBlockThreads, 0, stream_>>>(pa);
       GPULEARN_CUDA_CHECK_LAUNCH();
     }
 

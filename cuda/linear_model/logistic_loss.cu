@@ -126,10 +126,6 @@ __global__ void sum_slots_kernel(const double* slots, int64_t count, double* out
   if (threadIdx.x == 0) *out = acc;
 }
 
-unsigned blocks_for(int64_t count) {
-  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(count, kBlockThreads), 1, kMaxBlocks));
-}
-
 template <typename T>
 double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labels,
                      VectorView<const T> w, int64_t m, const double* coef, double* grad) {
@@ -227,7 +223,7 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
     if (d > 0) {
       GPULEARN_CUBLAS_TRY(Blas<T>::gemm(be.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, d, m, rows, &one,
                                         x.data, x.ld, s.z, m, &zero, s.g, d));
-      accumulate_kernel<<<blocks_for(md), kBlockThreads, 0, stream>>>(s.acc, s.g, m, d);
+      accumulate_kernel<<<grid_for(md), kBlockThreads, 0, stream>>>(s.acc, s.g, m, d);
       GPULEARN_CUDA_CHECK_LAUNCH();
     }
     column_sums_kernel<<<sums_grid, kBlockThreads, 0, stream>>>(s.z, rows, m,
@@ -240,7 +236,7 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(&loss, s.slots + kLossBlocks, sizeof(double),
                                     cudaMemcpyDeviceToHost, stream));
   if (with_grad) {
-    intercept_kernel<<<blocks_for(m), kBlockThreads, 0, stream>>>(s.acc, s.slots + kLossBlocks + 1,
+    intercept_kernel<<<grid_for(m), kBlockThreads, 0, stream>>>(s.acc, s.slots + kLossBlocks + 1,
                                                                   m, d, kSumSlices);
     GPULEARN_CUDA_CHECK_LAUNCH();
     GPULEARN_CUDA_TRY(cudaMemcpyAsync(grad, s.acc, checked_bytes(mp, sizeof(double)),
