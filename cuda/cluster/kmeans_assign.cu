@@ -83,8 +83,8 @@ void shifted_norms_async(const T* x, int64_t ld, int64_t rows, int64_t d, const 
     constexpr int kLanes = decltype(lanes)::value;
     const auto blocks = static_cast<unsigned>(
         std::clamp<int64_t>(ceil_div(checked_mul(rows, kLanes), kBlockThreads), 1, kMaxBlocks));
-    shifted_norms_kernel<T, kLanes>
-        <<<blocks, kBlockThreads, 0, stream>>>(x, ld, rows, d, shift, xs, xn);
+    GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, shifted_norms_kernel<T, kLanes>)
+    (x, ld, rows, d, shift, xs, xn);
     GPULEARN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -208,7 +208,7 @@ void assign_async(const AssignArgs<T>& a, cudaStream_t stream) {
   const auto blocks = static_cast<unsigned>(ceil_div(a.rows, kRowBlock));
   with_lanes(a.k, [&](auto lanes) {
     constexpr int kLanes = decltype(lanes)::value;
-    assign_kernel<T, kLanes><<<blocks, kBlockThreads, 0, stream>>>(a);
+    GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, assign_kernel<T, kLanes>)(a);
     GPULEARN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -365,14 +365,15 @@ void cluster_sums(CudaBackend& be, MatrixView<const T> X, VectorView<const T> w,
   const Scratch s = be.carve_chunk_workspace(layout);
 
   if (shift != nullptr) upload_async(s.shift, shift, d, stream);
-  iota_kernel<<<grid_for(n), kBlockThreads, 0, stream>>>(s.rows, n);
+  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, iota_kernel)(s.rows, n);
   GPULEARN_CUDA_CHECK_LAUNCH();
   // Stable: within a cluster the rows stay in ascending order, so the sums below do not depend
   // on how the sort was scheduled.
   GPULEARN_CUDA_TRY(cub::DeviceRadixSort::SortPairs(
       s.sort_tmp, sort_bytes, static_cast<const int32_t*>(labels), s.keys,
       static_cast<const IndexT*>(s.rows), s.perm, static_cast<IndexT>(n), 0, bits, stream));
-  cluster_offsets_kernel<<<grid_for(k + 1), kBlockThreads, 0, stream>>>(s.keys, n, k, s.off);
+  GPULEARN_LAUNCH(grid_for(k + 1), kBlockThreads, 0, stream, cluster_offsets_kernel)
+  (s.keys, n, k, s.off);
   GPULEARN_CUDA_CHECK_LAUNCH();
   std::vector<int64_t> off(k + 1), first_chunk(k + 1);
   download_async(off.data(), s.off, k + 1, stream);
@@ -401,10 +402,10 @@ void cluster_sums(CudaBackend& be, MatrixView<const T> X, VectorView<const T> w,
   const int bx = lanes_for(width), by = kBlockThreads / bx;
   const dim3 grid(static_cast<unsigned>(chunks),
                   static_cast<unsigned>(std::min(ceil_div(width, bx), kMaxGridY)));
-  chunk_sums_kernel<T, IndexT><<<grid, dim3(bx, by), 0, stream>>>(a);
+  GPULEARN_LAUNCH(grid, dim3(bx, by), 0, stream, chunk_sums_kernel<T, IndexT>)(a);
   GPULEARN_CUDA_CHECK_LAUNCH();
-  cluster_totals_kernel<<<grid_for(checked_mul(k, width)), kBlockThreads, 0, stream>>>(
-      s.partial, s.first_chunk, k, width, s.totals);
+  GPULEARN_LAUNCH(grid_for(checked_mul(k, width)), kBlockThreads, 0, stream, cluster_totals_kernel)
+  (s.partial, s.first_chunk, k, width, s.totals);
   GPULEARN_CUDA_CHECK_LAUNCH();
   std::vector<double> totals(k * width);
   download_async(totals.data(), s.totals, k * width, stream);
@@ -483,7 +484,8 @@ KMeansStepStats kmeans_assign_impl(CudaBackend& be, MatrixView<const T> X, Vecto
     a.changed = s.changed;
     assign_async(a, stream);
   }
-  sum_slots_kernel<<<1, kBlockThreads, 0, stream>>>(s.inertia_slots, row_blocks, s.inertia);
+  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)
+  (s.inertia_slots, row_blocks, s.inertia);
   GPULEARN_CUDA_CHECK_LAUNCH();
   unsigned long long changed = 0;
   download_async(&stats.inertia, static_cast<const double*>(s.inertia), 1, stream);
@@ -549,8 +551,8 @@ void sq_distances_impl(CudaBackend& be, MatrixView<const T> X, const T* shift, c
     shifted_norms_async(x, X.ld, m, d, cv.shift, shifted ? s.xs : nullptr, s.xn, stream);
     center_products_async(be, shifted ? static_cast<const T*>(s.xs) : x, shifted ? d : X.ld, m, d,
                           cv.centers, k, dst, out.ld);
-    distances_kernel<<<grid_for(checked_mul(m, k)), kBlockThreads, 0, stream>>>(dst, out.ld, m, k,
-                                                                                s.xn, cv.norms);
+    GPULEARN_LAUNCH(grid_for(checked_mul(m, k)), kBlockThreads, 0, stream, distances_kernel)
+    (dst, out.ld, m, k, s.xn, cv.norms);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
   be.sync_stream();

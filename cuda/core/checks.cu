@@ -99,8 +99,8 @@ T reduce_matrix(CudaBackend& be, MatrixView<const T> X, Map map, Reduce reduce,
     const int64_t count = std::min(chunk, X.rows - begin);
     const DeviceRows<const T> rows = reader.load(begin, count);
     const Shape sh = flatten(count, X.cols, rows.ld);
-    reduce_kernel<<<elementwise_grid(sh.rows, sh.cols), kBlockThreads, 0, s>>>(
-        rows.data, sh, map, reduce, identity, scratch.partial);
+    GPULEARN_LAUNCH(elementwise_grid(sh.rows, sh.cols), kBlockThreads, 0, s, reduce_kernel)
+    (rows.data, sh, map, reduce, identity, scratch.partial);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
   std::vector<T> host(kMaxBlocks);

@@ -8,6 +8,28 @@
 
 #include "core/cuda_check.cuh"
 
+// Kernel launches go through one macro so that the same sources also compile for the CUDA
+// emulator (GPULEARN_CUDA_EMULATION, emulator/), where a launch is a call into the emulator's
+// runtime. Under nvcc it is exactly the triple-chevron launch. The kernel comes last so that a
+// template-id with commas (kernel<T, kLanes>) needs no parentheses.
+//   GPULEARN_LAUNCH(grid, block, shared_bytes, stream, kernel)(args...);
+#if defined(GPULEARN_CUDA_EMULATION)
+#define GPULEARN_LAUNCH(grid, block, shared, stream, ...) \
+  ::gpulearn_emu::Launch(__VA_ARGS__, #__VA_ARGS__, grid, block, shared, stream, __FILE__, __LINE__)
+#else
+#define GPULEARN_LAUNCH(grid, block, shared, stream, ...) \
+  __VA_ARGS__<<<grid, block, shared, stream>>>
+#endif
+
+// Dynamic shared memory: `extern __shared__` arrays of unknown size have no g++ equivalent.
+//   GPULEARN_DYNAMIC_SHARED(unsigned char, shared_raw);   // 16-byte aligned
+#if defined(GPULEARN_CUDA_EMULATION)
+#define GPULEARN_DYNAMIC_SHARED(type, name) \
+  type* name = reinterpret_cast<type*>(::gpulearn_emu::dynamic_shared())
+#else
+#define GPULEARN_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
+#endif
+
 namespace gpulearn::detail {
 
 constexpr int kBlockThreads = 256;
@@ -85,7 +107,7 @@ void fill_async(T* data, int64_t n, T value, cudaStream_t stream) {
   if (n <= 0) return;
   const auto blocks =
       static_cast<unsigned>(std::clamp<int64_t>(ceil_div(n, kBlockThreads), 1, kMaxBlocks));
-  fill_kernel<<<blocks, kBlockThreads, 0, stream>>>(data, n, value);
+  GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, fill_kernel)(data, n, value);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 

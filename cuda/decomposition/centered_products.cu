@@ -124,8 +124,8 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
     const int64_t m = std::min(chunk, n - begin);
     centre_scale_async<T, false>(xr.load(begin, m), m, d, means.data(), scale,
                                  DeviceRows<const T>{}, CentredDst<T>{s.xc, d, 0}, stream);
-    add_sq_norm_kernel<<<kNormBlocks, kBlockThreads, 0, stream>>>(s.xc, checked_mul(m, d),
-                                                                  slots.data());
+    GPULEARN_LAUNCH(kNormBlocks, kBlockThreads, 0, stream, add_sq_norm_kernel)
+    (s.xc, checked_mul(m, d), slots.data());
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (l == 0) continue;  // cuBLAS rejects leading dimensions of 0
     const T* t1 = s.t1;
@@ -140,11 +140,12 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
     }
     GPULEARN_CUBLAS_TRY(Blas<T>::gemm(be.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, l, d, m, &one, t1,
                                       ld_t1, s.xc, d, &zero, P.data(), l));
-    accumulate_kernel<<<acc_blocks, kBlockThreads, 0, stream>>>(acc.data(), P.data(), dl);
+    GPULEARN_LAUNCH(acc_blocks, kBlockThreads, 0, stream, accumulate_kernel)
+    (acc.data(), P.data(), dl);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
-  sum_slots_kernel<<<1, kBlockThreads, 0, stream>>>(slots.data(), kNormBlocks,
-                                                    slots.data() + kNormBlocks);
+  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)
+  (slots.data(), kNormBlocks, slots.data() + kNormBlocks);
   GPULEARN_CUDA_CHECK_LAUNCH();
   double sq_norm = 0.0;
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(&sq_norm, slots.data() + kNormBlocks, sizeof(double),

@@ -132,8 +132,8 @@ void forest_bin_impl(CudaBackend& be, MatrixView<const T> X, const double* edges
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t rows = std::min(chunk, n - begin);
     const DeviceRows<const T> x = reader.load(begin, rows);
-    bin_kernel<T><<<grid_for(rows * d), kBlockThreads, 0, stream>>>(x.data, x.ld, rows, d, begin, s.edges,
-                                                        s.offsets, codes, s.kmin, s.kmax);
+    GPULEARN_LAUNCH(grid_for(rows * d), kBlockThreads, 0, stream, bin_kernel<T>)
+    (x.data, x.ld, rows, d, begin, s.edges, s.offsets, codes, s.kmin, s.kmax);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
   std::vector<U> kmin(static_cast<size_t>(n_slots)), kmax(static_cast<size_t>(n_slots));

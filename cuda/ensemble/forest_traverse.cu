@@ -76,8 +76,8 @@ template <typename T, int kWidth>
 void launch_traverse(cudaStream_t stream, const T* x, int64_t ld, int64_t rows,
                      const forest::Node<T>* nodes, const int64_t* offsets, int64_t n_trees,
                      const double* value, int64_t width, double* mean, int64_t* leaves) {
-  traverse_kernel<T, kWidth><<<grid_for(rows), kBlockThreads, 0, stream>>>(
-      x, ld, rows, nodes, offsets, n_trees, value, width, mean, leaves);
+  GPULEARN_LAUNCH(grid_for(rows), kBlockThreads, 0, stream, traverse_kernel<T, kWidth>)
+  (x, ld, rows, nodes, offsets, n_trees, value, width, mean, leaves);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 

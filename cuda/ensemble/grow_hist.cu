@@ -32,7 +32,7 @@ struct BuildArgs {
 };
 
 __global__ void __launch_bounds__(kBuildThreads) build_kernel(BuildArgs a) {
-  extern __shared__ __align__(16) unsigned char shared_raw[];
+  GPULEARN_DYNAMIC_SHARED(unsigned char, shared_raw);
   int64_t* sh = reinterpret_cast<int64_t*>(shared_raw);
   const int ch = a.spec.n_channels;
   const int32_t d = static_cast<int32_t>(a.pos.d);
@@ -130,7 +130,7 @@ void launch_build(cudaStream_t stream, const GrowSpec& spec, const int32_t* nbin
   }
   const dim3 grid(static_cast<unsigned>(std::min<int64_t>(n_slices, int64_t{1} << 30)),
                   static_cast<unsigned>(std::min<int64_t>(hist.entries, kMaxGridY)), 1);
-  build_kernel<<<grid, kBuildThreads, shared, stream>>>(a);
+  GPULEARN_LAUNCH(grid, kBuildThreads, shared, stream, build_kernel)(a);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 
@@ -141,8 +141,8 @@ void launch_derive(cudaStream_t stream, const int32_t* list, int64_t n_slots, co
   const int64_t bx = std::clamp<int64_t>(ceil_div(hist.slot_words, kBlockThreads), 1, 64);
   const dim3 grid(static_cast<unsigned>(bx),
                   static_cast<unsigned>(std::min<int64_t>(n_slots, kMaxGridY)), 1);
-  derive_kernel<<<grid, kBlockThreads, 0, stream>>>(list, n_slots, kind, slot_of, parent_slot,
-                                                    parent, hist.data, hist.slot_words);
+  GPULEARN_LAUNCH(grid, kBlockThreads, 0, stream, derive_kernel)
+  (list, n_slots, kind, slot_of, parent_slot, parent, hist.data, hist.slot_words);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 

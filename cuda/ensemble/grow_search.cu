@@ -26,6 +26,7 @@
 #include <cstdint>
 
 #include "core/cuda_backend.cuh"
+#include "core/launch.cuh"
 #include "ensemble/grow_common.cuh"
 
 namespace gpulearn::detail::grow {
@@ -212,7 +213,7 @@ __device__ int continue_search(const SearchArgs& a, int32_t i, const int64_t* to
 }
 
 __global__ void __launch_bounds__(kMaxWarps * 32, 3) search_kernel(SearchArgs a) {
-  extern __shared__ __align__(16) unsigned char shared_raw[];
+  GPULEARN_DYNAMIC_SHARED(unsigned char, shared_raw);
   __shared__ WarpBest bests[kMaxWarps];
   __shared__ int s_pick, s_any;
   const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
@@ -360,7 +361,7 @@ void launch_search(cudaStream_t stream, const SearchGeometry& geo, const GrowSpe
         search_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
   }
   const auto blocks = static_cast<unsigned>(std::min(n_list, geo.max_blocks));
-  search_kernel<<<blocks, geo.warps * 32, shared, stream>>>(a);
+  GPULEARN_LAUNCH(blocks, geo.warps * 32, shared, stream, search_kernel)(a);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 

@@ -125,7 +125,7 @@ __global__ void inbag_fill_kernel(GrowSpec spec, const int32_t* counts, const in
                                   const int64_t* row_q, int32_t rw, const double* mult,
                                   const int32_t* rank, int64_t n, int64_t base, int32_t* row,
                                   int32_t* aux, int64_t* w, int64_t* stats, bool shared_stats) {
-  extern __shared__ __align__(16) unsigned char shared_raw[];
+  GPULEARN_DYNAMIC_SHARED(unsigned char, shared_raw);
   int64_t* sh = reinterpret_cast<int64_t*>(shared_raw);
   const int ch = spec.n_channels;
   int64_t* acc = shared_stats ? sh : stats;
@@ -531,8 +531,8 @@ class Grower {
 int64_t Grower::compact(int32_t* flags, int64_t count, int32_t* rank, int32_t* list,
                         int32_t* slot_of) {
   scanner_.exclusive(flags, rank, count + 1, stream_);
-  scatter_kernel<<<grid_for(count), kBlockThreads, 0, stream_>>>(count, flags, rank, list,
-                                                                   slot_of);
+  GPULEARN_LAUNCH(grid_for(count), kBlockThreads, 0, stream_, scatter_kernel)
+  (count, flags, rank, list, slot_of);
   GPULEARN_CUDA_CHECK_LAUNCH();
   return read_one(rank + count, stream_);
 }
@@ -613,15 +613,15 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
                                           checked_bytes(n, sizeof(int32_t)), cudaMemcpyHostToDevice,
                                           stream_));
       }
-      inbag_flags_kernel<<<grid_for(n + 1), kBlockThreads, 0, stream_>>>(counts_d.data(), n,
-                                                                           flags.data());
+      GPULEARN_LAUNCH(grid_for(n + 1), kBlockThreads, 0, stream_, inbag_flags_kernel)
+      (counts_d.data(), n, flags.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
       scanner_.exclusive(flags.data(), rank.data(), n + 1, stream_);
-      inbag_fill_kernel<<<grid_for(n), kBlockThreads, shared, stream_>>>(
-          spec_, counts_d.data(), data_.labels, data_.row_q, rw,
-          mult.data() != nullptr && mult.size() > 0 ? mult.data() + b * n_classes : nullptr,
-          rank.data(), n, b * n, pos_.row[0].data(), pos_.aux[0].data(), pos_.w[0].data(),
-          cur_.stats.data() + b * ch, shared_stats);
+      GPULEARN_LAUNCH(grid_for(n), kBlockThreads, shared, stream_, inbag_fill_kernel)
+      (spec_, counts_d.data(), data_.labels, data_.row_q, rw,
+       mult.data() != nullptr && mult.size() > 0 ? mult.data() + b * n_classes : nullptr,
+       rank.data(), n, b * n, pos_.row[0].data(), pos_.aux[0].data(), pos_.w[0].data(),
+       cur_.stats.data() + b * ch, shared_stats);
       GPULEARN_CUDA_CHECK_LAUNCH();
     }
     // counts_d and the ranks are freed here (cudaFree waits for the kernels reading them).
@@ -634,10 +634,10 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     GPULEARN_CUDA_TRY(cudaMemcpyAsync(keys_d.data(), keys + t0,
                                       checked_bytes(n_batch, sizeof(uint64_t)),
                                       cudaMemcpyHostToDevice, stream_));
-    roots_kernel<<<grid_for(n_batch), kBlockThreads, 0, stream_>>>(
-        spec_, n_batch, n, keys_d.data(), cur_.tree.data(), cur_.id.data(), cur_.depth.data(),
-        cur_.parent_slot.data(), cur_.begin.data(), cur_.key.data(), cur_.stats.data(),
-        root_weight_.data(), n_nodes_.data());
+    GPULEARN_LAUNCH(grid_for(n_batch), kBlockThreads, 0, stream_, roots_kernel)
+    (spec_, n_batch, n, keys_d.data(), cur_.tree.data(), cur_.id.data(), cur_.depth.data(),
+     cur_.parent_slot.data(), cur_.begin.data(), cur_.key.data(), cur_.stats.data(),
+     root_weight_.data(), n_nodes_.data());
     GPULEARN_CUDA_CHECK_LAUNCH();
     be_.sync_stream();
   }
@@ -671,9 +671,9 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     bool allow_sub = sub_mode && parent_valid;
     int64_t n_local = 0, n_global = 0;
     for (;;) {
-      classify_kernel<<<grid_for(n_open + 1), kBlockThreads, 0, stream_>>>(
-          spec_, n_open, cur_.depth.data(), cur_.stats.data(), cur_.parent_slot.data(), allow_sub,
-          tune_.local_rows, sc_.kind.data(), sc_.is_local.data(), sc_.is_global.data());
+      GPULEARN_LAUNCH(grid_for(n_open + 1), kBlockThreads, 0, stream_, classify_kernel)
+      (spec_, n_open, cur_.depth.data(), cur_.stats.data(), cur_.parent_slot.data(), allow_sub,
+       tune_.local_rows, sc_.kind.data(), sc_.is_local.data(), sc_.is_global.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
       n_local = compact(sc_.is_local.data(), n_open, sc_.local_rank.data(), sc_.local_list.data(),
                         nullptr);
@@ -690,9 +690,9 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     launch_search(stream_, geo_, spec_, nb_max_, nbins_.data(), pos, view, sc_.local_list.data(),
                   n_local, nullptr, false, res);
     if (n_global > 0) {
-      slices_kernel<<<grid_for(n_global + 1), kBlockThreads, 0, stream_>>>(
-          spec_, n_global, sc_.global_list.data(), sc_.kind.data(), cur_.stats.data(),
-          tune_.slice_rows, sc_.rows_before.data());
+      GPULEARN_LAUNCH(grid_for(n_global + 1), kBlockThreads, 0, stream_, slices_kernel)
+      (spec_, n_global, sc_.global_list.data(), sc_.kind.data(), cur_.stats.data(),
+       tune_.slice_rows, sc_.rows_before.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
       scanner_.exclusive(sc_.rows_before.data(), sc_.slices.data(), n_global + 1, stream_);
       std::vector<int64_t> slices_h(static_cast<size_t>(n_global + 1));
@@ -742,7 +742,7 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     da.split = sc_.split.data();
     da.split_rows = sc_.split_rows.data();
     da.records = sc_.records.data();
-    decision_kernel<<<grid_for(n_open + 1), kBlockThreads, 0, stream_>>>(da);
+    GPULEARN_LAUNCH(grid_for(n_open + 1), kBlockThreads, 0, stream_, decision_kernel)(da);
     GPULEARN_CUDA_CHECK_LAUNCH();
     scanner_.exclusive(sc_.split.data(), sc_.split_rank.data(), n_open + 1, stream_);
     scanner_.exclusive(sc_.split_rows.data(), sc_.rows_before.data(), n_open + 1, stream_);
@@ -757,8 +757,8 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
     // 4-5. Spawn the children and partition the rows.
     if (n_split > 0) {
       next_.reserve(2 * static_cast<int64_t>(n_split), ch);
-      first_of_tree_kernel<<<grid_for(n_open), kBlockThreads, 0, stream_>>>(
-          n_open, cur_.tree.data(), first_.data());
+      GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, first_of_tree_kernel)
+      (n_open, cur_.tree.data(), first_.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
       SpawnArgs sa;
       sa.spec = spec_;
@@ -785,11 +785,11 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
       sa.next_begin = next_.begin.data();
       sa.next_stats = next_.stats.data();
       sa.next_key = next_.key.data();
-      spawn_kernel<<<grid_for(n_open), kBlockThreads, 0, stream_>>>(sa);
+      GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, spawn_kernel)(sa);
       GPULEARN_CUDA_CHECK_LAUNCH();
-      count_nodes_kernel<<<grid_for(n_open), kBlockThreads, 0, stream_>>>(
-          n_open, cur_.tree.data(), sc_.split.data(), sc_.split_rank.data(), first_.data(),
-          n_nodes_.data());
+      GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, count_nodes_kernel)
+      (n_open, cur_.tree.data(), sc_.split.data(), sc_.split_rank.data(), first_.data(),
+       n_nodes_.data());
       GPULEARN_CUDA_CHECK_LAUNCH();
 
       GPULEARN_CUDA_TRY(cudaMemsetAsync(sc_.left_fill.data(), 0,
@@ -815,7 +815,7 @@ void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
       pa.dst_w = pos_.w[1 - pc_].data();
       pa.left_fill = sc_.left_fill.data();
       pa.right_fill = sc_.right_fill.data();
-      partition_kernel<<<grid_for(n_split_rows), kBlockThreads, 0, stream_>>>(pa);
+      GPULEARN_LAUNCH(grid_for(n_split_rows), kBlockThreads, 0, stream_, partition_kernel)(pa);
       GPULEARN_CUDA_CHECK_LAUNCH();
     }
 

@@ -76,8 +76,8 @@ void centre_scale_async(DeviceRows<const T> src, int64_t rows, int64_t cols, con
       std::clamp<int64_t>(ceil_div(rows, kTile), 1, std::min(kMaxGridY, kMaxBlocks / gx));
   const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
   const dim3 block(kTile, kTileRows);
-  centre_scale_kernel<T, kColMajor>
-      <<<grid, block, 0, stream>>>(src.data, src.ld, rows, cols, mean, scale, w.data, w.ld, dst);
+  GPULEARN_LAUNCH(grid, block, 0, stream, centre_scale_kernel<T, kColMajor>)
+  (src.data, src.ld, rows, cols, mean, scale, w.data, w.ld, dst);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 

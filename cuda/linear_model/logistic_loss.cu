@@ -216,28 +216,29 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
       GPULEARN_CUDA_TRY(
           cudaMemsetAsync(s.z, 0, checked_bytes(checked_mul(rows, m), sizeof(T)), stream));
     }
-    loss_residual_kernel<<<kLossBlocks, kBlockThreads, 0, stream>>>(s.z, rows, m, b_d, lab, wc.data,
-                                                                    wc.ld, s.slots);
+    GPULEARN_LAUNCH(kLossBlocks, kBlockThreads, 0, stream, loss_residual_kernel)
+    (s.z, rows, m, b_d, lab, wc.data, wc.ld, s.slots);
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (!with_grad) continue;
     if (d > 0) {
       GPULEARN_CUBLAS_TRY(Blas<T>::gemm(be.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, d, m, rows, &one,
                                         x.data, x.ld, s.z, m, &zero, s.g, d));
-      accumulate_kernel<<<grid_for(md), kBlockThreads, 0, stream>>>(s.acc, s.g, m, d);
+      GPULEARN_LAUNCH(grid_for(md), kBlockThreads, 0, stream, accumulate_kernel)(s.acc, s.g, m, d);
       GPULEARN_CUDA_CHECK_LAUNCH();
     }
-    column_sums_kernel<<<sums_grid, kBlockThreads, 0, stream>>>(s.z, rows, m,
-                                                                s.slots + kLossBlocks + 1);
+    GPULEARN_LAUNCH(sums_grid, kBlockThreads, 0, stream, column_sums_kernel)
+    (s.z, rows, m, s.slots + kLossBlocks + 1);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
-  sum_slots_kernel<<<1, kBlockThreads, 0, stream>>>(s.slots, kLossBlocks, s.slots + kLossBlocks);
+  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)
+  (s.slots, kLossBlocks, s.slots + kLossBlocks);
   GPULEARN_CUDA_CHECK_LAUNCH();
   double loss = 0.0;
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(&loss, s.slots + kLossBlocks, sizeof(double),
                                     cudaMemcpyDeviceToHost, stream));
   if (with_grad) {
-    intercept_kernel<<<grid_for(m), kBlockThreads, 0, stream>>>(s.acc, s.slots + kLossBlocks + 1,
-                                                                  m, d, kSumSlices);
+    GPULEARN_LAUNCH(grid_for(m), kBlockThreads, 0, stream, intercept_kernel)
+    (s.acc, s.slots + kLossBlocks + 1, m, d, kSumSlices);
     GPULEARN_CUDA_CHECK_LAUNCH();
     GPULEARN_CUDA_TRY(cudaMemcpyAsync(grad, s.acc, checked_bytes(mp, sizeof(double)),
                                       cudaMemcpyDeviceToHost, stream));

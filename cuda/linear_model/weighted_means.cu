@@ -63,8 +63,8 @@ void col_sums_async(DeviceRows<const T> x, int64_t rows, int64_t cols, DeviceRow
                     int64_t slabs, double* partial, cudaStream_t stream) {
   const int64_t gx = std::clamp<int64_t>(ceil_div(cols, kSumCols), 1, kMaxGridY);
   const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(slabs));
-  weighted_col_sums_kernel<<<grid, dim3(kSumCols, kSumRows), 0, stream>>>(x.data, x.ld, rows, cols,
-                                                                          w.data, w.ld, partial);
+  GPULEARN_LAUNCH(grid, dim3(kSumCols, kSumRows), 0, stream, weighted_col_sums_kernel)
+  (x.data, x.ld, rows, cols, w.data, w.ld, partial);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 
@@ -72,7 +72,7 @@ void sum_slabs_async(const double* partial, int64_t slabs, int64_t cols, double*
                      cudaStream_t stream) {
   const auto blocks =
       static_cast<unsigned>(std::clamp<int64_t>(ceil_div(cols, kBlockThreads), 1, kMaxBlocks));
-  sum_slabs_kernel<<<blocks, kBlockThreads, 0, stream>>>(partial, slabs, cols, out);
+  GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, sum_slabs_kernel)(partial, slabs, cols, out);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 

@@ -175,7 +175,7 @@ void direct_tile_launch(const DirectArgs<T>& a, cudaStream_t stream) {
   const int64_t row_blocks = ceil_div(a.rows, kTile), col_blocks = ceil_div(a.cols, kTile);
   const dim3 grid(static_cast<unsigned>(std::clamp<int64_t>(col_blocks, 1, INT32_MAX)),
                   static_cast<unsigned>(std::clamp<int64_t>(row_blocks, 1, kMaxGridY)));
-  direct_tile_kernel<T, kKind><<<grid, kBlockThreads, 0, stream>>>(a);
+  GPULEARN_LAUNCH(grid, kBlockThreads, 0, stream, direct_tile_kernel<T, kKind>)(a);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 
@@ -189,8 +189,8 @@ void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d
     constexpr int kLanes = decltype(lanes)::value;
     const auto blocks = static_cast<unsigned>(
         std::clamp<int64_t>(ceil_div(checked_mul(rows, kLanes), kBlockThreads), 1, kMaxBlocks));
-    row_factors_kernel<T, kLanes>
-        <<<blocks, kBlockThreads, 0, stream>>>(x, ld, rows, d, shift, a == Approx::kCosine, f);
+    GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, row_factors_kernel<T, kLanes>)
+    (x, ld, rows, d, shift, a == Approx::kCosine, f);
     GPULEARN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -200,8 +200,8 @@ GemmRows<T> shifted_tile_async(const T* x, int64_t ld, int64_t rows, int64_t d, 
                                T* xs, cudaStream_t stream) {
   if (shift == nullptr) return {x, ld};
   if (rows > 0 && d > 0) {
-    shift_rows_kernel<T>
-        <<<elementwise_grid(rows, d), kBlockThreads, 0, stream>>>(x, ld, rows, d, shift, xs);
+    GPULEARN_LAUNCH(elementwise_grid(rows, d), kBlockThreads, 0, stream, shift_rows_kernel<T>)
+    (x, ld, rows, d, shift, xs);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
   return {xs, d};

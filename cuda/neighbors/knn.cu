@@ -144,7 +144,7 @@ struct SelectArgs {
 
 template <typename T, Approx kA>
 __global__ void __launch_bounds__(kWarpThreads) select_kernel(SelectArgs<T> a) {
-  extern __shared__ int64_t neighbors_smem[];
+  GPULEARN_DYNAMIC_SHARED(int64_t, neighbors_smem);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t r = blockIdx.x * int64_t{kWarps} + warp;
   if (r >= a.rows) return;  // a whole warp: the kernel has no block-wide barrier
@@ -224,7 +224,7 @@ struct ExactArgs {
 
 template <typename T>
 __global__ void __launch_bounds__(kWarpThreads) exact_sort_kernel(ExactArgs<T> a) {
-  extern __shared__ int64_t neighbors_smem[];
+  GPULEARN_DYNAMIC_SHARED(int64_t, neighbors_smem);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t r = blockIdx.x * int64_t{kWarps} + warp;
   if (r >= a.rows) return;
@@ -314,8 +314,9 @@ void knn_fast(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<cons
       a.run_dist = dist + q0 * k;
       a.run_idx = idx + q0 * k;
       with_approx(metric.kind, [&](auto kind) {
-        select_kernel<T, decltype(kind)::value>
-            <<<warp_blocks(rows), kWarpThreads, select_smem, stream>>>(a);
+        GPULEARN_LAUNCH(warp_blocks(rows), kWarpThreads, select_smem, stream,
+                        select_kernel<T, decltype(kind)::value>)
+        (a);
         GPULEARN_CUDA_CHECK_LAUNCH();
       });
     }
@@ -331,7 +332,7 @@ void knn_fast(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<cons
     e.width = exact_width;
     e.dist = dist + q0 * k;
     e.idx = idx + q0 * k;
-    exact_sort_kernel<T><<<warp_blocks(rows), kWarpThreads, exact_smem, stream>>>(e);
+    GPULEARN_LAUNCH(warp_blocks(rows), kWarpThreads, exact_smem, stream, exact_sort_kernel<T>)(e);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
 }
@@ -482,8 +483,8 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
         shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.qs, stream);
     cub::DoubleBuffer<T> keys(s.keys0, s.keys1);
     cub::DoubleBuffer<int64_t> vals(s.vals0, s.vals1);
-    empty_lists_kernel<<<grid_for(rows * k), kBlockThreads, 0, stream>>>(
-        keys.Current(), vals.Current(), rows, seg, k);
+    GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, empty_lists_kernel)
+    (keys.Current(), vals.Current(), rows, seg, k);
     GPULEARN_CUDA_CHECK_LAUNCH();
     for (int64_t x0 = 0; x0 < n; x0 += tc) {
       const int64_t cols = std::min(tc, n - x0);
@@ -492,14 +493,14 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
       distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d,
                           keys.Current() + k, seg);
       with_approx(metric.kind, [&](auto kind) {
-        candidates_kernel<T, decltype(kind)::value>
-            <<<grid_for(rows * cols), kBlockThreads, 0, stream>>>(
-                keys.Current(), vals.Current(), rows, cols, seg, k, q0, x0,
-                factors ? s.qf + q0 : nullptr, factors ? s.xf + x0 : nullptr, exclude_self);
+        GPULEARN_LAUNCH(grid_for(rows * cols), kBlockThreads, 0, stream,
+                        candidates_kernel<T, decltype(kind)::value>)
+        (keys.Current(), vals.Current(), rows, cols, seg, k, q0, x0, factors ? s.qf + q0 : nullptr,
+         factors ? s.xf + x0 : nullptr, exclude_self);
         GPULEARN_CUDA_CHECK_LAUNCH();
       });
-      segments_kernel<<<grid_for(rows), kBlockThreads, 0, stream>>>(s.begin, s.end, rows, seg,
-                                                                    k + cols);
+      GPULEARN_LAUNCH(grid_for(rows), kBlockThreads, 0, stream, segments_kernel)
+      (s.begin, s.end, rows, seg, k + cols);
       GPULEARN_CUDA_CHECK_LAUNCH();
       segmented_sort(s.temp, temp_bytes, keys, vals, rows * seg, rows, s.begin, s.end, value_bits,
                      stream);
@@ -507,11 +508,12 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     // The exact pass, into the spare buffers; then by index, and stably by value.
     T* exact_v = keys.Alternate();
     int64_t* exact_i = vals.Alternate();
-    exact_pairs_kernel<<<grid_for(rows * k), kBlockThreads, 0, stream>>>(
-        metric, queries.row(q0), queries.ld, index.data, index.ld, d, rows, k, vals.Current(), seg,
-        exact_v, exact_i);
+    GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, exact_pairs_kernel)
+    (metric, queries.row(q0), queries.ld, index.data, index.ld, d, rows, k, vals.Current(), seg,
+     exact_v, exact_i);
     GPULEARN_CUDA_CHECK_LAUNCH();
-    segments_kernel<<<grid_for(rows), kBlockThreads, 0, stream>>>(s.begin, s.end, rows, k, k);
+    GPULEARN_LAUNCH(grid_for(rows), kBlockThreads, 0, stream, segments_kernel)
+    (s.begin, s.end, rows, k, k);
     GPULEARN_CUDA_CHECK_LAUNCH();
     cub::DoubleBuffer<int64_t> by_index(exact_i, vals.Current());
     cub::DoubleBuffer<T> with_index(exact_v, keys.Current());

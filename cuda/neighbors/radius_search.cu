@@ -215,7 +215,9 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
       a.exclude_self = exclude_self;
       a.counts = s.counts;
       with_approx(metric.kind, [&](auto kind) {
-        match_kernel<T, decltype(kind)::value><<<blocks(rows), kWarpThreads, 0, stream>>>(a);
+        GPULEARN_LAUNCH(blocks(rows), kWarpThreads, 0, stream,
+                        match_kernel<T, decltype(kind)::value>)
+        (a);
         GPULEARN_CUDA_CHECK_LAUNCH();
       });
       download_async(counts.data(), static_cast<const int32_t*>(s.counts), rows, stream);
@@ -227,8 +229,8 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
       }
       if (total == 0) continue;
       upload_async(s.starts, starts.data(), rows, stream);
-      gather_kernel<T><<<blocks(rows), kWarpThreads, 0, stream>>>(s.g, s.match, tn, rows, s.counts,
-                                                                  s.starts, s.out_v, s.out_c);
+      GPULEARN_LAUNCH(blocks(rows), kWarpThreads, 0, stream, gather_kernel<T>)
+      (s.g, s.match, tn, rows, s.counts, s.starts, s.out_v, s.out_c);
       GPULEARN_CUDA_CHECK_LAUNCH();
       found_v.resize(total);
       found_c.resize(total);
