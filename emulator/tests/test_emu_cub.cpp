@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <cub/cub.cuh>
 #include <cub/device/device_radix_sort.cuh>
@@ -15,6 +16,7 @@
 #include <cub/device/device_segmented_radix_sort.cuh>
 #include <cub/device/device_select.cuh>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <numeric>
 #include <random>
