@@ -365,7 +365,7 @@ void cluster_sums(CudaBackend& be, MatrixView<const T> X, VectorView<const T> w,
   const Scratch s = be.carve_chunk_workspace(layout);
 
   if (shift != nullptr) upload_async(s.shift, shift, d, stream);
-  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, iota_kernel)(s.rows, n);
+  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, iota_kernel<IndexT>)(s.rows, n);
   GPULEARN_CUDA_CHECK_LAUNCH();
   // Stable: within a cluster the rows stay in ascending order, so the sums below do not depend
   // on how the sort was scheduled.
@@ -551,7 +551,7 @@ void sq_distances_impl(CudaBackend& be, MatrixView<const T> X, const T* shift, c
     shifted_norms_async(x, X.ld, m, d, cv.shift, shifted ? s.xs : nullptr, s.xn, stream);
     center_products_async(be, shifted ? static_cast<const T*>(s.xs) : x, shifted ? d : X.ld, m, d,
                           cv.centers, k, dst, out.ld);
-    GPULEARN_LAUNCH(grid_for(checked_mul(m, k)), kBlockThreads, 0, stream, distances_kernel)
+    GPULEARN_LAUNCH(grid_for(checked_mul(m, k)), kBlockThreads, 0, stream, distances_kernel<T>)
     (dst, out.ld, m, k, s.xn, cv.norms);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }

@@ -110,7 +110,7 @@ inline void sum_partial_rows_async(const double* partial, int64_t slabs, int64_t
   if (cols <= 0) return;
   const auto blocks =
       static_cast<unsigned>(std::clamp<int64_t>(ceil_div(cols, kBlockThreads), 1, kMaxBlocks));
-  GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, sum_partial_rows_kernel)
+  GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, sum_partial_rows_kernel<double>)
   (partial, slabs, cols, out);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }

@@ -97,7 +97,7 @@ void min_potentials_impl(CudaBackend& be, VectorView<const T> cur, MatrixView<co
   const int bx = lanes_for(t), by = kBlockThreads / bx;
   const dim3 grid(static_cast<unsigned>(std::clamp<int64_t>(ceil_div(t, bx), 1, kMaxBlocks)),
                   static_cast<unsigned>(slabs));
-  GPULEARN_LAUNCH(grid, dim3(bx, by), 0, stream, min_potentials_kernel)
+  GPULEARN_LAUNCH(grid, dim3(bx, by), 0, stream, min_potentials_kernel<T>)
   (cur.data, cur.stride, D.data, D.ld, n, t, w.empty() ? nullptr : w.data, w.stride, s.partial);
   GPULEARN_CUDA_CHECK_LAUNCH();
   sum_partial_rows_async(static_cast<const double*>(s.partial), slabs, t, s.pot, stream);
@@ -125,7 +125,7 @@ void min_update_impl(CudaBackend& be, VectorView<T> cur, MatrixView<const T> D, 
   require_device(cur, "the closest distances");
   require_device(D, "the candidate distances");
   cudaStream_t stream = be.stream();
-  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, min_update_kernel)
+  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, min_update_kernel<T>)
   (cur.data, cur.stride, D.data, D.ld, n, c);
   GPULEARN_CUDA_CHECK_LAUNCH();
   be.sync_stream();
@@ -262,7 +262,7 @@ void weighted_draws_impl(CudaBackend& be, VectorView<const T> p, VectorView<cons
   const Scratch s = be.carve_chunk_workspace(layout);
   cudaStream_t stream = be.stream();
   upload_async(s.u, u, t, stream);
-  GPULEARN_LAUNCH(static_cast<unsigned>(tiles), kBlockThreads, 0, stream, local_scan_kernel)
+  GPULEARN_LAUNCH(static_cast<unsigned>(tiles), kBlockThreads, 0, stream, local_scan_kernel<T>)
   (p.empty() ? nullptr : p.data, p.stride, w.empty() ? nullptr : w.data, w.stride, n, s.local,
    s.tile_total);
   GPULEARN_CUDA_CHECK_LAUNCH();
@@ -323,7 +323,7 @@ std::vector<int64_t> independent_draws_impl(CudaBackend& be, VectorView<const T>
     auto* counter =
         be.carve_chunk_workspace([](Carver& c) { return c.take<unsigned long long>(1); });
     GPULEARN_CUDA_TRY(cudaMemsetAsync(counter, 0, sizeof(unsigned long long), stream));
-    GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, count_draws_kernel)(drawn, n, counter);
+    GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, count_draws_kernel<T>)(drawn, n, counter);
     GPULEARN_CUDA_CHECK_LAUNCH();
     download_async(&count, static_cast<const unsigned long long*>(counter), 1, stream);
     be.sync_stream();
@@ -396,10 +396,10 @@ void largest_sorted(CudaBackend& be, VectorView<const T> p, int64_t m, int64_t* 
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, gather_kernel)
+  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, gather_kernel<T>)
   (p.data, p.stride, n, s.keys_in);
   GPULEARN_CUDA_CHECK_LAUNCH();
-  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, iota_kernel)(s.rows_in, n);
+  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, iota_kernel<IndexT>)(s.rows_in, n);
   GPULEARN_CUDA_CHECK_LAUNCH();
   GPULEARN_CUDA_TRY(cub::DeviceRadixSort::SortPairsDescending(
       s.tmp, sort_bytes, static_cast<const T*>(s.keys_in), s.keys_out,

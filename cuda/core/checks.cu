@@ -99,7 +99,7 @@ T reduce_matrix(CudaBackend& be, MatrixView<const T> X, Map map, Reduce reduce,
     const int64_t count = std::min(chunk, X.rows - begin);
     const DeviceRows<const T> rows = reader.load(begin, count);
     const Shape sh = flatten(count, X.cols, rows.ld);
-    GPULEARN_LAUNCH(elementwise_grid(sh.rows, sh.cols), kBlockThreads, 0, s, reduce_kernel)
+    GPULEARN_LAUNCH(elementwise_grid(sh.rows, sh.cols), kBlockThreads, 0, s, reduce_kernel<T, Map, Reduce>)
     (rows.data, sh, map, reduce, identity, scratch.partial);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }

@@ -154,7 +154,7 @@ std::shared_ptr<void> CudaBackend::allocate(int64_t bytes) {
   } catch (const OutOfMemory&) {
     size_t free_bytes = 0, total_bytes = 0;
     if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) (void)cudaGetLastError();
-    GPULEARN_FAIL(OutOfMemory, "CUDA out of memory: cannot allocate ", bytes,
+    GPULEARN_FAIL(OutOfMemory, kCudaOomPrefix, "cannot allocate ", bytes,
                   " bytes on cuda:", device_, " (", free_bytes, " of ", total_bytes,
                   " bytes free)");
   }

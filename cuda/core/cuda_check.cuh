@@ -14,6 +14,15 @@
 
 namespace gpulearn::detail {
 
+// Errors from a CUDA emulator build (GPULEARN_CUDA_EMULATION) say so: no real GPU was involved.
+#if defined(GPULEARN_CUDA_EMULATION)
+constexpr const char* kCudaErrorPrefix = "CUDA error (emulated device): ";
+constexpr const char* kCudaOomPrefix = "CUDA out of memory (emulated device): ";
+#else
+constexpr const char* kCudaErrorPrefix = "CUDA error: ";
+constexpr const char* kCudaOomPrefix = "CUDA out of memory: ";
+#endif
+
 inline const char* cusolver_status_name(cusolverStatus_t s) {
   // cuSOLVER has no cublasGetStatusName counterpart.
   switch (s) {
@@ -56,13 +65,13 @@ inline const char* cusolver_status_name(cusolverStatus_t s) {
   (void)cudaGetLastError();
   if (code == cudaErrorMemoryAllocation) {
     if (bytes >= 0) {
-      raise<OutOfMemory>(file, line, "CUDA out of memory: could not allocate ", bytes,
+      raise<OutOfMemory>(file, line, kCudaOomPrefix, "could not allocate ", bytes,
                          " bytes of device memory (", call, ")");
     }
-    raise<OutOfMemory>(file, line, "CUDA out of memory: ", call, " returned ",
+    raise<OutOfMemory>(file, line, kCudaOomPrefix, call, " returned ",
                        cudaGetErrorName(code), " (", cudaGetErrorString(code), ")");
   }
-  raise<DeviceError>(file, line, "CUDA error: ", call, " returned ", cudaGetErrorName(code), " (",
+  raise<DeviceError>(file, line, kCudaErrorPrefix, call, " returned ", cudaGetErrorName(code), " (",
                      static_cast<int>(code), ": ", cudaGetErrorString(code), ")");
 }
 

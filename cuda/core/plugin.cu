@@ -62,12 +62,26 @@ GPULEARN_PLUGIN_EXPORT gpulearn::detail::Backend* gpulearn_cuda_create_backend(i
   return nullptr;
 }
 
+// 1 when this plugin was built against the CUDA emulator (emulator/): its devices are the CPU.
+GPULEARN_PLUGIN_EXPORT int gpulearn_cuda_emulated() {
+#if defined(GPULEARN_CUDA_EMULATION)
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 GPULEARN_PLUGIN_EXPORT const char* gpulearn_cuda_toolkit_version() {
   // CUDART_VERSION is major * 1000 + minor * 10. snprintf into a fixed buffer: nothing here
   // can throw.
-  static const std::array<char, 16> version = [] {
-    std::array<char, 16> v{};
+  static const std::array<char, 32> version = [] {
+    std::array<char, 32> v{};
+#if defined(GPULEARN_CUDA_EMULATION)
+    std::snprintf(v.data(), v.size(), "%d.%d emulated", CUDART_VERSION / 1000,
+                  CUDART_VERSION % 1000 / 10);
+#else
     std::snprintf(v.data(), v.size(), "%d.%d", CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10);
+#endif
     return v;
   }();
   return version.data();

@@ -124,7 +124,7 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
     const int64_t m = std::min(chunk, n - begin);
     centre_scale_async<T, false>(xr.load(begin, m), m, d, means.data(), scale,
                                  DeviceRows<const T>{}, CentredDst<T>{s.xc, d, 0}, stream);
-    GPULEARN_LAUNCH(kNormBlocks, kBlockThreads, 0, stream, add_sq_norm_kernel)
+    GPULEARN_LAUNCH(kNormBlocks, kBlockThreads, 0, stream, add_sq_norm_kernel<T>)
     (s.xc, checked_mul(m, d), slots.data());
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (l == 0) continue;  // cuBLAS rejects leading dimensions of 0
@@ -140,7 +140,7 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
     }
     GPULEARN_CUBLAS_TRY(Blas<T>::gemm(be.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, l, d, m, &one, t1,
                                       ld_t1, s.xc, d, &zero, P.data(), l));
-    GPULEARN_LAUNCH(acc_blocks, kBlockThreads, 0, stream, accumulate_kernel)
+    GPULEARN_LAUNCH(acc_blocks, kBlockThreads, 0, stream, accumulate_kernel<T>)
     (acc.data(), P.data(), dl);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }

@@ -76,7 +76,7 @@ GPULEARN_HOST_DEVICE inline int64_t node_rows(const GrowSpec& s, const int64_t* 
   return stats[i * s.n_channels + s.n_channels - 1];
 }
 
-#ifdef __CUDACC__
+#if defined(__CUDACC__) || defined(GPULEARN_CUDA_EMULATION)
 __device__ inline void atomic_add_i64(int64_t* p, int64_t v) {
   atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
 }

@@ -46,10 +46,10 @@ void add_intercept_async(T* out, int64_t ld, int64_t rows, int64_t k, const T* i
   if (k <= kRowPerThreadTargets) {
     const auto blocks =
         static_cast<unsigned>(std::clamp<int64_t>(ceil_div(rows, kBlockThreads), 1, kMaxBlocks));
-    GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, add_intercept_rows_kernel)
+    GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, add_intercept_rows_kernel<T>)
     (out, ld, rows, k, intercept);
   } else {
-    GPULEARN_LAUNCH(elementwise_grid(rows, k), kBlockThreads, 0, stream, add_intercept_cols_kernel)
+    GPULEARN_LAUNCH(elementwise_grid(rows, k), kBlockThreads, 0, stream, add_intercept_cols_kernel<T>)
     (out, ld, rows, k, intercept);
   }
   GPULEARN_CUDA_CHECK_LAUNCH();

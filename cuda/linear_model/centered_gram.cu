@@ -83,7 +83,7 @@ void centered_gram_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<const
   }
   const dim3 grid(static_cast<unsigned>(std::clamp<int64_t>(ceil_div(d, kBlockThreads), 1, 64)),
                   static_cast<unsigned>(std::clamp<int64_t>(d, 1, kMaxGridY)));
-  GPULEARN_LAUNCH(grid, kBlockThreads, 0, stream, mirror_lower_kernel)(G.data(), d);
+  GPULEARN_LAUNCH(grid, kBlockThreads, 0, stream, mirror_lower_kernel<T>)(G.data(), d);
   GPULEARN_CUDA_CHECK_LAUNCH();
   // Symmetric, so the column-major G is also the row-major gram; B is already row-major d x k.
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(gram, G.data(), checked_bytes(d * d, sizeof(T)),

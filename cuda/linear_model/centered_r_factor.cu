@@ -133,7 +133,7 @@ int64_t centered_r_factor_impl(CudaBackend& be, MatrixView<const T> X, MatrixVie
     // After ormqr (which reads the Householder vectors), so queued after it on the stream.
     const dim3 grid(static_cast<unsigned>(std::clamp<int64_t>(ceil_div(r, kBlockThreads), 1, 64)),
                     static_cast<unsigned>(std::clamp<int64_t>(d, 1, kMaxGridY)));
-    GPULEARN_LAUNCH(grid, kBlockThreads, 0, stream, zero_below_diagonal_kernel)(s.m, ldm, r, d);
+    GPULEARN_LAUNCH(grid, kBlockThreads, 0, stream, zero_below_diagonal_kernel<T>)(s.m, ldm, r, d);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
   GPULEARN_ASSERT(r == r_max);

@@ -216,17 +216,17 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
       GPULEARN_CUDA_TRY(
           cudaMemsetAsync(s.z, 0, checked_bytes(checked_mul(rows, m), sizeof(T)), stream));
     }
-    GPULEARN_LAUNCH(kLossBlocks, kBlockThreads, 0, stream, loss_residual_kernel)
+    GPULEARN_LAUNCH(kLossBlocks, kBlockThreads, 0, stream, loss_residual_kernel<T>)
     (s.z, rows, m, b_d, lab, wc.data, wc.ld, s.slots);
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (!with_grad) continue;
     if (d > 0) {
       GPULEARN_CUBLAS_TRY(Blas<T>::gemm(be.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, d, m, rows, &one,
                                         x.data, x.ld, s.z, m, &zero, s.g, d));
-      GPULEARN_LAUNCH(grid_for(md), kBlockThreads, 0, stream, accumulate_kernel)(s.acc, s.g, m, d);
+      GPULEARN_LAUNCH(grid_for(md), kBlockThreads, 0, stream, accumulate_kernel<T>)(s.acc, s.g, m, d);
       GPULEARN_CUDA_CHECK_LAUNCH();
     }
-    GPULEARN_LAUNCH(sums_grid, kBlockThreads, 0, stream, column_sums_kernel)
+    GPULEARN_LAUNCH(sums_grid, kBlockThreads, 0, stream, column_sums_kernel<T>)
     (s.z, rows, m, s.slots + kLossBlocks + 1);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }

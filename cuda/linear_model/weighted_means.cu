@@ -63,7 +63,7 @@ void col_sums_async(DeviceRows<const T> x, int64_t rows, int64_t cols, DeviceRow
                     int64_t slabs, double* partial, cudaStream_t stream) {
   const int64_t gx = std::clamp<int64_t>(ceil_div(cols, kSumCols), 1, kMaxGridY);
   const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(slabs));
-  GPULEARN_LAUNCH(grid, dim3(kSumCols, kSumRows), 0, stream, weighted_col_sums_kernel)
+  GPULEARN_LAUNCH(grid, dim3(kSumCols, kSumRows), 0, stream, weighted_col_sums_kernel<T>)
   (x.data, x.ld, rows, cols, w.data, w.ld, partial);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }

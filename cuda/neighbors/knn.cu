@@ -483,7 +483,7 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
         shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.qs, stream);
     cub::DoubleBuffer<T> keys(s.keys0, s.keys1);
     cub::DoubleBuffer<int64_t> vals(s.vals0, s.vals1);
-    GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, empty_lists_kernel)
+    GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, empty_lists_kernel<T>)
     (keys.Current(), vals.Current(), rows, seg, k);
     GPULEARN_CUDA_CHECK_LAUNCH();
     for (int64_t x0 = 0; x0 < n; x0 += tc) {
@@ -508,7 +508,7 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     // The exact pass, into the spare buffers; then by index, and stably by value.
     T* exact_v = keys.Alternate();
     int64_t* exact_i = vals.Alternate();
-    GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, exact_pairs_kernel)
+    GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, exact_pairs_kernel<T>)
     (metric, queries.row(q0), queries.ld, index.data, index.ld, d, rows, k, vals.Current(), seg,
      exact_v, exact_i);
     GPULEARN_CUDA_CHECK_LAUNCH();

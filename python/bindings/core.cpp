@@ -548,6 +548,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("cuda_available", &cuda_available);
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_unavailable_reason", &cuda_unavailable_reason);
+  m.def("cuda_emulated", &cuda_emulated);
   m.def("build_info", [] {
     const BuildInfo b = build_info();
     py::dict d;

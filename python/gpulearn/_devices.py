@@ -27,7 +27,9 @@ def resolve(device, data_device=None):
     if device == "auto":
         if data_device is not None:
             return f"cuda:{data_device}"
-        return "cuda:0" if cuda_available() else "cpu"
+        # An emulated CUDA device (a test build of the CUDA emulator) runs on the CPU: never
+        # chosen by "auto", only by an explicit "cuda"/"cuda:N".
+        return "cuda:0" if cuda_available() and not _core.cuda_emulated() else "cpu"
     return "cuda:0" if device == "cuda" else device
 
 

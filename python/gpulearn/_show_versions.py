@@ -30,8 +30,10 @@ def show_versions():
         lines.append(f"   CUDA toolkit: {build['cuda_version'] or 'plugin not loaded'}")
     lines.append("devices:")
     lines.append("   cpu")
+    emulated = n_devices > 0 and _core.cuda_emulated()
     for i in range(n_devices):
-        lines.append(f"   cuda:{i}")
+        lines.append(f"   cuda:{i}" + (" (EMULATED: the CUDA emulator, running on the CPU; "
+                                         "no real GPU)" if emulated else ""))
     if n_devices == 0:
         lines.append(f"   (no CUDA device: {_core.cuda_unavailable_reason()})")
     lines.append("system:")

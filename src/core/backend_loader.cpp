@@ -97,6 +97,14 @@ std::string CudaPlugin::unavailable_reason() {
   return count_ > 0 ? std::string() : reason_;
 }
 
+bool CudaPlugin::emulated() {
+  std::lock_guard<std::mutex> lock(plugin_mutex());
+  load();
+  if (handle_ == nullptr) return false;
+  auto emulated = symbol<int (*)()>(handle_, "gpulearn_cuda_emulated");
+  return emulated != nullptr && emulated() != 0;
+}
+
 std::string CudaPlugin::toolkit_version() {
   std::lock_guard<std::mutex> lock(plugin_mutex());
   load();

@@ -18,6 +18,8 @@ class CudaPlugin {
   std::string unavailable_reason();
   /// The toolkit the plugin was built with, "" when it is not loaded.
   std::string toolkit_version();
+  /// True when the loaded plugin runs on the CUDA emulator.
+  bool emulated();
   /// A backend for the device; throws Unsupported with the reason.
   std::unique_ptr<Backend> create(int device);
 

@@ -27,7 +27,7 @@ std::string normalise(const std::string& text) {
 Device Device::parse(const std::string& text) {
   const std::string s = normalise(text);
   if (s == "cpu") return cpu();
-  if (s == "auto") return cuda_available() ? cuda(0) : cpu();
+  if (s == "auto") return cuda_available() && !cuda_emulated() ? cuda(0) : cpu();
   if (s == "cuda" || s == "gpu") return cuda(0);
   for (const char* prefix : {"cuda:", "gpu:"}) {
     const std::string p(prefix);
@@ -47,6 +47,8 @@ std::string Device::to_string() const {
 bool cuda_available() { return detail::cuda_plugin().device_count() > 0; }
 
 int cuda_device_count() { return std::max(0, detail::cuda_plugin().device_count()); }
+
+bool cuda_emulated() { return detail::cuda_plugin().emulated(); }
 
 std::string cuda_unavailable_reason() { return detail::cuda_plugin().unavailable_reason(); }
 

@@ -34,6 +34,10 @@ bool cuda_available();
 /// Number of CUDA devices the backend sees; 0 when it is absent or cannot load.
 int cuda_device_count();
 
+/// True when the CUDA backend is the CUDA emulator's (a test build, GPULEARN_CUDA_EMULATION):
+/// its devices run on the CPU. device "auto" never picks an emulated device.
+bool cuda_emulated();
+
 /// Why the CUDA backend is unavailable ("" when it is available).
 std::string cuda_unavailable_reason();
 

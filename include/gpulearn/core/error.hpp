@@ -97,8 +97,10 @@ inline int64_t checked_add(int64_t a, int64_t b) {
 #define GPULEARN_FAIL(ErrorType, ...) \
   ::gpulearn::detail::raise<ErrorType>(__FILE__, __LINE__, __VA_ARGS__)
 
-/// An internal invariant: checked in debug builds only.
-#ifdef NDEBUG
+/// An internal invariant: checked in debug builds, and in test builds (GPULEARN_ENABLE_ASSERTS,
+/// CMake's GPULEARN_ASSERTS) so that a broken contract between a driver and a primitive fails a
+/// test instead of writing out of bounds.
+#if defined(NDEBUG) && !defined(GPULEARN_ENABLE_ASSERTS)
 #define GPULEARN_ASSERT(cond) ((void)0)
 #else
 #define GPULEARN_ASSERT(cond)                                                                     \

@@ -1,0 +1,102 @@
+// Kernel launches: GPULEARN_LAUNCH(grid, block, shared, stream, kernel)(args...) (see
+// cuda/core/launch.cuh) becomes a Launch, which validates the configuration as the hardware
+// does and queues the grid on the stream; the grid runs when the host synchronises.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "gpulearn_emu/runtime_api.hpp"
+
+namespace gpulearn_emu {
+
+struct LaunchSite {
+  const char* name;  // the kernel as written at the launch, e.g. "assign_kernel<T, kLanes>"
+  const char* file;
+  int line;
+  const void* func;  // the kernel's host address: the key of cudaFuncSetAttribute
+};
+
+/// Checks the launch configuration (block and grid limits, dynamic shared memory against the
+/// default 48 KiB or the kernel's opt-in), then queues one run of the grid on `stream`:
+/// `thread_body` is called once per device thread, each a fiber. `tls_anchor`, when not null,
+/// returns an address inside the kernel module's thread-local block, which holds its static
+/// shared memory (poisoned before each block). `pointer_args` are the kernel's raw pointer
+/// arguments, checked when the grid runs: each must be null or point into memory a kernel may
+/// dereference. Returns the launch error, also recorded as the thread's last error.
+GPULEARN_EMU_API_CXX cudaError_t launch_grid(const LaunchSite& site, dim3 grid, dim3 block,
+                                             size_t shared, cudaStream_t stream,
+                                             std::function<void()> thread_body,
+                                             void* (*tls_anchor)(),
+                                             std::vector<const void*> pointer_args);
+
+namespace {
+// In the module that compiles the kernels (internal linkage: one per translation unit, all in
+// that module's thread-local block).
+#if defined(GPULEARN_EMU_POISON_STATIC_SHARED)
+thread_local char tls_anchor_byte;
+inline void* tls_anchor() { return &tls_anchor_byte; }
+constexpr void* (*kTlsAnchor)() = &tls_anchor;
+#else
+constexpr void* (*kTlsAnchor)() = nullptr;
+#endif
+}  // namespace
+
+template <typename... P>
+class Launch {
+ public:
+  using Kernel = void (*)(P...);
+  Launch(Kernel kernel, const char* name, dim3 grid, dim3 block, size_t shared,
+         cudaStream_t stream, const char* file, int line)
+      : kernel_(kernel),
+        site_{name, file, line, reinterpret_cast<const void*>(kernel)},
+        grid_(grid),
+        block_(block),
+        shared_(shared),
+        stream_(stream) {}
+  // 0 and nullptr as the stream argument.
+  Launch(Kernel kernel, const char* name, dim3 grid, dim3 block, size_t shared, int stream,
+         const char* file, int line)
+      : Launch(kernel, name, grid, block, shared, static_cast<cudaStream_t>(nullptr), file,
+               line) {
+    (void)stream;
+  }
+
+  /// The arguments are converted to the kernel's parameter types now, as a launch copies them.
+  template <typename... A>
+  void operator()(A&&... args) const {
+    static_assert(sizeof...(A) == sizeof...(P), "kernel launched with the wrong argument count");
+    auto params = std::make_shared<std::tuple<std::decay_t<P>...>>(std::forward<A>(args)...);
+    std::vector<const void*> pointers;
+    std::apply(
+        [&pointers](const auto&... p) {
+          (
+              [&pointers](const auto& v) {
+                if constexpr (std::is_pointer_v<std::decay_t<decltype(v)>>) {
+                  pointers.push_back(static_cast<const void*>(v));
+                }
+              }(p),
+              ...);
+        },
+        *params);
+    Kernel k = kernel_;
+    launch_grid(site_, grid_, block_, shared_, stream_, [k, params] { std::apply(k, *params); },
+                kTlsAnchor, std::move(pointers));
+  }
+
+ private:
+  Kernel kernel_;
+  LaunchSite site_;
+  dim3 grid_, block_;
+  size_t shared_;
+  cudaStream_t stream_;
+};
+
+template <typename... P, typename S>
+Launch(void (*)(P...), const char*, dim3, dim3, size_t, S, const char*, int) -> Launch<P...>;
+
+}  // namespace gpulearn_emu

@@ -1,0 +1,657 @@
+// Kernel execution: a grid runs block after block; the threads of a block are fibers
+// (Boost.Context) scheduled cooperatively, switching only at __syncthreads and the warp
+// intrinsics, which follow independent thread scheduling (sm_70+): the lanes named in a mask
+// meet, whatever their path. Every misuse that hangs or is undefined on hardware (a barrier
+// some threads never reach, a lane that exits while named in a mask, masks that disagree) is
+// a fault naming the kernel, the lanes and the source line.
+//
+// Races: each grid runs twice, threads in ascending and then in descending order between
+// synchronisation points, from the same snapshot of memory; if the two runs leave different
+// memory, a barrier or a __syncwarp is missing (or threads write one location), and the
+// launch faults. Atomics whose returned value is read make a result order-dependent by
+// design; such launches are exempt from the comparison.
+#include <dlfcn.h>
+#include <link.h>
+
+#include <algorithm>
+#include <boost/context/fiber.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gpulearn_emu/device.hpp"
+#include "gpulearn_emu/launch.hpp"
+#include "runtime_state.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
+namespace gpulearn_emu {
+
+ThreadState* g_current = nullptr;
+
+namespace {
+
+namespace bctx = boost::context;
+
+size_t env_size(const char* name, size_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  const unsigned long long x = std::strtoull(v, &end, 10);
+  return end != v && *end == '\0' ? static_cast<size_t>(x) : fallback;
+}
+
+// Fiber stacks, reused from block to block (a block has up to 1024 threads).
+class StackPool {
+ public:
+  explicit StackPool(size_t size) : size_(size) {}
+  bctx::stack_context allocate() {
+    void* p = nullptr;
+    if (free_.empty()) {
+      p = std::malloc(size_);
+      if (p == nullptr) throw std::bad_alloc();
+    } else {
+      p = free_.back();
+      free_.pop_back();
+    }
+    bctx::stack_context sc;
+    sc.size = size_;
+    sc.sp = static_cast<char*>(p) + size_;
+    return sc;
+  }
+  void deallocate(bctx::stack_context& sc) {
+    free_.push_back(static_cast<char*>(sc.sp) - sc.size);
+  }
+  size_t size() const { return size_; }
+
+ private:
+  size_t size_;
+  std::vector<void*> free_;
+};
+
+StackPool& stacks() {
+  static StackPool* pool = new StackPool(env_size("GPULEARN_EMU_STACK_KIB", 256) * 1024);
+  return *pool;
+}
+
+struct PoolAllocator {
+  bctx::stack_context allocate() { return stacks().allocate(); }
+  void deallocate(bctx::stack_context& sc) noexcept { stacks().deallocate(sc); }
+};
+
+enum class RunState { kReady, kBarrier, kWarp, kDone };
+
+struct Pending {
+  WarpOp op = WarpOp::kSync;
+  unsigned mask = 0;
+  uint64_t value = 0;
+  int arg = 0;
+  int width = 32;
+  const char* file = "";
+  int line = 0;
+  uint64_t result = 0;
+};
+
+struct Thread {
+  ThreadState ts{};
+  int id = 0, warp = 0, lane = 0;
+  RunState state = RunState::kReady;
+  const char* bar_file = "";
+  int bar_line = 0;
+  Pending pend;
+  bctx::fiber fiber;
+  bctx::fiber sink;
+};
+
+struct Block {
+  const LaunchSite* site = nullptr;
+  uint3 idx{};
+  std::vector<Thread> threads;
+  std::deque<int> runq;
+  bool reverse = false;
+  bool failed = false;
+  std::string failure;
+  int at_barrier = 0;
+  int done = 0;
+  unsigned char* dyn_shared = nullptr;
+};
+
+Block* g_block = nullptr;
+Thread* g_thread = nullptr;
+bool g_order_dependent = false;
+
+const char* op_name(WarpOp op) {
+  switch (op) {
+    case WarpOp::kSync: return "__syncwarp";
+    case WarpOp::kShflIdx: return "__shfl_sync";
+    case WarpOp::kShflUp: return "__shfl_up_sync";
+    case WarpOp::kShflDown: return "__shfl_down_sync";
+    case WarpOp::kShflXor: return "__shfl_xor_sync";
+    case WarpOp::kBallot: return "__ballot_sync";
+    case WarpOp::kAny: return "__any_sync";
+    case WarpOp::kAll: return "__all_sync";
+    case WarpOp::kMatchAny: return "__match_any_sync";
+  }
+  return "?";
+}
+
+std::string where(const char* file, int line) {
+  const char* slash = std::strrchr(file, '/');
+  std::string s = slash != nullptr ? slash + 1 : file;
+  // Keep the family folder: "cluster/kmeans_assign.cu:200".
+  if (slash != nullptr) {
+    const char* p = slash;
+    while (p > file && *(p - 1) != '/') --p;
+    s = std::string(p);
+  }
+  return s + ":" + std::to_string(line);
+}
+
+std::string describe_thread(const Thread& t) {
+  std::ostringstream os;
+  os << "thread (" << t.ts.thread_idx.x << "," << t.ts.thread_idx.y << "," << t.ts.thread_idx.z
+     << ") [warp " << t.warp << " lane " << t.lane << "]";
+  return os.str();
+}
+
+std::string hex_mask(unsigned m) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", m);
+  return buf;
+}
+
+void suspend() {
+  Thread* t = g_thread;
+  t->sink = std::move(t->sink).resume();
+}
+
+// Fails the block: the scheduler resumes nothing more, and the launch faults with the message.
+[[noreturn]] void fail_block(const std::string& msg) {
+  Block& b = *g_block;
+  if (!b.failed) {
+    b.failed = true;
+    std::ostringstream os;
+    os << "block (" << b.idx.x << "," << b.idx.y << "," << b.idx.z << "): " << msg;
+    b.failure = os.str();
+  }
+  for (;;) suspend();  // never resumed; unwound when the block is torn down
+}
+
+void make_ready(Block& b, Thread& t) {
+  t.state = RunState::kReady;
+  b.runq.push_back(t.id);
+}
+
+// Lane `lane` of warp `warp` is a live thread of the block.
+Thread* lane_thread(Block& b, int warp, int lane) {
+  const size_t id = static_cast<size_t>(warp) * 32 + static_cast<size_t>(lane);
+  return id < b.threads.size() ? &b.threads[id] : nullptr;
+}
+
+void on_thread_exit(Block& b, Thread& t) {
+  ++b.done;
+  // A lane that exits while others wait for it in a warp intrinsic would hang them.
+  for (int l = 0; l < 32; ++l) {
+    Thread* o = lane_thread(b, t.warp, l);
+    if (o != nullptr && o->state == RunState::kWarp && ((o->pend.mask >> t.lane) & 1u) != 0) {
+      fail_block(describe_thread(t) + " exited while " + describe_thread(*o) + " waits for it in " +
+                 op_name(o->pend.op) + "(mask " + hex_mask(o->pend.mask) + ") at " +
+                 where(o->pend.file, o->pend.line));
+    }
+  }
+}
+
+uint64_t shuffle_source(Block& b, Thread& self, const Pending& p, unsigned mask) {
+  const int width = p.width;
+  const int lane = self.lane;
+  const int seg = lane & ~(width - 1);
+  int src = lane;
+  switch (p.op) {
+    case WarpOp::kShflIdx: src = seg + (p.arg & (width - 1)); break;
+    case WarpOp::kShflUp: src = lane - p.arg >= seg ? lane - p.arg : lane; break;
+    case WarpOp::kShflDown: src = lane + p.arg < seg + width ? lane + p.arg : lane; break;
+    case WarpOp::kShflXor: src = (lane ^ p.arg) < seg + width ? (lane ^ p.arg) : lane; break;
+    default: break;
+  }
+  if (src < 0 || src > 31 || ((mask >> src) & 1u) == 0) {
+    // Reading a lane that does not take part is undefined: garbage, visibly.
+    return ~uint64_t{0};
+  }
+  return lane_thread(b, self.warp, src)->pend.value;
+}
+
+void complete_collective(Block& b, Thread& last, unsigned mask) {
+  std::vector<Thread*> lanes;
+  for (int l = 0; l < 32; ++l) {
+    if ((mask >> l) & 1u) lanes.push_back(lane_thread(b, last.warp, l));
+  }
+  const WarpOp op = last.pend.op;
+  uint64_t ballot = 0;
+  for (Thread* t : lanes) {
+    if (t->pend.value != 0) ballot |= uint64_t{1} << t->lane;
+  }
+  for (Thread* t : lanes) {
+    uint64_t r = 0;
+    switch (op) {
+      case WarpOp::kSync: r = 0; break;
+      case WarpOp::kShflIdx:
+      case WarpOp::kShflUp:
+      case WarpOp::kShflDown:
+      case WarpOp::kShflXor: r = shuffle_source(b, *t, t->pend, mask); break;
+      case WarpOp::kBallot: r = ballot; break;
+      case WarpOp::kAny: r = ballot != 0; break;
+      case WarpOp::kAll: r = ballot == mask; break;
+      case WarpOp::kMatchAny: {
+        unsigned m = 0;
+        for (Thread* o : lanes) {
+          if (o->pend.value == t->pend.value) m |= 1u << o->lane;
+        }
+        r = m;
+        break;
+      }
+    }
+    t->pend.result = r;
+  }
+  // The others resume in scheduling order; the last arrival goes on at once.
+  std::vector<Thread*> wake;
+  for (Thread* t : lanes) {
+    if (t != &last) wake.push_back(t);
+  }
+  if (b.reverse) std::reverse(wake.begin(), wake.end());
+  for (Thread* t : wake) make_ready(b, *t);
+  last.state = RunState::kReady;
+}
+
+// ---- Static shared memory: the kernel module's thread-local block ------------------------------
+
+struct TlsBlock {
+  unsigned char* data = nullptr;
+  size_t size = 0;
+  bool poisonable = false;
+};
+
+int find_tls(struct dl_phdr_info* info, size_t, void* arg) {
+  auto* want = static_cast<std::pair<uintptr_t, TlsBlock>*>(arg);
+  if (info->dlpi_tls_data == nullptr) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_TLS) continue;
+    const auto base = reinterpret_cast<uintptr_t>(info->dlpi_tls_data);
+    if (want->first >= base && want->first < base + ph.p_memsz) {
+      want->second.data = static_cast<unsigned char*>(info->dlpi_tls_data);
+      want->second.size = ph.p_memsz;
+      // Only zero-initialised thread-locals (which is what __shared__ variables are) may be
+      // overwritten; a module with initialised thread-locals is left alone.
+      want->second.poisonable = ph.p_filesz == 0;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+TlsBlock shared_tls(void* (*anchor)()) {
+  if (anchor == nullptr) return {};
+  std::pair<uintptr_t, TlsBlock> want{reinterpret_cast<uintptr_t>(anchor()), TlsBlock{}};
+  dl_iterate_phdr(find_tls, &want);
+  return want.second;
+}
+
+// ---- One block ---------------------------------------------------------------------------------
+
+struct GridRun {
+  const LaunchSite* site;
+  dim3 grid, block;
+  size_t shared;
+  const std::function<void()>* body;
+  TlsBlock tls;
+};
+
+// Runs one block; returns false (with the message) when it failed.
+bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
+               std::string* failure) {
+  Block b;
+  b.site = g.site;
+  b.idx = bidx;
+  b.reverse = reverse;
+  b.dyn_shared = dyn;
+  const unsigned n = g.block.x * g.block.y * g.block.z;
+  b.threads.resize(n);
+  if (g.shared > 0) poison(dyn, g.shared);
+  if (g.tls.poisonable) poison(g.tls.data, g.tls.size);
+  Stats& stats = state().stats;
+  ++stats.blocks;
+  stats.threads += n;
+
+  for (unsigned i = 0; i < n; ++i) {
+    Thread& t = b.threads[i];
+    t.id = static_cast<int>(i);
+    t.warp = static_cast<int>(i / 32);
+    t.lane = static_cast<int>(i % 32);
+    t.ts.thread_idx = uint3{i % g.block.x, (i / g.block.x) % g.block.y,
+                            i / (g.block.x * g.block.y)};
+    t.ts.block_idx = bidx;
+    t.ts.block_dim = g.block;
+    t.ts.grid_dim = g.grid;
+    const std::function<void()>* body = g.body;
+    Thread* tp = &t;
+    Block* bp = &b;
+    t.fiber = bctx::fiber(std::allocator_arg, PoolAllocator{},
+                          [tp, bp, body](bctx::fiber&& sink) {
+                            tp->sink = std::move(sink);
+                            (*body)();
+                            tp->state = RunState::kDone;
+                            on_thread_exit(*bp, *tp);
+                            return std::move(tp->sink);
+                          });
+  }
+  for (unsigned k = 0; k < n; ++k) b.runq.push_back(static_cast<int>(reverse ? n - 1 - k : k));
+
+  Block* saved_block = g_block;
+  Thread* saved_thread = g_thread;
+  ThreadState* saved_current = g_current;
+  g_block = &b;
+  for (;;) {
+    while (!b.runq.empty() && !b.failed) {
+      Thread& t = b.threads[static_cast<size_t>(b.runq.front())];
+      b.runq.pop_front();
+      if (t.state != RunState::kReady) continue;
+      g_thread = &t;
+      g_current = &t.ts;
+      t.fiber = std::move(t.fiber).resume();
+    }
+    if (b.failed) break;
+    if (b.done == static_cast<int>(n)) break;
+    // Nobody can run: a barrier every thread reached, or a fault.
+    const int live = static_cast<int>(n) - b.done;
+    bool same_site = true;
+    const Thread* first = nullptr;
+    for (const Thread& t : b.threads) {
+      if (t.state != RunState::kBarrier) continue;
+      if (first == nullptr) {
+        first = &t;
+      } else if (t.bar_line != first->bar_line || std::strcmp(t.bar_file, first->bar_file) != 0) {
+        same_site = false;
+      }
+    }
+    if (b.at_barrier == live && b.done == 0 && same_site) {
+      b.at_barrier = 0;
+      for (unsigned k = 0; k < n; ++k) {
+        Thread& t = b.threads[reverse ? n - 1 - k : k];
+        if (t.state == RunState::kBarrier) make_ready(b, t);
+      }
+      continue;
+    }
+    std::ostringstream os;
+    if (b.at_barrier > 0 && b.done > 0) {
+      os << b.done << " of " << n << " threads exited without reaching the __syncthreads at "
+         << where(first->bar_file, first->bar_line) << " that " << b.at_barrier
+         << " threads wait at (a barrier in a branch that only some threads take)";
+    } else if (b.at_barrier > 0 && !same_site) {
+      os << "threads wait at different __syncthreads (" << where(first->bar_file, first->bar_line);
+      for (const Thread& t : b.threads) {
+        if (t.state == RunState::kBarrier &&
+            (t.bar_line != first->bar_line || std::strcmp(t.bar_file, first->bar_file) != 0)) {
+          os << " and " << where(t.bar_file, t.bar_line) << " by " << describe_thread(t);
+          break;
+        }
+      }
+      os << "): a barrier in a branch that only some threads take";
+    } else {
+      os << "deadlock:";
+      int listed = 0;
+      for (const Thread& t : b.threads) {
+        if (t.state == RunState::kWarp && listed++ < 4) {
+          os << " " << describe_thread(t) << " waits in " << op_name(t.pend.op) << "(mask "
+             << hex_mask(t.pend.mask) << ") at " << where(t.pend.file, t.pend.line) << ";";
+        }
+      }
+      if (b.at_barrier > 0) {
+        os << " " << b.at_barrier << " threads wait at __syncthreads ("
+           << where(first->bar_file, first->bar_line) << ")";
+      }
+      os << " (a lane named in a mask never arrives)";
+    }
+    b.failed = true;
+    b.failure = "block (" + std::to_string(bidx.x) + "," + std::to_string(bidx.y) + "," +
+                std::to_string(bidx.z) + "): " + os.str();
+    break;
+  }
+  g_block = saved_block;
+  g_thread = saved_thread;
+  g_current = saved_current;
+  // Fibers still suspended (a failed block) are unwound by their destructors here.
+  const bool ok = !b.failed;
+  if (!ok) *failure = b.failure;
+  b.threads.clear();
+  return ok;
+}
+
+bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
+  std::unique_ptr<unsigned char, decltype(&std::free)> dyn(nullptr, &std::free);
+  {
+    void* p = nullptr;
+    // The exact size: under AddressSanitizer, a read past the dynamic shared memory is caught.
+    if (posix_memalign(&p, 16, g.shared) != 0) {
+      *failure = "out of host memory for the block's shared memory";
+      return false;
+    }
+    dyn.reset(static_cast<unsigned char*>(p));
+  }
+  for (unsigned z = 0; z < g.grid.z; ++z) {
+    for (unsigned y = 0; y < g.grid.y; ++y) {
+      for (unsigned x = 0; x < g.grid.x; ++x) {
+        if (!run_block(g, uint3{x, y, z}, reverse, dyn.get(), failure)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+// ---- The race check: two orders from one snapshot ------------------------------------------------
+
+struct Snapshot {
+  std::vector<std::pair<const Allocation*, std::vector<unsigned char>>> parts;
+  size_t bytes = 0;
+};
+
+size_t live_bytes() {
+  size_t total = 0;
+  for (const auto& [base, al] : state().allocations) total += al.bytes;
+  return total;
+}
+
+Snapshot take_snapshot() {
+  Snapshot s;
+  for (const auto& [base, al] : state().allocations) {
+    const auto* p = static_cast<const unsigned char*>(al.base);
+    s.parts.emplace_back(&al, std::vector<unsigned char>(p, p + al.bytes));
+    s.bytes += al.bytes;
+  }
+  return s;
+}
+
+void restore(const Snapshot& s) {
+  for (const auto& [al, data] : s.parts) std::memcpy(al->base, data.data(), data.size());
+}
+
+// The first difference between memory now and `s`, described; empty when equal.
+std::string first_difference(const Snapshot& s) {
+  for (const auto& [al, data] : s.parts) {
+    const auto* now = static_cast<const unsigned char*>(al->base);
+    if (std::memcmp(now, data.data(), data.size()) == 0) continue;
+    size_t i = 0;
+    while (now[i] == data[i]) ++i;
+    std::ostringstream os;
+    os << "byte " << i << " of the " << al->bytes << "-byte "
+       << (al->pinned ? "pinned" : "device") << " allocation at " << al->base << " is 0x"
+       << std::hex << int{data[i]} << " with threads in ascending order and 0x" << int{now[i]}
+       << " in descending order";
+    return os.str();
+  }
+  return {};
+}
+
+std::string kernel_where(const LaunchSite& site) {
+  return std::string("kernel ") + site.name + " launched at " + where(site.file, site.line);
+}
+
+void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
+              const std::function<void()>& body, void* (*anchor)(),
+              const std::vector<const void*>& pointers) {
+  State& s = state();
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    const void* p = pointers[i];
+    if (p != nullptr && !is_kernel_accessible(p, 0)) {
+      std::ostringstream os;
+      os << kernel_where(site) << ": pointer argument " << i + 1 << " (" << p
+         << ") is neither device memory nor pinned host memory";
+      fault(cudaErrorIllegalAddress, os.str());
+      return;
+    }
+  }
+  ++s.stats.launches;
+  GridRun g{&site, grid, block, shared, &body, shared_tls(anchor)};
+  std::string failure;
+  static const bool race_check = env_size("GPULEARN_EMU_RACECHECK", 1) != 0;
+  static const size_t race_cap = env_size("GPULEARN_EMU_RACECHECK_MAX_BYTES", size_t{256} << 20);
+  if (!race_check || live_bytes() > race_cap) {
+    if (race_check) ++s.stats.race_unchecked;
+    if (!run_blocks(g, false, &failure)) {
+      fault(cudaErrorLaunchFailure, kernel_where(site) + ": " + failure);
+    }
+    return;
+  }
+  const Snapshot before = take_snapshot();
+  g_order_dependent = false;
+  if (!run_blocks(g, false, &failure)) {
+    fault(cudaErrorLaunchFailure, kernel_where(site) + ": " + failure);
+    return;
+  }
+  const Snapshot ascending = take_snapshot();
+  const bool order_dependent = g_order_dependent;
+  restore(before);
+  if (!run_blocks(g, true, &failure)) {
+    fault(cudaErrorLaunchFailure, kernel_where(site) + " (threads in descending order): " +
+                                      failure);
+    return;
+  }
+  ++s.stats.race_checked;
+  if (order_dependent || g_order_dependent) {
+    ++s.stats.race_order_dependent;
+    return;
+  }
+  const std::string diff = first_difference(ascending);
+  if (!diff.empty()) {
+    fault(cudaErrorLaunchFailure,
+          kernel_where(site) + ": data race: " + diff +
+              " (a missing __syncthreads or __syncwarp, or threads writing one location "
+              "without an atomic)");
+  }
+}
+
+}  // namespace
+
+// ---- Device-side entry points -------------------------------------------------------------------
+
+void* dynamic_shared() { return g_block != nullptr ? g_block->dyn_shared : nullptr; }
+
+void block_barrier(const char* file, int line) {
+  Thread& t = *g_thread;
+  Block& b = *g_block;
+  t.state = RunState::kBarrier;
+  t.bar_file = file;
+  t.bar_line = line;
+  ++b.at_barrier;
+  suspend();
+}
+
+uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width,
+                         const char* file, int line) {
+  Thread& t = *g_thread;
+  Block& b = *g_block;
+  const std::string at = std::string(op_name(op)) + "(mask " + hex_mask(mask) + ") at " +
+                         where(file, line) + " by " + describe_thread(t);
+  if (((mask >> t.lane) & 1u) == 0) fail_block(at + ": the calling lane is not in its mask");
+  if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
+    fail_block(at + ": width " + std::to_string(width) + " is not a power of 2 up to 32");
+  }
+  bool all = true;
+  for (int l = 0; l < 32; ++l) {
+    if (((mask >> l) & 1u) == 0 || l == t.lane) continue;
+    Thread* o = lane_thread(b, t.warp, l);
+    if (o == nullptr) {
+      fail_block(at + ": lane " + std::to_string(l) + " named in the mask does not exist (the "
+                 "block has " + std::to_string(b.threads.size()) + " threads)");
+    }
+    if (o->state == RunState::kDone) {
+      fail_block(at + ": lane " + std::to_string(l) + " named in the mask has exited");
+    }
+    if (o->state == RunState::kWarp) {
+      if (o->pend.mask != mask || o->pend.op != op) {
+        fail_block(at + ": lane " + std::to_string(l) + " waits in " + op_name(o->pend.op) +
+                   "(mask " + hex_mask(o->pend.mask) + ") at " +
+                   where(o->pend.file, o->pend.line) + " instead");
+      }
+    } else {
+      all = false;
+    }
+  }
+  t.pend = Pending{op, mask, value, arg, width, file, line, 0};
+  t.state = RunState::kWarp;
+  if (all) {
+    complete_collective(b, t, mask);
+    return t.pend.result;
+  }
+  suspend();
+  return g_thread->pend.result;
+}
+
+unsigned active_mask() {
+  Thread& t = *g_thread;
+  Block& b = *g_block;
+  unsigned m = 0;
+  for (int l = 0; l < 32; ++l) {
+    Thread* o = lane_thread(b, t.warp, l);
+    if (o != nullptr && o->state != RunState::kDone) m |= 1u << l;
+  }
+  return m;
+}
+
+void note_order_dependent() { g_order_dependent = true; }
+
+cudaError_t launch_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
+                        cudaStream_t stream, std::function<void()> thread_body,
+                        void* (*tls_anchor)(), std::vector<const void*> pointer_args) {
+  State& s = state();
+  std::lock_guard<std::recursive_mutex> lock(s.mutex);
+  if (const cudaError_t e = sticky(current_device()); e != cudaSuccess) return set_error(e);
+  const uint64_t threads = uint64_t{block.x} * block.y * block.z;
+  if (block.x == 0 || block.y == 0 || block.z == 0 || block.x > 1024 || block.y > 1024 ||
+      block.z > 64 || threads > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+      grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
+    return set_error(cudaErrorInvalidConfiguration);
+  }
+  size_t limit = kSharedPerBlock;
+  if (auto it = s.max_dynamic_shared.find(site.func); it != s.max_dynamic_shared.end()) {
+    limit = std::max(limit, it->second);
+  }
+  if (shared > limit) return set_error(cudaErrorInvalidValue);
+  auto body = std::make_shared<std::function<void()>>(std::move(thread_body));
+  auto ptrs = std::make_shared<std::vector<const void*>>(std::move(pointer_args));
+  const LaunchSite site_copy = site;
+  return enqueue(
+      stream,
+      [site_copy, grid, block, shared, body, tls_anchor, ptrs] {
+        run_grid(site_copy, grid, block, shared, *body, tls_anchor, *ptrs);
+      },
+      site.name);
+}
+
+}  // namespace gpulearn_emu
