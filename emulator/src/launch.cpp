@@ -110,8 +110,23 @@ struct Thread {
   bctx::fiber sink;
 };
 
+// A warp collective in progress: the lanes of `mask` that have arrived so far.
+struct Group {
+  unsigned mask = 0;
+  unsigned arrived = 0;
+  WarpOp op = WarpOp::kSync;
+};
+
+struct Warp {
+  unsigned exited = 0;   // lanes that have exited
+  unsigned waiting = 0;  // lanes waiting in some group
+  Group groups[32];
+  int n_groups = 0;
+};
+
 struct Block {
   const LaunchSite* site = nullptr;
+  std::vector<Warp> warps;
   uint3 idx{};
   std::vector<Thread> threads;
   std::deque<int> runq;
@@ -197,14 +212,16 @@ Thread* lane_thread(Block& b, int warp, int lane) {
 
 void on_thread_exit(Block& b, Thread& t) {
   ++b.done;
+  Warp& w = b.warps[static_cast<size_t>(t.warp)];
+  w.exited |= 1u << t.lane;
   // A lane that exits while others wait for it in a warp intrinsic would hang them.
-  for (int l = 0; l < 32; ++l) {
-    Thread* o = lane_thread(b, t.warp, l);
-    if (o != nullptr && o->state == RunState::kWarp && ((o->pend.mask >> t.lane) & 1u) != 0) {
-      fail_block(describe_thread(t) + " exited while " + describe_thread(*o) + " waits for it in " +
-                 op_name(o->pend.op) + "(mask " + hex_mask(o->pend.mask) + ") at " +
-                 where(o->pend.file, o->pend.line));
-    }
+  for (int g = 0; g < w.n_groups; ++g) {
+    if (((w.groups[g].mask >> t.lane) & 1u) == 0) continue;
+    const int waiter = __builtin_ctz(w.groups[g].arrived);
+    const Thread& o = *lane_thread(b, t.warp, waiter);
+    fail_block(describe_thread(t) + " exited while " + describe_thread(o) + " waits for it in " +
+               op_name(o.pend.op) + "(mask " + hex_mask(o.pend.mask) + ") at " +
+               where(o.pend.file, o.pend.line));
   }
 }
 
@@ -228,16 +245,16 @@ uint64_t shuffle_source(Block& b, Thread& self, const Pending& p, unsigned mask)
 }
 
 void complete_collective(Block& b, Thread& last, unsigned mask) {
-  std::vector<Thread*> lanes;
-  for (int l = 0; l < 32; ++l) {
-    if ((mask >> l) & 1u) lanes.push_back(lane_thread(b, last.warp, l));
-  }
+  Thread* lanes[32];
+  int n = 0;
+  for (unsigned m = mask; m != 0; m &= m - 1) lanes[n++] = lane_thread(b, last.warp, __builtin_ctz(m));
   const WarpOp op = last.pend.op;
   uint64_t ballot = 0;
-  for (Thread* t : lanes) {
-    if (t->pend.value != 0) ballot |= uint64_t{1} << t->lane;
+  for (int i = 0; i < n; ++i) {
+    if (lanes[i]->pend.value != 0) ballot |= uint64_t{1} << lanes[i]->lane;
   }
-  for (Thread* t : lanes) {
+  for (int i = 0; i < n; ++i) {
+    Thread* t = lanes[i];
     uint64_t r = 0;
     switch (op) {
       case WarpOp::kSync: r = 0; break;
@@ -250,8 +267,8 @@ void complete_collective(Block& b, Thread& last, unsigned mask) {
       case WarpOp::kAll: r = ballot == mask; break;
       case WarpOp::kMatchAny: {
         unsigned m = 0;
-        for (Thread* o : lanes) {
-          if (o->pend.value == t->pend.value) m |= 1u << o->lane;
+        for (int j = 0; j < n; ++j) {
+          if (lanes[j]->pend.value == t->pend.value) m |= 1u << lanes[j]->lane;
         }
         r = m;
         break;
@@ -260,12 +277,10 @@ void complete_collective(Block& b, Thread& last, unsigned mask) {
     t->pend.result = r;
   }
   // The others resume in scheduling order; the last arrival goes on at once.
-  std::vector<Thread*> wake;
-  for (Thread* t : lanes) {
-    if (t != &last) wake.push_back(t);
+  for (int k = 0; k < n; ++k) {
+    Thread* t = lanes[b.reverse ? n - 1 - k : k];
+    if (t != &last) make_ready(b, *t);
   }
-  if (b.reverse) std::reverse(wake.begin(), wake.end());
-  for (Thread* t : wake) make_ready(b, *t);
   last.state = RunState::kReady;
 }
 
@@ -323,6 +338,7 @@ bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
   b.dyn_shared = dyn;
   const unsigned n = g.block.x * g.block.y * g.block.z;
   b.threads.resize(n);
+  b.warps.resize((n + 31) / 32);
   if (g.shared > 0) poison(dyn, g.shared);
   if (g.tls.poisonable) poison(g.tls.data, g.tls.size);
   Stats& stats = state().stats;
@@ -576,36 +592,54 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
                          const char* file, int line) {
   Thread& t = *g_thread;
   Block& b = *g_block;
-  const std::string at = std::string(op_name(op)) + "(mask " + hex_mask(mask) + ") at " +
-                         where(file, line) + " by " + describe_thread(t);
-  if (((mask >> t.lane) & 1u) == 0) fail_block(at + ": the calling lane is not in its mask");
+  Warp& w = b.warps[static_cast<size_t>(t.warp)];
+  // Built only when something is wrong: this is the hot path of every warp intrinsic.
+  auto at = [&] {
+    return std::string(op_name(op)) + "(mask " + hex_mask(mask) + ") at " + where(file, line) +
+           " by " + describe_thread(t);
+  };
+  const unsigned self = 1u << t.lane;
+  if ((mask & self) == 0) fail_block(at() + ": the calling lane is not in its mask");
   if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
-    fail_block(at + ": width " + std::to_string(width) + " is not a power of 2 up to 32");
+    fail_block(at() + ": width " + std::to_string(width) + " is not a power of 2 up to 32");
   }
-  bool all = true;
-  for (int l = 0; l < 32; ++l) {
-    if (((mask >> l) & 1u) == 0 || l == t.lane) continue;
-    Thread* o = lane_thread(b, t.warp, l);
-    if (o == nullptr) {
-      fail_block(at + ": lane " + std::to_string(l) + " named in the mask does not exist (the "
-                 "block has " + std::to_string(b.threads.size()) + " threads)");
-    }
-    if (o->state == RunState::kDone) {
-      fail_block(at + ": lane " + std::to_string(l) + " named in the mask has exited");
-    }
-    if (o->state == RunState::kWarp) {
-      if (o->pend.mask != mask || o->pend.op != op) {
-        fail_block(at + ": lane " + std::to_string(l) + " waits in " + op_name(o->pend.op) +
-                   "(mask " + hex_mask(o->pend.mask) + ") at " +
-                   where(o->pend.file, o->pend.line) + " instead");
-      }
-    } else {
-      all = false;
-    }
+  const size_t first_lane = static_cast<size_t>(t.warp) * 32;
+  const unsigned existing =
+      b.threads.size() - first_lane >= 32
+          ? ~0u
+          : (1u << static_cast<unsigned>(b.threads.size() - first_lane)) - 1u;
+  if ((mask & ~existing) != 0) {
+    fail_block(at() + ": lane " + std::to_string(__builtin_ctz(mask & ~existing)) +
+               " named in the mask does not exist (the block has " +
+               std::to_string(b.threads.size()) + " threads)");
   }
+  if ((mask & w.exited) != 0) {
+    fail_block(at() + ": lane " + std::to_string(__builtin_ctz(mask & w.exited)) +
+               " named in the mask has exited");
+  }
+  Group* g = nullptr;
+  for (int i = 0; i < w.n_groups; ++i) {
+    if (w.groups[i].mask == mask) g = &w.groups[i];
+  }
+  // Lanes of this mask already waiting elsewhere (another mask or another intrinsic).
+  const unsigned elsewhere = (w.waiting & mask) & ~(g != nullptr ? g->arrived : 0u);
+  if (elsewhere != 0 || (g != nullptr && g->op != op)) {
+    const Thread& o = *lane_thread(b, t.warp, __builtin_ctz(elsewhere != 0 ? elsewhere : g->arrived));
+    fail_block(at() + ": lane " + std::to_string(o.lane) + " waits in " + op_name(o.pend.op) +
+               "(mask " + hex_mask(o.pend.mask) + ") at " + where(o.pend.file, o.pend.line) +
+               " instead");
+  }
+  if (g == nullptr) {
+    g = &w.groups[w.n_groups++];
+    *g = Group{mask, 0, op};
+  }
+  g->arrived |= self;
+  w.waiting |= self;
   t.pend = Pending{op, mask, value, arg, width, file, line, 0};
   t.state = RunState::kWarp;
-  if (all) {
+  if (g->arrived == mask) {
+    w.waiting &= ~mask;
+    *g = w.groups[--w.n_groups];
     complete_collective(b, t, mask);
     return t.pend.result;
   }
@@ -616,12 +650,12 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
 unsigned active_mask() {
   Thread& t = *g_thread;
   Block& b = *g_block;
-  unsigned m = 0;
-  for (int l = 0; l < 32; ++l) {
-    Thread* o = lane_thread(b, t.warp, l);
-    if (o != nullptr && o->state != RunState::kDone) m |= 1u << l;
-  }
-  return m;
+  const size_t first_lane = static_cast<size_t>(t.warp) * 32;
+  const unsigned existing =
+      b.threads.size() - first_lane >= 32
+          ? ~0u
+          : (1u << static_cast<unsigned>(b.threads.size() - first_lane)) - 1u;
+  return existing & ~b.warps[static_cast<size_t>(t.warp)].exited;
 }
 
 void note_order_dependent() { g_order_dependent = true; }

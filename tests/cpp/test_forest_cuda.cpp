@@ -373,6 +373,7 @@ void check_grow(Backend& cpu, Backend& cuda, const GrowCase& c, uint64_t seed) {
 }
 
 TEST_F(ForestCuda, GrowClassifierMatchesCpu) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   std::vector<GrowCase> cases;
   {
@@ -444,6 +445,7 @@ TEST_F(ForestCuda, GrowClassifierMatchesCpu) {
 }
 
 TEST_F(ForestCuda, GrowRegressorMatchesCpu) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   std::vector<GrowCase> cases;
   {
@@ -620,6 +622,7 @@ void expect_same_forest(const RandomForest& a, const RandomForest& b) {
 }
 
 TEST(RandomForestCuda, FitAndPredictMatchCpu) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   std::mt19937_64 rng(400);
   std::normal_distribution<float> g;

@@ -42,7 +42,13 @@ using test_util::ScopedEnv;
 template <typename T>
 double tolerance(int64_t n) {
   if (std::is_same_v<T, double>) return 1e-9;
-  return 1e-4 * std::max(1.0, std::sqrt(static_cast<double>(n) / 1e4));
+  // cuBLAS promises no summation order: a sum of n float32 terms may be formed sequentially,
+  // with an error up to about n * eps32 (the CUDA emulator's reference BLAS does exactly that,
+  // and at n = 2e5 its intercepts differed from the CPU's by 4.4e-3 relative, which the old
+  // sqrt(n) bar, fit to a blocked order, rejected). Half the sequential bound, never less
+  // than the blocked-order bar.
+  const double sequential = 0.5 * static_cast<double>(n) * std::numeric_limits<float>::epsilon();
+  return std::max(1e-4 * std::max(1.0, std::sqrt(static_cast<double>(n) / 1e4)), sequential);
 }
 
 struct Spec {
@@ -270,6 +276,7 @@ TYPED_TEST(CudaLinearModelTest, RidgeSingularWithoutPenaltyFallsBackToSvd) {
 // ---- Streaming host data in row chunks --------------------------------------------------------
 
 TYPED_TEST(CudaLinearModelTest, HostDataStreamedInManyChunks) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   Spec spec;
   spec.n = 1000;
@@ -403,7 +410,8 @@ TEST(CudaBackendTest, EveryDeviceFitsTheSameModel) {
 TEST(CudaBackendTest, AutoPicksCudaAndSynchronizes) {
   GPULEARN_SKIP_WITHOUT_CUDA();
   Context ctx(Device::parse("auto"));
-  EXPECT_EQ(ctx.device(), Device::cuda(0));
+  // "auto" never picks an emulated device (the CUDA emulator's test build).
+  EXPECT_EQ(ctx.device(), cuda_emulated() ? Device::cpu() : Device::cuda(0));
   EXPECT_NO_THROW(ctx.synchronize());
 }
 

@@ -211,6 +211,7 @@ std::vector<Spec> loss_specs() {
 }
 
 TYPED_TEST(CudaLogisticTest, LossAndGradientMatchCpu) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   uint64_t seed = 4001;
   for (const Spec& spec : loss_specs()) {
@@ -220,6 +221,7 @@ TYPED_TEST(CudaLogisticTest, LossAndGradientMatchCpu) {
 }
 
 TYPED_TEST(CudaLogisticTest, LossAndGradientAcrossChunkBoundaries) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   uint64_t seed = 4101;
   for (int64_t m : {1, 4}) {
@@ -329,6 +331,7 @@ TEST(CudaLinearIterativeTest, ElasticNetMatchesCpu) {
 }
 
 TEST(CudaLinearIterativeTest, LogisticRegressionMatchesCpu) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   for (int64_t classes : {2, 4}) {
     const DriverData D = driver_data(classes, 42);

@@ -360,6 +360,7 @@ std::vector<int64_t> ks(const Shape& s) {
 }
 
 TYPED_TEST(CudaNeighborsTest, KnnMatchesCpu) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   uint64_t seed = 2001;
   for (const Shape& shape : knn_shapes()) {
@@ -372,6 +373,7 @@ TYPED_TEST(CudaNeighborsTest, KnnMatchesCpu) {
 }
 
 TYPED_TEST(CudaNeighborsTest, KnnAcrossTileBoundaries) {
+  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   Shape a;
   a.n = 1500;

@@ -18,6 +18,18 @@
     }                                                                            \
   } while (0)
 
+// On the CUDA emulator (emulator/), a test that takes minutes there is skipped with that reason
+// unless GPULEARN_EMU_SLOW_TESTS=1 (scripts/test-emulated sets it). On a GPU it always runs.
+#define GPULEARN_SKIP_SLOW_ON_EMULATOR()                                                        \
+  do {                                                                                          \
+    const char* gpulearn_slow_ = std::getenv("GPULEARN_EMU_SLOW_TESTS");                        \
+    if (gpulearn::cuda_emulated() && (gpulearn_slow_ == nullptr || *gpulearn_slow_ != '1')) {   \
+      GTEST_SKIP() << "takes minutes on the CUDA emulator (thousands of fibers per launch, "    \
+                      "run twice by the race check); runs on a GPU, and on the emulator with "  \
+                      "GPULEARN_EMU_SLOW_TESTS=1 (bash scripts/test-emulated)";                 \
+    }                                                                                           \
+  } while (0)
+
 namespace gpulearn::test_util {
 
 // Success when f throws E (or a subclass) whose message contains every needle.

@@ -39,6 +39,31 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """One line: how many CUDA tests ran, on what, and how many were skipped and why."""
+    ran, skipped, failed, reasons = 0, 0, 0, set()
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            if "cuda" not in getattr(rep, "keywords", {}):
+                continue
+            if outcome == "passed" and rep.when == "call":
+                ran += 1
+            elif outcome in ("failed", "error"):
+                failed += 1
+            elif outcome == "skipped":
+                skipped += 1
+                if isinstance(rep.longrepr, tuple):
+                    reasons.add(str(rep.longrepr[2]))
+    if ran + skipped + failed == 0:
+        return
+    where = ("the CUDA emulator (no real GPU)" if gpulearn.cuda_available() and
+             _core.cuda_emulated() else f"{_core.cuda_device_count()} GPU(s)")
+    line = f"CUDA tests: {ran} passed and {failed} failed on {where}; {skipped} skipped"
+    if reasons:
+        line += " (" + "; ".join(sorted(reasons)) + ")"
+    terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def cuda():
     """The device string of the first GPU; skips (with the reason) where CUDA is unavailable."""
