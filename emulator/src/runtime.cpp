@@ -189,28 +189,47 @@ void run_queue(CUstream_st* st, uint64_t ticket = UINT64_MAX) {
   t_device = saved_device;
 }
 
-// Legacy default-stream semantics: work on the legacy stream waits for every blocking stream
-// of its device, and work on a blocking stream waits for the legacy stream.
-void flush(CUstream_st* st, uint64_t ticket = UINT64_MAX) {
+bool syncs_with_legacy(const CUstream_st* st) {
+  return st->legacy || (st->flags & cudaStreamNonBlocking) == 0;
+}
+
+// Legacy default-stream semantics: work on the legacy stream waits for the earlier work of every
+// blocking stream of its device, and work on a blocking stream waits for the legacy stream's
+// earlier work. So the legacy stream and the blocking streams run as one queue, in the order
+// their work was queued (tickets), until `target` has run everything up to `ticket`.
+void run_in_legacy_order(CUstream_st* target, uint64_t ticket) {
   State& s = state();
-  DeviceState* d = device_state(st->device);
-  if (st->legacy) {
+  DeviceState* d = device_state(target->device);
+  while (!target->queue.empty() && target->queue.front().ticket <= ticket) {
+    CUstream_st* next = d->legacy;
     for (CUstream_st* other : s.stream_order) {
-      if (other->device == st->device && (other->flags & cudaStreamNonBlocking) == 0) {
-        run_queue(other);
+      if (other->device != target->device || !syncs_with_legacy(other) || other->queue.empty()) {
+        continue;
+      }
+      if (next->queue.empty() || other->queue.front().ticket < next->queue.front().ticket) {
+        next = other;
       }
     }
-  } else if ((st->flags & cudaStreamNonBlocking) == 0) {
-    run_queue(d->legacy);
+    run_queue(next, next->queue.front().ticket);  // its first item only
   }
-  run_queue(st, ticket);
+}
+
+void flush(CUstream_st* st, uint64_t ticket = UINT64_MAX) {
+  if (syncs_with_legacy(st)) {
+    run_in_legacy_order(st, ticket);
+  } else {
+    run_queue(st, ticket);
+  }
 }
 
 void flush_device(int device) {
   State& s = state();
   DeviceState* d = device_state(device);
   if (d == nullptr) return;
-  run_queue(d->legacy);
+  run_in_legacy_order(d->legacy, UINT64_MAX);
+  for (CUstream_st* st : s.stream_order) {
+    if (st->device == device && syncs_with_legacy(st)) run_in_legacy_order(st, UINT64_MAX);
+  }
   for (CUstream_st* st : s.stream_order) {
     if (st->device == device) run_queue(st);
   }
