@@ -28,7 +28,7 @@
 #include "gpulearn_emu/launch.hpp"
 #include "runtime_state.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(GPULEARN_EMU_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -67,8 +67,15 @@ class StackPool {
     return sc;
   }
   void deallocate(bctx::stack_context& sc) {
-    free_.push_back(static_cast<char*>(sc.sp) - sc.size);
+    void* p = static_cast<char*>(sc.sp) - sc.size;
+#if defined(__SANITIZE_ADDRESS__) || defined(GPULEARN_EMU_ASAN)
+    // A fiber unwound by an exception (a failed block) leaves its frames' red zones poisoned
+    // (AddressSanitizer does not know fiber stacks): clear them before the stack is reused.
+    if (unwinding) ASAN_UNPOISON_MEMORY_REGION(p, sc.size);
+#endif
+    free_.push_back(p);
   }
+  bool unwinding = false;
   size_t size() const { return size_; }
 
  private:
@@ -445,7 +452,9 @@ bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
   // Fibers still suspended (a failed block) are unwound by their destructors here.
   const bool ok = !b.failed;
   if (!ok) *failure = b.failure;
+  stacks().unwinding = !ok;
   b.threads.clear();
+  stacks().unwinding = false;
   return ok;
 }
 
