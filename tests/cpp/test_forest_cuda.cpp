@@ -444,6 +444,29 @@ TEST_F(ForestCuda, GrowClassifierMatchesCpu) {
   for (const GrowCase& c : cases) check_grow(cpu(), cuda(), c, ++seed);
 }
 
+// A node's histogram entry (bins x channels x 8 bytes) between the 48 KiB every kernel may use
+// and the 227 KiB per block an H200 allows after the cudaFuncSetAttribute opt-in: the build and
+// search kernels must opt in. 30 classes and up to 256 bins: up to 31 x 256 x 8 = 62 KiB. Small, so
+// it runs on the emulator in every test run (GrowClassifierMatchesCpu does not).
+TEST_F(ForestCuda, GrowWithSharedHistogramsPast48KiBMatchesCpu) {
+  GPULEARN_SKIP_WITHOUT_CUDA();
+  GrowCase c;
+  c.name = "30 classes, gini, 3 of 5 features, depth 3";
+  c.n_classes = 30;
+  c.d = 5;
+  c.max_features = 3;
+  c.max_depth = 3;
+  c.n = 600;
+  c.n_trees = 1;
+  const uint64_t seed = 7;
+  const GrowProblem p = make_problem(c, seed);
+  const int64_t entry_bytes =
+      int64_t{p.spec.n_channels} * *std::max_element(p.n_bins.begin(), p.n_bins.end()) * 8;
+  ASSERT_GT(entry_bytes, 48 * 1024);
+  ASSERT_LE(entry_bytes, 227 * 1024);
+  check_grow(cpu(), cuda(), c, seed);
+}
+
 TEST_F(ForestCuda, GrowRegressorMatchesCpu) {
   GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
