@@ -23,7 +23,7 @@ namespace {
 TEST(CudaKernelsEmu, FillCoversMoreThan2To31Elements) {
   const int64_t n = (int64_t{1} << 31) + 4096;
   int8_t* d = nullptr;
-  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&d), static_cast<size_t>(n)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d, static_cast<size_t>(n)), cudaSuccess);
   fill_async<int8_t>(d, n, 7, nullptr);
   // Windows at the start, around 2^31 (where a 32-bit index wraps) and at the end.
   for (const int64_t at : {int64_t{0}, (int64_t{1} << 31) - 4096, n - 8192}) {

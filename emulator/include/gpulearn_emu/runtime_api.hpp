@@ -206,6 +206,15 @@ GPULEARN_EMU_API cudaError_t gpulearn_emu_func_set_attribute(const void* func,
                                                              cudaFuncAttribute attr, int value);
 GPULEARN_EMU_API cudaError_t gpulearn_emu_func_get_attributes(cudaFuncAttributes* attr,
                                                               const void* func);
+// cuda_runtime.h's C++ overloads for typed pointers.
+template <typename T>
+inline cudaError_t cudaMalloc(T** ptr, size_t bytes) {
+  return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
+}
+template <typename T>
+inline cudaError_t cudaMallocHost(T** ptr, size_t bytes) {
+  return cudaMallocHost(reinterpret_cast<void**>(ptr), bytes);
+}
 template <typename F>
 inline cudaError_t cudaFuncSetAttribute(F* func, cudaFuncAttribute attr, int value) {
   return gpulearn_emu_func_set_attribute(reinterpret_cast<const void*>(func), attr, value);
