@@ -99,6 +99,8 @@ struct Pending {
   uint64_t result = 0;
 };
 
+struct Worker;
+
 struct Thread {
   ThreadState ts{};
   int id = 0, warp = 0, lane = 0;
@@ -106,8 +108,19 @@ struct Thread {
   const char* bar_file = "";
   int bar_line = 0;
   Pending pend;
-  bctx::fiber fiber;
-  bctx::fiber sink;
+  Worker* worker = nullptr;  // the fiber that runs it; null until it starts
+};
+
+// A fiber that runs device threads. A thread starts on an idle worker and keeps it while it is
+// suspended (at a barrier or a warp intrinsic); when it exits, the worker starts the next
+// thread of the run queue itself if that one has not started yet, which is exactly what the
+// scheduler would do next, without the two switches and the fiber creation. So a thread that
+// never waits costs a function call, and a block needs only as many fibers as it has threads
+// suspended at once. Workers live for one run of a grid (they are reused from block to block).
+struct Worker {
+  bctx::fiber fiber;       // the worker, for the scheduler to resume
+  bctx::fiber sink;        // the scheduler, for the worker to switch back to
+  Thread* thread = nullptr;  // the device thread it runs; null while idle
 };
 
 // A warp collective in progress: the lanes of `mask` that have arrived so far.
@@ -124,12 +137,34 @@ struct Warp {
   int n_groups = 0;
 };
 
+// The run queue: a FIFO of thread ids (a vector and a head, reset whenever it drains).
+class RunQueue {
+ public:
+  bool empty() const { return head_ == ids_.size(); }
+  int front() const { return ids_[head_]; }
+  void pop_front() {
+    if (++head_ == ids_.size()) {
+      ids_.clear();
+      head_ = 0;
+    }
+  }
+  void push_back(int id) { ids_.push_back(id); }
+  void clear() {
+    ids_.clear();
+    head_ = 0;
+  }
+
+ private:
+  std::vector<int> ids_;
+  size_t head_ = 0;
+};
+
 struct Block {
   const LaunchSite* site = nullptr;
   std::vector<Warp> warps;
   uint3 idx{};
   std::vector<Thread> threads;
-  std::deque<int> runq;
+  RunQueue runq;
   bool reverse = false;
   bool failed = false;
   std::string failure;
@@ -138,8 +173,17 @@ struct Block {
   unsigned char* dyn_shared = nullptr;
 };
 
+// The workers of one grid run, and the thread body they call.
+struct Crew {
+  const std::function<void()>* body = nullptr;
+  std::vector<std::unique_ptr<Worker>> all;
+  std::vector<Worker*> idle;
+  Block block;  // reused from block to block (its vectors keep their capacity)
+};
+
 Block* g_block = nullptr;
 Thread* g_thread = nullptr;
+Crew* g_crew = nullptr;
 bool g_order_dependent = false;
 
 const char* op_name(WarpOp op) {
@@ -182,9 +226,10 @@ std::string hex_mask(unsigned m) {
   return buf;
 }
 
+// Switches from the running device thread back to the scheduler.
 void suspend() {
-  Thread* t = g_thread;
-  t->sink = std::move(t->sink).resume();
+  Worker* w = g_thread->worker;
+  w->sink = std::move(w->sink).resume();
 }
 
 // Fails the block: the scheduler resumes nothing more, and the launch faults with the message.
@@ -313,8 +358,15 @@ int find_tls(struct dl_phdr_info* info, size_t, void* arg) {
 
 TlsBlock shared_tls(void* (*anchor)()) {
   if (anchor == nullptr) return {};
-  std::pair<uintptr_t, TlsBlock> want{reinterpret_cast<uintptr_t>(anchor()), TlsBlock{}};
+  // The anchor's address is this host thread's; its block is found once per module and thread.
+  thread_local std::vector<std::pair<uintptr_t, TlsBlock>> found;
+  const auto address = reinterpret_cast<uintptr_t>(anchor());
+  for (const auto& [a, tls] : found) {
+    if (a == address) return tls;
+  }
+  std::pair<uintptr_t, TlsBlock> want{address, TlsBlock{}};
   dl_iterate_phdr(find_tls, &want);
+  found.push_back(want);
   return want.second;
 }
 
@@ -328,44 +380,95 @@ struct GridRun {
   TlsBlock tls;
 };
 
+// The worker loop: runs its thread, then the next not-yet-started thread of the run queue (as
+// the scheduler would resume it next), until none is; then waits, idle, for the scheduler to
+// hand it a thread, or none (the grid is done: the worker returns).
+bctx::fiber worker_main(Worker* w, bctx::fiber&& sink) {
+  w->sink = std::move(sink);
+  while (w->thread != nullptr) {
+    Thread& t = *w->thread;
+    (*g_crew->body)();
+    t.state = RunState::kDone;
+    Block& b = *g_block;
+    on_thread_exit(b, t);
+    w->thread = nullptr;
+    // The scheduler skips queue entries of threads that are not ready; so does this.
+    while (!b.runq.empty() && b.threads[static_cast<size_t>(b.runq.front())].state != RunState::kReady) {
+      b.runq.pop_front();
+    }
+    if (!b.runq.empty()) {
+      Thread& next = b.threads[static_cast<size_t>(b.runq.front())];
+      if (next.worker == nullptr) {
+        b.runq.pop_front();
+        next.worker = w;
+        w->thread = &next;
+        g_thread = &next;
+        g_current = &next.ts;
+        continue;
+      }
+    }
+    g_crew->idle.push_back(w);
+    w->sink = std::move(w->sink).resume();
+  }
+  return std::move(w->sink);
+}
+
+// A worker for a thread that has not started: an idle one, or a new one.
+Worker* acquire_worker(Crew& crew) {
+  if (!crew.idle.empty()) {
+    Worker* w = crew.idle.back();
+    crew.idle.pop_back();
+    return w;
+  }
+  crew.all.push_back(std::make_unique<Worker>());
+  Worker* w = crew.all.back().get();
+  w->fiber = bctx::fiber(std::allocator_arg, PoolAllocator{},
+                         [w](bctx::fiber&& sink) { return worker_main(w, std::move(sink)); });
+  return w;
+}
+
 // Runs one block; returns false (with the message) when it failed.
-bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
+bool run_block(const GridRun& g, Crew& crew, uint3 bidx, bool reverse, unsigned char* dyn,
                std::string* failure) {
-  Block b;
+  Block& b = crew.block;
   b.site = g.site;
   b.idx = bidx;
   b.reverse = reverse;
+  b.failed = false;
+  b.failure.clear();
+  b.at_barrier = 0;
+  b.done = 0;
   b.dyn_shared = dyn;
+  b.runq.clear();
   const unsigned n = g.block.x * g.block.y * g.block.z;
   b.threads.resize(n);
-  b.warps.resize((n + 31) / 32);
+  b.warps.assign((n + 31) / 32, Warp{});
   if (g.shared > 0) poison(dyn, g.shared);
   if (g.tls.poisonable) poison(g.tls.data, g.tls.size);
   Stats& stats = state().stats;
   ++stats.blocks;
   stats.threads += n;
 
+  // Only what a thread reads before it writes it (the rest is set when used).
+  uint3 tid{0, 0, 0};
   for (unsigned i = 0; i < n; ++i) {
     Thread& t = b.threads[i];
     t.id = static_cast<int>(i);
     t.warp = static_cast<int>(i / 32);
     t.lane = static_cast<int>(i % 32);
-    t.ts.thread_idx = uint3{i % g.block.x, (i / g.block.x) % g.block.y,
-                            i / (g.block.x * g.block.y)};
+    t.state = RunState::kReady;
+    t.worker = nullptr;
+    t.ts.thread_idx = tid;
     t.ts.block_idx = bidx;
     t.ts.block_dim = g.block;
     t.ts.grid_dim = g.grid;
-    const std::function<void()>* body = g.body;
-    Thread* tp = &t;
-    Block* bp = &b;
-    t.fiber = bctx::fiber(std::allocator_arg, PoolAllocator{},
-                          [tp, bp, body](bctx::fiber&& sink) {
-                            tp->sink = std::move(sink);
-                            (*body)();
-                            tp->state = RunState::kDone;
-                            on_thread_exit(*bp, *tp);
-                            return std::move(tp->sink);
-                          });
+    if (++tid.x == g.block.x) {
+      tid.x = 0;
+      if (++tid.y == g.block.y) {
+        tid.y = 0;
+        ++tid.z;
+      }
+    }
   }
   for (unsigned k = 0; k < n; ++k) b.runq.push_back(static_cast<int>(reverse ? n - 1 - k : k));
 
@@ -380,7 +483,12 @@ bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
       if (t.state != RunState::kReady) continue;
       g_thread = &t;
       g_current = &t.ts;
-      t.fiber = std::move(t.fiber).resume();
+      if (t.worker == nullptr) {
+        t.worker = acquire_worker(crew);
+        t.worker->thread = &t;
+      }
+      Worker* w = t.worker;
+      w->fiber = std::move(w->fiber).resume();
     }
     if (b.failed) break;
     if (b.done == static_cast<int>(n)) break;
@@ -442,14 +550,12 @@ bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
   g_block = saved_block;
   g_thread = saved_thread;
   g_current = saved_current;
-  // Fibers still suspended (a failed block) are unwound by their destructors here.
   const bool ok = !b.failed;
   if (!ok) *failure = b.failure;
-  b.threads.clear();
   return ok;
 }
 
-bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
+bool run_grid_blocks(const GridRun& g, Crew& crew, bool reverse, std::string* failure) {
   std::unique_ptr<unsigned char, decltype(&std::free)> dyn(nullptr, &std::free);
   {
     void* p = nullptr;
@@ -463,19 +569,39 @@ bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
   for (unsigned z = 0; z < g.grid.z; ++z) {
     for (unsigned y = 0; y < g.grid.y; ++y) {
       for (unsigned x = 0; x < g.grid.x; ++x) {
-        if (!run_block(g, uint3{x, y, z}, reverse, dyn.get(), failure)) return false;
+        if (!run_block(g, crew, uint3{x, y, z}, reverse, dyn.get(), failure)) return false;
       }
     }
   }
   return true;
 }
 
-// ---- The race check: two orders from one snapshot ------------------------------------------------
+bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
+  Crew crew;
+  crew.body = g.body;
+  Crew* saved_crew = g_crew;
+  g_crew = &crew;
+  struct Restore {
+    Crew* saved;
+    ~Restore() { g_crew = saved; }
+  } restore_crew{saved_crew};
+  const bool ok = run_grid_blocks(g, crew, reverse, failure);
+  if (ok) {
+    // Every worker is idle: let each return.
+    for (Worker* w : crew.idle) w->fiber = std::move(w->fiber).resume();
+  }
+  // Workers still suspended (a failed block) are unwound by their destructors here.
+  crew.all.clear();
+  return ok;
+}
 
-struct Snapshot {
-  std::vector<std::pair<const Allocation*, std::vector<unsigned char>>> parts;
-  size_t bytes = 0;
-};
+// ---- The race check: two orders from one snapshot ------------------------------------------------
+//
+// Memory is copied once, before the first run. After it, each allocation's changed byte range
+// is found by comparison, kept aside and put back from the copy; after the second run,
+// memory is compared with what the first run left (the kept range, the copy elsewhere). The
+// buffers live from launch to launch, so a launch costs one copy and two comparisons of live
+// memory, and no page faults.
 
 size_t live_bytes() {
   size_t total = 0;
@@ -483,31 +609,110 @@ size_t live_bytes() {
   return total;
 }
 
-Snapshot take_snapshot() {
-  Snapshot s;
-  for (const auto& [base, al] : state().allocations) {
-    const auto* p = static_cast<const unsigned char*>(al.base);
-    s.parts.emplace_back(&al, std::vector<unsigned char>(p, p + al.bytes));
-    s.bytes += al.bytes;
+// The first index where a and b differ, or n.
+size_t first_mismatch(const unsigned char* a, const unsigned char* b, size_t n) {
+  constexpr size_t kChunk = 4096;
+  for (size_t i = 0; i < n; i += kChunk) {
+    const size_t m = std::min(kChunk, n - i);
+    if (std::memcmp(a + i, b + i, m) != 0) {
+      while (a[i] == b[i]) ++i;
+      return i;
+    }
   }
-  return s;
+  return n;
 }
 
-void restore(const Snapshot& s) {
-  for (const auto& [al, data] : s.parts) std::memcpy(al->base, data.data(), data.size());
+// One past the last index where a and b differ (they differ somewhere).
+size_t last_mismatch_end(const unsigned char* a, const unsigned char* b, size_t n) {
+  constexpr size_t kChunk = 4096;
+  size_t end = n;
+  while (end > 0) {
+    const size_t m = std::min(kChunk, end);
+    if (std::memcmp(a + end - m, b + end - m, m) != 0) {
+      while (a[end - 1] == b[end - 1]) --end;
+      return end;
+    }
+    end -= m;
+  }
+  return 0;
 }
 
-// The first difference between memory now and `s`, described; empty when equal.
+struct Snapshot {
+  struct Part {
+    Allocation* al;
+    size_t at;               // where its copy starts in `before`
+    size_t lo = 0, hi = 0;   // the bytes the first run changed
+    size_t kept = 0;         // where those bytes, as the first run left them, start in `first`
+  };
+  std::vector<Part> parts;
+  std::vector<unsigned char> before;  // every allocation before the launch
+  std::vector<unsigned char> first;   // the changed ranges after the first run
+};
+
+Snapshot& snapshot_buffers() {
+  static Snapshot* s = new Snapshot();
+  return *s;
+}
+
+// Buffers sized for a large launch are given back once launches are much smaller.
+void fit(std::vector<unsigned char>& v, size_t n) {
+  if (v.capacity() > (size_t{64} << 20) && n < v.capacity() / 4) {
+    std::vector<unsigned char>().swap(v);
+  }
+  if (v.size() < n) v.resize(n);
+}
+
+void take_snapshot(Snapshot& s) {
+  s.parts.clear();
+  size_t total = 0;
+  for (auto& [base, al] : state().allocations) {
+    s.parts.push_back(Snapshot::Part{&al, total});
+    total += al.bytes;
+  }
+  fit(s.before, total);
+  for (const Snapshot::Part& p : s.parts) {
+    if (p.al->bytes > 0) std::memcpy(s.before.data() + p.at, p.al->base, p.al->bytes);
+  }
+}
+
+// After the first run: keeps what it changed and puts memory back as it was before it.
+void keep_first_and_restore(Snapshot& s) {
+  size_t kept = 0;
+  for (Snapshot::Part& p : s.parts) {
+    auto* now = static_cast<unsigned char*>(p.al->base);
+    const unsigned char* old = s.before.data() + p.at;
+    p.lo = first_mismatch(now, old, p.al->bytes);
+    p.hi = p.lo == p.al->bytes ? p.lo : last_mismatch_end(now, old, p.al->bytes);
+    p.kept = kept;
+    kept += p.hi - p.lo;
+  }
+  fit(s.first, kept);
+  for (const Snapshot::Part& p : s.parts) {
+    if (p.hi == p.lo) continue;
+    auto* now = static_cast<unsigned char*>(p.al->base);
+    std::memcpy(s.first.data() + p.kept, now + p.lo, p.hi - p.lo);
+    std::memcpy(now + p.lo, s.before.data() + p.at + p.lo, p.hi - p.lo);
+  }
+}
+
+// The first difference between memory now and what the first run left, described; empty when
+// equal.
 std::string first_difference(const Snapshot& s) {
-  for (const auto& [al, data] : s.parts) {
-    const auto* now = static_cast<const unsigned char*>(al->base);
-    if (std::memcmp(now, data.data(), data.size()) == 0) continue;
-    size_t i = 0;
-    while (now[i] == data[i]) ++i;
+  for (const Snapshot::Part& p : s.parts) {
+    const auto* now = static_cast<const unsigned char*>(p.al->base);
+    const unsigned char* old = s.before.data() + p.at;
+    const unsigned char* changed = s.first.data() + p.kept;
+    size_t i = first_mismatch(now, old, p.lo);
+    if (i == p.lo) {
+      i = p.lo + first_mismatch(now + p.lo, changed, p.hi - p.lo);
+      if (i == p.hi) i = p.hi + first_mismatch(now + p.hi, old + p.hi, p.al->bytes - p.hi);
+    }
+    if (i == p.al->bytes) continue;
+    const unsigned char was = i >= p.lo && i < p.hi ? changed[i - p.lo] : old[i];
     std::ostringstream os;
-    os << "byte " << i << " of the " << al->bytes << "-byte "
-       << (al->pinned ? "pinned" : "device") << " allocation at " << al->base << " is 0x"
-       << std::hex << int{data[i]} << " with threads in ascending order and 0x" << int{now[i]}
+    os << "byte " << i << " of the " << p.al->bytes << "-byte "
+       << (p.al->pinned ? "pinned" : "device") << " allocation at " << p.al->base << " is 0x"
+       << std::hex << int{was} << " with threads in ascending order and 0x" << int{now[i]}
        << " in descending order";
     return os.str();
   }
@@ -544,15 +749,15 @@ void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
     }
     return;
   }
-  const Snapshot before = take_snapshot();
+  Snapshot& snap = snapshot_buffers();
+  take_snapshot(snap);
   g_order_dependent = false;
   if (!run_blocks(g, false, &failure)) {
     fault(cudaErrorLaunchFailure, kernel_where(site) + ": " + failure);
     return;
   }
-  const Snapshot ascending = take_snapshot();
   const bool order_dependent = g_order_dependent;
-  restore(before);
+  keep_first_and_restore(snap);
   if (!run_blocks(g, true, &failure)) {
     fault(cudaErrorLaunchFailure, kernel_where(site) + " (threads in descending order): " +
                                       failure);
@@ -563,7 +768,7 @@ void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
     ++s.stats.race_order_dependent;
     return;
   }
-  const std::string diff = first_difference(ascending);
+  const std::string diff = first_difference(snap);
   if (!diff.empty()) {
     fault(cudaErrorLaunchFailure,
           kernel_where(site) + ": data race: " + diff +
