@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <boost/context/fiber.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -48,32 +49,36 @@ size_t env_size(const char* name, size_t fallback) {
   return end != v && *end == '\0' ? static_cast<size_t>(x) : fallback;
 }
 
-// Fiber stacks, reused from block to block (a block has up to 1024 threads).
+// Fiber stacks, reused from block to block (a block has up to 1024 threads). Each stack's top
+// is offset by a different multiple of 1 KiB (and of 64 bytes) within 128 KiB: the hot frames of
+// hundreds of suspended fibers then spread over the cache sets instead of all mapping to the
+// same few (the stacks are page-aligned blocks of one size), which made every switch a miss.
 class StackPool {
  public:
   explicit StackPool(size_t size) : size_(size) {}
   bctx::stack_context allocate() {
-    void* p = nullptr;
-    if (free_.empty()) {
-      p = std::malloc(size_);
-      if (p == nullptr) throw std::bad_alloc();
-    } else {
-      p = free_.back();
+    if (!free_.empty()) {
+      const bctx::stack_context sc = free_.back();
       free_.pop_back();
+      return sc;
     }
+    constexpr size_t kColours = 128, kColourStep = 1024, kSubStep = 64, kSubColours = 16;
+    const size_t colour = (made_ % kColours) * kColourStep + (made_ / kColours % kSubColours) * kSubStep;
+    ++made_;
+    void* p = std::malloc(size_ + kColours * kColourStep);
+    if (p == nullptr) throw std::bad_alloc();
     bctx::stack_context sc;
     sc.size = size_;
-    sc.sp = static_cast<char*>(p) + size_;
+    sc.sp = static_cast<char*>(p) + size_ + colour;
     return sc;
   }
-  void deallocate(bctx::stack_context& sc) {
-    free_.push_back(static_cast<char*>(sc.sp) - sc.size);
-  }
+  void deallocate(bctx::stack_context& sc) { free_.push_back(sc); }
   size_t size() const { return size_; }
 
  private:
   size_t size_;
-  std::vector<void*> free_;
+  size_t made_ = 0;
+  std::vector<bctx::stack_context> free_;
 };
 
 StackPool& stacks() {
@@ -114,12 +119,14 @@ struct Thread {
 // A fiber that runs device threads. A thread starts on an idle worker and keeps it while it is
 // suspended (at a barrier or a warp intrinsic); when it exits, the worker starts the next
 // thread of the run queue itself if that one has not started yet, which is exactly what the
-// scheduler would do next, without the two switches and the fiber creation. So a thread that
-// never waits costs a function call, and a block needs only as many fibers as it has threads
+// scheduler would do next, without the switches and the fiber creation. So a thread that never
+// waits costs a function call, and a block needs only as many fibers as it has threads
 // suspended at once. Workers live for one run of a grid (they are reused from block to block).
+// A thread that suspends, or a worker whose thread exits, switches straight to the worker of
+// the next thread the scheduler would pick (the run queue's order); only when none can run does
+// control go back to the scheduler (a barrier every thread reached, or a fault).
 struct Worker {
-  bctx::fiber fiber;       // the worker, for the scheduler to resume
-  bctx::fiber sink;        // the scheduler, for the worker to switch back to
+  bctx::fiber fiber;         // the worker's continuation while it is not running
   Thread* thread = nullptr;  // the device thread it runs; null while idle
 };
 
@@ -176,6 +183,7 @@ struct Block {
 // The workers of one grid run, and the thread body they call.
 struct Crew {
   const std::function<void()>* body = nullptr;
+  bctx::fiber scheduler;  // the scheduler's continuation while a worker runs
   std::vector<std::unique_ptr<Worker>> all;
   std::vector<Worker*> idle;
   Block block;  // reused from block to block (its vectors keep their capacity)
@@ -184,6 +192,7 @@ struct Crew {
 Block* g_block = nullptr;
 Thread* g_thread = nullptr;
 Crew* g_crew = nullptr;
+bctx::fiber* g_from = nullptr;  // where the fiber that switches away keeps its continuation
 bool g_order_dependent = false;
 
 const char* op_name(WarpOp op) {
@@ -226,10 +235,40 @@ std::string hex_mask(unsigned m) {
   return buf;
 }
 
-// Switches from the running device thread back to the scheduler.
+// Switches to the fiber whose continuation `target` holds; this fiber's continuation goes to
+// `mine`. Whoever switches back here says, in g_from, where its own continuation belongs.
+void switch_to(bctx::fiber* target, bctx::fiber* mine) {
+  g_from = mine;
+  bctx::fiber from = std::move(*target).resume();
+  *g_from = std::move(from);
+}
+
+Worker* acquire_worker(Crew& crew);
+
+// The worker of the thread the scheduler runs next (the first ready thread of the run queue;
+// one that has not started gets a worker), with that thread made current; null when none.
+Worker* next_runnable(Block& b) {
+  while (!b.failed && !b.runq.empty()) {
+    Thread& t = b.threads[static_cast<size_t>(b.runq.front())];
+    b.runq.pop_front();
+    if (t.state != RunState::kReady) continue;
+    if (t.worker == nullptr) {
+      t.worker = acquire_worker(*g_crew);
+      t.worker->thread = &t;
+    }
+    g_thread = &t;
+    g_current = &t.ts;
+    return t.worker;
+  }
+  return nullptr;
+}
+
+// Suspends the running device thread: the next runnable thread runs, or the scheduler.
 void suspend() {
-  Worker* w = g_thread->worker;
-  w->sink = std::move(w->sink).resume();
+  ++state().stats.suspensions;
+  Worker* me = g_thread->worker;
+  Worker* next = next_runnable(*g_block);
+  switch_to(next != nullptr ? &next->fiber : &g_crew->scheduler, &me->fiber);
 }
 
 // Fails the block: the scheduler resumes nothing more, and the launch faults with the message.
@@ -381,10 +420,10 @@ struct GridRun {
 };
 
 // The worker loop: runs its thread, then the next not-yet-started thread of the run queue (as
-// the scheduler would resume it next), until none is; then waits, idle, for the scheduler to
-// hand it a thread, or none (the grid is done: the worker returns).
-bctx::fiber worker_main(Worker* w, bctx::fiber&& sink) {
-  w->sink = std::move(sink);
+// the scheduler would run it next), until the next one has started already; then goes idle and
+// switches to that thread's worker (or the scheduler), until it is handed a thread, or none
+// (the grid is done: the worker returns).
+bctx::fiber worker_main(Worker* w) {
   while (w->thread != nullptr) {
     Thread& t = *w->thread;
     (*g_crew->body)();
@@ -393,7 +432,8 @@ bctx::fiber worker_main(Worker* w, bctx::fiber&& sink) {
     on_thread_exit(b, t);
     w->thread = nullptr;
     // The scheduler skips queue entries of threads that are not ready; so does this.
-    while (!b.runq.empty() && b.threads[static_cast<size_t>(b.runq.front())].state != RunState::kReady) {
+    while (!b.runq.empty() &&
+           b.threads[static_cast<size_t>(b.runq.front())].state != RunState::kReady) {
       b.runq.pop_front();
     }
     if (!b.runq.empty()) {
@@ -407,10 +447,12 @@ bctx::fiber worker_main(Worker* w, bctx::fiber&& sink) {
         continue;
       }
     }
+    Worker* next = next_runnable(b);
     g_crew->idle.push_back(w);
-    w->sink = std::move(w->sink).resume();
+    switch_to(next != nullptr ? &next->fiber : &g_crew->scheduler, &w->fiber);
   }
-  return std::move(w->sink);
+  g_from = &w->fiber;
+  return std::move(g_crew->scheduler);
 }
 
 // A worker for a thread that has not started: an idle one, or a new one.
@@ -420,10 +462,13 @@ Worker* acquire_worker(Crew& crew) {
     crew.idle.pop_back();
     return w;
   }
+  ++state().stats.workers;
   crew.all.push_back(std::make_unique<Worker>());
   Worker* w = crew.all.back().get();
-  w->fiber = bctx::fiber(std::allocator_arg, PoolAllocator{},
-                         [w](bctx::fiber&& sink) { return worker_main(w, std::move(sink)); });
+  w->fiber = bctx::fiber(std::allocator_arg, PoolAllocator{}, [w](bctx::fiber&& from) {
+    *g_from = std::move(from);
+    return worker_main(w);
+  });
   return w;
 }
 
@@ -477,19 +522,9 @@ bool run_block(const GridRun& g, Crew& crew, uint3 bidx, bool reverse, unsigned 
   ThreadState* saved_current = g_current;
   g_block = &b;
   for (;;) {
-    while (!b.runq.empty() && !b.failed) {
-      Thread& t = b.threads[static_cast<size_t>(b.runq.front())];
-      b.runq.pop_front();
-      if (t.state != RunState::kReady) continue;
-      g_thread = &t;
-      g_current = &t.ts;
-      if (t.worker == nullptr) {
-        t.worker = acquire_worker(crew);
-        t.worker->thread = &t;
-      }
-      Worker* w = t.worker;
-      w->fiber = std::move(w->fiber).resume();
-    }
+    // Runs threads until none is ready: the workers switch among themselves and come back
+    // here only then.
+    while (Worker* w = next_runnable(b)) switch_to(&w->fiber, &crew.scheduler);
     if (b.failed) break;
     if (b.done == static_cast<int>(n)) break;
     // Nobody can run: a barrier every thread reached, or a fault.
@@ -588,7 +623,7 @@ bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
   const bool ok = run_grid_blocks(g, crew, reverse, failure);
   if (ok) {
     // Every worker is idle: let each return.
-    for (Worker* w : crew.idle) w->fiber = std::move(w->fiber).resume();
+    for (Worker* w : crew.idle) switch_to(&w->fiber, &crew.scheduler);
   }
   // Workers still suspended (a failed block) are unwound by their destructors here.
   crew.all.clear();
@@ -670,6 +705,7 @@ void take_snapshot(Snapshot& s) {
     total += al.bytes;
   }
   fit(s.before, total);
+  state().stats.snapshot_bytes += total;
   for (const Snapshot::Part& p : s.parts) {
     if (p.al->bytes > 0) std::memcpy(s.before.data() + p.at, p.al->base, p.al->bytes);
   }
@@ -723,9 +759,9 @@ std::string kernel_where(const LaunchSite& site) {
   return std::string("kernel ") + site.name + " launched at " + where(site.file, site.line);
 }
 
-void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
-              const std::function<void()>& body, void* (*anchor)(),
-              const std::vector<const void*>& pointers) {
+void run_grid_checked(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
+                      const std::function<void()>& body, void* (*anchor)(),
+                      const std::vector<const void*>& pointers) {
   State& s = state();
   for (size_t i = 0; i < pointers.size(); ++i) {
     const void* p = pointers[i];
@@ -777,6 +813,71 @@ void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
   }
 }
 
+
+// ---- GPULEARN_EMU_PROFILE=1: where the emulator's time goes, per kernel, printed at exit ------
+
+struct KernelProfile {
+  const char* name;
+  uint64_t launches = 0, blocks = 0, threads = 0, suspensions = 0, snapshot_bytes = 0;
+  double seconds = 0;
+};
+
+std::vector<KernelProfile>& profiles() {
+  static auto* p = new std::vector<KernelProfile>();
+  return *p;
+}
+
+void print_profile() {
+  std::vector<KernelProfile> all = profiles();
+  std::sort(all.begin(), all.end(),
+            [](const KernelProfile& a, const KernelProfile& b) { return a.seconds > b.seconds; });
+  double total = 0;
+  for (const KernelProfile& k : all) total += k.seconds;
+  std::fprintf(stderr, "gpulearn CUDA emulator profile: %.2f s in kernels\n", total);
+  std::fprintf(stderr, "%9s %8s %10s %12s %12s %10s  %s\n", "seconds", "launches", "blocks",
+               "threads", "suspensions", "snap MiB", "kernel");
+  for (size_t i = 0; i < all.size() && i < 25; ++i) {
+    const KernelProfile& k = all[i];
+    std::fprintf(stderr, "%9.3f %8llu %10llu %12llu %12llu %10.1f  %s\n", k.seconds,
+                 static_cast<unsigned long long>(k.launches),
+                 static_cast<unsigned long long>(k.blocks),
+                 static_cast<unsigned long long>(k.threads),
+                 static_cast<unsigned long long>(k.suspensions),
+                 static_cast<double>(k.snapshot_bytes) / (1 << 20), k.name);
+  }
+}
+
+void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
+              const std::function<void()>& body, void* (*anchor)(),
+              const std::vector<const void*>& pointers) {
+  static const bool profile = env_size("GPULEARN_EMU_PROFILE", 0) != 0;
+  if (!profile) {
+    run_grid_checked(site, grid, block, shared, body, anchor, pointers);
+    return;
+  }
+  static const bool registered = std::atexit(print_profile) == 0;
+  (void)registered;
+  const Stats before = state().stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  run_grid_checked(site, grid, block, shared, body, anchor, pointers);
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Stats& after = state().stats;
+  KernelProfile* k = nullptr;
+  for (KernelProfile& p : profiles()) {
+    if (std::strcmp(p.name, site.name) == 0) k = &p;
+  }
+  if (k == nullptr) {
+    profiles().push_back(KernelProfile{site.name});
+    k = &profiles().back();
+  }
+  ++k->launches;
+  k->blocks += after.blocks - before.blocks;
+  k->threads += after.threads - before.threads;
+  k->suspensions += after.suspensions - before.suspensions;
+  k->snapshot_bytes += after.snapshot_bytes - before.snapshot_bytes;
+  k->seconds += dt;
+}
+
 }  // namespace
 
 // ---- Device-side entry points -------------------------------------------------------------------
@@ -793,34 +894,55 @@ void block_barrier(const char* file, int line) {
   suspend();
 }
 
+namespace {
+
+// The faults of a misused warp intrinsic, out of line: the hot path below keeps a small stack
+// frame (every suspended thread's stack holds one, and hundreds are live at once).
+[[noreturn]] __attribute__((noinline, cold)) void collective_misuse(
+    WarpOp op, unsigned mask, int width, const char* file, int line, unsigned existing,
+    unsigned elsewhere) {
+  Thread& t = *g_thread;
+  Block& b = *g_block;
+  Warp& w = b.warps[static_cast<size_t>(t.warp)];
+  const std::string at = std::string(op_name(op)) + "(mask " + hex_mask(mask) + ") at " +
+                         where(file, line) + " by " + describe_thread(t);
+  if ((mask & (1u << t.lane)) == 0) fail_block(at + ": the calling lane is not in its mask");
+  if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
+    fail_block(at + ": width " + std::to_string(width) + " is not a power of 2 up to 32");
+  }
+  if ((mask & ~existing) != 0) {
+    fail_block(at + ": lane " + std::to_string(__builtin_ctz(mask & ~existing)) +
+               " named in the mask does not exist (the block has " +
+               std::to_string(b.threads.size()) + " threads)");
+  }
+  if ((mask & w.exited) != 0) {
+    fail_block(at + ": lane " + std::to_string(__builtin_ctz(mask & w.exited)) +
+               " named in the mask has exited");
+  }
+  const Thread& o = *lane_thread(b, t.warp, __builtin_ctz(elsewhere));
+  fail_block(at + ": lane " + std::to_string(o.lane) + " waits in " + op_name(o.pend.op) +
+             "(mask " + hex_mask(o.pend.mask) + ") at " + where(o.pend.file, o.pend.line) +
+             " instead");
+}
+
+}  // namespace
+
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width,
                          const char* file, int line) {
   Thread& t = *g_thread;
   Block& b = *g_block;
   Warp& w = b.warps[static_cast<size_t>(t.warp)];
-  // Built only when something is wrong: this is the hot path of every warp intrinsic.
-  auto at = [&] {
-    return std::string(op_name(op)) + "(mask " + hex_mask(mask) + ") at " + where(file, line) +
-           " by " + describe_thread(t);
-  };
   const unsigned self = 1u << t.lane;
-  if ((mask & self) == 0) fail_block(at() + ": the calling lane is not in its mask");
-  if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
-    fail_block(at() + ": width " + std::to_string(width) + " is not a power of 2 up to 32");
-  }
   const size_t first_lane = static_cast<size_t>(t.warp) * 32;
   const unsigned existing =
       b.threads.size() - first_lane >= 32
           ? ~0u
           : (1u << static_cast<unsigned>(b.threads.size() - first_lane)) - 1u;
-  if ((mask & ~existing) != 0) {
-    fail_block(at() + ": lane " + std::to_string(__builtin_ctz(mask & ~existing)) +
-               " named in the mask does not exist (the block has " +
-               std::to_string(b.threads.size()) + " threads)");
-  }
-  if ((mask & w.exited) != 0) {
-    fail_block(at() + ": lane " + std::to_string(__builtin_ctz(mask & w.exited)) +
-               " named in the mask has exited");
+  if (__builtin_expect((mask & self) == 0 || width < 1 || width > 32 ||
+                           (width & (width - 1)) != 0 || (mask & ~existing) != 0 ||
+                           (mask & w.exited) != 0,
+                       0)) {
+    collective_misuse(op, mask, width, file, line, existing, 0);
   }
   Group* g = nullptr;
   for (int i = 0; i < w.n_groups; ++i) {
@@ -828,11 +950,9 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
   }
   // Lanes of this mask already waiting elsewhere (another mask or another intrinsic).
   const unsigned elsewhere = (w.waiting & mask) & ~(g != nullptr ? g->arrived : 0u);
-  if (elsewhere != 0 || (g != nullptr && g->op != op)) {
-    const Thread& o = *lane_thread(b, t.warp, __builtin_ctz(elsewhere != 0 ? elsewhere : g->arrived));
-    fail_block(at() + ": lane " + std::to_string(o.lane) + " waits in " + op_name(o.pend.op) +
-               "(mask " + hex_mask(o.pend.mask) + ") at " + where(o.pend.file, o.pend.line) +
-               " instead");
+  if (__builtin_expect(elsewhere != 0 || (g != nullptr && g->op != op), 0)) {
+    collective_misuse(op, mask, width, file, line, existing,
+                      elsewhere != 0 ? elsewhere : g->arrived);
   }
   if (g == nullptr) {
     g = &w.groups[w.n_groups++];
