@@ -124,8 +124,14 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
     const int64_t m = std::min(chunk, n - begin);
     centre_scale_async<T, false>(xr.load(begin, m), m, d, means.data(), scale,
                                  DeviceRows<const T>{}, CentredDst<T>{s.xc, d, 0}, stream);
-    GPULEARN_LAUNCH(kNormBlocks, kBlockThreads, 0, stream, add_sq_norm_kernel<T>)
-    (s.xc, checked_mul(m, d), slots.data());
+    // Blocks past the chunk's elements would only add zeros to their slots: launching just
+    // those that hold elements keeps each element in the same block (and so the same sums, to
+    // the bit), without the idle blocks (a chunk of one row launched 256 blocks).
+    const int64_t count = checked_mul(m, d);
+    const auto norm_blocks = static_cast<unsigned>(
+        std::clamp<int64_t>(ceil_div(count, kBlockThreads), 1, kNormBlocks));
+    GPULEARN_LAUNCH(norm_blocks, kBlockThreads, 0, stream, add_sq_norm_kernel<T>)
+    (s.xc, count, slots.data());
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (l == 0) continue;  // cuBLAS rejects leading dimensions of 0
     const T* t1 = s.t1;

@@ -62,7 +62,11 @@ template <typename T>
 void col_sums_async(DeviceRows<const T> x, int64_t rows, int64_t cols, DeviceRows<const T> w,
                     int64_t slabs, double* partial, cudaStream_t stream) {
   const int64_t gx = std::clamp<int64_t>(ceil_div(cols, kSumCols), 1, kMaxGridY);
-  const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(slabs));
+  // Slabs past the rows would only add zeros: launching just the slabs that hold rows keeps
+  // every row in the same slab (row i in slab i / kSumRows either way), so the sums are the
+  // same to the bit, without the idle blocks (a chunk of a few rows launched 1024 slabs).
+  const int64_t used = std::clamp<int64_t>(ceil_div(rows, kSumRows), 1, slabs);
+  const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(used));
   GPULEARN_LAUNCH(grid, dim3(kSumCols, kSumRows), 0, stream, weighted_col_sums_kernel<T>)
   (x.data, x.ld, rows, cols, w.data, w.ld, partial);
   GPULEARN_CUDA_CHECK_LAUNCH();

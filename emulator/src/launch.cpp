@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <boost/context/fiber.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -48,39 +49,44 @@ size_t env_size(const char* name, size_t fallback) {
   return end != v && *end == '\0' ? static_cast<size_t>(x) : fallback;
 }
 
-// Fiber stacks, reused from block to block (a block has up to 1024 threads).
+// Fiber stacks, reused from block to block (a block has up to 1024 threads). Each stack's top
+// is offset by a different multiple of 1 KiB (and of 64 bytes) within 128 KiB: the hot frames of
+// hundreds of suspended fibers then spread over the cache sets instead of all mapping to the
+// same few (the stacks are page-aligned blocks of one size), which made every switch a miss.
 class StackPool {
  public:
   explicit StackPool(size_t size) : size_(size) {}
   bctx::stack_context allocate() {
-    void* p = nullptr;
-    if (free_.empty()) {
-      p = std::malloc(size_);
-      if (p == nullptr) throw std::bad_alloc();
-    } else {
-      p = free_.back();
+    if (!free_.empty()) {
+      const bctx::stack_context sc = free_.back();
       free_.pop_back();
+      return sc;
     }
+    constexpr size_t kColours = 128, kColourStep = 1024, kSubStep = 64, kSubColours = 16;
+    const size_t colour = (made_ % kColours) * kColourStep + (made_ / kColours % kSubColours) * kSubStep;
+    ++made_;
+    void* p = std::malloc(size_ + kColours * kColourStep);
+    if (p == nullptr) throw std::bad_alloc();
     bctx::stack_context sc;
     sc.size = size_;
-    sc.sp = static_cast<char*>(p) + size_;
+    sc.sp = static_cast<char*>(p) + size_ + colour;
     return sc;
   }
   void deallocate(bctx::stack_context& sc) {
-    void* p = static_cast<char*>(sc.sp) - sc.size;
 #if defined(__SANITIZE_ADDRESS__) || defined(GPULEARN_EMU_ASAN)
     // A fiber unwound by an exception (a failed block) leaves its frames' red zones poisoned
     // (AddressSanitizer does not know fiber stacks): clear them before the stack is reused.
-    if (unwinding) ASAN_UNPOISON_MEMORY_REGION(p, sc.size);
+    if (unwinding) ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(sc.sp) - sc.size, sc.size);
 #endif
-    free_.push_back(p);
+    free_.push_back(sc);
   }
   bool unwinding = false;
   size_t size() const { return size_; }
 
  private:
   size_t size_;
-  std::vector<void*> free_;
+  size_t made_ = 0;
+  std::vector<bctx::stack_context> free_;
 };
 
 StackPool& stacks() {
@@ -106,6 +112,8 @@ struct Pending {
   uint64_t result = 0;
 };
 
+struct Worker;
+
 struct Thread {
   ThreadState ts{};
   int id = 0, warp = 0, lane = 0;
@@ -113,8 +121,21 @@ struct Thread {
   const char* bar_file = "";
   int bar_line = 0;
   Pending pend;
-  bctx::fiber fiber;
-  bctx::fiber sink;
+  Worker* worker = nullptr;  // the fiber that runs it; null until it starts
+};
+
+// A fiber that runs device threads. A thread starts on an idle worker and keeps it while it is
+// suspended (at a barrier or a warp intrinsic); when it exits, the worker starts the next
+// thread of the run queue itself if that one has not started yet, which is exactly what the
+// scheduler would do next, without the switches and the fiber creation. So a thread that never
+// waits costs a function call, and a block needs only as many fibers as it has threads
+// suspended at once. Workers live for one run of a grid (they are reused from block to block).
+// A thread that suspends, or a worker whose thread exits, switches straight to the worker of
+// the next thread the scheduler would pick (the run queue's order); only when none can run does
+// control go back to the scheduler (a barrier every thread reached, or a fault).
+struct Worker {
+  bctx::fiber fiber;         // the worker's continuation while it is not running
+  Thread* thread = nullptr;  // the device thread it runs; null while idle
 };
 
 // A warp collective in progress: the lanes of `mask` that have arrived so far.
@@ -131,12 +152,34 @@ struct Warp {
   int n_groups = 0;
 };
 
+// The run queue: a FIFO of thread ids (a vector and a head, reset whenever it drains).
+class RunQueue {
+ public:
+  bool empty() const { return head_ == ids_.size(); }
+  int front() const { return ids_[head_]; }
+  void pop_front() {
+    if (++head_ == ids_.size()) {
+      ids_.clear();
+      head_ = 0;
+    }
+  }
+  void push_back(int id) { ids_.push_back(id); }
+  void clear() {
+    ids_.clear();
+    head_ = 0;
+  }
+
+ private:
+  std::vector<int> ids_;
+  size_t head_ = 0;
+};
+
 struct Block {
   const LaunchSite* site = nullptr;
   std::vector<Warp> warps;
   uint3 idx{};
   std::vector<Thread> threads;
-  std::deque<int> runq;
+  RunQueue runq;
   bool reverse = false;
   bool failed = false;
   std::string failure;
@@ -145,8 +188,19 @@ struct Block {
   unsigned char* dyn_shared = nullptr;
 };
 
+// The workers of one grid run, and the thread body they call.
+struct Crew {
+  const std::function<void()>* body = nullptr;
+  bctx::fiber scheduler;  // the scheduler's continuation while a worker runs
+  std::vector<std::unique_ptr<Worker>> all;
+  std::vector<Worker*> idle;
+  Block block;  // reused from block to block (its vectors keep their capacity)
+};
+
 Block* g_block = nullptr;
 Thread* g_thread = nullptr;
+Crew* g_crew = nullptr;
+bctx::fiber* g_from = nullptr;  // where the fiber that switches away keeps its continuation
 bool g_order_dependent = false;
 
 const char* op_name(WarpOp op) {
@@ -189,9 +243,40 @@ std::string hex_mask(unsigned m) {
   return buf;
 }
 
+// Switches to the fiber whose continuation `target` holds; this fiber's continuation goes to
+// `mine`. Whoever switches back here says, in g_from, where its own continuation belongs.
+void switch_to(bctx::fiber* target, bctx::fiber* mine) {
+  g_from = mine;
+  bctx::fiber from = std::move(*target).resume();
+  *g_from = std::move(from);
+}
+
+Worker* acquire_worker(Crew& crew);
+
+// The worker of the thread the scheduler runs next (the first ready thread of the run queue;
+// one that has not started gets a worker), with that thread made current; null when none.
+Worker* next_runnable(Block& b) {
+  while (!b.failed && !b.runq.empty()) {
+    Thread& t = b.threads[static_cast<size_t>(b.runq.front())];
+    b.runq.pop_front();
+    if (t.state != RunState::kReady) continue;
+    if (t.worker == nullptr) {
+      t.worker = acquire_worker(*g_crew);
+      t.worker->thread = &t;
+    }
+    g_thread = &t;
+    g_current = &t.ts;
+    return t.worker;
+  }
+  return nullptr;
+}
+
+// Suspends the running device thread: the next runnable thread runs, or the scheduler.
 void suspend() {
-  Thread* t = g_thread;
-  t->sink = std::move(t->sink).resume();
+  ++state().stats.suspensions;
+  Worker* me = g_thread->worker;
+  Worker* next = next_runnable(*g_block);
+  switch_to(next != nullptr ? &next->fiber : &g_crew->scheduler, &me->fiber);
 }
 
 // Fails the block: the scheduler resumes nothing more, and the launch faults with the message.
@@ -320,8 +405,15 @@ int find_tls(struct dl_phdr_info* info, size_t, void* arg) {
 
 TlsBlock shared_tls(void* (*anchor)()) {
   if (anchor == nullptr) return {};
-  std::pair<uintptr_t, TlsBlock> want{reinterpret_cast<uintptr_t>(anchor()), TlsBlock{}};
+  // The anchor's address is this host thread's; its block is found once per module and thread.
+  thread_local std::vector<std::pair<uintptr_t, TlsBlock>> found;
+  const auto address = reinterpret_cast<uintptr_t>(anchor());
+  for (const auto& [a, tls] : found) {
+    if (a == address) return tls;
+  }
+  std::pair<uintptr_t, TlsBlock> want{address, TlsBlock{}};
   dl_iterate_phdr(find_tls, &want);
+  found.push_back(want);
   return want.second;
 }
 
@@ -335,44 +427,101 @@ struct GridRun {
   TlsBlock tls;
 };
 
+// The worker loop: runs its thread, then the next not-yet-started thread of the run queue (as
+// the scheduler would run it next), until the next one has started already; then goes idle and
+// switches to that thread's worker (or the scheduler), until it is handed a thread, or none
+// (the grid is done: the worker returns).
+bctx::fiber worker_main(Worker* w) {
+  while (w->thread != nullptr) {
+    Thread& t = *w->thread;
+    (*g_crew->body)();
+    t.state = RunState::kDone;
+    Block& b = *g_block;
+    on_thread_exit(b, t);
+    w->thread = nullptr;
+    // The scheduler skips queue entries of threads that are not ready; so does this.
+    while (!b.runq.empty() &&
+           b.threads[static_cast<size_t>(b.runq.front())].state != RunState::kReady) {
+      b.runq.pop_front();
+    }
+    if (!b.runq.empty()) {
+      Thread& next = b.threads[static_cast<size_t>(b.runq.front())];
+      if (next.worker == nullptr) {
+        b.runq.pop_front();
+        next.worker = w;
+        w->thread = &next;
+        g_thread = &next;
+        g_current = &next.ts;
+        continue;
+      }
+    }
+    Worker* next = next_runnable(b);
+    g_crew->idle.push_back(w);
+    switch_to(next != nullptr ? &next->fiber : &g_crew->scheduler, &w->fiber);
+  }
+  g_from = &w->fiber;
+  return std::move(g_crew->scheduler);
+}
+
+// A worker for a thread that has not started: an idle one, or a new one.
+Worker* acquire_worker(Crew& crew) {
+  if (!crew.idle.empty()) {
+    Worker* w = crew.idle.back();
+    crew.idle.pop_back();
+    return w;
+  }
+  ++state().stats.workers;
+  crew.all.push_back(std::make_unique<Worker>());
+  Worker* w = crew.all.back().get();
+  w->fiber = bctx::fiber(std::allocator_arg, PoolAllocator{}, [w](bctx::fiber&& from) {
+    *g_from = std::move(from);
+    return worker_main(w);
+  });
+  return w;
+}
+
 // Runs one block; returns false (with the message) when it failed.
-bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
+bool run_block(const GridRun& g, Crew& crew, uint3 bidx, bool reverse, unsigned char* dyn,
                std::string* failure) {
-  Block b;
+  Block& b = crew.block;
   b.site = g.site;
   b.idx = bidx;
   b.reverse = reverse;
+  b.failed = false;
+  b.failure.clear();
+  b.at_barrier = 0;
+  b.done = 0;
   b.dyn_shared = dyn;
+  b.runq.clear();
   const unsigned n = g.block.x * g.block.y * g.block.z;
   b.threads.resize(n);
-  b.warps.resize((n + 31) / 32);
+  b.warps.assign((n + 31) / 32, Warp{});
   if (g.shared > 0) poison(dyn, g.shared);
   if (g.tls.poisonable) poison(g.tls.data, g.tls.size);
   Stats& stats = state().stats;
   ++stats.blocks;
   stats.threads += n;
 
+  // Only what a thread reads before it writes it (the rest is set when used).
+  uint3 tid{0, 0, 0};
   for (unsigned i = 0; i < n; ++i) {
     Thread& t = b.threads[i];
     t.id = static_cast<int>(i);
     t.warp = static_cast<int>(i / 32);
     t.lane = static_cast<int>(i % 32);
-    t.ts.thread_idx = uint3{i % g.block.x, (i / g.block.x) % g.block.y,
-                            i / (g.block.x * g.block.y)};
+    t.state = RunState::kReady;
+    t.worker = nullptr;
+    t.ts.thread_idx = tid;
     t.ts.block_idx = bidx;
     t.ts.block_dim = g.block;
     t.ts.grid_dim = g.grid;
-    const std::function<void()>* body = g.body;
-    Thread* tp = &t;
-    Block* bp = &b;
-    t.fiber = bctx::fiber(std::allocator_arg, PoolAllocator{},
-                          [tp, bp, body](bctx::fiber&& sink) {
-                            tp->sink = std::move(sink);
-                            (*body)();
-                            tp->state = RunState::kDone;
-                            on_thread_exit(*bp, *tp);
-                            return std::move(tp->sink);
-                          });
+    if (++tid.x == g.block.x) {
+      tid.x = 0;
+      if (++tid.y == g.block.y) {
+        tid.y = 0;
+        ++tid.z;
+      }
+    }
   }
   for (unsigned k = 0; k < n; ++k) b.runq.push_back(static_cast<int>(reverse ? n - 1 - k : k));
 
@@ -381,14 +530,9 @@ bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
   ThreadState* saved_current = g_current;
   g_block = &b;
   for (;;) {
-    while (!b.runq.empty() && !b.failed) {
-      Thread& t = b.threads[static_cast<size_t>(b.runq.front())];
-      b.runq.pop_front();
-      if (t.state != RunState::kReady) continue;
-      g_thread = &t;
-      g_current = &t.ts;
-      t.fiber = std::move(t.fiber).resume();
-    }
+    // Runs threads until none is ready: the workers switch among themselves and come back
+    // here only then.
+    while (Worker* w = next_runnable(b)) switch_to(&w->fiber, &crew.scheduler);
     if (b.failed) break;
     if (b.done == static_cast<int>(n)) break;
     // Nobody can run: a barrier every thread reached, or a fault.
@@ -449,16 +593,12 @@ bool run_block(const GridRun& g, uint3 bidx, bool reverse, unsigned char* dyn,
   g_block = saved_block;
   g_thread = saved_thread;
   g_current = saved_current;
-  // Fibers still suspended (a failed block) are unwound by their destructors here.
   const bool ok = !b.failed;
   if (!ok) *failure = b.failure;
-  stacks().unwinding = !ok;
-  b.threads.clear();
-  stacks().unwinding = false;
   return ok;
 }
 
-bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
+bool run_grid_blocks(const GridRun& g, Crew& crew, bool reverse, std::string* failure) {
   std::unique_ptr<unsigned char, decltype(&std::free)> dyn(nullptr, &std::free);
   {
     void* p = nullptr;
@@ -469,22 +609,49 @@ bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
     }
     dyn.reset(static_cast<unsigned char*>(p));
   }
-  for (unsigned z = 0; z < g.grid.z; ++z) {
-    for (unsigned y = 0; y < g.grid.y; ++y) {
-      for (unsigned x = 0; x < g.grid.x; ++x) {
-        if (!run_block(g, uint3{x, y, z}, reverse, dyn.get(), failure)) return false;
+  // The second run of the race check also takes the blocks in reverse: a race between blocks
+  // (two blocks writing one location) then shows too.
+  for (unsigned zi = 0; zi < g.grid.z; ++zi) {
+    const unsigned z = reverse ? g.grid.z - 1 - zi : zi;
+    for (unsigned yi = 0; yi < g.grid.y; ++yi) {
+      const unsigned y = reverse ? g.grid.y - 1 - yi : yi;
+      for (unsigned xi = 0; xi < g.grid.x; ++xi) {
+        const unsigned x = reverse ? g.grid.x - 1 - xi : xi;
+        if (!run_block(g, crew, uint3{x, y, z}, reverse, dyn.get(), failure)) return false;
       }
     }
   }
   return true;
 }
 
-// ---- The race check: two orders from one snapshot ------------------------------------------------
+bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
+  Crew crew;
+  crew.body = g.body;
+  Crew* saved_crew = g_crew;
+  g_crew = &crew;
+  struct Restore {
+    Crew* saved;
+    ~Restore() { g_crew = saved; }
+  } restore_crew{saved_crew};
+  const bool ok = run_grid_blocks(g, crew, reverse, failure);
+  if (ok) {
+    // Every worker is idle: let each return.
+    for (Worker* w : crew.idle) switch_to(&w->fiber, &crew.scheduler);
+  }
+  // Workers still suspended (a failed block) are unwound by their destructors here.
+  stacks().unwinding = !ok;
+  crew.all.clear();
+  stacks().unwinding = false;
+  return ok;
+}
 
-struct Snapshot {
-  std::vector<std::pair<const Allocation*, std::vector<unsigned char>>> parts;
-  size_t bytes = 0;
-};
+// ---- The race check: two orders from one snapshot ------------------------------------------------
+//
+// Memory is copied once, before the first run. After it, each allocation's changed byte range
+// is found by comparison, kept aside and put back from the copy; after the second run,
+// memory is compared with what the first run left (the kept range, the copy elsewhere). The
+// buffers live from launch to launch, so a launch costs one copy and two comparisons of live
+// memory, and no page faults.
 
 size_t live_bytes() {
   size_t total = 0;
@@ -492,31 +659,111 @@ size_t live_bytes() {
   return total;
 }
 
-Snapshot take_snapshot() {
-  Snapshot s;
-  for (const auto& [base, al] : state().allocations) {
-    const auto* p = static_cast<const unsigned char*>(al.base);
-    s.parts.emplace_back(&al, std::vector<unsigned char>(p, p + al.bytes));
-    s.bytes += al.bytes;
+// The first index where a and b differ, or n.
+size_t first_mismatch(const unsigned char* a, const unsigned char* b, size_t n) {
+  constexpr size_t kChunk = 4096;
+  for (size_t i = 0; i < n; i += kChunk) {
+    const size_t m = std::min(kChunk, n - i);
+    if (std::memcmp(a + i, b + i, m) != 0) {
+      while (a[i] == b[i]) ++i;
+      return i;
+    }
   }
-  return s;
+  return n;
 }
 
-void restore(const Snapshot& s) {
-  for (const auto& [al, data] : s.parts) std::memcpy(al->base, data.data(), data.size());
+// One past the last index where a and b differ (they differ somewhere).
+size_t last_mismatch_end(const unsigned char* a, const unsigned char* b, size_t n) {
+  constexpr size_t kChunk = 4096;
+  size_t end = n;
+  while (end > 0) {
+    const size_t m = std::min(kChunk, end);
+    if (std::memcmp(a + end - m, b + end - m, m) != 0) {
+      while (a[end - 1] == b[end - 1]) --end;
+      return end;
+    }
+    end -= m;
+  }
+  return 0;
 }
 
-// The first difference between memory now and `s`, described; empty when equal.
+struct Snapshot {
+  struct Part {
+    Allocation* al;
+    size_t at;               // where its copy starts in `before`
+    size_t lo = 0, hi = 0;   // the bytes the first run changed
+    size_t kept = 0;         // where those bytes, as the first run left them, start in `first`
+  };
+  std::vector<Part> parts;
+  std::vector<unsigned char> before;  // every allocation before the launch
+  std::vector<unsigned char> first;   // the changed ranges after the first run
+};
+
+Snapshot& snapshot_buffers() {
+  static Snapshot* s = new Snapshot();
+  return *s;
+}
+
+// Buffers sized for a large launch are given back once launches are much smaller.
+void fit(std::vector<unsigned char>& v, size_t n) {
+  if (v.capacity() > (size_t{64} << 20) && n < v.capacity() / 4) {
+    std::vector<unsigned char>().swap(v);
+  }
+  if (v.size() < n) v.resize(n);
+}
+
+void take_snapshot(Snapshot& s) {
+  s.parts.clear();
+  size_t total = 0;
+  for (auto& [base, al] : state().allocations) {
+    s.parts.push_back(Snapshot::Part{&al, total});
+    total += al.bytes;
+  }
+  fit(s.before, total);
+  state().stats.snapshot_bytes += total;
+  for (const Snapshot::Part& p : s.parts) {
+    if (p.al->bytes > 0) std::memcpy(s.before.data() + p.at, p.al->base, p.al->bytes);
+  }
+}
+
+// After the first run: keeps what it changed and puts memory back as it was before it.
+void keep_first_and_restore(Snapshot& s) {
+  size_t kept = 0;
+  for (Snapshot::Part& p : s.parts) {
+    auto* now = static_cast<unsigned char*>(p.al->base);
+    const unsigned char* old = s.before.data() + p.at;
+    p.lo = first_mismatch(now, old, p.al->bytes);
+    p.hi = p.lo == p.al->bytes ? p.lo : last_mismatch_end(now, old, p.al->bytes);
+    p.kept = kept;
+    kept += p.hi - p.lo;
+  }
+  fit(s.first, kept);
+  for (const Snapshot::Part& p : s.parts) {
+    if (p.hi == p.lo) continue;
+    auto* now = static_cast<unsigned char*>(p.al->base);
+    std::memcpy(s.first.data() + p.kept, now + p.lo, p.hi - p.lo);
+    std::memcpy(now + p.lo, s.before.data() + p.at + p.lo, p.hi - p.lo);
+  }
+}
+
+// The first difference between memory now and what the first run left, described; empty when
+// equal.
 std::string first_difference(const Snapshot& s) {
-  for (const auto& [al, data] : s.parts) {
-    const auto* now = static_cast<const unsigned char*>(al->base);
-    if (std::memcmp(now, data.data(), data.size()) == 0) continue;
-    size_t i = 0;
-    while (now[i] == data[i]) ++i;
+  for (const Snapshot::Part& p : s.parts) {
+    const auto* now = static_cast<const unsigned char*>(p.al->base);
+    const unsigned char* old = s.before.data() + p.at;
+    const unsigned char* changed = s.first.data() + p.kept;
+    size_t i = first_mismatch(now, old, p.lo);
+    if (i == p.lo) {
+      i = p.lo + first_mismatch(now + p.lo, changed, p.hi - p.lo);
+      if (i == p.hi) i = p.hi + first_mismatch(now + p.hi, old + p.hi, p.al->bytes - p.hi);
+    }
+    if (i == p.al->bytes) continue;
+    const unsigned char was = i >= p.lo && i < p.hi ? changed[i - p.lo] : old[i];
     std::ostringstream os;
-    os << "byte " << i << " of the " << al->bytes << "-byte "
-       << (al->pinned ? "pinned" : "device") << " allocation at " << al->base << " is 0x"
-       << std::hex << int{data[i]} << " with threads in ascending order and 0x" << int{now[i]}
+    os << "byte " << i << " of the " << p.al->bytes << "-byte "
+       << (p.al->pinned ? "pinned" : "device") << " allocation at " << p.al->base << " is 0x"
+       << std::hex << int{was} << " with threads in ascending order and 0x" << int{now[i]}
        << " in descending order";
     return os.str();
   }
@@ -527,9 +774,9 @@ std::string kernel_where(const LaunchSite& site) {
   return std::string("kernel ") + site.name + " launched at " + where(site.file, site.line);
 }
 
-void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
-              const std::function<void()>& body, void* (*anchor)(),
-              const std::vector<const void*>& pointers) {
+void run_grid_checked(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
+                      const std::function<void()>& body, void* (*anchor)(),
+                      const std::vector<const void*>& pointers) {
   State& s = state();
   for (size_t i = 0; i < pointers.size(); ++i) {
     const void* p = pointers[i];
@@ -553,15 +800,15 @@ void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
     }
     return;
   }
-  const Snapshot before = take_snapshot();
+  Snapshot& snap = snapshot_buffers();
+  take_snapshot(snap);
   g_order_dependent = false;
   if (!run_blocks(g, false, &failure)) {
     fault(cudaErrorLaunchFailure, kernel_where(site) + ": " + failure);
     return;
   }
-  const Snapshot ascending = take_snapshot();
   const bool order_dependent = g_order_dependent;
-  restore(before);
+  keep_first_and_restore(snap);
   if (!run_blocks(g, true, &failure)) {
     fault(cudaErrorLaunchFailure, kernel_where(site) + " (threads in descending order): " +
                                       failure);
@@ -572,13 +819,78 @@ void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
     ++s.stats.race_order_dependent;
     return;
   }
-  const std::string diff = first_difference(ascending);
+  const std::string diff = first_difference(snap);
   if (!diff.empty()) {
     fault(cudaErrorLaunchFailure,
           kernel_where(site) + ": data race: " + diff +
               " (a missing __syncthreads or __syncwarp, or threads writing one location "
               "without an atomic)");
   }
+}
+
+
+// ---- GPULEARN_EMU_PROFILE=1: where the emulator's time goes, per kernel, printed at exit ------
+
+struct KernelProfile {
+  const char* name;
+  uint64_t launches = 0, blocks = 0, threads = 0, suspensions = 0, snapshot_bytes = 0;
+  double seconds = 0;
+};
+
+std::vector<KernelProfile>& profiles() {
+  static auto* p = new std::vector<KernelProfile>();
+  return *p;
+}
+
+void print_profile() {
+  std::vector<KernelProfile> all = profiles();
+  std::sort(all.begin(), all.end(),
+            [](const KernelProfile& a, const KernelProfile& b) { return a.seconds > b.seconds; });
+  double total = 0;
+  for (const KernelProfile& k : all) total += k.seconds;
+  std::fprintf(stderr, "gpulearn CUDA emulator profile: %.2f s in kernels\n", total);
+  std::fprintf(stderr, "%9s %8s %10s %12s %12s %10s  %s\n", "seconds", "launches", "blocks",
+               "threads", "suspensions", "snap MiB", "kernel");
+  for (size_t i = 0; i < all.size() && i < 25; ++i) {
+    const KernelProfile& k = all[i];
+    std::fprintf(stderr, "%9.3f %8llu %10llu %12llu %12llu %10.1f  %s\n", k.seconds,
+                 static_cast<unsigned long long>(k.launches),
+                 static_cast<unsigned long long>(k.blocks),
+                 static_cast<unsigned long long>(k.threads),
+                 static_cast<unsigned long long>(k.suspensions),
+                 static_cast<double>(k.snapshot_bytes) / (1 << 20), k.name);
+  }
+}
+
+void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
+              const std::function<void()>& body, void* (*anchor)(),
+              const std::vector<const void*>& pointers) {
+  static const bool profile = env_size("GPULEARN_EMU_PROFILE", 0) != 0;
+  if (!profile) {
+    run_grid_checked(site, grid, block, shared, body, anchor, pointers);
+    return;
+  }
+  static const bool registered = std::atexit(print_profile) == 0;
+  (void)registered;
+  const Stats before = state().stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  run_grid_checked(site, grid, block, shared, body, anchor, pointers);
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Stats& after = state().stats;
+  KernelProfile* k = nullptr;
+  for (KernelProfile& p : profiles()) {
+    if (std::strcmp(p.name, site.name) == 0) k = &p;
+  }
+  if (k == nullptr) {
+    profiles().push_back(KernelProfile{site.name});
+    k = &profiles().back();
+  }
+  ++k->launches;
+  k->blocks += after.blocks - before.blocks;
+  k->threads += after.threads - before.threads;
+  k->suspensions += after.suspensions - before.suspensions;
+  k->snapshot_bytes += after.snapshot_bytes - before.snapshot_bytes;
+  k->seconds += dt;
 }
 
 }  // namespace
@@ -597,46 +909,74 @@ void block_barrier(const char* file, int line) {
   suspend();
 }
 
+namespace {
+
+// The faults of a misused warp intrinsic, out of line: the hot path below keeps a small stack
+// frame (every suspended thread's stack holds one, and hundreds are live at once).
+[[noreturn]] __attribute__((noinline, cold)) void collective_misuse(
+    WarpOp op, unsigned mask, int width, const char* file, int line, unsigned existing,
+    unsigned elsewhere) {
+  Thread& t = *g_thread;
+  Block& b = *g_block;
+  Warp& w = b.warps[static_cast<size_t>(t.warp)];
+  const std::string at = std::string(op_name(op)) + "(mask " + hex_mask(mask) + ") at " +
+                         where(file, line) + " by " + describe_thread(t);
+  if ((mask & (1u << t.lane)) == 0) fail_block(at + ": the calling lane is not in its mask");
+  if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
+    fail_block(at + ": width " + std::to_string(width) + " is not a power of 2 up to 32");
+  }
+  if ((mask & ~existing) != 0) {
+    fail_block(at + ": lane " + std::to_string(__builtin_ctz(mask & ~existing)) +
+               " named in the mask does not exist (the block has " +
+               std::to_string(b.threads.size()) + " threads)");
+  }
+  if ((mask & w.exited) != 0) {
+    fail_block(at + ": lane " + std::to_string(__builtin_ctz(mask & w.exited)) +
+               " named in the mask has exited");
+  }
+  const Thread& o = *lane_thread(b, t.warp, __builtin_ctz(elsewhere));
+  fail_block(at + ": lane " + std::to_string(o.lane) + " waits in " + op_name(o.pend.op) +
+             "(mask " + hex_mask(o.pend.mask) + ") at " + where(o.pend.file, o.pend.line) +
+             " instead");
+}
+
+}  // namespace
+
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width,
                          const char* file, int line) {
   Thread& t = *g_thread;
   Block& b = *g_block;
   Warp& w = b.warps[static_cast<size_t>(t.warp)];
-  // Built only when something is wrong: this is the hot path of every warp intrinsic.
-  auto at = [&] {
-    return std::string(op_name(op)) + "(mask " + hex_mask(mask) + ") at " + where(file, line) +
-           " by " + describe_thread(t);
-  };
   const unsigned self = 1u << t.lane;
-  if ((mask & self) == 0) fail_block(at() + ": the calling lane is not in its mask");
-  if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
-    fail_block(at() + ": width " + std::to_string(width) + " is not a power of 2 up to 32");
-  }
   const size_t first_lane = static_cast<size_t>(t.warp) * 32;
   const unsigned existing =
       b.threads.size() - first_lane >= 32
           ? ~0u
           : (1u << static_cast<unsigned>(b.threads.size() - first_lane)) - 1u;
-  if ((mask & ~existing) != 0) {
-    fail_block(at() + ": lane " + std::to_string(__builtin_ctz(mask & ~existing)) +
-               " named in the mask does not exist (the block has " +
-               std::to_string(b.threads.size()) + " threads)");
-  }
-  if ((mask & w.exited) != 0) {
-    fail_block(at() + ": lane " + std::to_string(__builtin_ctz(mask & w.exited)) +
-               " named in the mask has exited");
+  if (__builtin_expect((mask & self) == 0 || width < 1 || width > 32 ||
+                           (width & (width - 1)) != 0 || (mask & ~existing) != 0 ||
+                           (mask & w.exited) != 0,
+                       0)) {
+    collective_misuse(op, mask, width, file, line, existing, 0);
   }
   Group* g = nullptr;
   for (int i = 0; i < w.n_groups; ++i) {
     if (w.groups[i].mask == mask) g = &w.groups[i];
   }
-  // Lanes of this mask already waiting elsewhere (another mask or another intrinsic).
+  // Lanes of this mask already waiting elsewhere (another mask or another intrinsic). That is
+  // legal under independent thread scheduling (they come here once their collective is done)
+  // unless their collective names this lane too: then each waits for the other. Deadlocks
+  // beyond that are found when nothing in the block can run.
   const unsigned elsewhere = (w.waiting & mask) & ~(g != nullptr ? g->arrived : 0u);
-  if (elsewhere != 0 || (g != nullptr && g->op != op)) {
-    const Thread& o = *lane_thread(b, t.warp, __builtin_ctz(elsewhere != 0 ? elsewhere : g->arrived));
-    fail_block(at() + ": lane " + std::to_string(o.lane) + " waits in " + op_name(o.pend.op) +
-               "(mask " + hex_mask(o.pend.mask) + ") at " + where(o.pend.file, o.pend.line) +
-               " instead");
+  bool misuse = g != nullptr && g->op != op;
+  if (elsewhere != 0) {
+    for (int i = 0; i < w.n_groups; ++i) {
+      if ((w.groups[i].arrived & elsewhere) != 0 && (w.groups[i].mask & self) != 0) misuse = true;
+    }
+  }
+  if (__builtin_expect(misuse, 0)) {
+    collective_misuse(op, mask, width, file, line, existing,
+                      elsewhere != 0 ? elsewhere : g->arrived);
   }
   if (g == nullptr) {
     g = &w.groups[w.n_groups++];

@@ -275,6 +275,24 @@ __global__ void divergent_halves_kernel(int* out) {
   out[threadIdx.x] = v;
 }
 
+// The halves reduce under their own masks, then all 32 lanes meet in one full-mask shuffle:
+// legal under independent thread scheduling (the lanes named in each mask meet).
+__global__ void halves_then_whole_warp_kernel(int* out) {
+  const unsigned lane = threadIdx.x % 32;
+  int v = static_cast<int>(lane) + 1;
+  if (lane < 16) {
+    for (int m = 8; m > 0; m /= 2) v += __shfl_xor_sync(0x0000ffffu, v, m);
+  } else {
+    for (int m = 8; m > 0; m /= 2) v = max(v, __shfl_xor_sync(0xffff0000u, v, m));
+  }
+  out[threadIdx.x] = __shfl_sync(0xffffffffu, v, 31 - static_cast<int>(lane));
+}
+
+// Every block writes one location: a race between blocks, whatever the threads' order.
+__global__ void block_writes_one_location_kernel(int* out) {
+  if (threadIdx.x == 0) *out = static_cast<int>(blockIdx.x);
+}
+
 // A warp exchanges values through shared memory; __syncwarp (at two call sites, which sm_70+
 // allows) orders the writes before the reads.
 template <bool kSync>
@@ -776,6 +794,22 @@ TEST_F(EmuLaunch, DivergentHalvesOfAWarpReduceIndependently) {
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   const std::vector<int> o = out.download();
   for (int t = 0; t < 32; ++t) EXPECT_EQ(o[t], t < 16 ? 136 : 32) << t;  // 1 + ... + 16, max 32
+}
+
+TEST_F(EmuLaunch, HalfWarpCollectivesThenAFullWarpOneMeet) {
+  DeviceArray<int> out(32);
+  GPULEARN_LAUNCH(1, 32, 0, 0, halves_then_whole_warp_kernel)(out.get());
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const std::vector<int> o = out.download();
+  for (int t = 0; t < 32; ++t) EXPECT_EQ(o[t], 31 - t < 16 ? 136 : 32) << t;
+}
+
+TEST_F(EmuLaunch, ARaceBetweenBlocksIsFound) {
+  DeviceArray<int> out(1);
+  GPULEARN_LAUNCH(8, 32, 0, 0, block_writes_one_location_kernel)(out.get());
+  const std::string message = expect_fault(cudaErrorLaunchFailure);
+  EXPECT_TRUE(contains(message, "block_writes_one_location_kernel")) << message;
+  EXPECT_TRUE(contains(message, "data race")) << message;
 }
 
 TEST_F(EmuLaunch, SyncwarpOrdersSharedMemoryWithinAWarp) {

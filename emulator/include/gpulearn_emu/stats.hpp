@@ -16,6 +16,9 @@ struct Stats {
   uint64_t faults = 0;                 // sticky faults raised
   uint64_t allocations = 0;
   uint64_t failed_allocations = 0;
+  uint64_t suspensions = 0;            // device threads suspended (barriers, warp intrinsics)
+  uint64_t workers = 0;                // fibers created to run device threads
+  uint64_t snapshot_bytes = 0;         // device memory copied by the race check
 };
 
 }  // namespace gpulearn_emu
