@@ -219,7 +219,6 @@ TYPED_TEST(CudaDecompositionTest, CenteredProductsMatchCpu) {
 }
 
 TYPED_TEST(CudaDecompositionTest, CenteredProductsAcrossChunkBoundaries) {
-  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   uint64_t seed = 3101;
   for (bool z_form : {true, false}) {

@@ -276,7 +276,6 @@ TYPED_TEST(CudaLinearModelTest, RidgeSingularWithoutPenaltyFallsBackToSvd) {
 // ---- Streaming host data in row chunks --------------------------------------------------------
 
 TYPED_TEST(CudaLinearModelTest, HostDataStreamedInManyChunks) {
-  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   Spec spec;
   spec.n = 1000;
