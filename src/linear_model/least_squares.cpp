@@ -235,9 +235,15 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
   }
 
   // Rank-revealing path: the minimum-norm solution, singular values at or below rcond * s_max
-  // dropped, as scipy.linalg.lstsq(cond=tol) does for scikit-learn.
+  // dropped, as scipy.linalg.lstsq(cond=tol) does for scikit-learn; but never below the
+  // rounding floor eps * max(r, d) * s_max (pinv's default, see svd_cutoff). Under that floor
+  // a singular value is rounding noise: an exactly repeated column leaves s ~ 1e-16..1e-14 s_max
+  // depending on the QR's summation order, and lstsq's rank at cond = eps is a coin toss there
+  // (scikit-learn, one duplicated column, 40 seeds: rank 7 instead of 6 in 9 to 23 of them).
+  // Both backends report the numerical rank instead, and keep noise out of coef.
   const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
-  const double cutoff = rcond * (sys.p > 0 ? static_cast<double>(sys.s[0]) : 0.0);
+  const double s_max = sys.p > 0 ? static_cast<double>(sys.s[0]) : 0.0;
+  const double cutoff = std::max(rcond * s_max, svd_cutoff<T>(sys.p, d, s_max));
   m.rank = 0;
   for (int64_t i = 0; i < sys.p; ++i) m.rank += sys.s[i] > cutoff ? 1 : 0;
   m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t) {
