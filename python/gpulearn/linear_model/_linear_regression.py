@@ -28,10 +28,10 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
     tol : float, default=1e-6
         Singular values of the centred ``X`` smaller than ``tol`` times the largest are treated
         as zero (the ``cond`` of :func:`scipy.linalg.lstsq`, as in scikit-learn >= 1.9; a
-        ``tol`` of 0 or >= 1 means machine epsilon, as there). One difference, on purpose: a
-        singular value is never kept when it is below the rounding floor
-        ``eps * n_features * s_max`` (:func:`scipy.linalg.pinv`'s default), where it is
-        rounding noise. An exactly repeated column therefore always lowers ``rank_``, whereas
+        ``tol`` of 0 or >= 1 means machine epsilon, as there). One difference, on purpose: when
+        ``X`` is not clearly full rank (the Cholesky check of the normal equations fails), a
+        singular value below the rounding floor ``eps * n_features * s_max``
+        (:func:`scipy.linalg.pinv`'s default) is treated as rounding noise and dropped. An exactly repeated column therefore always lowers ``rank_``, whereas
         scikit-learn's ``rank_`` at ``tol=0`` depends on the rounding of its SVD there.
     n_jobs : int, default=None
         Accepted for compatibility; gpulearn's CPU backend uses every core.
