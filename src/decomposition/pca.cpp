@@ -11,6 +11,7 @@
 
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "../core/rounding.hpp"
 #include "spectral.hpp"
 
 namespace gpulearn::decomposition {
@@ -168,6 +169,22 @@ void set_model(PcaModel<T>& m, const Spectrum& sp, int64_t k, int64_t d,
   m.singular_values.assign(sp.s.begin(), sp.s.begin() + k);
 }
 
+// The variance the components after the first k of an exact spectrum of n x d data explain, in
+// sum. Singular values under the rounding floor count as zero (src/core/rounding.hpp): data of
+// rank k has no noise variance, whether its SVD returned the rest as 0 or as a few eps * s_max
+// (measured on wide float32 data of rank n - 1: exactly 0 on the CPU, 1e-7 s_max on the
+// emulated GPU, which made get_precision refuse on one backend and return 1e13-sized entries
+// on the other).
+template <typename T>
+double dropped_variance(const Spectrum& sp, int64_t k, int64_t n, int64_t d) {
+  const double floor = detail::svd_rounding_floor<T>(n, d, sp.p > 0 ? sp.s[0] : 0.0);
+  double rest = 0;
+  for (int64_t i = k; i < sp.p; ++i) {
+    if (sp.s[i] > floor) rest += sp.s[i] * sp.s[i] / static_cast<double>(n - 1);
+  }
+  return rest;
+}
+
 // The model's covariance in double (scikit-learn's get_covariance): W^T diag(max(ev - noise, 0))
 // W + noise I, W the components (times sqrt(ev) when whitening, as scikit-learn does).
 template <typename T>
@@ -217,6 +234,11 @@ template <typename T>
 std::vector<double> precision(Backend& be, const PcaModel<T>& m) {
   const int64_t d = m.n_features, k = m.n_components;
   const double s2 = m.noise_variance;
+  // With no noise and fewer components than features the covariance has rank k < d by
+  // construction: singular, whatever its Cholesky factorisation's rounding would say.
+  GPULEARN_EXPECTS(s2 != 0.0 || k >= d, "the covariance is singular (noise_variance_ is 0 with ", k,
+                   " components of ", d,
+                   " features): the PCA model has no precision and no likelihood");
   if (s2 == 0.0) return spd_inverse(be, d, covariance(m), "covariance");
   std::vector<double> P(checked_mul(d, d), 0.0);
   if (k > 0) {
@@ -297,7 +319,9 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X
     m.noise_variance = 0;
     if (k < mn) {
       m.noise_variance =
-          std::accumulate(ev.begin() + k, ev.end(), 0.0) / static_cast<double>(sp.p - k);
+          solver == PcaSolver::kFull
+              ? dropped_variance<T>(sp, k, n, d) / static_cast<double>(sp.p - k)
+              : std::accumulate(ev.begin() + k, ev.end(), 0.0) / static_cast<double>(sp.p - k);
     }
     set_model(m, sp, k, d, ev, total);
     return m;
@@ -340,10 +364,7 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X
   m.noise_variance = 0;
   if (k < mn) {
     double rest = total - std::accumulate(ev.begin(), ev.end(), 0.0);
-    if (solver == PcaSolver::kArpack) {
-      rest = 0;
-      for (int64_t i = k; i < sp.p; ++i) rest += sp.s[i] * sp.s[i] / static_cast<double>(n - 1);
-    }
+    if (solver == PcaSolver::kArpack) rest = dropped_variance<T>(sp, k, n, d);
     m.noise_variance = std::max(0.0, rest) / static_cast<double>(mn - k);
   }
   set_model(m, sp, k, d, ev, total);

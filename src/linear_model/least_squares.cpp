@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "../core/rounding.hpp"
 #include "centring.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
 
@@ -32,14 +33,10 @@ constexpr double kGramRcond = std::is_same_v<T, double> ? 1e-8 : 1e-3;
 template <typename T>
 constexpr double kEps = std::numeric_limits<T>::epsilon();
 
-// Ridge's "svd" solver treats singular values at or below eps * max(r, d) * s_max as zero:
-// scipy.linalg.pinv's default, which scikit-learn's absolute 1e-15 stands for. An absolute
-// cutoff keeps rounding noise (s ~ 1e-14 s_max in double, 1e-7 in float) when alpha = 0 and
-// turns it into huge coefficients.
-template <typename T>
-double svd_cutoff(int64_t r, int64_t d, double s_max) {
-  return kEps<T> * static_cast<double>(std::max(r, d)) * s_max;
-}
+// Ridge's "svd" solver treats singular values at or below the rounding floor (src/core/
+// rounding.hpp) as zero: scipy.linalg.pinv's default, which scikit-learn's absolute 1e-15 stands
+// for. An absolute cutoff keeps rounding noise (s ~ 1e-14 s_max in double, 1e-7 in float) when
+// alpha = 0 and turns it into huge coefficients.
 
 // Estimates lambda_min / lambda_max of E = S A S, S = diag(A)^-1/2, from A and its Cholesky
 // factor L (row-major, lower): power iteration on E for lambda_max, inverse iteration for
@@ -236,14 +233,16 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
 
   // Rank-revealing path: the minimum-norm solution, singular values at or below rcond * s_max
   // dropped, as scipy.linalg.lstsq(cond=tol) does for scikit-learn; but never below the
-  // rounding floor eps * max(r, d) * s_max (pinv's default, see svd_cutoff). Under that floor
-  // a singular value is rounding noise: an exactly repeated column leaves s ~ 1e-16..1e-14 s_max
-  // depending on the QR's summation order, and lstsq's rank at cond = eps is a coin toss there
-  // (scikit-learn, one duplicated column, 40 seeds: rank 7 instead of 6 in 9 to 23 of them).
+  // rounding floor eps * max(r, d) * s_max (pinv's default, src/core/rounding.hpp). Under that
+  // floor a singular value is rounding noise: an exactly repeated column leaves
+  // s ~ 1e-16..1e-14 s_max depending on the QR's summation order, and lstsq's rank at
+  // cond = eps is a coin toss there (scikit-learn, one duplicated column, 40 seeds: rank 7
+  // instead of 6 in 9 to 23 of them).
   // Both backends report the numerical rank instead, and keep noise out of coef.
   const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
   const double s_max = sys.p > 0 ? static_cast<double>(sys.s[0]) : 0.0;
-  const double cutoff = std::max(rcond * s_max, svd_cutoff<T>(sys.p, d, s_max));
+  const double cutoff =
+      std::max(rcond * s_max, gpulearn::detail::svd_rounding_floor<T>(sys.p, d, s_max));
   m.rank = 0;
   for (int64_t i = 0; i < sys.p; ++i) m.rank += sys.s[i] > cutoff ? 1 : 0;
   m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t) {
@@ -313,7 +312,8 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
     // solver="svd", wide X, or a singular Gram system (alpha = 0 with rank-deficient X):
     // scikit-learn falls back to its SVD solver there too.
     const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
-    const double cutoff = svd_cutoff<T>(sys.p, d, sys.p > 0 ? sys.s[0] : 0.0);
+    const double cutoff =
+        gpulearn::detail::svd_rounding_floor<T>(sys.p, d, sys.p > 0 ? sys.s[0] : 0.0);
     m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t t) {
       const double s = sys.s[i];
       return s > cutoff ? s / (s * s + alpha(t)) : 0.0;

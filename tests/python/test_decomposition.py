@@ -420,6 +420,30 @@ def test_constant_columns_give_null_variance_and_no_nan(solver, constant, rng):
                     rtol=0, atol=1e-10 * np.max(np.abs(X)))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["full", "arpack"])
+@pytest.mark.parametrize("n, d, rank", [(40, 90, 39), (300, 12, 8), (25, 25, 24)],
+                         ids=["wide", "tall-rank-8", "square"])
+def test_data_of_rank_k_has_no_noise_variance_on_either_backend(n, d, rank, solver, dtype,
+                                                                 device):
+    # k components of data of centred rank k explain everything: noise_variance_ is exactly 0,
+    # and the model covariance is singular, whatever rounding noise the SVD leaves in the null
+    # singular values (exact zeros on one backend, a few eps * s_max on another: the verdict
+    # of get_precision flipped between the CPU and the emulated GPU on wide float32 data).
+    gen = np.random.default_rng(SEED + 41)
+    noise_values = []
+    for trial in range(4):
+        X = (gen.standard_normal((n, rank)) @ gen.standard_normal((rank, d)) + 3.0).astype(dtype)
+        model = PCA(rank, svd_solver=solver, device=device).fit(X)
+        assert model.n_components_ == rank
+        noise_values.append(float(model.noise_variance_))
+        with pytest.raises(ValueError, match="singular"):
+            model.get_precision()
+        with pytest.raises(ValueError, match="singular"):
+            model.score_samples(X)
+    assert noise_values == [0.0] * 4
+
+
 # ---- TruncatedSVD ------------------------------------------------------------------------
 
 # TruncatedSVD does not centre: with the data's offset of 5 the mean direction would carry 99%
