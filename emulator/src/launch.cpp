@@ -186,6 +186,7 @@ struct Block {
   int at_barrier = 0;
   int done = 0;
   unsigned char* dyn_shared = nullptr;
+  Stats* stats = nullptr;  // state().stats, looked up once per block, not per suspension
 };
 
 // The workers of one grid run, and the thread body they call.
@@ -271,9 +272,14 @@ Worker* next_runnable(Block& b) {
   return nullptr;
 }
 
+// Whether two __FILE__ strings name one file: one pointer within a translation unit, so the
+// string compare (which ASan's interceptor makes costly) runs only across units. Checked for
+// every waiting thread at every barrier release.
+bool same_file(const char* a, const char* b) { return a == b || std::strcmp(a, b) == 0; }
+
 // Suspends the running device thread: the next runnable thread runs, or the scheduler.
 void suspend() {
-  ++state().stats.suspensions;
+  ++g_block->stats->suspensions;
   Worker* me = g_thread->worker;
   Worker* next = next_runnable(*g_block);
   switch_to(next != nullptr ? &next->fiber : &g_crew->scheduler, &me->fiber);
@@ -498,9 +504,9 @@ bool run_block(const GridRun& g, Crew& crew, uint3 bidx, bool reverse, unsigned 
   b.warps.assign((n + 31) / 32, Warp{});
   if (g.shared > 0) poison(dyn, g.shared);
   if (g.tls.poisonable) poison(g.tls.data, g.tls.size);
-  Stats& stats = state().stats;
-  ++stats.blocks;
-  stats.threads += n;
+  b.stats = &state().stats;
+  ++b.stats->blocks;
+  b.stats->threads += n;
 
   // Only what a thread reads before it writes it (the rest is set when used).
   uint3 tid{0, 0, 0};
@@ -543,7 +549,7 @@ bool run_block(const GridRun& g, Crew& crew, uint3 bidx, bool reverse, unsigned 
       if (t.state != RunState::kBarrier) continue;
       if (first == nullptr) {
         first = &t;
-      } else if (t.bar_line != first->bar_line || std::strcmp(t.bar_file, first->bar_file) != 0) {
+      } else if (t.bar_line != first->bar_line || !same_file(t.bar_file, first->bar_file)) {
         same_site = false;
       }
     }
@@ -564,7 +570,7 @@ bool run_block(const GridRun& g, Crew& crew, uint3 bidx, bool reverse, unsigned 
       os << "threads wait at different __syncthreads (" << where(first->bar_file, first->bar_line);
       for (const Thread& t : b.threads) {
         if (t.state == RunState::kBarrier &&
-            (t.bar_line != first->bar_line || std::strcmp(t.bar_file, first->bar_file) != 0)) {
+            (t.bar_line != first->bar_line || !same_file(t.bar_file, first->bar_file))) {
           os << " and " << where(t.bar_file, t.bar_line) << " by " << describe_thread(t);
           break;
         }
@@ -650,14 +656,8 @@ bool run_blocks(const GridRun& g, bool reverse, std::string* failure) {
 // Memory is copied once, before the first run. After it, each allocation's changed byte range
 // is found by comparison, kept aside and put back from the copy; after the second run,
 // memory is compared with what the first run left (the kept range, the copy elsewhere). The
-// buffers live from launch to launch, so a launch costs one copy and two comparisons of live
-// memory, and no page faults.
-
-size_t live_bytes() {
-  size_t total = 0;
-  for (const auto& [base, al] : state().allocations) total += al.bytes;
-  return total;
-}
+// buffers live from launch to launch, so a launch costs one copy and two comparisons of the
+// memory it can reach (see plan_snapshot), and no page faults.
 
 // The first index where a and b differ, or n.
 size_t first_mismatch(const unsigned char* a, const unsigned char* b, size_t n) {
@@ -712,13 +712,29 @@ void fit(std::vector<unsigned char>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-void take_snapshot(Snapshot& s) {
+// The allocations that some word of the kernel's arguments points into (KernelArgs): a
+// launch's cost then follows its own data, not everything the process holds (a cached chunk
+// workspace of a earlier, larger fit made each small launch of a chunked fit copy and compare
+// all of it: 18 s alone, 270 s after that fit). A word that only looks like a pointer adds an
+// allocation, which costs time, never a missed race.
+// The allocations a launch's race check covers, and their total size.
+size_t plan_snapshot(Snapshot& s, const KernelArgs& args) {
   s.parts.clear();
   size_t total = 0;
-  for (auto& [base, al] : state().allocations) {
+  auto add = [&](Allocation& al) {
+    for (const Snapshot::Part& p : s.parts) {
+      if (p.al == &al) return;
+    }
     s.parts.push_back(Snapshot::Part{&al, total});
     total += al.bytes;
+  };
+  for (const void* w : args.words) {
+    if (const Allocation* al = find_allocation(w)) add(const_cast<Allocation&>(*al));
   }
+  return total;
+}
+
+void take_snapshot(Snapshot& s, size_t total) {
   fit(s.before, total);
   state().stats.snapshot_bytes += total;
   for (const Snapshot::Part& p : s.parts) {
@@ -776,10 +792,10 @@ std::string kernel_where(const LaunchSite& site) {
 
 void run_grid_checked(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
                       const std::function<void()>& body, void* (*anchor)(),
-                      const std::vector<const void*>& pointers) {
+                      const KernelArgs& args) {
   State& s = state();
-  for (size_t i = 0; i < pointers.size(); ++i) {
-    const void* p = pointers[i];
+  for (size_t i = 0; i < args.pointers.size(); ++i) {
+    const void* p = args.pointers[i];
     if (p != nullptr && !is_kernel_accessible(p, 0)) {
       std::ostringstream os;
       os << kernel_where(site) << ": pointer argument " << i + 1 << " (" << p
@@ -793,15 +809,16 @@ void run_grid_checked(const LaunchSite& site, dim3 grid, dim3 block, size_t shar
   std::string failure;
   static const bool race_check = env_size("GPULEARN_EMU_RACECHECK", 1) != 0;
   static const size_t race_cap = env_size("GPULEARN_EMU_RACECHECK_MAX_BYTES", size_t{256} << 20);
-  if (!race_check || live_bytes() > race_cap) {
+  Snapshot& snap = snapshot_buffers();
+  const size_t snap_bytes = race_check ? plan_snapshot(snap, args) : 0;
+  if (!race_check || snap_bytes > race_cap) {
     if (race_check) ++s.stats.race_unchecked;
     if (!run_blocks(g, false, &failure)) {
       fault(cudaErrorLaunchFailure, kernel_where(site) + ": " + failure);
     }
     return;
   }
-  Snapshot& snap = snapshot_buffers();
-  take_snapshot(snap);
+  take_snapshot(snap, snap_bytes);
   g_order_dependent = false;
   if (!run_blocks(g, false, &failure)) {
     fault(cudaErrorLaunchFailure, kernel_where(site) + ": " + failure);
@@ -864,17 +881,17 @@ void print_profile() {
 
 void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
               const std::function<void()>& body, void* (*anchor)(),
-              const std::vector<const void*>& pointers) {
+              const KernelArgs& args) {
   static const bool profile = env_size("GPULEARN_EMU_PROFILE", 0) != 0;
   if (!profile) {
-    run_grid_checked(site, grid, block, shared, body, anchor, pointers);
+    run_grid_checked(site, grid, block, shared, body, anchor, args);
     return;
   }
   static const bool registered = std::atexit(print_profile) == 0;
   (void)registered;
   const Stats before = state().stats;
   const auto t0 = std::chrono::steady_clock::now();
-  run_grid_checked(site, grid, block, shared, body, anchor, pointers);
+  run_grid_checked(site, grid, block, shared, body, anchor, args);
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const Stats& after = state().stats;
   KernelProfile* k = nullptr;
@@ -1011,7 +1028,7 @@ void note_order_dependent() { g_order_dependent = true; }
 
 cudaError_t launch_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared,
                         cudaStream_t stream, std::function<void()> thread_body,
-                        void* (*tls_anchor)(), std::vector<const void*> pointer_args) {
+                        void* (*tls_anchor)(), KernelArgs args) {
   State& s = state();
   std::lock_guard<std::recursive_mutex> lock(s.mutex);
   if (const cudaError_t e = sticky(current_device()); e != cudaSuccess) return set_error(e);
@@ -1027,7 +1044,7 @@ cudaError_t launch_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t sh
   }
   if (shared > limit) return set_error(cudaErrorInvalidValue);
   auto body = std::make_shared<std::function<void()>>(std::move(thread_body));
-  auto ptrs = std::make_shared<std::vector<const void*>>(std::move(pointer_args));
+  auto ptrs = std::make_shared<KernelArgs>(std::move(args));
   const LaunchSite site_copy = site;
   return enqueue(
       stream,

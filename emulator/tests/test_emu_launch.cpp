@@ -358,6 +358,15 @@ __global__ void neighbour_read_kernel(int* out) {
 
 __global__ void one_location_kernel(int* out) { *out = static_cast<int>(threadIdx.x); }
 
+// The same race, through a pointer the kernel gets inside a struct.
+struct IntSpan {
+  int* data;
+  int n;
+};
+__global__ void one_location_through_struct_kernel(IntSpan span) {
+  span.data[span.n - 1] = static_cast<int>(threadIdx.x);
+}
+
 __global__ void integer_atomics_kernel(int* i32, unsigned long long* u64, long long* i64,
                                        unsigned* bits) {
   const unsigned t = blockIdx.x * blockDim.x + threadIdx.x;
@@ -892,6 +901,28 @@ TEST_F(EmuLaunch, ThreadsWritingOneLocationAreADataRace) {
   const std::string message = expect_fault(cudaErrorLaunchFailure);
   EXPECT_TRUE(contains(message, "one_location_kernel")) << message;
   EXPECT_TRUE(contains(message, "data race")) << message;
+}
+
+// A kernel reaches only the allocations its arguments point into, directly or through a pointer
+// inside a struct: its race check copies those, not the rest of device memory, and still finds
+// a race through the struct's pointer.
+TEST_F(EmuLaunch, TheRaceCheckCopiesWhatTheKernelCanReach) {
+  DeviceArray<char> unrelated(size_t{8} << 20);
+  DeviceArray<int> out(64);
+  gpulearn_emu::Stats before = gpulearn_emu_stats();
+  GPULEARN_LAUNCH(1, 64, 0, 0, neighbour_read_kernel<true>)(out.get());
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  gpulearn_emu::Stats after = gpulearn_emu_stats();
+  EXPECT_EQ(after.race_checked, before.race_checked + 1);
+  EXPECT_EQ(after.snapshot_bytes - before.snapshot_bytes, 64 * sizeof(int));
+
+  before = gpulearn_emu_stats();
+  GPULEARN_LAUNCH(1, 32, 0, 0, one_location_through_struct_kernel)(IntSpan{out.get(), 64});
+  const std::string message = expect_fault(cudaErrorLaunchFailure);
+  EXPECT_TRUE(contains(message, "one_location_through_struct_kernel")) << message;
+  EXPECT_TRUE(contains(message, "data race")) << message;
+  after = gpulearn_emu_stats();
+  EXPECT_EQ(after.snapshot_bytes - before.snapshot_bytes, 64 * sizeof(int));
 }
 
 TEST_F(EmuLaunch, IntegerAtomicsGiveExactTotalsAndAreComparedWithoutAFalseRace) {

@@ -3,6 +3,7 @@
 // does and queues the grid on the stream; the grid runs when the host synchronises.
 #pragma once
 
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <tuple>
@@ -21,18 +22,44 @@ struct LaunchSite {
   const void* func;  // the kernel's host address: the key of cudaFuncSetAttribute
 };
 
+/// What a launch's arguments say about the memory its kernel may reach.
+struct KernelArgs {
+  std::vector<const void*> pointers;  // the raw pointer arguments
+  // Every pointer-sized, pointer-aligned word of the arguments, structs included: a kernel
+  // reaches device memory only through pointers it is given (cuda/ has no __device__ or
+  // __constant__ pointers, and no pointers stored in device memory), and a pointer inside a
+  // struct is such a word. The race check copies the allocations these point into.
+  std::vector<const void*> words;
+};
+
+/// Appends the words of one argument that could be pointers.
+template <typename V>
+void collect_argument(const V& v, KernelArgs& args) {
+  if constexpr (std::is_pointer_v<V>) {
+    args.pointers.push_back(static_cast<const void*>(v));
+    args.words.push_back(static_cast<const void*>(v));
+  } else if constexpr (sizeof(V) >= sizeof(void*) && alignof(V) >= alignof(void*)) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&v);
+    for (size_t at = 0; at + sizeof(void*) <= sizeof(V); at += sizeof(void*)) {
+      const void* w = nullptr;
+      std::memcpy(&w, bytes + at, sizeof w);
+      if (w != nullptr) args.words.push_back(w);
+    }
+  }
+}
+
 /// Checks the launch configuration (block and grid limits, dynamic shared memory against the
 /// default 48 KiB or the kernel's opt-in), then queues one run of the grid on `stream`:
 /// `thread_body` is called once per device thread, each a fiber. `tls_anchor`, when not null,
 /// returns an address inside the kernel module's thread-local block, which holds its static
-/// shared memory (poisoned before each block). `pointer_args` are the kernel's raw pointer
+/// shared memory (poisoned before each block). `args.pointers` are the kernel's raw pointer
 /// arguments, checked when the grid runs: each must be null or point into memory a kernel may
 /// dereference. Returns the launch error, also recorded as the thread's last error.
 GPULEARN_EMU_API_CXX cudaError_t launch_grid(const LaunchSite& site, dim3 grid, dim3 block,
                                              size_t shared, cudaStream_t stream,
                                              std::function<void()> thread_body,
                                              void* (*tls_anchor)(),
-                                             std::vector<const void*> pointer_args);
+                                             KernelArgs args);
 
 namespace {
 // In the module that compiles the kernels (internal linkage: one per translation unit, all in
@@ -71,21 +98,12 @@ class Launch {
   void operator()(A&&... args) const {
     static_assert(sizeof...(A) == sizeof...(P), "kernel launched with the wrong argument count");
     auto params = std::make_shared<std::tuple<std::decay_t<P>...>>(std::forward<A>(args)...);
-    std::vector<const void*> pointers;
-    std::apply(
-        [&pointers](const auto&... p) {
-          (
-              [&pointers](const auto& v) {
-                if constexpr (std::is_pointer_v<std::decay_t<decltype(v)>>) {
-                  pointers.push_back(static_cast<const void*>(v));
-                }
-              }(p),
-              ...);
-        },
-        *params);
+    KernelArgs kernel_args;
+    std::apply([&kernel_args](const auto&... p) { (collect_argument(p, kernel_args), ...); },
+               *params);
     Kernel k = kernel_;
     launch_grid(site_, grid_, block_, shared_, stream_, [k, params] { std::apply(k, *params); },
-                kTlsAnchor, std::move(pointers));
+                kTlsAnchor, std::move(kernel_args));
   }
 
  private:
