@@ -211,7 +211,6 @@ std::vector<Spec> loss_specs() {
 }
 
 TYPED_TEST(CudaLogisticTest, LossAndGradientMatchCpu) {
-  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   uint64_t seed = 4001;
   for (const Spec& spec : loss_specs()) {
@@ -220,19 +219,21 @@ TYPED_TEST(CudaLogisticTest, LossAndGradientMatchCpu) {
   }
 }
 
+// Slow on the emulator (each chunk runs fixed 256-block grids, by design: see
+// cuda/linear_model/logistic_loss.cu): bash scripts/test-emulated runs it.
 TYPED_TEST(CudaLogisticTest, LossAndGradientAcrossChunkBoundaries) {
   GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   uint64_t seed = 4101;
   for (int64_t m : {1, 4}) {
     Spec spec;
-    spec.n = 2345;  // no cap below divides it
+    spec.n = 345;  // no cap below divides it (2345 rows took over 7 minutes on the emulator)
     spec.d = 6;
     spec.m = m;
     spec.x_pad = 2;
     spec.weighted = true;
     const auto p = make_problem<TypeParam>(seed++, spec);
-    for (const char* rows : {"1", "7", "300", "1000"}) {
+    for (const char* rows : {"1", "7", "100", "300"}) {
       SCOPED_TRACE(std::string("chunk cap ") + rows);
       ScopedEnv env("GPULEARN_CUDA_MAX_CHUNK_ROWS", rows);
       compare(this->cpu(), this->cuda(), p);
@@ -330,6 +331,10 @@ TEST(CudaLinearIterativeTest, ElasticNetMatchesCpu) {
   EXPECT_NEAR(a.intercept[0], b.intercept[0], 1e-8);
 }
 
+// Skipped on the emulator: 2 minutes under ASan, and it fails there (2026-12-06): the
+// objectives agree to 1e-12, the coefficients by up to 1.2e-4 (elastic net, 4 classes) and
+// 2e-7 elsewhere, against 1e-7. Its bar must come from the conditioning, as the Python test's
+// does (test_cuda_logistic_regression_matches_cpu); bash scripts/test-emulated runs it.
 TEST(CudaLinearIterativeTest, LogisticRegressionMatchesCpu) {
   GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();

@@ -353,6 +353,18 @@ std::vector<Shape> knn_shapes() {
   return {a, b, c};
 }
 
+// The same three kinds of query set, about half the size: for the tests that run every metric
+// or every shape under small tile caps too (the emulator's time goes with queries x candidates;
+// a cap of 40 rows still makes many tiles).
+std::vector<Shape> small_knn_shapes() {
+  std::vector<Shape> shapes = knn_shapes();
+  for (Shape& s : shapes) {
+    s.n /= 2;
+    s.m = std::max<int64_t>(1, s.m / 2);
+  }
+  return shapes;
+}
+
 // k = 1, 5, 100 (the warp selection) and every candidate (the sorted one).
 std::vector<int64_t> ks(const Shape& s) {
   const int64_t all = s.n - (s.self ? 1 : 0);
@@ -360,10 +372,9 @@ std::vector<int64_t> ks(const Shape& s) {
 }
 
 TYPED_TEST(CudaNeighborsTest, KnnMatchesCpu) {
-  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   uint64_t seed = 2001;
-  for (const Shape& shape : knn_shapes()) {
+  for (const Shape& shape : small_knn_shapes()) {
     const auto p = make_problem<TypeParam>(seed++, shape);
     SCOPED_TRACE("seed " + std::to_string(seed - 1));
     for (const MetricCase& metric : kMetrics) {
@@ -373,15 +384,14 @@ TYPED_TEST(CudaNeighborsTest, KnnMatchesCpu) {
 }
 
 TYPED_TEST(CudaNeighborsTest, KnnAcrossTileBoundaries) {
-  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   Shape a;
-  a.n = 1500;
-  a.m = 400;
+  a.n = 600;
+  a.m = 150;
   a.d = 12;
   a.pad = 1;
   Shape b = a;
-  b.n = 900;
+  b.n = 400;
   b.self = true;
   uint64_t seed = 2101;
   for (const Shape& shape : {a, b}) {
@@ -416,12 +426,12 @@ TYPED_TEST(CudaNeighborsTest, KnnOnDataLargerThanTheDefaultTiles) {
 TYPED_TEST(CudaNeighborsTest, KnnBreaksTiesByIndex) {
   GPULEARN_SKIP_WITHOUT_CUDA();
   Shape a;
-  a.n = 500;
-  a.m = 200;
+  a.n = 300;
+  a.m = 120;
   a.d = 4;
   a.pad = 2;
   Shape b = a;
-  b.n = 300;
+  b.n = 200;
   b.self = true;
   uint64_t seed = 2301;
   for (const Shape& shape : {a, b}) {
@@ -452,8 +462,8 @@ TYPED_TEST(CudaNeighborsTest, KnnIsDeterministicAndTileIndependent) {
   GPULEARN_SKIP_WITHOUT_CUDA();
   using T = TypeParam;
   Shape s;
-  s.n = 2500;
-  s.m = 700;
+  s.n = 1100;
+  s.m = 300;
   s.d = 24;
   s.pad = 2;
   const auto p = make_problem<T>(2501, s);
@@ -462,12 +472,10 @@ TYPED_TEST(CudaNeighborsTest, KnnIsDeterministicAndTileIndependent) {
     for (int64_t k : {int64_t{7}, int64_t{400}}) {
       SCOPED_TRACE("k " + std::to_string(k));
       const KnnResult<T> first = knn_cuda(this->cuda(), p, metric.spec, k);
-      for (int run = 0; run < 2; ++run) {
-        const KnnResult<T> again = knn_cuda(this->cuda(), p, metric.spec, k);
-        EXPECT_EQ(again.idx, first.idx);
-        EXPECT_EQ(again.dist, first.dist);  // bitwise
-      }
-      if (std::is_same_v<T, double>) {  // no near ties in double: the tiles cannot matter
+      const KnnResult<T> again = knn_cuda(this->cuda(), p, metric.spec, k);
+      EXPECT_EQ(again.idx, first.idx);
+      EXPECT_EQ(again.dist, first.dist);  // bitwise
+      if (std::is_same_v<T, double>) {    // no near ties in double: the tiles cannot matter
         ScopedEnv env("GPULEARN_CUDA_MAX_CHUNK_ROWS", "64");
         const KnnResult<T> tiled = knn_cuda(this->cuda(), p, metric.spec, k);
         EXPECT_EQ(tiled.idx, first.idx);
@@ -507,12 +515,12 @@ TYPED_TEST(CudaNeighborsTest, RejectsHostMemory) {
 TYPED_TEST(CudaNeighborsTest, RadiusMatchesCpu) {
   GPULEARN_SKIP_WITHOUT_CUDA();
   Shape a;
-  a.n = 700;
-  a.m = 300;
+  a.n = 400;
+  a.m = 150;
   a.d = 6;
   a.pad = 3;
   Shape b;
-  b.n = 500;
+  b.n = 300;
   b.d = 5;
   b.self = true;
   uint64_t seed = 2701;
@@ -577,7 +585,7 @@ TYPED_TEST(CudaNeighborsTest, ShiftedMatchesCpu) {
   GPULEARN_SKIP_WITHOUT_CUDA();
   using T = TypeParam;
   uint64_t seed = 3001;
-  for (const Shape& shape : knn_shapes()) {
+  for (const Shape& shape : small_knn_shapes()) {
     const auto p = make_problem<T>(seed++, shape);
     SCOPED_TRACE("seed " + std::to_string(seed - 1));
     const std::vector<T> shift = column_mean(p);
@@ -614,12 +622,12 @@ TYPED_TEST(CudaNeighborsTest, ShiftKeepsDataFarFromTheOrigin) {
   using T = TypeParam;
   const RdistSpec sq = kMetrics[0].spec;
   Shape a;
-  a.n = 600;
-  a.m = 150;
+  a.n = 400;
+  a.m = 100;
   a.d = 8;
   a.pad = 2;
   Shape b;
-  b.n = 500;
+  b.n = 300;
   b.d = 8;
   b.self = true;
   uint64_t seed = 3101;
