@@ -29,10 +29,19 @@ namespace gpulearn::detail {
 
 namespace {
 
-// Fixed grids for the sums, whatever the chunk's size, so that the partition of each sum (and
-// so its rounding) is the same for every chunk shape.
+// Fixed partitions for the sums, whatever the chunk's size, so that each sum rounds the same
+// way for every chunk shape: row i of a chunk is summed by thread i mod (blocks * 256) into
+// slot (i / 256) mod blocks, with blocks = kLossBlocks (the loss) or kSumSlices (each column
+// sum of R). A chunk of fewer rows launches only the blocks that have rows
+// (sum_grid): those would have added exact zeros, so the sums are the same to the bit, without
+// the idle blocks (for a 4000-row fit, 16 blocks instead of 256 per evaluation).
 constexpr int kLossBlocks = 256;
 constexpr int kSumSlices = 128;  // row slices per column sum of R
+
+// The blocks of the fixed partition of at most `slots` blocks that hold some of `rows` rows.
+inline unsigned sum_grid(int64_t rows, int slots) {
+  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(rows, kBlockThreads), 1, slots));
+}
 
 // The loss of row i from z_i + b, in double; z_i is overwritten with w_i times its derivative
 // in z (probabilities minus the one-hot label), rounded to T and then weighted in T as the CPU
@@ -81,8 +90,8 @@ __global__ void loss_residual_kernel(T* z, int64_t rows, int64_t m, const T* b,
   if (threadIdx.x == 0) slots[blockIdx.x] += acc;
 }
 
-// slots[t * gridDim.x + s] += the sum over row slice s of r[:, t] (rows x m, row-major), in
-// double. blockIdx.y strides over the columns.
+// slots[t * kSumSlices + s] += the sum over row slice s of r[:, t] (rows x m, row-major), in
+// double. blockIdx.y strides over the columns; gridDim.x <= kSumSlices.
 template <typename T>
 __global__ void column_sums_kernel(const T* r, int64_t rows, int64_t m, double* slots) {
   for (int64_t t = blockIdx.y; t < m; t += gridDim.y) {
@@ -92,7 +101,7 @@ __global__ void column_sums_kernel(const T* r, int64_t rows, int64_t m, double* 
       acc += static_cast<double>(r[i * m + t]);
     }
     acc = block_reduce(acc, SumOp{}, 0.0);
-    if (threadIdx.x == 0) slots[t * gridDim.x + blockIdx.x] += acc;
+    if (threadIdx.x == 0) slots[t * kSumSlices + blockIdx.x] += acc;
   }
 }
 
@@ -196,7 +205,6 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
   }
 
   const RowChunks<T> xr = s.in.x(stream), wr = s.in.w(stream);
-  const dim3 sums_grid(kSumSlices, static_cast<unsigned>(std::min(m, kMaxGridY)), 1);
   const T one = 1, zero = 0;
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t rows = std::min(chunk, n - begin);
@@ -216,7 +224,8 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
       GPULEARN_CUDA_TRY(
           cudaMemsetAsync(s.z, 0, checked_bytes(checked_mul(rows, m), sizeof(T)), stream));
     }
-    GPULEARN_LAUNCH(kLossBlocks, kBlockThreads, 0, stream, loss_residual_kernel<T>)
+    GPULEARN_LAUNCH(sum_grid(rows, kLossBlocks), kBlockThreads, 0, stream,
+                    loss_residual_kernel<T>)
     (s.z, rows, m, b_d, lab, wc.data, wc.ld, s.slots);
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (!with_grad) continue;
@@ -226,6 +235,8 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
       GPULEARN_LAUNCH(grid_for(md), kBlockThreads, 0, stream, accumulate_kernel<T>)(s.acc, s.g, m, d);
       GPULEARN_CUDA_CHECK_LAUNCH();
     }
+    const dim3 sums_grid(sum_grid(rows, kSumSlices), static_cast<unsigned>(std::min(m, kMaxGridY)),
+                         1);
     GPULEARN_LAUNCH(sums_grid, kBlockThreads, 0, stream, column_sums_kernel<T>)
     (s.z, rows, m, s.slots + kLossBlocks + 1);
     GPULEARN_CUDA_CHECK_LAUNCH();

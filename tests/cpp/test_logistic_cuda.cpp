@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -219,15 +220,12 @@ TYPED_TEST(CudaLogisticTest, LossAndGradientMatchCpu) {
   }
 }
 
-// Slow on the emulator (each chunk runs fixed 256-block grids, by design: see
-// cuda/linear_model/logistic_loss.cu): bash scripts/test-emulated runs it.
 TYPED_TEST(CudaLogisticTest, LossAndGradientAcrossChunkBoundaries) {
-  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
   uint64_t seed = 4101;
   for (int64_t m : {1, 4}) {
     Spec spec;
-    spec.n = 345;  // no cap below divides it (2345 rows took over 7 minutes on the emulator)
+    spec.n = 345;  // no cap below divides it
     spec.d = 6;
     spec.m = m;
     spec.x_pad = 2;
@@ -307,8 +305,14 @@ DriverData driver_data(int64_t classes, uint64_t seed) {
     double s = 0.5 * N(rng);
     for (int64_t j = 0; j < D.d; j += 3) s += (j % 2 ? -1.0 : 1.0) * (D.X[i * D.d + j] - 2.0);
     D.y[i] = 1.0 + s;
-    D.labels[i] =
-        static_cast<int32_t>(std::abs(static_cast<int64_t>(std::floor(s + 10))) % classes);
+    // The class whose score (a different mix of features per class, plus noise) is largest:
+    // a linear signal for every class, so the optimum is well determined.
+    double best = 0;
+    for (int64_t t = 0; t < classes; ++t) {
+      double score = N(rng);
+      for (int64_t j = t; j < D.d; j += classes) score += 1.5 * (D.X[i * D.d + j] - 2.0);
+      if (t == 0 || score > best) best = score, D.labels[i] = static_cast<int32_t>(t);
+    }
     D.w[i] = 0.2 + std::uniform_real_distribution<double>(0, 2.8)(rng);
   }
   return D;
@@ -331,17 +335,28 @@ TEST(CudaLinearIterativeTest, ElasticNetMatchesCpu) {
   EXPECT_NEAR(a.intercept[0], b.intercept[0], 1e-8);
 }
 
-// Skipped on the emulator: 2 minutes under ASan, and it fails there (2026-12-06): the
-// objectives agree to 1e-12, the coefficients by up to 1.2e-4 (elastic net, 4 classes) and
-// 2e-7 elsewhere, against 1e-7. Its bar must come from the conditioning, as the Python test's
-// does (test_cuda_logistic_regression_matches_cpu); bash scripts/test-emulated runs it.
+// Both contexts reach the optimum, but a flat objective pins the coefficients only as far as
+// its curvature allows; the bar comes from that curvature, not from one machine's rounding.
+// The penalty makes the objective (normalised by C sum_i w_i, see logistic_regression.hpp)
+// at least kappa = (1 - l1_ratio) / (C sum_i w_i)-strongly convex in the coefficients. Every
+// fit here stops where a step lowers the objective by a relative 64 eps or less (not by the
+// gradient test at tol = 1e-10); taking each to end within the objectives' agreement (1e-12,
+// asserted) of the optimum, each is within sqrt(2e-12 / kappa) of the optimal coefficients and
+// the two within twice that. The intercepts of several classes share a free shift (the loss
+// does not see it, the penalty leaves them out): the objective covers them.
+// Measured on the emulator (2026-12-06): coefficients 1.7e-6 apart against a bar of 2e-4 (L2,
+// 4 classes), 5.6e-6 against 2.7e-4 (elastic net, 4 classes), 3e-15 with 2 classes. The data's
+// classes follow a linear signal: with labels carrying almost none (an earlier version of
+// driver_data), 4-class elastic-net optima agreeing to 1e-12 were 4.5e-4 apart.
 TEST(CudaLinearIterativeTest, LogisticRegressionMatchesCpu) {
-  GPULEARN_SKIP_SLOW_ON_EMULATOR();
   GPULEARN_SKIP_WITHOUT_CUDA();
+  constexpr double kObjectiveAgreement = 1e-12;
   for (int64_t classes : {2, 4}) {
     const DriverData D = driver_data(classes, 42);
+    const double weight_sum = std::accumulate(D.w.begin(), D.w.end(), 0.0);
     Context cpu(Device::cpu()), cuda(Device::cuda(0));
     for (double l1_ratio : {0.0, 0.5}) {
+      SCOPED_TRACE(std::to_string(classes) + " classes, l1_ratio " + std::to_string(l1_ratio));
       LogisticRegressionParams p;
       p.l1_ratio = l1_ratio;
       p.tol = 1e-10;
@@ -350,9 +365,15 @@ TEST(CudaLinearIterativeTest, LogisticRegressionMatchesCpu) {
       const VectorView<const double> w(D.w.data(), D.n);
       const auto a = logistic_regression_fit<double>(cpu, p, X, D.labels, classes, w);
       const auto b = logistic_regression_fit<double>(cuda, p, X, D.labels, classes, w);
+      EXPECT_NEAR(a.objective, b.objective, kObjectiveAgreement);
+      const double kappa = (1 - l1_ratio) / (p.C * weight_sum);
+      const double bar = 2 * std::sqrt(2 * kObjectiveAgreement / kappa);
       ASSERT_EQ(a.coef.size(), b.coef.size());
-      for (size_t j = 0; j < a.coef.size(); ++j) EXPECT_NEAR(a.coef[j], b.coef[j], 1e-7);
-      EXPECT_NEAR(a.objective, b.objective, 1e-12);
+      double worst = 0;
+      for (size_t j = 0; j < a.coef.size(); ++j) {
+        worst = std::max(worst, std::abs(a.coef[j] - b.coef[j]));
+      }
+      EXPECT_LE(worst, bar);
     }
   }
 }
