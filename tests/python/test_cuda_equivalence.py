@@ -1075,8 +1075,11 @@ FOREST_CASES = [
 def test_cuda_forest_equals_cpu_forest(task, params, dtype, weighted, cuda):
     from gpulearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
+    # Regression trees grow to one row per leaf (12k nodes per tree from 3000 rows, each node
+    # one block of 256 threads on the emulator): 1000 rows there, 3000 for classification.
     X, y = _forest_data(SEED, task="classification" if task == "classification"
-                        else "regression", dtype=dtype)
+                        else "regression", n=3000 if task == "classification" else 1000,
+                        dtype=dtype)
     if task == "multi-output":
         y = np.c_[y, X[:, 5] * X[:, 6]]
     cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
@@ -1131,23 +1134,25 @@ def test_cuda_forest_on_data_larger_than_one_block(cuda, monkeypatch):
     from gpulearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     monkeypatch.setenv("GPULEARN_CUDA_FOREST_LOCAL_ROWS", "1024")
-    X, y = _forest_data(SEED + 5, n=20_000, d=20, dtype=np.float32)
+    X, y = _forest_data(SEED + 5, n=8000, d=20, dtype=np.float32)
     for cls, target in ((RandomForestClassifier, y), (RandomForestRegressor, X[:, 0] + y)):
-        kw = dict(n_estimators=4, max_depth=14, random_state=0)
+        kw = dict(n_estimators=4, max_depth=10, random_state=0)
         on_gpu = cls(device=cuda, **kw).fit(X, target)
         on_cpu = cls(device="cpu", **kw).fit(X, target)
         assert_same_forests(on_gpu, on_cpu)
         assert_array_equal(on_gpu.predict(X[:5000]), on_cpu.predict(X[:5000]))
 
 
-def test_cuda_forest_fit_is_deterministic(cuda):
+def test_cuda_forest_fit_is_deterministic(cuda, monkeypatch):
     from gpulearn.ensemble import RandomForestClassifier
 
-    X, y = _forest_data(SEED + 6, n=20_000)
-    a = RandomForestClassifier(10, random_state=1, device=cuda).fit(X, y)
-    b = RandomForestClassifier(10, random_state=1, device=cuda).fit(X, y)
+    # Nodes above 1024 rows are searched by many blocks (the multi-block path, as at scale).
+    monkeypatch.setenv("GPULEARN_CUDA_FOREST_LOCAL_ROWS", "1024")
+    X, y = _forest_data(SEED + 6, n=6000)
+    a = RandomForestClassifier(5, random_state=1, device=cuda).fit(X, y)
+    b = RandomForestClassifier(5, random_state=1, device=cuda).fit(X, y)
     assert_same_forests(a, b)
-    c = RandomForestClassifier(10, random_state=2, device=cuda).fit(X, y)
+    c = RandomForestClassifier(5, random_state=2, device=cuda).fit(X, y)
     assert not np.array_equal(a.predict_proba(X[:500]), c.predict_proba(X[:500]))
 
 
@@ -1205,8 +1210,8 @@ def test_cuda_forest_refuses_bad_input(cuda):
 def test_forest_fitted_on_cuda_pickles_and_predicts_on_cpu(cuda):
     from gpulearn.ensemble import RandomForestRegressor
 
-    X, y = _forest_data(SEED + 9, n=2000, task="regression")
-    on_gpu = RandomForestRegressor(10, random_state=0, device=cuda).fit(X, y)
+    X, y = _forest_data(SEED + 9, n=500, task="regression")
+    on_gpu = RandomForestRegressor(5, random_state=0, device=cuda).fit(X, y)
     restored = pickle.loads(pickle.dumps(on_gpu))
     assert restored.device == cuda
     restored.set_params(device="cpu")
@@ -1218,8 +1223,9 @@ def test_forest_estimator_checks_on_cuda(cuda):
 
     from gpulearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
+    # 5 trees: scikit-learn's own checks cap n_estimators at 5 (_set_checking_parameters).
     reason = "bootstrap draws: a weight multiplies a row's count (as scikit-learn lists)"
-    for estimator in (RandomForestClassifier(n_estimators=10, device=cuda),
-                      RandomForestRegressor(n_estimators=10, device=cuda)):
+    for estimator in (RandomForestClassifier(n_estimators=5, device=cuda),
+                      RandomForestRegressor(n_estimators=5, device=cuda)):
         check_estimator(estimator, expected_failed_checks={
             "check_sample_weight_equivalence_on_dense_data": reason})
