@@ -385,13 +385,14 @@ TYPED_TEST(CudaNeighborsTest, KnnMatchesCpu) {
 
 TYPED_TEST(CudaNeighborsTest, KnnAcrossTileBoundaries) {
   GPULEARN_SKIP_WITHOUT_CUDA();
+  // Under caps of 40 and 96 rows: 8 and 4 index tiles, 3 and 2 query tiles (7 metrics, 4 k).
   Shape a;
-  a.n = 600;
-  a.m = 150;
+  a.n = 300;
+  a.m = 100;
   a.d = 12;
   a.pad = 1;
   Shape b = a;
-  b.n = 400;
+  b.n = 200;
   b.self = true;
   uint64_t seed = 2101;
   for (const Shape& shape : {a, b}) {
