@@ -81,8 +81,7 @@ void shifted_norms_async(const T* x, int64_t ld, int64_t rows, int64_t d, const 
                          T* xn, cudaStream_t stream) {
   with_lanes(d, [&](auto lanes) {
     constexpr int kLanes = decltype(lanes)::value;
-    const auto blocks = static_cast<unsigned>(
-        std::clamp<int64_t>(ceil_div(checked_mul(rows, kLanes), kBlockThreads), 1, kMaxBlocks));
+    const auto blocks = grid_for(checked_mul(rows, kLanes));
     GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, shifted_norms_kernel<T, kLanes>)
     (x, ld, rows, d, shift, xs, xn);
     GPULEARN_CUDA_CHECK_LAUNCH();

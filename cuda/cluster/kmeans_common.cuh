@@ -108,8 +108,7 @@ __global__ void sum_partial_rows_kernel(const Acc* partial, int64_t slabs, int64
 inline void sum_partial_rows_async(const double* partial, int64_t slabs, int64_t cols, double* out,
                                    cudaStream_t stream) {
   if (cols <= 0) return;
-  const auto blocks =
-      static_cast<unsigned>(std::clamp<int64_t>(ceil_div(cols, kBlockThreads), 1, kMaxBlocks));
+  const auto blocks = grid_for(cols);
   GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, sum_partial_rows_kernel<double>)
   (partial, slabs, cols, out);
   GPULEARN_CUDA_CHECK_LAUNCH();

@@ -105,9 +105,7 @@ __global__ void fill_kernel(T* data, int64_t n, T value) {
 template <typename T>
 void fill_async(T* data, int64_t n, T value, cudaStream_t stream) {
   if (n <= 0) return;
-  const auto blocks =
-      static_cast<unsigned>(std::clamp<int64_t>(ceil_div(n, kBlockThreads), 1, kMaxBlocks));
-  GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, fill_kernel<T>)(data, n, value);
+  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, fill_kernel<T>)(data, n, value);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 

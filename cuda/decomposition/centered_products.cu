@@ -117,8 +117,7 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
       cudaMemsetAsync(slots.data(), 0, checked_bytes(kNormBlocks + 1, sizeof(double)), stream));
 
   const RowChunks<T> xr = s.in.x(stream), yr = s.in.y(stream);
-  const auto acc_blocks =
-      static_cast<unsigned>(std::clamp<int64_t>(ceil_div(dl, kBlockThreads), 1, kMaxBlocks));
+  const auto acc_blocks = grid_for(dl);
   const T one = 1, zero = 0;
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t m = std::min(chunk, n - begin);
@@ -128,8 +127,8 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
     // those that hold elements keeps each element in the same block (and so the same sums, to
     // the bit), without the idle blocks (a chunk of one row launched 256 blocks).
     const int64_t count = checked_mul(m, d);
-    const auto norm_blocks = static_cast<unsigned>(
-        std::clamp<int64_t>(ceil_div(count, kBlockThreads), 1, kNormBlocks));
+    const auto norm_blocks =
+        static_cast<unsigned>(std::clamp<int64_t>(ceil_div(count, kBlockThreads), 1, kNormBlocks));
     GPULEARN_LAUNCH(norm_blocks, kBlockThreads, 0, stream, add_sq_norm_kernel<T>)
     (s.xc, count, slots.data());
     GPULEARN_CUDA_CHECK_LAUNCH();

@@ -44,12 +44,12 @@ template <typename T>
 void add_intercept_async(T* out, int64_t ld, int64_t rows, int64_t k, const T* intercept,
                          cudaStream_t stream) {
   if (k <= kRowPerThreadTargets) {
-    const auto blocks =
-        static_cast<unsigned>(std::clamp<int64_t>(ceil_div(rows, kBlockThreads), 1, kMaxBlocks));
+    const auto blocks = grid_for(rows);
     GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, add_intercept_rows_kernel<T>)
     (out, ld, rows, k, intercept);
   } else {
-    GPULEARN_LAUNCH(elementwise_grid(rows, k), kBlockThreads, 0, stream, add_intercept_cols_kernel<T>)
+    GPULEARN_LAUNCH(elementwise_grid(rows, k), kBlockThreads, 0, stream,
+                    add_intercept_cols_kernel<T>)
     (out, ld, rows, k, intercept);
   }
   GPULEARN_CUDA_CHECK_LAUNCH();

@@ -74,8 +74,7 @@ void col_sums_async(DeviceRows<const T> x, int64_t rows, int64_t cols, DeviceRow
 
 void sum_slabs_async(const double* partial, int64_t slabs, int64_t cols, double* out,
                      cudaStream_t stream) {
-  const auto blocks =
-      static_cast<unsigned>(std::clamp<int64_t>(ceil_div(cols, kBlockThreads), 1, kMaxBlocks));
+  const auto blocks = grid_for(cols);
   GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, sum_slabs_kernel)(partial, slabs, cols, out);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }

@@ -187,8 +187,7 @@ void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d
   if (!uses_factors(a) || rows <= 0) return;
   with_lanes(d, [&](auto lanes) {
     constexpr int kLanes = decltype(lanes)::value;
-    const auto blocks = static_cast<unsigned>(
-        std::clamp<int64_t>(ceil_div(checked_mul(rows, kLanes), kBlockThreads), 1, kMaxBlocks));
+    const auto blocks = grid_for(checked_mul(rows, kLanes));
     GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, row_factors_kernel<T, kLanes>)
     (x, ld, rows, d, shift, a == Approx::kCosine, f);
     GPULEARN_CUDA_CHECK_LAUNCH();
