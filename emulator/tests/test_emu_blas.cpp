@@ -17,42 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "device_array.hpp"
+
 // Clears the device's sticky error and queues (the runtime's hook for tests).
 extern "C" void gpulearn_emu_reset_device_for_tests();
 
 namespace {
 
-/// A cudaMalloc'd array of n elements of T.
-template <typename T>
-class DeviceArray {
- public:
-  explicit DeviceArray(size_t n) : n_(n) {
-    void* p = nullptr;
-    EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
-    p_ = static_cast<T*>(p);
-  }
-  DeviceArray(const std::vector<T>& v) : DeviceArray(v.size()) { upload(v); }  // NOLINT
-  ~DeviceArray() { (void)cudaFree(p_); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-
-  T* get() const { return p_; }
-  void upload(const std::vector<T>& v) {
-    ASSERT_EQ(v.size(), n_);
-    ASSERT_EQ(cudaMemcpy(p_, v.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  /// A synchronous copy: it waits for the legacy default stream only, not for the
-  /// non-blocking streams the tests queue their work on.
-  std::vector<T> download() const {
-    std::vector<T> v(n_);
-    EXPECT_EQ(cudaMemcpy(v.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-    return v;
-  }
-
- private:
-  T* p_ = nullptr;
-  size_t n_;
-};
+using gpulearn_emu_test::DeviceArray;
 
 /// Deterministic values in [-1, 1).
 template <typename T>

@@ -25,44 +25,13 @@
 #include <utility>
 #include <vector>
 
+#include "device_array.hpp"
+
 namespace {
 
 // ---- Helpers ------------------------------------------------------------------------------------
 
-template <typename T>
-class DeviceArray {
- public:
-  explicit DeviceArray(size_t n) : n_(n) {
-    void* p = nullptr;
-    EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
-    p_ = static_cast<T*>(p);
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { upload(host); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  ~DeviceArray() { cudaFree(p_); }
-
-  T* get() const { return p_; }
-  size_t size() const { return n_; }
-  void upload(const std::vector<T>& host) {
-    ASSERT_EQ(host.size(), n_);
-    if (n_ == 0) return;
-    ASSERT_EQ(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  /// A synchronous copy on the legacy default stream: it waits for the legacy stream and every
-  /// blocking stream, not for non-blocking ones.
-  std::vector<T> download() const {
-    std::vector<T> host(n_);
-    if (n_ != 0) {
-      EXPECT_EQ(cudaMemcpy(host.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-    }
-    return host;
-  }
-
- private:
-  T* p_ = nullptr;
-  size_t n_ = 0;
-};
+using gpulearn_emu_test::DeviceArray;
 
 /// Device temporary storage of exactly `bytes` bytes.
 class Storage {

@@ -25,6 +25,7 @@
 #define GPULEARN_EMU_POISON_STATIC_SHARED 1
 #include <cuda_runtime.h>
 
+#include "device_array.hpp"
 #include "gpulearn_emu/stats.hpp"
 
 // As cuda/core/launch.cuh defines them under GPULEARN_CUDA_EMULATION.
@@ -41,36 +42,7 @@ namespace {
 
 // ---- Helpers ------------------------------------------------------------------------------------
 
-template <typename T>
-class DeviceArray {
- public:
-  explicit DeviceArray(size_t n) : n_(n) {
-    void* p = nullptr;
-    EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
-    p_ = static_cast<T*>(p);
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { upload(host); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  ~DeviceArray() { (void)cudaFree(p_); }
-
-  T* get() const { return p_; }
-  void upload(const std::vector<T>& host) {
-    ASSERT_EQ(host.size(), n_);
-    ASSERT_EQ(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  void fill(T value) { upload(std::vector<T>(n_, value)); }
-  /// A synchronous copy on the legacy default stream (the kernels here are queued there too).
-  std::vector<T> download() const {
-    std::vector<T> host(n_);
-    EXPECT_EQ(cudaMemcpy(host.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-    return host;
-  }
-
- private:
-  T* p_ = nullptr;
-  size_t n_;
-};
+using gpulearn_emu_test::DeviceArray;
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;

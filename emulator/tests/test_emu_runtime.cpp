@@ -23,6 +23,8 @@
 #define GPULEARN_EMU_POISON_STATIC_SHARED 1
 #include <cuda_runtime.h>
 
+#include "device_array.hpp"
+
 // As cuda/core/launch.cuh defines it under GPULEARN_CUDA_EMULATION.
 #define GPULEARN_LAUNCH(grid, block, shared, stream, ...) \
   ::gpulearn_emu::Launch(__VA_ARGS__, #__VA_ARGS__, grid, block, shared, stream, __FILE__, __LINE__)
@@ -34,37 +36,7 @@ namespace {
 
 // ---- Helpers ------------------------------------------------------------------------------------
 
-template <typename T>
-class DeviceArray {
- public:
-  explicit DeviceArray(size_t n) : n_(n) {
-    void* p = nullptr;
-    EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
-    p_ = static_cast<T*>(p);
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { upload(host); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  ~DeviceArray() { (void)cudaFree(p_); }
-
-  T* get() const { return p_; }
-  size_t bytes() const { return n_ * sizeof(T); }
-  void upload(const std::vector<T>& host) {
-    ASSERT_EQ(host.size(), n_);
-    ASSERT_EQ(cudaMemcpy(p_, host.data(), bytes(), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  /// A synchronous copy on the legacy default stream: it waits for the legacy stream and the
-  /// blocking streams, not for non-blocking ones.
-  std::vector<T> download() const {
-    std::vector<T> host(n_);
-    EXPECT_EQ(cudaMemcpy(host.data(), p_, bytes(), cudaMemcpyDeviceToHost), cudaSuccess);
-    return host;
-  }
-
- private:
-  T* p_ = nullptr;
-  size_t n_;
-};
+using gpulearn_emu_test::DeviceArray;
 
 /// cudaMallocHost'd memory.
 template <typename T>
