@@ -40,9 +40,11 @@ constexpr int64_t kMaxGridY = 65535;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/// Blocks of kBlockThreads for a grid-stride pass over n items.
-inline unsigned grid_for(int64_t n) {
-  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(n, kBlockThreads), 1, kMaxBlocks));
+/// Blocks of kBlockThreads for a grid-stride pass over n items, at most max_blocks. A fixed
+/// partition of a sum (item i summed by thread i mod (max_blocks * kBlockThreads)) launched this
+/// way leaves out only blocks that would hold no item, so its sums do not depend on n.
+inline unsigned grid_for(int64_t n, int64_t max_blocks = kMaxBlocks) {
+  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(n, kBlockThreads), 1, max_blocks));
 }
 
 /// A 2-D grid for an elementwise pass over a rows x cols matrix with kBlockThreads threads per

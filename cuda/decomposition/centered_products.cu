@@ -127,9 +127,7 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
     // those that hold elements keeps each element in the same block (and so the same sums, to
     // the bit), without the idle blocks (a chunk of one row launched 256 blocks).
     const int64_t count = checked_mul(m, d);
-    const auto norm_blocks =
-        static_cast<unsigned>(std::clamp<int64_t>(ceil_div(count, kBlockThreads), 1, kNormBlocks));
-    GPULEARN_LAUNCH(norm_blocks, kBlockThreads, 0, stream, add_sq_norm_kernel<T>)
+    GPULEARN_LAUNCH(grid_for(count, kNormBlocks), kBlockThreads, 0, stream, add_sq_norm_kernel<T>)
     (s.xc, count, slots.data());
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (l == 0) continue;  // cuBLAS rejects leading dimensions of 0

@@ -33,15 +33,10 @@ namespace {
 // way for every chunk shape: row i of a chunk is summed by thread i mod (blocks * 256) into
 // slot (i / 256) mod blocks, with blocks = kLossBlocks (the loss) or kSumSlices (each column
 // sum of R). A chunk of fewer rows launches only the blocks that have rows
-// (sum_grid): those would have added exact zeros, so the sums are the same to the bit, without
-// the idle blocks (for a 4000-row fit, 16 blocks instead of 256 per evaluation).
+// (grid_for(rows, blocks)): those would have added exact zeros, so the sums are the same to the
+// bit, without the idle blocks (for a 4000-row fit, 16 blocks instead of 256 per evaluation).
 constexpr int kLossBlocks = 256;
 constexpr int kSumSlices = 128;  // row slices per column sum of R
-
-// The blocks of the fixed partition of at most `slots` blocks that hold some of `rows` rows.
-inline unsigned sum_grid(int64_t rows, int slots) {
-  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(rows, kBlockThreads), 1, slots));
-}
 
 // The loss of row i from z_i + b, in double; z_i is overwritten with w_i times its derivative
 // in z (probabilities minus the one-hot label), rounded to T and then weighted in T as the CPU
@@ -224,18 +219,18 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
       GPULEARN_CUDA_TRY(
           cudaMemsetAsync(s.z, 0, checked_bytes(checked_mul(rows, m), sizeof(T)), stream));
     }
-    GPULEARN_LAUNCH(sum_grid(rows, kLossBlocks), kBlockThreads, 0, stream,
-                    loss_residual_kernel<T>)
+    GPULEARN_LAUNCH(grid_for(rows, kLossBlocks), kBlockThreads, 0, stream, loss_residual_kernel<T>)
     (s.z, rows, m, b_d, lab, wc.data, wc.ld, s.slots);
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (!with_grad) continue;
     if (d > 0) {
       GPULEARN_CUBLAS_TRY(Blas<T>::gemm(be.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, d, m, rows, &one,
                                         x.data, x.ld, s.z, m, &zero, s.g, d));
-      GPULEARN_LAUNCH(grid_for(md), kBlockThreads, 0, stream, accumulate_kernel<T>)(s.acc, s.g, m, d);
+      GPULEARN_LAUNCH(grid_for(md), kBlockThreads, 0, stream, accumulate_kernel<T>)
+      (s.acc, s.g, m, d);
       GPULEARN_CUDA_CHECK_LAUNCH();
     }
-    const dim3 sums_grid(sum_grid(rows, kSumSlices), static_cast<unsigned>(std::min(m, kMaxGridY)),
+    const dim3 sums_grid(grid_for(rows, kSumSlices), static_cast<unsigned>(std::min(m, kMaxGridY)),
                          1);
     GPULEARN_LAUNCH(sums_grid, kBlockThreads, 0, stream, column_sums_kernel<T>)
     (s.z, rows, m, s.slots + kLossBlocks + 1);
