@@ -36,6 +36,7 @@
 namespace gpulearn_emu {
 
 ThreadState* g_current = nullptr;
+thread_local KernelBounds* g_probe = nullptr;
 
 namespace {
 
@@ -1037,6 +1038,11 @@ cudaError_t launch_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t sh
       block.z > 64 || threads > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
       grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
     return set_error(cudaErrorInvalidConfiguration);
+  }
+  // A kernel compiled with __launch_bounds__(n) cannot be launched with more than n threads
+  // per block: the hardware refuses it as too many resources requested.
+  if (site.max_threads_per_block > 0 && threads > uint64_t(site.max_threads_per_block)) {
+    return set_error(cudaErrorLaunchOutOfResources);
   }
   size_t limit = kSharedPerBlock;
   if (auto it = s.max_dynamic_shared.find(site.func); it != s.max_dynamic_shared.end()) {

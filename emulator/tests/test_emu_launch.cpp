@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -86,6 +87,23 @@ __global__ void grid_extent_kernel(unsigned* out) {
   atomicMax(&out[1], blockIdx.y);
   atomicMax(&out[2], blockIdx.z);
   atomicAdd(&out[3], 1u);
+}
+
+// Launch bounds in the forms cuda/ writes them: a literal with a minimum of blocks per SM, an
+// expression of a template parameter (so evaluated per instantiation), and the bound on the
+// line before the kernel's name. Each counts the threads that ran.
+__global__ void __launch_bounds__(128, 2) bounded_128_kernel(int* count) { atomicAdd(count, 1); }
+
+template <int kThreads>
+__global__ void __launch_bounds__(kThreads * 2) bounded_twice_kernel(int* count) {
+  atomicAdd(count, 1);
+}
+
+constexpr int kWrappedBound = 64;
+__global__ void __launch_bounds__(kWrappedBound)
+    bounded_wrapped_kernel(int* count, /* a comment: ( ) { */ int unused) {
+  (void)unused;
+  atomicAdd(count, 1);
 }
 
 // Each thread counts its visit at its global linear index and records the geometry it sees.
@@ -484,6 +502,58 @@ TEST_F(EmuLaunch, TheLargestGridsAreAccepted) {
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_EQ(extent.download(), (std::vector<unsigned>{0, 65534, 0, 65535}));
+}
+
+TEST_F(EmuLaunch, LaunchesBeyondTheKernelsLaunchBoundsAreRefusedAndRunNothing) {
+  DeviceArray<int> count(std::vector<int>{0});
+  struct Case {
+    const char* kernel;
+    int bound;
+    std::function<void(dim3)> launch;
+  };
+  const Case cases[] = {
+      {"__launch_bounds__(128, 2)", 128,
+       [&](dim3 b) { GPULEARN_LAUNCH(2, b, 0, 0, bounded_128_kernel)
+                     (count.get()); }},
+      {"__launch_bounds__(kThreads * 2), kThreads = 48", 96,
+       [&](dim3 b) { GPULEARN_LAUNCH(2, b, 0, 0, bounded_twice_kernel<48>)
+                     (count.get()); }},
+      {"__launch_bounds__(kThreads * 2), kThreads = 256", 512,
+       [&](dim3 b) { GPULEARN_LAUNCH(2, b, 0, 0, bounded_twice_kernel<256>)
+                     (count.get()); }},
+      {"__launch_bounds__(kWrappedBound) on its own line", 64,
+       [&](dim3 b) { GPULEARN_LAUNCH(2, b, 0, 0, bounded_wrapped_kernel)
+                     (count.get(), 0); }},
+  };
+  for (const Case& c : cases) {
+    // Over the bound, in one dimension or as a product of three: refused as the hardware does
+    // (too many resources requested), not sticky, nothing queued.
+    for (const dim3 over : {dim3(c.bound + 1), dim3(c.bound / 2, 2, 2)}) {
+      GPULEARN_LAUNCH(1, over, 0, 0, set_flag_kernel)(count.get());  // unbounded: accepted
+      EXPECT_EQ(cudaGetLastError(), cudaSuccess) << c.kernel;
+      c.launch(over);
+      EXPECT_EQ(cudaPeekAtLastError(), cudaErrorLaunchOutOfResources) << c.kernel;
+      EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchOutOfResources) << c.kernel;
+      EXPECT_EQ(cudaGetLastError(), cudaSuccess) << c.kernel << ": not cleared";
+    }
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << c.kernel;
+    count.fill(0);
+    // At the bound: runs every thread.
+    c.launch(dim3(c.bound));
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess) << c.kernel;
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << c.kernel;
+    EXPECT_EQ(count.download()[0], 2 * c.bound) << c.kernel;
+  }
+  // The runtime reports the bound as the kernel's maxThreadsPerBlock, as the hardware's does.
+  cudaFuncAttributes attr{};
+  ASSERT_EQ(cudaFuncGetAttributes(&attr, bounded_128_kernel), cudaSuccess);
+  EXPECT_EQ(attr.maxThreadsPerBlock, 128);
+  ASSERT_EQ(cudaFuncGetAttributes(&attr, bounded_twice_kernel<48>), cudaSuccess);
+  EXPECT_EQ(attr.maxThreadsPerBlock, 96);
+  ASSERT_EQ(cudaFuncGetAttributes(&attr, bounded_wrapped_kernel), cudaSuccess);
+  EXPECT_EQ(attr.maxThreadsPerBlock, 64);
+  ASSERT_EQ(cudaFuncGetAttributes(&attr, set_flag_kernel), cudaSuccess);
+  EXPECT_EQ(attr.maxThreadsPerBlock, 1024);
 }
 
 TEST_F(EmuLaunch, DynamicSharedMemoryOver48KiBNeedsTheOptIn) {

@@ -33,6 +33,8 @@
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
+// Kept in the source for the reader; the bound itself reaches the emulator through the kernel's
+// entry hook (GPULEARN_EMU_KERNEL_ENTRY below).
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define __constant__ static
@@ -81,6 +83,20 @@ struct AtomicOld {
   }
 };
 
+/// A kernel's __launch_bounds__(max_threads_per_block, min_blocks_per_sm), 0 where not given.
+struct KernelBounds {
+  bool reported = false;
+  int max_threads_per_block = 0;
+  int min_blocks_per_sm = 0;
+};
+/// Set while a kernel is called in a probe (launch.hpp): its entry hook reports its bounds
+/// here and returns before its body runs. Null in device threads.
+GPULEARN_EMU_API_CXX extern thread_local KernelBounds* g_probe;
+inline void report_kernel_bounds(int max_threads_per_block = 0, int min_blocks_per_sm = 0,
+                                 int /*max_blocks_per_cluster*/ = 0) {
+  *g_probe = KernelBounds{true, max_threads_per_block, min_blocks_per_sm};
+}
+
 template <typename T>
 inline uint64_t to_bits(T v) {
   static_assert(sizeof(T) <= 8 && std::is_trivially_copyable_v<T>, "warp intrinsic type");
@@ -96,6 +112,12 @@ inline T from_bits(uint64_t b) {
 }
 
 }  // namespace gpulearn_emu
+
+// The first statement of every kernel the emulator compiles, written there by
+// emulator/tools/instrument_kernels.py with the kernel's __launch_bounds__ arguments (none for a
+// kernel without them), so that they are evaluated in the kernel's own scope.
+#define GPULEARN_EMU_KERNEL_ENTRY(...) \
+  if (::gpulearn_emu::g_probe != nullptr) return ::gpulearn_emu::report_kernel_bounds(__VA_ARGS__)
 
 #define threadIdx (::gpulearn_emu::g_current->thread_idx)
 #define blockIdx (::gpulearn_emu::g_current->block_idx)

@@ -3,6 +3,9 @@
 // does and queues the grid on the stream; the grid runs when the host synchronises.
 #pragma once
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -11,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "gpulearn_emu/device.hpp"
 #include "gpulearn_emu/runtime_api.hpp"
 
 namespace gpulearn_emu {
@@ -20,7 +24,31 @@ struct LaunchSite {
   const char* file;
   int line;
   const void* func;  // the kernel's host address: the key of cudaFuncSetAttribute
+  int max_threads_per_block = 0;  // the kernel's __launch_bounds__, 0 where it has none
 };
+
+/// Calls the kernel in a probe: its entry hook (GPULEARN_EMU_KERNEL_ENTRY, which
+/// emulator/tools/instrument_kernels.py writes into every kernel) reports its __launch_bounds__
+/// and returns before the body runs. Only in modules built from instrumented sources
+/// (GPULEARN_EMU_INSTRUMENTED); elsewhere no bounds are known.
+template <typename... P>
+KernelBounds probe_kernel_bounds([[maybe_unused]] void (*kernel)(P...),
+                                 [[maybe_unused]] const std::tuple<std::decay_t<P>...>& params) {
+  KernelBounds bounds;
+#if defined(GPULEARN_EMU_INSTRUMENTED)
+  KernelBounds* const outer = g_probe;
+  g_probe = &bounds;
+  std::apply(kernel, params);
+  g_probe = outer;
+  if (!bounds.reported) {
+    std::fprintf(stderr,
+                 "gpulearn CUDA emulator: a kernel without its entry hook was called in "
+                 "a probe (its source did not go through instrument_kernels.py)\n");
+    std::abort();
+  }
+#endif
+  return bounds;
+}
 
 /// What a launch's arguments say about the memory its kernel may reach.
 struct KernelArgs {
@@ -102,8 +130,11 @@ class Launch {
     std::apply([&kernel_args](const auto&... p) { (collect_argument(p, kernel_args), ...); },
                *params);
     Kernel k = kernel_;
-    launch_grid(site_, grid_, block_, shared_, stream_, [k, params] { std::apply(k, *params); },
-                kTlsAnchor, std::move(kernel_args));
+    LaunchSite site = site_;
+    site.max_threads_per_block = probe_kernel_bounds(k, *params).max_threads_per_block;
+    launch_grid(
+        site, grid_, block_, shared_, stream_, [k, params] { std::apply(k, *params); }, kTlsAnchor,
+        std::move(kernel_args));
   }
 
  private:
@@ -118,3 +149,19 @@ template <typename... P, typename S>
 Launch(void (*)(P...), const char*, dim3, dim3, size_t, S, const char*, int) -> Launch<P...>;
 
 }  // namespace gpulearn_emu
+
+/// As the runtime's: maxThreadsPerBlock is the kernel's __launch_bounds__ where it has one
+/// (learnt by a probe with value-initialised arguments, which the entry hook never reads).
+template <typename... P>
+inline cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, void (*func)(P...)) {
+  const cudaError_t status =
+      gpulearn_emu_func_get_attributes(attr, reinterpret_cast<const void*>(func));
+  if constexpr ((std::is_default_constructible_v<std::decay_t<P>> && ...)) {
+    if (status == cudaSuccess) {
+      const int bound = ::gpulearn_emu::probe_kernel_bounds(func, std::tuple<std::decay_t<P>...>{})
+                            .max_threads_per_block;
+      if (bound > 0) attr->maxThreadsPerBlock = std::min(attr->maxThreadsPerBlock, bound);
+    }
+  }
+  return status;
+}

@@ -219,7 +219,4 @@ template <typename F>
 inline cudaError_t cudaFuncSetAttribute(F* func, cudaFuncAttribute attr, int value) {
   return gpulearn_emu_func_set_attribute(reinterpret_cast<const void*>(func), attr, value);
 }
-template <typename F>
-inline cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, F* func) {
-  return gpulearn_emu_func_get_attributes(attr, reinterpret_cast<const void*>(func));
-}
+// cudaFuncGetAttributes, which reads a kernel's launch bounds: gpulearn_emu/launch.hpp.
