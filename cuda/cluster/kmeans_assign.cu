@@ -32,6 +32,7 @@
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
+#include "core/row_norms.cuh"
 
 namespace gpulearn::detail {
 
@@ -45,48 +46,6 @@ constexpr int64_t kRowBlock = 256;
 constexpr int64_t kMinSumChunk = 512;
 constexpr int64_t kMaxSumChunk = int64_t{1} << 24;
 constexpr int64_t kMaxSumPartialBytes = int64_t{64} << 20;
-
-// ---- Shifted rows and their squared norms -----------------------------------------------------
-
-// For each row i of a tile: xs_i = x_i - s (written when xs is not null; shift null: no shift)
-// and xn_i = |x_i - s|^2, accumulated in double. A group of kLanes lanes per row.
-template <typename T, int kLanes>
-__global__ void __launch_bounds__(kBlockThreads)
-    shifted_norms_kernel(const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift, T* xs,
-                         T* xn) {
-  const int lane = threadIdx.x % kLanes;
-  const int64_t groups = int64_t{gridDim.x} * (blockDim.x / kLanes);
-  const int64_t group = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / kLanes;
-  // i0 is the first row of this warp: the loop runs while the warp has a row left, so that every
-  // lane reaches the shuffles.
-  const int64_t warp_first = group - static_cast<int64_t>((threadIdx.x % 32) / kLanes);
-  for (int64_t i = group, i0 = warp_first; i0 < rows; i += groups, i0 += groups) {
-    double acc = 0.0;
-    if (i < rows) {
-      const T* xi = x + i * ld;
-      for (int64_t j = lane; j < d; j += kLanes) {
-        const T v = shift == nullptr ? xi[j] : xi[j] - shift[j];
-        if (xs != nullptr) xs[i * d + j] = v;
-        acc += static_cast<double>(v) * static_cast<double>(v);
-      }
-    }
-    acc = group_reduce<kLanes>(acc, SumOp{});
-    if (lane == 0 && i < rows) xn[i] = static_cast<T>(acc);
-  }
-}
-
-// Queues xs (when wanted) and xn for rows x d at x (stride ld).
-template <typename T>
-void shifted_norms_async(const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift, T* xs,
-                         T* xn, cudaStream_t stream) {
-  with_lanes(d, [&](auto lanes) {
-    constexpr int kLanes = decltype(lanes)::value;
-    const auto blocks = grid_for(checked_mul(rows, kLanes));
-    GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, shifted_norms_kernel<T, kLanes>)
-    (x, ld, rows, d, shift, xs, xn);
-    GPULEARN_CUDA_CHECK_LAUNCH();
-  });
-}
 
 // g (row-major rows x k, stride ldg) = xs (rows x d, stride ldx) times centers^T (k x d).
 template <typename T>
@@ -465,7 +424,8 @@ KMeansStepStats kmeans_assign_impl(CudaBackend& be, MatrixView<const T> X, Vecto
   for (int64_t begin = 0; begin < n; begin += tile) {
     const int64_t m = std::min(tile, n - begin);
     const T* x = X.data + begin * X.ld;
-    shifted_norms_async(x, X.ld, m, d, cv.shift, shifted ? s.xs : nullptr, s.xn, stream);
+    shifted_row_norms_async(x, X.ld, m, d, cv.shift, shifted ? s.xs : nullptr, RowNorm::kSquared,
+                            s.xn, stream);
     // Unshifted rows go to the GEMM in place, with their stride.
     center_products_async(be, shifted ? static_cast<const T*>(s.xs) : x, shifted ? d : X.ld, m, d,
                           cv.centers, k, s.g, k);
@@ -547,7 +507,8 @@ void sq_distances_impl(CudaBackend& be, MatrixView<const T> X, const T* shift, c
     const int64_t m = std::min(tile, n - begin);
     const T* x = X.data + begin * X.ld;
     T* dst = out.data + begin * out.ld;
-    shifted_norms_async(x, X.ld, m, d, cv.shift, shifted ? s.xs : nullptr, s.xn, stream);
+    shifted_row_norms_async(x, X.ld, m, d, cv.shift, shifted ? s.xs : nullptr, RowNorm::kSquared,
+                            s.xn, stream);
     center_products_async(be, shifted ? static_cast<const T*>(s.xs) : x, shifted ? d : X.ld, m, d,
                           cv.centers, k, dst, out.ld);
     GPULEARN_LAUNCH(grid_for(checked_mul(m, k)), kBlockThreads, 0, stream, distances_kernel<T>)

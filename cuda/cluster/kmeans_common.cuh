@@ -1,7 +1,6 @@
 // Pieces shared by the k-means kernels (kmeans_assign.cu, kmeans_init.cu): the checks that the
 // per-sample arrays are in device memory, the squared-distance formula both distance primitives
-// use, launch helpers for kernels that give each row a group of lanes, an ordered sum of per-slab
-// partial rows, and small helpers (iota, host transfers).
+// use, an ordered sum of per-slab partial rows, and iota.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,9 +8,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
-#include <type_traits>
 
 #include "core/cuda_check.cuh"
+#include "core/lanes.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
 #include "gpulearn/core/matrix.hpp"
@@ -45,52 +44,12 @@ __device__ __forceinline__ T expanded_sq_distance(T xn, T g, T cn) {
   return v < T(0) ? T(0) : v;
 }
 
-/// Lanes per row for a row of `width` entries: the smallest power of two covering it, at most a
-/// warp, so that short rows do not leave most of a warp idle.
-inline int lanes_for(int64_t width) {
-  int lanes = 1;
-  while (lanes < 32 && lanes < width) lanes *= 2;
-  return lanes;
-}
-
-/// Calls f(std::integral_constant<int, L>{}) with L = lanes_for(width): turns the run-time group
-/// width into the compile-time one a kernel template needs.
-template <typename F>
-void with_lanes(int64_t width, F&& f) {
-  switch (lanes_for(width)) {
-    case 1:
-      return f(std::integral_constant<int, 1>{});
-    case 2:
-      return f(std::integral_constant<int, 2>{});
-    case 4:
-      return f(std::integral_constant<int, 4>{});
-    case 8:
-      return f(std::integral_constant<int, 8>{});
-    case 16:
-      return f(std::integral_constant<int, 16>{});
-    default:
-      return f(std::integral_constant<int, 32>{});
-  }
-}
-
 /// Calls f(IndexT{}) with the narrowest index type that holds [0, n): 32-bit indices halve the
 /// memory and the passes of sorts over per-sample arrays.
 template <typename F>
 auto with_index_type(int64_t n, F&& f) {
   if (n <= INT32_MAX) return f(int32_t{});
   return f(int64_t{});
-}
-
-/// Reduces v over the kLanes lanes of an aligned group of a warp with a butterfly: every lane of
-/// the group ends with the same value (each step combines the same two operands on both sides).
-/// All 32 lanes of the warp must call it.
-template <int kLanes, typename V, typename Op>
-__device__ __forceinline__ V group_reduce(V v, Op op) {
-#pragma unroll
-  for (int offset = kLanes / 2; offset > 0; offset /= 2) {
-    v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  }
-  return v;
 }
 
 /// out[j] = sum over slabs b of partial[b * cols + j], b ascending: the fixed-order second level
@@ -121,22 +80,6 @@ __global__ void iota_kernel(IndexT* out, int64_t n) {
        i += int64_t{gridDim.x} * blockDim.x) {
     out[i] = static_cast<IndexT>(i);
   }
-}
-
-/// Queues the copy of count host elements to device memory.
-template <typename T>
-void upload_async(T* dst, const T* src, int64_t count, cudaStream_t stream) {
-  if (count <= 0) return;
-  GPULEARN_CUDA_TRY(
-      cudaMemcpyAsync(dst, src, checked_bytes(count, sizeof(T)), cudaMemcpyHostToDevice, stream));
-}
-
-/// Queues the copy of count device elements to host memory.
-template <typename T>
-void download_async(T* dst, const T* src, int64_t count, cudaStream_t stream) {
-  if (count <= 0) return;
-  GPULEARN_CUDA_TRY(
-      cudaMemcpyAsync(dst, src, checked_bytes(count, sizeof(T)), cudaMemcpyDeviceToHost, stream));
 }
 
 }  // namespace gpulearn::detail

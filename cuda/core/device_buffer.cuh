@@ -1,5 +1,5 @@
-// Owning device memory: a typed RAII buffer, a growable byte workspace, and a carver that
-// splits one workspace reservation into aligned typed pieces.
+// Owning device memory: a typed RAII buffer, a growable byte workspace, a carver that splits one
+// workspace reservation into aligned typed pieces, and the queued copies to and from the host.
 //
 // Plain cudaMalloc/cudaFree (never managed memory): cudaFree waits for the work queued on the
 // device, so a buffer freed while an exception unwinds cannot be reused under a running
@@ -117,5 +117,21 @@ class Carver {
   std::byte* base_;
   size_t offset_ = 0;
 };
+
+/// Queues the copy of count host elements to device memory.
+template <typename T>
+void upload_async(T* dst, const T* src, int64_t count, cudaStream_t stream) {
+  if (count <= 0) return;
+  GPULEARN_CUDA_TRY(
+      cudaMemcpyAsync(dst, src, checked_bytes(count, sizeof(T)), cudaMemcpyHostToDevice, stream));
+}
+
+/// Queues the copy of count device elements to host memory.
+template <typename T>
+void download_async(T* dst, const T* src, int64_t count, cudaStream_t stream) {
+  if (count <= 0) return;
+  GPULEARN_CUDA_TRY(
+      cudaMemcpyAsync(dst, src, checked_bytes(count, sizeof(T)), cudaMemcpyDeviceToHost, stream));
+}
 
 }  // namespace gpulearn::detail

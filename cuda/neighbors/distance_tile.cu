@@ -13,49 +13,14 @@
 #include <cmath>
 #include <cstdint>
 
-#include "cluster/kmeans_common.cuh"
 #include "core/blas_lapack.cuh"
 #include "core/launch.cuh"
+#include "core/row_norms.cuh"
 #include "neighbors/neighbors_common.cuh"
 
 namespace gpulearn::detail {
 
 namespace {
-
-// ---- Row factors -------------------------------------------------------------------------------
-
-// f[i] = |x_i - s|^2 or 1/|x_i - s| (inverse), summed in double by a group of kLanes lanes per
-// row; x_i - s is rounded to T first, as in the shifted copies the GEMM reads (shift null: s = 0,
-// nothing subtracted).
-template <typename T, int kLanes>
-__global__ void __launch_bounds__(kBlockThreads)
-    row_factors_kernel(const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
-                       bool inverse, T* f) {
-  const int lane = threadIdx.x % kLanes;
-  const int64_t groups = int64_t{gridDim.x} * (blockDim.x / kLanes);
-  const int64_t group = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / kLanes;
-  // i0 is the first row of this warp: the loop runs while the warp has a row left, so that every
-  // lane reaches the shuffles.
-  const int64_t warp_first = group - static_cast<int64_t>((threadIdx.x % 32) / kLanes);
-  for (int64_t i = group, i0 = warp_first; i0 < rows; i += groups, i0 += groups) {
-    double acc = 0.0;
-    if (i < rows) {
-      const T* xi = x + i * ld;
-      for (int64_t j = lane; j < d; j += kLanes) {
-        const double v = static_cast<double>(shift == nullptr ? xi[j] : xi[j] - shift[j]);
-        acc += v * v;
-      }
-    }
-    acc = group_reduce<kLanes>(acc, SumOp{});
-    if (lane == 0 && i < rows) {
-      if (inverse) {
-        f[i] = acc > 0.0 ? static_cast<T>(1.0 / std::sqrt(acc)) : T(0);
-      } else {
-        f[i] = static_cast<T>(acc);
-      }
-    }
-  }
-}
 
 // xs (rows x d, contiguous) = x (stride ld) less s from every row, in T.
 template <typename T>
@@ -185,13 +150,8 @@ template <typename T>
 void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
                        T* f, cudaStream_t stream) {
   if (!uses_factors(a) || rows <= 0) return;
-  with_lanes(d, [&](auto lanes) {
-    constexpr int kLanes = decltype(lanes)::value;
-    const auto blocks = grid_for(checked_mul(rows, kLanes));
-    GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, row_factors_kernel<T, kLanes>)
-    (x, ld, rows, d, shift, a == Approx::kCosine, f);
-    GPULEARN_CUDA_CHECK_LAUNCH();
-  });
+  shifted_row_norms_async(x, ld, rows, d, shift, static_cast<T*>(nullptr),
+                          a == Approx::kCosine ? RowNorm::kInverse : RowNorm::kSquared, f, stream);
 }
 
 template <typename T>

@@ -32,7 +32,6 @@
 #include <cub/device/device_segmented_radix_sort.cuh>
 #include <limits>
 
-#include "cluster/kmeans_common.cuh"  // grid_for
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "neighbors/neighbors_common.cuh"
@@ -266,23 +265,17 @@ void knn_fast(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<cons
       32);
 
   struct Scratch {
-    T *g, *xf, *qf, *shift, *qs, *xs;
+    T* g;
+    FactorScratch<T> f;
   };
   auto layout = [&](Carver& c) {
     Scratch s;
     s.g = c.take<T>(checked_mul(tm, tn));
-    s.xf = c.take<T>(factors ? n : 0);
-    s.qf = c.take<T>(factors ? m : 0);
-    s.shift = c.take<T>(shifted ? d : 0);
-    s.qs = c.take<T>(shifted ? checked_mul(std::min(tm, m), d) : 0);
-    s.xs = c.take<T>(shifted ? checked_mul(std::min(tn, n), d) : 0);
+    s.f = FactorScratch<T>::take(c, approx, shifted, n, m, d, tm, tn);
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  const T* dshift = shifted ? s.shift : nullptr;  // device copy
-  if (shifted) upload_async(s.shift, shift, d, stream);
-  row_factors_async(approx, index.data, index.ld, n, d, dshift, s.xf, stream);
-  row_factors_async(approx, queries.data, queries.ld, m, d, dshift, s.qf, stream);
+  const T* dshift = s.f.prepare_async(approx, shifted, shift, index, queries, stream);
 
   const int kk = static_cast<int>(k);
   const int width = pow2_at_least(kk + 32);
@@ -292,11 +285,11 @@ void knn_fast(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<cons
   for (int64_t q0 = 0; q0 < m; q0 += tm) {
     const int64_t rows = std::min(tm, m - q0);
     const GemmRows<T> qt =
-        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.qs, stream);
+        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.f.qs, stream);
     for (int64_t x0 = 0; x0 < n; x0 += tn) {
       const int64_t cols = std::min(tn, n - x0);
       const GemmRows<T> xt =
-          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.xs, stream);
+          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.f.xs, stream);
       distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d, s.g, tn);
       SelectArgs<T> a{};
       a.g = s.g;
@@ -305,8 +298,8 @@ void knn_fast(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<cons
       a.cols = cols;
       a.q0 = q0;
       a.x0 = x0;
-      a.qf = factors ? s.qf + q0 : nullptr;
-      a.xf = factors ? s.xf + x0 : nullptr;
+      a.qf = factors ? s.f.qf + q0 : nullptr;
+      a.xf = factors ? s.f.xf + x0 : nullptr;
       a.k = kk;
       a.width = width;
       a.first = x0 == 0;
@@ -453,7 +446,7 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     int64_t *vals0, *vals1;
     int *begin, *end;
     void* temp;
-    T *xf, *qf, *shift, *qs, *xs;
+    FactorScratch<T> f;
   };
   auto layout = [&](Carver& c) {
     Scratch s;
@@ -464,23 +457,16 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     s.begin = c.take<int>(tq);
     s.end = c.take<int>(tq);
     s.temp = c.take<std::byte>(static_cast<int64_t>(temp_bytes));
-    s.xf = c.take<T>(factors ? n : 0);
-    s.qf = c.take<T>(factors ? m : 0);
-    s.shift = c.take<T>(shifted ? d : 0);
-    s.qs = c.take<T>(shifted ? checked_mul(std::min(tq, m), d) : 0);
-    s.xs = c.take<T>(shifted ? checked_mul(std::min(tc, n), d) : 0);
+    s.f = FactorScratch<T>::take(c, approx, shifted, n, m, d, tq, tc);
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  const T* dshift = shifted ? s.shift : nullptr;  // device copy
-  if (shifted) upload_async(s.shift, shift, d, stream);
-  row_factors_async(approx, index.data, index.ld, n, d, dshift, s.xf, stream);
-  row_factors_async(approx, queries.data, queries.ld, m, d, dshift, s.qf, stream);
+  const T* dshift = s.f.prepare_async(approx, shifted, shift, index, queries, stream);
 
   for (int64_t q0 = 0; q0 < m; q0 += tq) {
     const int64_t rows = std::min(tq, m - q0);
     const GemmRows<T> qt =
-        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.qs, stream);
+        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.f.qs, stream);
     cub::DoubleBuffer<T> keys(s.keys0, s.keys1);
     cub::DoubleBuffer<int64_t> vals(s.vals0, s.vals1);
     GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, empty_lists_kernel<T>)
@@ -489,14 +475,14 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     for (int64_t x0 = 0; x0 < n; x0 += tc) {
       const int64_t cols = std::min(tc, n - x0);
       const GemmRows<T> xt =
-          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.xs, stream);
+          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.f.xs, stream);
       distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d,
                           keys.Current() + k, seg);
       with_approx(metric.kind, [&](auto kind) {
         GPULEARN_LAUNCH(grid_for(rows * cols), kBlockThreads, 0, stream,
                         candidates_kernel<T, decltype(kind)::value>)
-        (keys.Current(), vals.Current(), rows, cols, seg, k, q0, x0, factors ? s.qf + q0 : nullptr,
-         factors ? s.xf + x0 : nullptr, exclude_self);
+        (keys.Current(), vals.Current(), rows, cols, seg, k, q0, x0,
+         factors ? s.f.qf + q0 : nullptr, factors ? s.f.xf + x0 : nullptr, exclude_self);
         GPULEARN_CUDA_CHECK_LAUNCH();
       });
       GPULEARN_LAUNCH(grid_for(rows), kBlockThreads, 0, stream, segments_kernel)

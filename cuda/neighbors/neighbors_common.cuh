@@ -153,6 +153,40 @@ template <typename T>
 void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
                        T* f, cudaStream_t stream);
 
+/// The scratch every GEMM-expanded search carves after its own pieces: the row factors of the
+/// index and the queries, the device copy of the shift, and the shifted query and index tiles
+/// (empty where the approximation or the shift does not need them).
+template <typename T>
+struct FactorScratch {
+  T *xf, *qf, *shift, *qs, *xs;
+
+  /// Takes the pieces from c: n index rows and m query rows of d features, read in tiles of at
+  /// most tq queries and tn index rows.
+  static FactorScratch take(Carver& c, Approx a, bool shifted, int64_t n, int64_t m, int64_t d,
+                            int64_t tq, int64_t tn) {
+    const bool factors = uses_factors(a);
+    FactorScratch s;
+    s.xf = c.take<T>(factors ? n : 0);
+    s.qf = c.take<T>(factors ? m : 0);
+    s.shift = c.take<T>(shifted ? d : 0);
+    s.qs = c.take<T>(shifted ? checked_mul(tq < m ? tq : m, d) : 0);
+    s.xs = c.take<T>(shifted ? checked_mul(tn < n ? tn : n, d) : 0);
+    return s;
+  }
+
+  /// Queues the upload of the host shift (where shifted) and the row factors of both sides;
+  /// returns the shift's device copy, or null where the search is not shifted.
+  const T* prepare_async(Approx a, bool shifted, const T* host_shift, MatrixView<const T> index,
+                         MatrixView<const T> queries, cudaStream_t stream) const {
+    const int64_t d = index.cols;
+    const T* dshift = shifted ? shift : nullptr;
+    if (shifted) upload_async(shift, host_shift, d, stream);
+    row_factors_async(a, index.data, index.ld, index.rows, d, dshift, xf, stream);
+    row_factors_async(a, queries.data, queries.ld, queries.rows, d, dshift, qf, stream);
+    return dshift;
+  }
+};
+
 /// Rows as a distance tile reads them: the first row and the stride.
 template <typename T>
 struct GemmRows {

@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "cluster/kmeans_common.cuh"
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "neighbors/neighbors_common.cuh"
@@ -146,7 +145,8 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
   GPULEARN_ASSERT(tn <= INT32_MAX);  // columns are stored as int32
 
   struct Scratch {
-    T *g, *out_v, *xf, *qf, *shift, *qs, *xs;
+    T *g, *out_v;
+    FactorScratch<T> f;
     int32_t *match, *out_c, *counts;
     int64_t* starts;
   };
@@ -159,18 +159,11 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
     s.out_c = c.take<int32_t>(entries);
     s.counts = c.take<int32_t>(tm);
     s.starts = c.take<int64_t>(tm);
-    s.xf = c.take<T>(factors ? n : 0);
-    s.qf = c.take<T>(factors ? m : 0);
-    s.shift = c.take<T>(shifted ? d : 0);
-    s.qs = c.take<T>(shifted ? checked_mul(std::min(tm, m), d) : 0);
-    s.xs = c.take<T>(shifted ? checked_mul(std::min(tn, n), d) : 0);
+    s.f = FactorScratch<T>::take(c, approx, shifted, n, m, d, tm, tn);
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  const T* dshift = shifted ? s.shift : nullptr;  // device copy
-  if (shifted) upload_async(s.shift, shift, d, stream);
-  row_factors_async(approx, index.data, index.ld, n, d, dshift, s.xf, stream);
-  row_factors_async(approx, queries.data, queries.ld, m, d, dshift, s.qf, stream);
+  const T* dshift = s.f.prepare_async(approx, shifted, shift, index, queries, stream);
 
   const double screen = rdist_screen_bound<T>(metric, bound, d, 0.0);
   std::vector<int32_t> counts(tm);
@@ -188,11 +181,11 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
       row_dist[r].clear();
     }
     const GemmRows<T> qt =
-        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.qs, stream);
+        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.f.qs, stream);
     for (int64_t x0 = 0; x0 < n; x0 += tn) {
       const int64_t cols = std::min(tn, n - x0);
       const GemmRows<T> xt =
-          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.xs, stream);
+          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.f.xs, stream);
       distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d, s.g, tn);
       MatchArgs<T> a{};
       a.metric = metric;
@@ -206,8 +199,8 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
       a.cols = cols;
       a.q0 = q0;
       a.x0 = x0;
-      a.qf = factors ? s.qf + q0 : nullptr;
-      a.xf = factors ? s.xf + x0 : nullptr;
+      a.qf = factors ? s.f.qf + q0 : nullptr;
+      a.xf = factors ? s.f.xf + x0 : nullptr;
       a.q = queries.row(q0);
       a.ldq = queries.ld;
       a.x = index.row(x0);

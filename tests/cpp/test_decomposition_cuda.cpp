@@ -149,17 +149,7 @@ Result run_cuda(Backend& cuda, const Problem<T>& p, MemorySpace space) {
 void expect_close(const Result& got, const Result& want, double out_tol, const std::string& what) {
   EXPECT_LE(std::abs(got.sq_norm - want.sq_norm), kNormTolerance * std::abs(want.sq_norm))
       << what << ": squared norm " << got.sq_norm << " vs " << want.sq_norm;
-  ASSERT_EQ(got.out.size(), want.out.size()) << what;
-  double worst = 0;
-  size_t where = 0;
-  for (size_t i = 0; i < want.out.size(); ++i) {
-    const double err = std::abs(got.out[i] - want.out[i]);
-    if (!(err <= worst)) {  // NaN counts as the worst
-      worst = err;
-      where = i;
-    }
-  }
-  EXPECT_LE(worst, out_tol) << what << ": max |cuda - cpu| = " << worst << " at " << where;
+  test_util::expect_within(got.out, want.out, out_tol, what);
 }
 
 template <typename T>

@@ -167,48 +167,8 @@ Problem<T> make_problem(uint64_t seed, const Spec& spec) {
   return p;
 }
 
-template <typename U>
-double max_abs(const std::vector<U>& v) {
-  double m = 1.0;
-  for (U x : v) m = std::max(m, std::abs(static_cast<double>(x)));
-  return m;
-}
-
-// Every |actual - expected| <= tol (an absolute tolerance).
-template <typename U>
-void expect_within(const std::vector<U>& actual, const std::vector<U>& expected, double tol,
-                   const std::string& what) {
-  ASSERT_EQ(actual.size(), expected.size()) << what;
-  double worst = 0;
-  size_t where = 0;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const double err = std::abs(static_cast<double>(actual[i]) - static_cast<double>(expected[i]));
-    if (!(err <= worst)) {  // NaN counts as the worst
-      worst = err;
-      where = i;
-    }
-  }
-  EXPECT_LE(worst, tol) << what << ": max |cuda - cpu| = " << worst << " at " << where;
-}
-
-// Every |actual - expected| <= tol * max(1, max |expected|).
-template <typename U>
-void expect_close(const std::vector<U>& actual, const std::vector<U>& expected, double tol,
-                  const std::string& what) {
-  ASSERT_EQ(actual.size(), expected.size()) << what;
-  const double scale = max_abs(expected);
-  double worst = 0;
-  size_t where = 0;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const double err = std::abs(static_cast<double>(actual[i]) - static_cast<double>(expected[i]));
-    if (!(err <= worst)) {  // NaN counts as the worst
-      worst = err;
-      where = i;
-    }
-  }
-  EXPECT_LE(worst, tol * scale) << what << ": max |cuda - cpu| = " << worst << " at " << where
-                                << " with scale " << scale;
-}
+using test_util::expect_close;
+using test_util::expect_within;
 
 // Runs kmeans_assign on both backends and compares everything it returns.
 template <typename T>

@@ -110,18 +110,7 @@ Problem<T> make_problem(uint64_t seed, const Spec& spec) {
   return p;
 }
 
-template <typename T>
-void expect_close(const std::vector<T>& actual, const std::vector<T>& expected, double tol,
-                  const std::string& what) {
-  ASSERT_EQ(actual.size(), expected.size()) << what;
-  double scale = 1.0, worst = 0.0;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    scale = std::max(scale, std::abs(static_cast<double>(expected[i])));
-    worst = std::max(worst, std::abs(static_cast<double>(actual[i]) - expected[i]));
-  }
-  EXPECT_LE(worst, tol * scale) << what << ": max |cuda - cpu| = " << worst << " with scale "
-                                << scale;
-}
+using test_util::expect_close;
 
 template <typename T>
 void expect_same_model(const LinearModel<T>& cuda, const LinearModel<T>& cpu, double tol) {

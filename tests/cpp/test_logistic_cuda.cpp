@@ -151,17 +151,7 @@ Result run_cuda(Backend& cuda, const Problem<T>& p, MemorySpace space, bool loss
 void expect_close(const Result& got, const Result& want, double tol, const std::string& what) {
   EXPECT_LE(std::abs(got.loss - want.loss), tol)
       << what << ": loss " << got.loss << " vs " << want.loss;
-  ASSERT_EQ(got.grad.size(), want.grad.size()) << what;
-  double worst = 0;
-  size_t where = 0;
-  for (size_t i = 0; i < want.grad.size(); ++i) {
-    const double err = std::abs(got.grad[i] - want.grad[i]);
-    if (!(err <= worst)) {  // NaN counts as the worst
-      worst = err;
-      where = i;
-    }
-  }
-  EXPECT_LE(worst, tol) << what << ": max |cuda - cpu| = " << worst << " at " << where;
+  test_util::expect_within(got.grad, want.grad, tol, what);
 }
 
 template <typename T>

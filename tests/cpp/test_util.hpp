@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -81,5 +84,50 @@ class ScopedEnv {
   std::string name_, old_;
   bool had_ = false;
 };
+
+// ---- Comparing the CUDA backend's results with the CPU backend's ------------------------------
+
+/// The largest |actual[i] - expected[i]| and where it is; a NaN difference counts as the largest.
+struct WorstError {
+  double error = 0;
+  size_t at = 0;
+};
+template <typename A, typename B>
+WorstError worst_error(const std::vector<A>& actual, const std::vector<B>& expected) {
+  WorstError w;
+  for (size_t i = 0; i < expected.size() && i < actual.size(); ++i) {
+    const double err = std::abs(static_cast<double>(actual[i]) - static_cast<double>(expected[i]));
+    if (!(err <= w.error)) w = WorstError{err, i};
+  }
+  return w;
+}
+
+/// max(1, max |v|): the scale of a relative tolerance.
+template <typename U>
+double scale_of(const std::vector<U>& v) {
+  double m = 1.0;
+  for (U x : v) m = std::max(m, std::abs(static_cast<double>(x)));
+  return m;
+}
+
+/// Every |actual - expected| <= tol (an absolute tolerance).
+template <typename A, typename B>
+void expect_within(const std::vector<A>& actual, const std::vector<B>& expected, double tol,
+                   const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  const WorstError w = worst_error(actual, expected);
+  EXPECT_LE(w.error, tol) << what << ": max |cuda - cpu| = " << w.error << " at " << w.at;
+}
+
+/// Every |actual - expected| <= tol * max(1, max |expected|).
+template <typename A, typename B>
+void expect_close(const std::vector<A>& actual, const std::vector<B>& expected, double tol,
+                  const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  const double scale = scale_of(expected);
+  const WorstError w = worst_error(actual, expected);
+  EXPECT_LE(w.error, tol * scale) << what << ": max |cuda - cpu| = " << w.error << " at " << w.at
+                                  << " with scale " << scale;
+}
 
 }  // namespace gpulearn::test_util
