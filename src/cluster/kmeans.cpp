@@ -50,9 +50,7 @@ void check_common(Backend& be, MatrixView<const T> X, VectorView<const T> w) {
                    " entries but X has ", X.rows, " samples");
   GPULEARN_EXPECTS(w.empty() || w.space == X.space,
                    "X and sample_weight must both be in host memory or both in device memory");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
-  const T amax = detail::checked_max_abs(be, X, "X");
+  const T amax = detail::checked_input(be, X);
   // Squared distances of d features must stay finite in T (|x - c|^2 <= 4 d amax^2).
   const double limit = std::sqrt(static_cast<double>(std::numeric_limits<T>::max()) /
                                  (4.0 * static_cast<double>(X.cols)));

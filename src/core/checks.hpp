@@ -18,6 +18,37 @@ T checked_max_abs(Backend& be, MatrixView<const T> M, const char* what) {
   return amax;
 }
 
+// Throws unless the backend can read memory in `space`; `what` names the array.
+inline void require_readable(const Backend& be, MemorySpace space, const char* what) {
+  GPULEARN_EXPECTS(be.accepts(space), what, " is in ", to_string(space), " memory, which the ",
+                   be.device().to_string(), " backend cannot read");
+}
+
+// The largest |entry| of X, which the backend must be able to read and which must be finite.
+template <typename T>
+T checked_input(Backend& be, MatrixView<const T> X, const char* what = "X") {
+  require_readable(be, X.space, what);
+  return checked_max_abs(be, X, what);
+}
+
+// out (n x k) = X coef^T + 1 intercept^T (coef k x d and intercept k, host), after checking that
+// X has the d features `model` was fitted with, that out is n x k where X lives, and that X is
+// readable and finite. Every linear prediction and projection goes through it.
+template <typename T>
+void checked_affine(Backend& be, MatrixView<const T> X, int64_t d, int64_t k, const T* coef,
+                    const T* intercept, MatrixView<T> out, const char* model) {
+  GPULEARN_EXPECTS(X.cols == d, "X has ", X.cols, " features, but ", model, " is expecting ", d,
+                   " features as input.");
+  GPULEARN_EXPECTS(out.rows == X.rows && out.cols == k, "output has shape (", out.rows, ", ",
+                   out.cols, "), expected (", X.rows, ", ", k, ")");
+  GPULEARN_EXPECTS(out.space == X.space, "X and the output must be in the same memory space");
+  require_readable(be, X.space, "X");
+  if (X.rows == 0) return;
+  checked_max_abs(be, X, "X");
+  if (k == 0) return;
+  be.affine_predict(X, coef, intercept, out);
+}
+
 // Checks sample weights (finite, non-negative) and returns their largest value.
 template <typename T>
 T checked_weights(Backend& be, VectorView<const T> w) {

@@ -391,7 +391,7 @@ void pca_transform(Context& ctx, const PcaModel<T>& model, MatrixView<const T> X
     }
     intercept[j] = static_cast<T>(b);
   }
-  detail::checked_affine(ctx, X, d, coef, intercept, out, "PCA");
+  detail::checked_affine(ctx.backend(), X, d, k, coef.data(), intercept.data(), out, "PCA");
 }
 
 template <typename T>
@@ -407,7 +407,8 @@ void pca_inverse_transform(Context& ctx, const PcaModel<T>& model, MatrixView<co
       coef[i * k + j] = static_cast<T>(model.components[j * d + i] * scale);
     }
   }
-  detail::checked_affine(ctx, Z, k, coef, model.mean, out, "inverse_transform");
+  detail::checked_affine(ctx.backend(), Z, k, d, coef.data(), model.mean.data(), out,
+                         "inverse_transform");
 }
 
 template <typename T>
@@ -468,13 +469,13 @@ void pca_score_samples(Context& ctx, const PcaModel<T>& model, MatrixView<const 
     const MatrixView<const T> rows = X.block_rows(begin, m);
     if (native) {
       const MatrixView<T> proj(proj_native.data, m, d, d, X.space);
-      detail::checked_affine(ctx, rows, d, coef, intercept, proj, "PCA");
+      detail::checked_affine(be, rows, d, d, coef.data(), intercept.data(), proj, "PCA");
       be.sq_distances(proj, nullptr, zero.data(), 1,
                       MatrixView<T>(norms_native.data, m, 1, 1, X.space));
       be.copy(norms.data(), MemorySpace::kHost, norms_native.data, X.space, m * int64_t(sizeof(T)));
     } else {
       const MatrixView<T> proj(proj_host.data(), m, d, d, X.space);
-      detail::checked_affine(ctx, rows, d, coef, intercept, proj, "PCA");
+      detail::checked_affine(be, rows, d, d, coef.data(), intercept.data(), proj, "PCA");
       for (int64_t i = 0; i < m; ++i) {
         double s = 0;
         for (int64_t j = 0; j < d; ++j)

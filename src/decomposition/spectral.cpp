@@ -86,9 +86,7 @@ int checked_fit_scale(Context& ctx, MatrixView<const T> X, int64_t min_samples) 
                    X.rows, ", ", X.cols, ")) while a minimum of ", min_samples, " is required.");
   GPULEARN_EXPECTS(X.cols >= 1, "Found array with 0 feature(s) (shape=(", X.rows, ", ", X.cols,
                    ")) while a minimum of 1 is required.");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
-  return pow2_exponent(checked_max_abs(be, X, "X"));
+  return pow2_exponent(checked_input(be, X));
 }
 
 template <typename T>
@@ -237,33 +235,13 @@ void flip_signs(Spectrum& sp, int64_t d) {
   }
 }
 
-template <typename T>
-void checked_affine(Context& ctx, MatrixView<const T> X, int64_t d, const std::vector<T>& coef,
-                    const std::vector<T>& intercept, MatrixView<T> out, const char* what) {
-  Backend& be = ctx.backend();
-  const int64_t k = static_cast<int64_t>(intercept.size());
-  GPULEARN_EXPECTS(X.cols == d, "X has ", X.cols, " features, but ", what, " is expecting ", d,
-                   " features as input.");
-  GPULEARN_EXPECTS(out.rows == X.rows && out.cols == k, "output has shape (", out.rows, ", ",
-                   out.cols, "), expected (", X.rows, ", ", k, ")");
-  GPULEARN_EXPECTS(out.space == X.space, "X and the output must be in the same memory space");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
-  if (X.rows == 0) return;
-  checked_max_abs(be, X, "X");
-  if (k == 0) return;
-  be.affine_predict(X, coef.data(), intercept.data(), out);
-}
-
-#define GPULEARN_INSTANTIATE(T)                                                                  \
-  template int checked_fit_scale<T>(Context&, MatrixView<const T>, int64_t);                     \
-  template std::vector<T> column_means<T>(Backend&, MatrixView<const T>);                        \
-  template Spectrum exact_spectrum<T>(Backend&, MatrixView<const T>, const T*, int);             \
-  template Spectrum gram_spectrum<T>(Backend&, MatrixView<const T>, const T*, int);              \
-  template Spectrum randomized_spectrum<T>(Backend&, MatrixView<const T>, const T*, int,         \
-                                           const RandomizedPlan&);                               \
-  template void checked_affine<T>(Context&, MatrixView<const T>, int64_t, const std::vector<T>&, \
-                                  const std::vector<T>&, MatrixView<T>, const char*);
+#define GPULEARN_INSTANTIATE(T)                                                          \
+  template int checked_fit_scale<T>(Context&, MatrixView<const T>, int64_t);             \
+  template std::vector<T> column_means<T>(Backend&, MatrixView<const T>);                \
+  template Spectrum exact_spectrum<T>(Backend&, MatrixView<const T>, const T*, int);     \
+  template Spectrum gram_spectrum<T>(Backend&, MatrixView<const T>, const T*, int);      \
+  template Spectrum randomized_spectrum<T>(Backend&, MatrixView<const T>, const T*, int, \
+                                           const RandomizedPlan&);
 GPULEARN_INSTANTIATE(float)
 GPULEARN_INSTANTIATE(double)
 #undef GPULEARN_INSTANTIATE

@@ -60,10 +60,4 @@ inline int64_t randomized_start_rows(int64_t n, int64_t d) { return n < d ? n : 
 /// u_based_decision=False; the first of equal magnitudes decides).
 void flip_signs(Spectrum& sp, int64_t d);
 
-/// out = X coef^T + 1 intercept^T (coef k x d, intercept k, host), checked: X finite with d
-/// columns, out n x k where X lives.
-template <typename T>
-void checked_affine(Context& ctx, MatrixView<const T> X, int64_t d, const std::vector<T>& coef,
-                    const std::vector<T>& intercept, MatrixView<T> out, const char* what);
-
 }  // namespace gpulearn::detail

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/checks.hpp"
 #include "spectral.hpp"
 
 namespace gpulearn::decomposition {
@@ -86,8 +87,9 @@ void truncated_svd_transform(Context& ctx, const TruncatedSvdModel<T>& model, Ma
   if (model.n_features <= 0) {
     GPULEARN_FAIL(NotFitted, "this TruncatedSVD model is not fitted yet: call fit first");
   }
-  detail::checked_affine(ctx, X, model.n_features, model.components,
-                         std::vector<T>(model.n_components, T(0)), out, "TruncatedSVD");
+  const std::vector<T> zeros(model.n_components, T(0));
+  detail::checked_affine(ctx.backend(), X, model.n_features, model.n_components,
+                         model.components.data(), zeros.data(), out, "TruncatedSVD");
 }
 
 template <typename T>
@@ -101,7 +103,9 @@ void truncated_svd_inverse_transform(Context& ctx, const TruncatedSvdModel<T>& m
   for (int64_t j = 0; j < k; ++j) {
     for (int64_t i = 0; i < d; ++i) coef[i * k + j] = model.components[j * d + i];
   }
-  detail::checked_affine(ctx, Z, k, coef, std::vector<T>(d, T(0)), out, "inverse_transform");
+  const std::vector<T> zeros(d, T(0));
+  detail::checked_affine(ctx.backend(), Z, k, d, coef.data(), zeros.data(), out,
+                         "inverse_transform");
 }
 
 #define GPULEARN_INSTANTIATE(T)                                                           \

@@ -449,8 +449,7 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
                    ")) while a minimum of 1 is required.");
   // Node ids are int32 and a tree has at most 2 n - 1 nodes.
   GPULEARN_EXPECTS(n <= (int64_t{1} << 30), "at most 2^30 samples are supported, got ", n);
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
+  detail::require_readable(be, X.space, "X");
   GPULEARN_EXPECTS(sample_weight.empty() || sample_weight.size == n, "sample_weight has ",
                    sample_weight.size, " entries but X has ", n, " samples");
   check_params(p, d);
@@ -657,8 +656,7 @@ void check_predict(Backend& be, const PreparedForest<T>& forest, MatrixView<cons
   GPULEARN_EXPECTS(X.cols == forest.n_features(), "X has ", X.cols,
                    " features, but the forest is expecting ", forest.n_features(),
                    " features as input.");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
+  detail::require_readable(be, X.space, "X");
   if (X.rows > 0) detail::checked_max_abs(be, X, "X");
 }
 

@@ -42,10 +42,8 @@ inline Magnitudes<T> check_fit_inputs(Context& ctx, MatrixView<const T> X, Matri
                    " entries but X has ", X.rows, " samples");
   GPULEARN_EXPECTS(Y.space == X.space && (w.empty() || w.space == X.space),
                    "X, y and sample_weight must all be in host memory or all in device memory");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
   Magnitudes<T> mag;
-  mag.x = checked_max_abs(be, X, "X");
+  mag.x = gpulearn::detail::checked_input(be, X);
   mag.y = checked_max_abs(be, Y, "y");
   if (!w.empty()) mag.w = checked_weights(be, w);
   return mag;
@@ -128,11 +126,5 @@ inline void set_intercept(LinearModel<T>& m, const Centring<T>& c) {
 }
 
 using gpulearn::detail::to_host;
-
-/// out (n x k) = X coef^T + intercept on the context's backend, after checking X's features,
-/// out's shape and memory space, and X's values (least_squares.cpp).
-template <typename T>
-void affine_output(Context& ctx, int64_t d, int64_t k, const T* coef, const T* intercept,
-                   MatrixView<const T> X, MatrixView<T> out);
 
 }  // namespace gpulearn::linear_model::detail

@@ -330,32 +330,12 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const 
   if (model.coef.empty() || model.n_features <= 0) {
     GPULEARN_FAIL(NotFitted, "this linear model is not fitted yet: call fit first");
   }
-  detail::affine_output(ctx, model.n_features, model.n_targets, model.coef.data(),
-                        model.intercept.data(), X, out);
+  gpulearn::detail::checked_affine(ctx.backend(), X, model.n_features, model.n_targets,
+                                   model.coef.data(), model.intercept.data(), out, "the model");
 }
 
 namespace detail {
 
-template <typename T>
-void affine_output(Context& ctx, int64_t d, int64_t k, const T* coef, const T* intercept,
-                   MatrixView<const T> X, MatrixView<T> out) {
-  Backend& be = ctx.backend();
-  GPULEARN_EXPECTS(X.cols == d, "X has ", X.cols, " features, but the model ", "is expecting ", d,
-                   " features as input.");
-  GPULEARN_EXPECTS(out.rows == X.rows && out.cols == k, "output has shape (", out.rows, ", ",
-                   out.cols, "), expected (", X.rows, ", ", k, ")");
-  GPULEARN_EXPECTS(out.space == X.space, "X and the output must be in the same memory space");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
-  if (X.rows == 0) return;
-  checked_max_abs(be, X, "X");
-  be.affine_predict(X, coef, intercept, out);
-}
-
-template void affine_output<float>(Context&, int64_t, int64_t, const float*, const float*,
-                                   MatrixView<const float>, MatrixView<float>);
-template void affine_output<double>(Context&, int64_t, int64_t, const double*, const double*,
-                                    MatrixView<const double>, MatrixView<double>);
 
 }  // namespace detail
 

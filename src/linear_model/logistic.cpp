@@ -82,9 +82,7 @@ LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionP
                    " samples");
   GPULEARN_EXPECTS(w.empty() || w.space == X.space,
                    "X and sample_weight must both be in host memory or both in device memory");
-  GPULEARN_EXPECTS(be.accepts(X.space), "X is in ", to_string(X.space), " memory, which the ",
-                   be.device().to_string(), " backend cannot read");
-  gpulearn::detail::checked_max_abs(be, X, "X");
+  gpulearn::detail::checked_input(be, X);
   if (!w.empty()) gpulearn::detail::checked_weights(be, w);
   const int64_t m = n_classes == 2 ? 1 : n_classes, p = d + 1;
   GPULEARN_EXPECTS(coef_init.empty() || static_cast<int64_t>(coef_init.size()) == m * p,
@@ -170,8 +168,8 @@ void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, Mat
   if (model.coef.empty() || model.n_features <= 0) {
     GPULEARN_FAIL(NotFitted, "this logistic regression is not fitted yet: call fit first");
   }
-  detail::affine_output(ctx, model.n_features, model.n_outputs, model.coef.data(),
-                        model.intercept.data(), X, out);
+  gpulearn::detail::checked_affine(ctx.backend(), X, model.n_features, model.n_outputs,
+                                   model.coef.data(), model.intercept.data(), out, "the model");
 }
 
 #define GPULEARN_INSTANTIATE(T)                                                                    \

@@ -86,8 +86,7 @@ void check_inputs(Backend& be, const ResolvedMetric& m, MatrixView<const T> inde
   GPULEARN_EXPECTS(queries.cols == index.cols, "the queries have ", queries.cols,
                    " features but the index has ", index.cols);
   for (const MatrixView<const T>* v : {&index, &queries}) {
-    GPULEARN_EXPECTS(be.accepts(v->space), "data is in ", to_string(v->space),
-                     " memory, which the ", be.device().to_string(), " backend cannot read");
+    detail::require_readable(be, v->space, "data");
   }
   GPULEARN_EXPECTS(!exclude_self || (queries.data == index.data && queries.rows == index.rows &&
                                      queries.ld == index.ld),
