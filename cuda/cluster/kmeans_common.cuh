@@ -1,6 +1,6 @@
 // Pieces shared by the k-means kernels (kmeans_assign.cu, kmeans_init.cu): the checks that the
 // per-sample arrays are in device memory, the squared-distance formula both distance primitives
-// use, an ordered sum of per-slab partial rows, and iota.
+// use, and iota.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -50,27 +50,6 @@ template <typename F>
 auto with_index_type(int64_t n, F&& f) {
   if (n <= INT32_MAX) return f(int32_t{});
   return f(int64_t{});
-}
-
-/// out[j] = sum over slabs b of partial[b * cols + j], b ascending: the fixed-order second level
-/// of a two-level sum. (A template, so that the header can define it in several files.)
-template <typename Acc>
-__global__ void sum_partial_rows_kernel(const Acc* partial, int64_t slabs, int64_t cols, Acc* out) {
-  for (int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; j < cols;
-       j += int64_t{gridDim.x} * blockDim.x) {
-    Acc s = 0;
-    for (int64_t b = 0; b < slabs; ++b) s += partial[b * cols + j];
-    out[j] = s;
-  }
-}
-
-inline void sum_partial_rows_async(const double* partial, int64_t slabs, int64_t cols, double* out,
-                                   cudaStream_t stream) {
-  if (cols <= 0) return;
-  const auto blocks = grid_for(cols);
-  GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, sum_partial_rows_kernel<double>)
-  (partial, slabs, cols, out);
-  GPULEARN_CUDA_CHECK_LAUNCH();
 }
 
 /// out[i] = i for i < n.

@@ -2,10 +2,12 @@
 // handles and scratch memory. Each primitive family is defined in its own file:
 //   cuda/core/checks.cu                          max_abs, min_value
 //   cuda/core/dense.cu                           symmetric_eigh, cholesky_solve, svd
-//   cuda/linear_model/weighted_means.cu          weighted_means
-//   cuda/linear_model/centered_gram.cu           centered_gram
-//   cuda/linear_model/centered_r_factor.cu       centered_r_factor
-//   cuda/linear_model/affine_predict.cu          affine_predict
+//   cuda/core/weighted_means.cu                  weighted_means
+//   cuda/core/centered_gram.cu                   centered_gram
+//   cuda/core/centered_r_factor.cu               centered_r_factor
+//   cuda/core/affine_predict.cu                  affine_predict
+//   (cuda/core/centred_chunk.cuh: the centred, scaled chunk copies these and
+//   centered_products read)
 //   cuda/cluster/kmeans_assign.cu                kmeans_assign, sq_distances
 //   cuda/cluster/kmeans_init.cu                  min_potentials, min_update, weighted_draws,
 //                                                independent_draws, largest

@@ -111,4 +111,25 @@ void fill_async(T* data, int64_t n, T value, cudaStream_t stream) {
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 
+/// out[j] = sum over slabs b of partial[b * cols + j], b ascending: the fixed-order second level
+/// of a two-level sum. (A template, so that the header can define it in several files.)
+template <typename Acc>
+__global__ void sum_partial_rows_kernel(const Acc* partial, int64_t slabs, int64_t cols, Acc* out) {
+  for (int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; j < cols;
+       j += int64_t{gridDim.x} * blockDim.x) {
+    Acc s = 0;
+    for (int64_t b = 0; b < slabs; ++b) s += partial[b * cols + j];
+    out[j] = s;
+  }
+}
+
+inline void sum_partial_rows_async(const double* partial, int64_t slabs, int64_t cols, double* out,
+                                   cudaStream_t stream) {
+  if (cols <= 0) return;
+  const auto blocks = grid_for(cols);
+  GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, sum_partial_rows_kernel<double>)
+  (partial, slabs, cols, out);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace gpulearn::detail

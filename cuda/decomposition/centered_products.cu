@@ -18,10 +18,10 @@
 #include <cstdint>
 
 #include "core/blas_lapack.cuh"
+#include "core/centred_chunk.cuh"
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
-#include "linear_model/centred_chunk.cuh"
 
 namespace gpulearn::detail {
 

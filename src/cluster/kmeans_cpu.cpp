@@ -195,20 +195,6 @@ void largest_impl(VectorView<const T> p, int64_t m, int64_t* idx) {
 
 }  // namespace
 
-std::shared_ptr<void> CpuBackend::allocate(int64_t bytes) {
-  void* p = std::malloc(static_cast<size_t>(std::max<int64_t>(bytes, 1)));
-  if (p == nullptr)
-    GPULEARN_FAIL(OutOfMemory, "could not allocate ", bytes, " bytes of host memory");
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-}
-
-void CpuBackend::copy(void* dst, MemorySpace dst_space, const void* src, MemorySpace src_space,
-                      int64_t bytes) {
-  GPULEARN_EXPECTS(dst_space == MemorySpace::kHost && src_space == MemorySpace::kHost,
-                   "the CPU backend copies host memory only");
-  if (bytes > 0) std::memcpy(dst, src, static_cast<size_t>(bytes));
-}
-
 #define GPULEARN_CPU_KMEANS(T)                                                                     \
   KMeansStepStats CpuBackend::kmeans_assign(                                                       \
       MatrixView<const T> X, VectorView<const T> w, const T* shift, const T* centers, int64_t k,   \

@@ -1,10 +1,11 @@
 // The CPU backend: Eigen for the dense kernels, parallel_for over fixed row partitions for the
 // passes over X. Each primitive family is defined in its own file:
+//   src/core/memory_cpu.cpp            allocate, copy
 //   src/core/checks_cpu.cpp            max_abs, min_value
 //   src/core/dense_cpu.cpp             symmetric_eigh, cholesky_solve, svd
-//   src/linear_model/least_squares_cpu.cpp  weighted_means, centered_gram, centered_r_factor,
-//                                      affine_predict
-//   src/cluster/kmeans_cpu.cpp         allocate, copy and the k-means primitives
+//   src/core/row_passes_cpu.cpp        weighted_means, centered_gram, centered_r_factor,
+//                                      affine_predict (the generic passes over X)
+//   src/cluster/kmeans_cpu.cpp         the k-means primitives
 //   src/neighbors/brute_force_cpu.cpp  knn, radius_search
 //   src/decomposition/centered_products_cpu.cpp  centered_products
 //   src/linear_model/logistic_cpu.cpp  logistic_loss_grad

@@ -1,10 +1,11 @@
-// CPU primitives of the least-squares driver: passes over X in fixed row partitions, each
+// The generic passes over X on the CPU (weighted means, centred Gram, centred R factor, affine
+// map), used by the linear models and the decomposition drivers: fixed row partitions, each
 // reduced with Eigen's blocked kernels, the partial results combined in partition order.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "../core/cpu_backend.hpp"
+#include "cpu_backend.hpp"
 
 namespace gpulearn::detail {
 

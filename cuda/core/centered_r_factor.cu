@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "core/blas_lapack.cuh"
+#include "core/centred_chunk.cuh"
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
 #include "core/solver_util.cuh"
-#include "linear_model/centred_chunk.cuh"
 
 namespace gpulearn::detail {
 

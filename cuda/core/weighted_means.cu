@@ -48,16 +48,6 @@ __global__ void weighted_col_sums_kernel(const T* x, int64_t ld, int64_t rows, i
   }
 }
 
-// out[j] = sum over slabs of partial[slab * cols + j], slab by slab.
-__global__ void sum_slabs_kernel(const double* partial, int64_t slabs, int64_t cols, double* out) {
-  for (int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; j < cols;
-       j += int64_t{gridDim.x} * blockDim.x) {
-    double s = 0.0;
-    for (int64_t b = 0; b < slabs; ++b) s += partial[b * cols + j];
-    out[j] = s;
-  }
-}
-
 template <typename T>
 void col_sums_async(DeviceRows<const T> x, int64_t rows, int64_t cols, DeviceRows<const T> w,
                     int64_t slabs, double* partial, cudaStream_t stream) {
@@ -69,13 +59,6 @@ void col_sums_async(DeviceRows<const T> x, int64_t rows, int64_t cols, DeviceRow
   const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(used));
   GPULEARN_LAUNCH(grid, dim3(kSumCols, kSumRows), 0, stream, weighted_col_sums_kernel<T>)
   (x.data, x.ld, rows, cols, w.data, w.ld, partial);
-  GPULEARN_CUDA_CHECK_LAUNCH();
-}
-
-void sum_slabs_async(const double* partial, int64_t slabs, int64_t cols, double* out,
-                     cudaStream_t stream) {
-  const auto blocks = grid_for(cols);
-  GPULEARN_LAUNCH(blocks, kBlockThreads, 0, stream, sum_slabs_kernel)(partial, slabs, cols, out);
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 
@@ -122,9 +105,9 @@ void weighted_means_impl(CudaBackend& be, MatrixView<const T> X, MatrixView<cons
     // The weight total: the weights as a one-column matrix, unweighted.
     if (weighted) col_sums_async(wc, m, 1, DeviceRows<const T>{}, slabs, pw, stream);
   }
-  sum_slabs_async(px, slabs, d, s.sums, stream);
-  sum_slabs_async(py, slabs, k, s.sums + d, stream);
-  sum_slabs_async(pw, slabs, 1, s.sums + d + k, stream);
+  sum_partial_rows_async(px, slabs, d, s.sums, stream);
+  sum_partial_rows_async(py, slabs, k, s.sums + d, stream);
+  sum_partial_rows_async(pw, slabs, 1, s.sums + d + k, stream);
   std::vector<double> sums(width);
   GPULEARN_CUDA_TRY(cudaMemcpyAsync(sums.data(), s.sums, checked_bytes(width, sizeof(double)),
                                     cudaMemcpyDeviceToHost, stream));

@@ -1,4 +1,5 @@
-// The centred, scaled, weighted copy of one row chunk that the least-squares reductions consume:
+// The centred, scaled, weighted copy of one row chunk that the centred reductions (Gram, R factor,
+// the decomposition's products) consume:
 // dst = diag(sqrt(w)) (src - 1 mean^T) scale, computed as the CPU backend does:
 // ((x - mean) * scale) * sqrt(w), where scale is a power of two (exact).
 // The Gram pass wants it row-major (cuBLAS then reads it as its transpose); the QR pass wants
