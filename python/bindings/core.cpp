@@ -543,8 +543,9 @@ PYBIND11_MODULE(_core, m) {
       .def("synchronize", &Context::synchronize, py::call_guard<py::gil_scoped_release>());
 
   m.def(
-      "parse_device", [](const std::string& s) { return Device::parse(s).to_string(); },
-      "The canonical name ('cpu' or 'cuda:N') of a device string; 'auto' is resolved.");
+      "auto_device", [] { return Device::auto_device().to_string(); },
+      "What 'auto' resolves to when neither the data nor the configuration decides: 'cuda:0' "
+      "with a real CUDA device, else 'cpu' (Device::auto_device, the one rule).");
   m.def("cuda_available", &cuda_available);
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_unavailable_reason", &cuda_unavailable_reason);

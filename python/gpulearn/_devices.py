@@ -27,25 +27,33 @@ def resolve(device, data_device=None):
     if device == "auto":
         if data_device is not None:
             return f"cuda:{data_device}"
-        # An emulated CUDA device (a test build of the CUDA emulator) runs on the CPU: never
-        # chosen by "auto", only by an explicit "cuda"/"cuda:N".
-        return "cuda:0" if cuda_available() and not _core.cuda_emulated() else "cpu"
+        return _core.auto_device()
     return "cuda:0" if device == "cuda" else device
 
 
+class CudaUnavailableError(RuntimeError):
+    """CUDA was asked for where the CUDA backend cannot run (a RuntimeError to the user)."""
+
+
 def context(device):
-    """The cached compiled context of a canonical device string (one per thread)."""
+    """The cached compiled context of a canonical device string (one per thread).
+
+    Whether CUDA is available is decided once, by the core when it creates the context; its
+    refusal becomes a RuntimeError naming the missing part and the alternatives.
+    """
     cache = getattr(_local, "contexts", None)
     if cache is None:
         cache = _local.contexts = {}
     ctx = cache.get(device)
     if ctx is None:
-        if device.startswith("cuda") and not cuda_available():
-            raise RuntimeError(
+        try:
+            ctx = _core.Context(device)
+        except NotImplementedError:  # the core's Unsupported: no usable CUDA backend
+            raise CudaUnavailableError(
                 f"device={device!r} was requested but CUDA is unavailable: "
                 f"{_core.cuda_unavailable_reason()}. Use device='cpu' or device='auto'."
-            )
-        ctx = cache[device] = _core.Context(device)
+            ) from None
+        cache[device] = ctx
     return ctx
 
 
@@ -53,13 +61,16 @@ def context_for_prediction(device, data_device=None):
     """Like ``context(resolve(...))``, but a fitted model asked for CUDA where there is none
     (say, unpickled on a laptop) predicts on the CPU, with a warning, instead of failing."""
     resolved = resolve(device, data_device)
-    if resolved.startswith("cuda") and data_device is None and not cuda_available():
-        warnings.warn(
-            f"device={device!r} but CUDA is unavailable here "
-            f"({_core.cuda_unavailable_reason()}); computing on the CPU.",
-            UserWarning,
-            # context_for_prediction <- _predict_context <- predict <- the caller's line
-            stacklevel=4,
-        )
-        resolved = "cpu"
-    return context(resolved)
+    try:
+        return context(resolved)
+    except CudaUnavailableError:
+        if data_device is not None:
+            raise
+    warnings.warn(
+        f"device={device!r} but CUDA is unavailable here "
+        f"({_core.cuda_unavailable_reason()}); computing on the CPU.",
+        UserWarning,
+        # context_for_prediction <- _predict_context <- predict <- the caller's line
+        stacklevel=4,
+    )
+    return context("cpu")

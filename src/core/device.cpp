@@ -27,17 +27,21 @@ std::string normalise(const std::string& text) {
 Device Device::parse(const std::string& text) {
   const std::string s = normalise(text);
   if (s == "cpu") return cpu();
-  if (s == "auto") return cuda_available() && !cuda_emulated() ? cuda(0) : cpu();
-  if (s == "cuda" || s == "gpu") return cuda(0);
-  for (const char* prefix : {"cuda:", "gpu:"}) {
-    const std::string p(prefix);
-    if (s.rfind(p, 0) == 0 && s.size() > p.size() && s.size() <= p.size() + 4 &&
-        std::all_of(s.begin() + p.size(), s.end(), [](char c) { return std::isdigit(c); })) {
-      return cuda(std::stoi(s.substr(p.size())));
-    }
+  if (s == "auto") return auto_device();
+  if (s == "cuda") return cuda(0);
+  const std::string p = "cuda:";
+  if (s.rfind(p, 0) == 0 && s.size() > p.size() && s.size() <= p.size() + 4 &&
+      std::all_of(s.begin() + p.size(), s.end(), [](char c) { return std::isdigit(c); })) {
+    return cuda(std::stoi(s.substr(p.size())));
   }
   GPULEARN_FAIL(InvalidArgument, "invalid device '", text,
                 "': expected 'auto', 'cpu', 'cuda' or 'cuda:N' with N a device ordinal");
+}
+
+Device Device::auto_device() {
+  // An emulated device (a test build of the CUDA emulator) runs on the CPU: never chosen by
+  // "auto", only by an explicit "cuda"/"cuda:N".
+  return cuda_available() && !cuda_emulated() ? cuda(0) : cpu();
 }
 
 std::string Device::to_string() const {

@@ -45,6 +45,7 @@ TEST(DeviceTest, AutoAgreesWithCudaAvailability) {
   // An emulated device (the CUDA emulator's test build) is never picked by "auto".
   EXPECT_EQ(d.is_cuda(), cuda_available() && !cuda_emulated()) << d.to_string();
   EXPECT_EQ(Device::parse("AUTO"), d);
+  EXPECT_EQ(Device::auto_device(), d);
 }
 
 TEST(DeviceTest, ParsesCudaWithAndWithoutOrdinal) {
@@ -72,9 +73,10 @@ TEST(DeviceTest, ParsingDoesNotTouchTheCudaDriver) {
 
 TEST(DeviceTest, RejectsInvalidStringsNamingTheAcceptedForms) {
   const std::vector<std::string> bad = {
-      "gpu:x",    "cuda:-1", "tpu",     "",         "   ",     "cuda:",
-      "cuda:1.5", "cuda1",   "cpu:0",   "cuda:0x1", "cuda:+1", "cuda::1",
-      "c pu",     "cu da:1", "cuda: 1", "auto2",    "cpus",    "cuda:99999999999999999999"};
+      "gpu",     "gpu:0",    "gpu:x",   "cuda:-1",  "tpu",
+      "",        "   ",      "cuda:",   "cuda:1.5", "cuda1",
+      "cpu:0",   "cuda:0x1", "cuda:+1", "cuda::1",  "c pu",
+      "cu da:1", "cuda: 1",  "auto2",   "cpus",     "cuda:99999999999999999999"};
   for (const std::string& text : bad) {
     SCOPED_TRACE("device string '" + text + "'");
     EXPECT_TRUE(ThrowsWith<InvalidArgument>(

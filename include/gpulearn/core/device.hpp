@@ -11,10 +11,15 @@ struct Device {
   DeviceKind kind = DeviceKind::kCpu;
   int index = 0;  // the CUDA ordinal; 0 for the CPU
 
-  /// Parses "auto" | "cpu" | "cuda" | "cuda:N" (case-insensitive, surrounding blanks ignored).
-  /// "auto" resolves to cuda:0 when the CUDA backend loads and sees a device, else cpu.
-  /// Throws InvalidArgument naming the accepted forms for anything else.
+  /// Parses "auto" | "cpu" | "cuda" | "cuda:N" (case-insensitive, surrounding blanks ignored),
+  /// the one grammar gpulearn accepts in C++ and Python. "auto" is auto_device(). Throws
+  /// InvalidArgument naming the accepted forms for anything else.
   static Device parse(const std::string& text);
+
+  /// What "auto" means where nothing else decides (Python first prefers the device its data
+  /// is on, then the configured one): cuda:0 when the CUDA backend loads and sees a real
+  /// device, else cpu. The one rule; may load the CUDA backend.
+  static Device auto_device();
 
   static Device cpu() { return Device{DeviceKind::kCpu, 0}; }
   static Device cuda(int index = 0) { return Device{DeviceKind::kCuda, index}; }
