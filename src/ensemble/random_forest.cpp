@@ -1,20 +1,19 @@
-// The random-forest driver, written once for every backend: checks, quantile bin edges, the
-// fixed-point statistics, bootstrap draws and class weights per tree, then the backend grows
-// the trees (grow_trees) and this file turns them into scikit-learn's node arrays (thresholds
-// between occupied bins, values, impurities, best-first pruning for max_leaf_nodes),
-// importances and out-of-bag predictions.
+// The random-forest driver, written once for every backend: checks, binning
+// (forest_binning.cpp), the fixed-point statistics, bootstrap draws and class weights per tree,
+// then the backend grows the trees (grow_trees), forest_assembly.cpp turns them into
+// scikit-learn's node arrays, and this file sums importances and out-of-bag predictions.
 #include "gpulearn/ensemble/random_forest.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <queue>
 #include <vector>
 
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
 #include "../core/parallel.hpp"
+#include "forest_fit.hpp"
 #include "forest_rules.hpp"
 
 namespace gpulearn::ensemble {
@@ -117,107 +116,13 @@ namespace {
 namespace fr = detail::forest;
 using detail::Backend;
 using detail::Scratch;
+using forest_fit::append_tree;
+using forest_fit::bin_features;
+using forest_fit::Binned;
+using forest_fit::FitInputs;
 
-// Bin edges come from at most this many rows (scikit-learn's histogram gradient boosting uses
-// the same subsample size).
-constexpr int64_t kBinSampleRows = 200000;
 // Rows per traversal call of the out-of-bag pass (bounds its leaves buffer).
 constexpr int64_t kOobChunkRows = 1 << 16;
-
-// Rows idx (ascending) of X as doubles (idx.size() x d), from host or device memory.
-template <typename T>
-std::vector<double> sample_rows(Backend& be, MatrixView<const T> X,
-                                const std::vector<int64_t>& idx) {
-  const int64_t d = X.cols, m = static_cast<int64_t>(idx.size());
-  std::vector<double> out(checked_mul(m, d));
-  if (X.space == MemorySpace::kHost) {
-    for (int64_t k = 0; k < m; ++k) std::copy_n(X.row(idx[k]), d, &out[k * d]);
-    return out;
-  }
-  // Device rows: blocks of consecutive rows, one transfer each.
-  const int64_t block = std::max<int64_t>(1, (int64_t{64} << 20) / (X.ld * int64_t(sizeof(T))));
-  std::vector<T> buf;
-  int64_t k = 0;
-  for (int64_t r0 = 0; r0 < X.rows && k < m; r0 += block) {
-    const int64_t r1 = std::min(X.rows, r0 + block);
-    if (idx[k] >= r1) continue;
-    const int64_t count = (r1 - r0 - 1) * X.ld + d;
-    buf.resize(count);
-    be.copy(buf.data(), MemorySpace::kHost, X.data + r0 * X.ld, X.space,
-            count * int64_t(sizeof(T)));
-    for (; k < m && idx[k] < r1; ++k) std::copy_n(&buf[(idx[k] - r0) * X.ld], d, &out[k * d]);
-  }
-  return out;
-}
-
-struct BinEdges {
-  std::vector<double> edges;
-  std::vector<int64_t> offsets;  // d + 1
-  std::vector<int32_t> n_bins;   // d
-};
-
-// Per feature, at most n_bins - 1 ascending edges: midpoints between consecutive distinct
-// values when there are at most n_bins of them, else the distinct midpoint-quantiles at
-// q / n_bins (numpy's percentile with method="midpoint"), as scikit-learn's binning does.
-BinEdges quantile_edges(const std::vector<double>& sample, int64_t m, int64_t d, int n_bins,
-                        int n_threads) {
-  std::vector<std::vector<double>> per(d);
-  detail::parallel_for(d, n_threads, [&](int64_t j) {
-    std::vector<double> v(m);
-    for (int64_t k = 0; k < m; ++k) v[k] = sample[k * d + j];
-    std::sort(v.begin(), v.end());
-    std::vector<double> distinct(v);
-    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-    std::vector<double>& e = per[j];
-    if (static_cast<int64_t>(distinct.size()) <= n_bins) {
-      for (size_t k = 0; k + 1 < distinct.size(); ++k) {
-        e.push_back(distinct[k] / 2 + distinct[k + 1] / 2);
-      }
-    } else {
-      for (int q = 1; q < n_bins; ++q) {
-        const double pos = static_cast<double>(q) / n_bins * static_cast<double>(m - 1);
-        const int64_t lo = static_cast<int64_t>(std::floor(pos));
-        const int64_t hi = static_cast<int64_t>(std::ceil(pos));
-        e.push_back(v[lo] / 2 + v[hi] / 2);
-      }
-      e.erase(std::unique(e.begin(), e.end()), e.end());
-      // An edge at the largest value would leave the last bin empty.
-      while (!e.empty() && e.back() >= distinct.back()) e.pop_back();
-    }
-  });
-  BinEdges b;
-  b.offsets.push_back(0);
-  for (int64_t j = 0; j < d; ++j) {
-    b.edges.insert(b.edges.end(), per[j].begin(), per[j].end());
-    b.offsets.push_back(static_cast<int64_t>(b.edges.size()));
-    b.n_bins.push_back(static_cast<int32_t>(per[j].size()) + 1);
-  }
-  return b;
-}
-
-// The binned training set in the backend's memory, with each bin's smallest and largest value.
-template <typename T>
-struct Binned {
-  BinEdges edges;
-  Scratch<uint8_t> codes;
-  std::vector<T> bin_min, bin_max;  // d x kMaxBins
-};
-
-template <typename T>
-Binned<T> bin_features(Backend& be, MatrixView<const T> X, int n_bins, int n_threads) {
-  const int64_t n = X.rows, d = X.cols;
-  std::vector<int64_t> idx;
-  const int64_t m = std::min(n, kBinSampleRows);
-  for (int64_t k = 0; k < m; ++k) idx.push_back(m == n ? k : k * n / m);
-  Binned<T> b;
-  b.edges = quantile_edges(sample_rows(be, X, idx), m, d, n_bins, n_threads);
-  b.codes = Scratch<uint8_t>(be, checked_mul(n, d));
-  b.bin_min.assign(d * fr::kMaxBins, std::numeric_limits<T>::infinity());
-  b.bin_max.assign(d * fr::kMaxBins, -std::numeric_limits<T>::infinity());
-  be.forest_bin(X, b.edges.edges.data(), b.edges.offsets.data(), b.codes.data, b.bin_min.data(),
-                b.bin_max.data());
-  return b;
-}
 
 // The power-of-two exponent s such that n_terms values of magnitude at most amax, times 2^s,
 // sum below 2^60 in int64.
@@ -247,141 +152,6 @@ TreeSample draw_sample(uint64_t key, int64_t n, int64_t n_draws, bool bootstrap)
     ++s.drawn[fr::bounded(fr::hash2(stream, static_cast<uint64_t>(j)), n)];
   }
   return s;
-}
-
-// What every tree of the fit shares.
-template <typename T>
-struct FitInputs {
-  const RandomForestParams& p;
-  Backend& be;
-  int n_threads;
-  int64_t n, d;
-  fr::GrowSpec spec;
-  Binned<T> binned;
-  std::vector<int32_t> labels;  // host (classifier)
-  std::vector<double> w;        // host sample weights
-  std::vector<int64_t> qw;      // quantised weights
-  std::vector<double> y_mean;   // regressor: the weighted mean the y channels are centred on
-  Scratch<int32_t> labels_native;
-  Scratch<int64_t> row_q;
-  int64_t n_draws = 0;
-};
-
-// Node arrays of one grown tree in scikit-learn's layout, appended to the forest.
-template <typename T>
-void append_tree(const FitInputs<T>& in, const fr::GrownTree& g, RandomForest& f,
-                 std::vector<double>& importances_sum, int64_t& trees_with_splits) {
-  const fr::GrowSpec& s = in.spec;
-  const int64_t ch = s.n_channels;
-  const size_t count = g.nodes.size();
-  auto stats = [&](int32_t i) { return g.stats.data() + static_cast<int64_t>(i) * ch; };
-
-  // Preorder of the full grown tree: the order-independent rank used to break ties.
-  std::vector<int64_t> rank(count, 0);
-  {
-    std::vector<int32_t> stack{0};
-    int64_t r = 0;
-    while (!stack.empty()) {
-      const int32_t i = stack.back();
-      stack.pop_back();
-      rank[i] = r++;
-      if (g.nodes[i].left >= 0) {
-        stack.push_back(g.nodes[i].right);
-        stack.push_back(g.nodes[i].left);
-      }
-    }
-  }
-  // Which splits are kept: all of them, or best first up to max_leaf_nodes leaves.
-  std::vector<char> keep(count, 0);
-  if (in.p.max_leaf_nodes > 0) {
-    auto lower = [&](int32_t a, int32_t b) {
-      if (g.nodes[a].improvement != g.nodes[b].improvement) {
-        return g.nodes[a].improvement < g.nodes[b].improvement;
-      }
-      return rank[a] > rank[b];
-    };
-    std::priority_queue<int32_t, std::vector<int32_t>, decltype(lower)> frontier(lower);
-    if (g.nodes[0].left >= 0) frontier.push(0);
-    int64_t leaves = 1;
-    while (!frontier.empty() && leaves < in.p.max_leaf_nodes) {
-      const int32_t i = frontier.top();
-      frontier.pop();
-      keep[i] = 1;
-      ++leaves;
-      for (int32_t c : {g.nodes[i].left, g.nodes[i].right}) {
-        if (g.nodes[c].left >= 0) frontier.push(c);
-      }
-    }
-  } else {
-    for (size_t i = 0; i < count; ++i) keep[i] = g.nodes[i].left >= 0;
-  }
-
-  // Emit the kept tree in preorder, left first.
-  const int64_t base = static_cast<int64_t>(f.feature.size());
-  const double w_unit = s.w_unit;
-  std::vector<double> imp(in.d, 0.0);
-  int64_t depth = 0;
-  struct Item {
-    int32_t node;
-    int64_t parent;  // tree-local index of the parent, -1 at the root
-    bool right;
-  };
-  std::vector<Item> stack{{0, -1, false}};
-  while (!stack.empty()) {
-    const Item it = stack.back();
-    stack.pop_back();
-    const fr::GrownNode& gn = g.nodes[it.node];
-    const int64_t local = static_cast<int64_t>(f.feature.size()) - base;
-    if (it.parent >= 0) {
-      (it.right ? f.children_right : f.children_left)[base + it.parent] = local;
-    }
-    const int64_t* st = stats(it.node);
-    const int64_t wq = fr::weight_of(s, st);
-    const double wn = static_cast<double>(wq) * w_unit;
-    depth = std::max<int64_t>(depth, gn.depth);
-    f.children_left.push_back(-1);
-    f.children_right.push_back(-1);
-    f.impurity.push_back(fr::impurity(s, st));
-    f.n_node_samples.push_back(st[ch - 1]);
-    f.weighted_n_node_samples.push_back(wn);
-    for (int64_t c = 0; c < f.value_width; ++c) {
-      f.value.push_back(s.n_classes > 0
-                            ? static_cast<double>(st[c]) / static_cast<double>(wq)
-                            : static_cast<double>(st[1 + c]) * s.y_unit / wn + in.y_mean[c]);
-    }
-    if (keep[it.node]) {
-      const int32_t j = gn.feature;
-      const double a = in.binned.bin_max[int64_t{j} * fr::kMaxBins + gn.bin_lo];
-      const double b = in.binned.bin_min[int64_t{j} * fr::kMaxBins + gn.bin_hi];
-      // Midway between the node's neighbouring values, as scikit-learn; never at b itself.
-      double threshold = a / 2 + b / 2;
-      if (threshold == b || std::isinf(threshold)) threshold = a;
-      f.feature.push_back(j);
-      f.threshold.push_back(threshold);
-      const int64_t* sl = stats(gn.left);
-      const int64_t* sr = stats(gn.right);
-      imp[j] += wn * fr::impurity(s, st) -
-                static_cast<double>(fr::weight_of(s, sl)) * w_unit * fr::impurity(s, sl) -
-                static_cast<double>(fr::weight_of(s, sr)) * w_unit * fr::impurity(s, sr);
-      stack.push_back({gn.right, local, true});
-      stack.push_back({gn.left, local, false});
-    } else {
-      f.feature.push_back(-2);
-      f.threshold.push_back(-2.0);
-    }
-  }
-  f.tree_offsets.push_back(static_cast<int64_t>(f.feature.size()));
-  f.max_depth.push_back(depth);
-  if (f.feature.size() - base > 1) {
-    // scikit-learn's compute_feature_importances: divided by the root's weight, normalised.
-    double sum = 0;
-    const double root = f.weighted_n_node_samples[base];
-    for (double& v : imp) sum += (v /= root);
-    if (sum > 0) {
-      for (int64_t j = 0; j < in.d; ++j) importances_sum[j] += imp[j] / sum;
-    }
-    ++trees_with_splits;
-  }
 }
 
 // Out-of-bag means: each row's values averaged over the trees that did not draw it.
