@@ -16,11 +16,22 @@
 #include <memory>
 #include <vector>
 
-#include "ensemble/forest_rules.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/matrix.hpp"
 #include "host_device.hpp"
-#include "neighbors/rdist.hpp"
+
+// The families' types the primitives below exchange, declared only: core includes no family
+// header. Code that calls or implements those primitives includes the family's header.
+namespace gpulearn::detail {
+struct RdistSpec;   // neighbors/rdist.hpp
+namespace forest {  // ensemble/forest_rules.hpp
+struct GrowSpec;
+struct GrownTree;
+struct TrainingSet;
+template <typename T>
+struct Layout;
+}  // namespace forest
+}  // namespace gpulearn::detail
 
 namespace gpulearn::detail {
 

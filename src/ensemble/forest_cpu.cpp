@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../core/cpu_backend.hpp"
+#include "forest_rules.hpp"
 
 namespace gpulearn::detail {
 

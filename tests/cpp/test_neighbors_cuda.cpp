@@ -31,6 +31,7 @@
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/matrix.hpp"
 #include "native_array.hpp"
+#include "neighbors/rdist.hpp"
 #include "test_util.hpp"
 
 namespace gpulearn::detail {
