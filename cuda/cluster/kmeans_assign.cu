@@ -30,6 +30,7 @@
 #include "cluster/kmeans_common.cuh"
 #include "core/blas_lapack.cuh"
 #include "core/cuda_backend.cuh"
+#include "core/lanes.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
 #include "core/row_norms.cuh"

@@ -5,12 +5,10 @@
 
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <climits>
 #include <cstdint>
 
 #include "core/cuda_check.cuh"
-#include "core/lanes.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
 #include "gpulearn/core/matrix.hpp"

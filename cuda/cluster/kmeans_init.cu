@@ -17,6 +17,7 @@
 
 #include "cluster/kmeans_common.cuh"
 #include "core/cuda_backend.cuh"
+#include "core/lanes.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
 

@@ -149,7 +149,7 @@ void direct_tile_launch(const DirectArgs<T>& a, cudaStream_t stream) {
 template <typename T>
 void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
                        T* f, cudaStream_t stream) {
-  if (!uses_factors(a) || rows <= 0) return;
+  if (!uses_factors(a)) return;
   shifted_row_norms_async(x, ld, rows, d, shift, static_cast<T*>(nullptr),
                           a == Approx::kCosine ? RowNorm::kInverse : RowNorm::kSquared, f, stream);
 }

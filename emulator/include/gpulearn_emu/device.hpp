@@ -83,18 +83,18 @@ struct AtomicOld {
   }
 };
 
-/// A kernel's __launch_bounds__(max_threads_per_block, min_blocks_per_sm), 0 where not given.
+/// What a kernel's __launch_bounds__ says about its launches: the most threads per block (0
+/// where it gives none). Its other arguments only steer register allocation on hardware.
 struct KernelBounds {
   bool reported = false;
   int max_threads_per_block = 0;
-  int min_blocks_per_sm = 0;
 };
 /// Set while a kernel is called in a probe (launch.hpp): its entry hook reports its bounds
 /// here and returns before its body runs. Null in device threads.
 GPULEARN_EMU_API_CXX extern thread_local KernelBounds* g_probe;
-inline void report_kernel_bounds(int max_threads_per_block = 0, int min_blocks_per_sm = 0,
+inline void report_kernel_bounds(int max_threads_per_block = 0, int /*min_blocks_per_sm*/ = 0,
                                  int /*max_blocks_per_cluster*/ = 0) {
-  *g_probe = KernelBounds{true, max_threads_per_block, min_blocks_per_sm};
+  *g_probe = KernelBounds{true, max_threads_per_block};
 }
 
 template <typename T>
