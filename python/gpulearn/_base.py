@@ -89,19 +89,6 @@ class DeviceEstimatorMixin:
     on a machine without one.
     """
 
-    def _fit_context(self, X):
-        """The context fit computes on, and the ordinal of ``X`` if it is on a GPU."""
-        data_device = _arrays.device_ordinal(X)
-        device = _devices.resolve(self.device, data_device)
-        if data_device is not None and device.startswith("cuda"):
-            return _devices.context(device), True
-        return _devices.context(device), False
-
-    def _predict_context(self, X):
-        data_device = _arrays.device_ordinal(X)
-        ctx = _devices.context_for_prediction(self.device, data_device)
-        return ctx, data_device is not None and ctx.device.startswith("cuda")
-
     def _context(self, X, *, reset):
         """(context, on_device): where a computation on ``X`` runs, and whether ``X`` is read
         on that GPU in place. ``reset`` (fit) fails where the device asked for cannot run;
