@@ -488,6 +488,18 @@ struct PositionBuffers {
   DeviceBuffer<int64_t> w[2];
 };
 
+/// What the host knows of the level being grown: how its open nodes are searched (from
+/// classify_level) and how many of them split (from decide_splits).
+struct LevelPlan {
+  int64_t n_open = 0;
+  int64_t n_local = 0;     // kLocal nodes, listed in sc_.local_list
+  int64_t n_global = 0;    // kBuilt and kDerived nodes, listed in sc_.global_list (a slot each)
+  bool allow_sub = false;  // the kDerived nodes' histograms come from the kept parents' slots
+  bool retain = false;     // the level's slots are kept for its children's subtraction
+  int32_t n_split = 0;
+  int64_t n_split_rows = 0;  // in-bag rows of the split nodes
+};
+
 class Grower {
  public:
   Grower(CudaBackend& be, const TrainingSet& data, const GrowSpec& spec, int device)
@@ -500,8 +512,28 @@ class Grower {
   int64_t compact(int32_t* flags, int64_t count, int32_t* rank, int32_t* list, int32_t* slot_of);
   void grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts, const double* class_mult,
                   const uint64_t* keys, std::vector<GrownTree>& trees);
+
+  // The steps of grow_batch, in their order.
+  void list_inbag_rows(int64_t t0, int64_t n_batch, const int32_t* counts,
+                       const double* class_mult);
+  void open_roots(int64_t t0, int64_t n_batch, const uint64_t* keys);
+  LevelPlan classify_level(int64_t n_open, bool parents_kept);
+  void search_level(const LevelPlan& level);
+  void search_global_nodes(const LevelPlan& level, const Positions& pos, const LevelView& view,
+                           const SearchResults& res);
+  void decide_splits(LevelPlan& level);
+  void spawn_children(const LevelPlan& level);
+  void partition_rows(const LevelPlan& level);
   void receive_level(int64_t n_open, int64_t t0, std::vector<GrownTree>& trees,
                      std::vector<int64_t>& node_counts);
+  bool advance_level(const LevelPlan& level);
+  void trim_trees(int64_t t0, int64_t n_batch, const std::vector<int64_t>& node_counts,
+                  std::vector<GrownTree>& trees) const;
+
+  // The current level as the launchers of grow_search.cu and grow_hist.cu take it.
+  Positions level_positions() const;
+  LevelView level_nodes() const;
+  SearchResults level_results() const;
 
   CudaBackend& be_;
   const TrainingSet& data_;
@@ -588,253 +620,273 @@ void Grower::run(int64_t n_trees, const int32_t* counts, const double* class_mul
 void Grower::grow_batch(int64_t t0, int64_t n_batch, const int32_t* counts,
                         const double* class_mult, const uint64_t* keys,
                         std::vector<GrownTree>& trees) {
+  // Each tree's in-bag rows into position buffer 0, its root statistics summed.
+  list_inbag_rows(t0, n_batch, counts, class_mult);
+  // The first level: each tree's root.
+  open_roots(t0, n_batch, keys);
+
+  std::vector<int64_t> node_counts(static_cast<size_t>(n_batch), 0);
+  bool parents_kept = false;  // hist_parent_ holds the histograms of the level's parents
+  int64_t n_open = n_batch;
+  while (n_open > 0) {
+    sc_.reserve(n_open, spec_.n_channels);
+    // 1. Each node a leaf, or searched locally, from built histograms or from derived ones.
+    LevelPlan level = classify_level(n_open, parents_kept);
+    // 2. Each searched node's best split (in sc_).
+    search_level(level);
+    // 3. Which nodes split (the host waits for how many, and their rows).
+    decide_splits(level);
+    if (level.n_split > 0) {
+      // 4. The children, as the next level's open nodes.
+      spawn_children(level);
+      // 5. The split nodes' rows into the other position buffer.
+      partition_rows(level);
+    }
+    // 6. The level's nodes into the host trees.
+    receive_level(n_open, t0, trees, node_counts);
+    // The children become the open level.
+    parents_kept = advance_level(level);
+    n_open = 2 * static_cast<int64_t>(level.n_split);
+  }
+  trim_trees(t0, n_batch, node_counts, trees);
+}
+
+// Tree by tree: its rows with a positive bootstrap count, in ascending order, at positions
+// [b n, ...) with their aux and weight; its root's statistics summed from them.
+void Grower::list_inbag_rows(int64_t t0, int64_t n_batch, const int32_t* counts,
+                             const double* class_mult) {
   const int64_t n = data_.n, ch = spec_.n_channels, n_classes = spec_.n_classes;
   const int32_t rw = forest::row_width(spec_);
-
-  // In-bag rows and root statistics, tree by tree.
   pc_ = 0;
   cur_.reserve(n_batch, ch);
   GPULEARN_CUDA_TRY(cudaMemsetAsync(
       cur_.stats.data(), 0, checked_bytes(checked_mul(n_batch, ch), sizeof(int64_t)), stream_));
-  {
-    DeviceBuffer<int32_t> counts_d(n), flags(n + 1), rank(n + 1);
-    DeviceBuffer<double> mult;
-    if (class_mult != nullptr && n_classes > 0) {
-      const int64_t m = checked_mul(n_batch, n_classes);
-      mult.allocate(m);
-      GPULEARN_CUDA_TRY(cudaMemcpyAsync(mult.data(), class_mult + t0 * n_classes,
-                                        checked_bytes(m, sizeof(double)), cudaMemcpyHostToDevice,
+  DeviceBuffer<int32_t> counts_d(n), flags(n + 1), rank(n + 1);
+  DeviceBuffer<double> mult;
+  if (class_mult != nullptr && n_classes > 0) {
+    const int64_t m = checked_mul(n_batch, n_classes);
+    mult.allocate(m);
+    GPULEARN_CUDA_TRY(cudaMemcpyAsync(mult.data(), class_mult + t0 * n_classes,
+                                      checked_bytes(m, sizeof(double)), cudaMemcpyHostToDevice,
+                                      stream_));
+  }
+  const bool shared_stats = ch <= kMaxSharedChannels;
+  const size_t shared = shared_stats ? checked_bytes(ch, sizeof(int64_t)) : 0;
+  for (int64_t b = 0; b < n_batch; ++b) {
+    if (n > 0) {
+      GPULEARN_CUDA_TRY(cudaMemcpyAsync(counts_d.data(), counts + (t0 + b) * n,
+                                        checked_bytes(n, sizeof(int32_t)), cudaMemcpyHostToDevice,
                                         stream_));
     }
-    const bool shared_stats = ch <= kMaxSharedChannels;
-    const size_t shared = shared_stats ? checked_bytes(ch, sizeof(int64_t)) : 0;
-    for (int64_t b = 0; b < n_batch; ++b) {
-      if (n > 0) {
-        GPULEARN_CUDA_TRY(cudaMemcpyAsync(counts_d.data(), counts + (t0 + b) * n,
-                                          checked_bytes(n, sizeof(int32_t)), cudaMemcpyHostToDevice,
-                                          stream_));
-      }
-      GPULEARN_LAUNCH(grid_for(n + 1), kBlockThreads, 0, stream_, inbag_flags_kernel)
-      (counts_d.data(), n, flags.data());
-      GPULEARN_CUDA_CHECK_LAUNCH();
-      scanner_.exclusive(flags.data(), rank.data(), n + 1, stream_);
-      GPULEARN_LAUNCH(grid_for(n), kBlockThreads, shared, stream_, inbag_fill_kernel)
-      (spec_, counts_d.data(), data_.labels, data_.row_q, rw,
-       mult.data() != nullptr && mult.size() > 0 ? mult.data() + b * n_classes : nullptr,
-       rank.data(), n, b * n, pos_.row[0].data(), pos_.aux[0].data(), pos_.w[0].data(),
-       cur_.stats.data() + b * ch, shared_stats);
-      GPULEARN_CUDA_CHECK_LAUNCH();
-    }
-    // counts_d and the ranks are freed here (cudaFree waits for the kernels reading them).
+    GPULEARN_LAUNCH(grid_for(n + 1), kBlockThreads, 0, stream_, inbag_flags_kernel)
+    (counts_d.data(), n, flags.data());
+    GPULEARN_CUDA_CHECK_LAUNCH();
+    scanner_.exclusive(flags.data(), rank.data(), n + 1, stream_);
+    GPULEARN_LAUNCH(grid_for(n), kBlockThreads, shared, stream_, inbag_fill_kernel)
+    (spec_, counts_d.data(), data_.labels, data_.row_q, rw,
+     mult.data() != nullptr && mult.size() > 0 ? mult.data() + b * n_classes : nullptr, rank.data(),
+     n, b * n, pos_.row[0].data(), pos_.aux[0].data(), pos_.w[0].data(), cur_.stats.data() + b * ch,
+     shared_stats);
+    GPULEARN_CUDA_CHECK_LAUNCH();
   }
+  // counts_d and the ranks are freed here (cudaFree waits for the kernels reading them).
+}
+
+// The roots as the first level's open nodes; each tree's root weight and node count.
+void Grower::open_roots(int64_t t0, int64_t n_batch, const uint64_t* keys) {
   ensure(first_, n_batch);
   ensure(n_nodes_, n_batch);
   ensure(root_weight_, n_batch);
-  {
-    DeviceBuffer<uint64_t> keys_d(n_batch);
-    GPULEARN_CUDA_TRY(cudaMemcpyAsync(keys_d.data(), keys + t0,
-                                      checked_bytes(n_batch, sizeof(uint64_t)),
-                                      cudaMemcpyHostToDevice, stream_));
-    GPULEARN_LAUNCH(grid_for(n_batch), kBlockThreads, 0, stream_, roots_kernel)
-    (spec_, n_batch, n, keys_d.data(), cur_.tree.data(), cur_.id.data(), cur_.depth.data(),
-     cur_.parent_slot.data(), cur_.begin.data(), cur_.key.data(), cur_.stats.data(),
-     root_weight_.data(), n_nodes_.data());
-    GPULEARN_CUDA_CHECK_LAUNCH();
-    be_.sync_stream();
-  }
+  DeviceBuffer<uint64_t> keys_d(n_batch);
+  GPULEARN_CUDA_TRY(cudaMemcpyAsync(keys_d.data(), keys + t0,
+                                    checked_bytes(n_batch, sizeof(uint64_t)),
+                                    cudaMemcpyHostToDevice, stream_));
+  GPULEARN_LAUNCH(grid_for(n_batch), kBlockThreads, 0, stream_, roots_kernel)
+  (spec_, n_batch, data_.n, keys_d.data(), cur_.tree.data(), cur_.id.data(), cur_.depth.data(),
+   cur_.parent_slot.data(), cur_.begin.data(), cur_.key.data(), cur_.stats.data(),
+   root_weight_.data(), n_nodes_.data());
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  be_.sync_stream();
+}
 
-  std::vector<int64_t> node_counts(static_cast<size_t>(n_batch), 0);
+// The kind of each open node, the local and the global nodes listed (the host waits for their
+// counts). Subtraction needs a slot per global node at once: over max_slots_ the level builds
+// every histogram instead, in chunks.
+LevelPlan Grower::classify_level(int64_t n_open, bool parents_kept) {
   const bool sub_mode = slots_.by_feature;
-  bool parent_valid = false;
-  int64_t n_open = n_batch;
-  while (n_open > 0) {
-    sc_.reserve(n_open, ch);
-    Positions pos;
-    pos.codes = data_.codes;
-    pos.d = data_.d;
-    pos.row_q = data_.row_q;
-    pos.rw = rw;
-    pos.row = pos_.row[pc_].data();
-    pos.aux = pos_.aux[pc_].data();
-    pos.w = pos_.w[pc_].data();
-    LevelView view;
-    view.begin = cur_.begin.data();
-    view.stats = cur_.stats.data();
-    view.key = cur_.key.data();
-    SearchResults res;
-    res.lo = sc_.lo.data();
-    res.hi = sc_.hi.data();
-    res.feature = sc_.feature.data();
-    res.left = sc_.left.data();
-    res.all_const = sc_.all_const.data();
-
-    // 1. Classify.
-    bool allow_sub = sub_mode && parent_valid;
-    int64_t n_local = 0, n_global = 0;
-    for (;;) {
-      GPULEARN_LAUNCH(grid_for(n_open + 1), kBlockThreads, 0, stream_, classify_kernel)
-      (spec_, n_open, cur_.depth.data(), cur_.stats.data(), cur_.parent_slot.data(), allow_sub,
-       tune_.local_rows, sc_.kind.data(), sc_.is_local.data(), sc_.is_global.data());
-      GPULEARN_CUDA_CHECK_LAUNCH();
-      n_local = compact(sc_.is_local.data(), n_open, sc_.local_rank.data(), sc_.local_list.data(),
-                        nullptr);
-      n_global = compact(sc_.is_global.data(), n_open, sc_.global_rank.data(),
-                         sc_.global_list.data(), sc_.slot_of.data());
-      if (!allow_sub || n_global <= max_slots_) break;
-      allow_sub = false;  // too many slots to derive in one go: build them all, in chunks
-    }
-    const bool retain = sub_mode && n_global > 0 && n_global <= max_slots_;
-
-    // 2. Search.
-    GPULEARN_CUDA_TRY(cudaMemsetAsync(sc_.all_const.data(), 0,
-                                      checked_bytes(n_open + 1, sizeof(int32_t)), stream_));
-    launch_search(stream_, geo_, spec_, nb_max_, nbins_.data(), pos, view, sc_.local_list.data(),
-                  n_local, nullptr, false, res);
-    if (n_global > 0) {
-      GPULEARN_LAUNCH(grid_for(n_global + 1), kBlockThreads, 0, stream_, slices_kernel)
-      (spec_, n_global, sc_.global_list.data(), sc_.kind.data(), cur_.stats.data(),
-       tune_.slice_rows, sc_.rows_before.data());
-      GPULEARN_CUDA_CHECK_LAUNCH();
-      scanner_.exclusive(sc_.rows_before.data(), sc_.slices.data(), n_global + 1, stream_);
-      std::vector<int64_t> slices_h(static_cast<size_t>(n_global + 1));
-      GPULEARN_CUDA_TRY(cudaMemcpyAsync(slices_h.data(), sc_.slices.data(),
-                                        checked_bytes(n_global + 1, sizeof(int64_t)),
-                                        cudaMemcpyDeviceToHost, stream_));
-      be_.sync_stream();
-      const int64_t chunk = std::min(n_global, max_slots_);
-      ensure(hist_cur_, checked_mul(chunk, slots_.slot_words));
-      HistSlots hist = slots_;
-      hist.data = hist_cur_.data();
-      for (int64_t g0 = 0; g0 < n_global; g0 += chunk) {
-        const int64_t g1 = std::min(n_global, g0 + chunk), m = g1 - g0;
-        GPULEARN_CUDA_TRY(cudaMemsetAsync(
-            hist.data, 0, checked_bytes(checked_mul(m, slots_.slot_words), sizeof(int64_t)),
-            stream_));
-        launch_build(stream_, spec_, nbins_.data(), pos, view, sc_.global_list.data() + g0, m,
-                     sc_.slices.data() + g0, slices_h[g0], slices_h[g1] - slices_h[g0],
-                     tune_.slice_rows, hist, device_);
-        if (allow_sub) {
-          launch_derive(stream_, sc_.global_list.data(), m, sc_.kind.data(), sc_.slot_of.data(),
-                        cur_.parent_slot.data(), hist_parent_.data(), hist);
-        }
-        launch_search(stream_, geo_, spec_, nb_max_, nbins_.data(), pos, view,
-                      sc_.global_list.data() + g0, m, &hist, false, res);
-      }
-      if (spec_.max_features < data_.d) {
-        const int64_t n_const = compact(sc_.all_const.data(), n_open, sc_.const_rank.data(),
-                                        sc_.const_list.data(), nullptr);
-        launch_search(stream_, geo_, spec_, nb_max_, nbins_.data(), pos, view,
-                      sc_.const_list.data(), n_const, nullptr, true, res);
-      }
-    }
-
-    // 3. Decide.
-    DecisionArgs da;
-    da.spec = spec_;
-    da.n_open = n_open;
-    da.tree = cur_.tree.data();
-    da.id = cur_.id.data();
-    da.depth = cur_.depth.data();
-    da.kind = sc_.kind.data();
-    da.stats = cur_.stats.data();
-    da.res = res;
-    da.root_weight = root_weight_.data();
-    da.right = sc_.right.data();
-    da.split = sc_.split.data();
-    da.split_rows = sc_.split_rows.data();
-    da.records = sc_.records.data();
-    GPULEARN_LAUNCH(grid_for(n_open + 1), kBlockThreads, 0, stream_, decision_kernel)(da);
+  LevelPlan level;
+  level.n_open = n_open;
+  level.allow_sub = sub_mode && parents_kept;
+  for (;;) {
+    GPULEARN_LAUNCH(grid_for(n_open + 1), kBlockThreads, 0, stream_, classify_kernel)
+    (spec_, n_open, cur_.depth.data(), cur_.stats.data(), cur_.parent_slot.data(), level.allow_sub,
+     tune_.local_rows, sc_.kind.data(), sc_.is_local.data(), sc_.is_global.data());
     GPULEARN_CUDA_CHECK_LAUNCH();
-    scanner_.exclusive(sc_.split.data(), sc_.split_rank.data(), n_open + 1, stream_);
-    scanner_.exclusive(sc_.split_rows.data(), sc_.rows_before.data(), n_open + 1, stream_);
-    int32_t n_split = 0;
-    int64_t n_split_rows = 0;
-    GPULEARN_CUDA_TRY(cudaMemcpyAsync(&n_split, sc_.split_rank.data() + n_open, sizeof(int32_t),
-                                      cudaMemcpyDeviceToHost, stream_));
-    GPULEARN_CUDA_TRY(cudaMemcpyAsync(&n_split_rows, sc_.rows_before.data() + n_open,
-                                      sizeof(int64_t), cudaMemcpyDeviceToHost, stream_));
-    be_.sync_stream();
+    level.n_local =
+        compact(sc_.is_local.data(), n_open, sc_.local_rank.data(), sc_.local_list.data(), nullptr);
+    level.n_global = compact(sc_.is_global.data(), n_open, sc_.global_rank.data(),
+                             sc_.global_list.data(), sc_.slot_of.data());
+    if (!level.allow_sub || level.n_global <= max_slots_) break;
+    level.allow_sub = false;  // too many slots to derive in one go: build them all, in chunks
+  }
+  level.retain = sub_mode && level.n_global > 0 && level.n_global <= max_slots_;
+  return level;
+}
 
-    // 4-5. Spawn the children and partition the rows.
-    if (n_split > 0) {
-      next_.reserve(2 * static_cast<int64_t>(n_split), ch);
-      GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, first_of_tree_kernel)
-      (n_open, cur_.tree.data(), first_.data());
-      GPULEARN_CUDA_CHECK_LAUNCH();
-      SpawnArgs sa;
-      sa.spec = spec_;
-      sa.n_open = n_open;
-      sa.tree = cur_.tree.data();
-      sa.depth = cur_.depth.data();
-      sa.begin = cur_.begin.data();
-      sa.stats = cur_.stats.data();
-      sa.key = cur_.key.data();
-      sa.split = sc_.split.data();
-      sa.split_rank = sc_.split_rank.data();
-      sa.first = first_.data();
-      sa.n_nodes = n_nodes_.data();
-      sa.left = sc_.left.data();
-      sa.right = sc_.right.data();
-      sa.slot_of = sc_.slot_of.data();
-      sa.retain = retain;
-      sa.subtract_rows = tune_.subtract_rows;
-      sa.records = sc_.records.data();
-      sa.next_tree = next_.tree.data();
-      sa.next_id = next_.id.data();
-      sa.next_depth = next_.depth.data();
-      sa.next_parent_slot = next_.parent_slot.data();
-      sa.next_begin = next_.begin.data();
-      sa.next_stats = next_.stats.data();
-      sa.next_key = next_.key.data();
-      GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, spawn_kernel)(sa);
-      GPULEARN_CUDA_CHECK_LAUNCH();
-      GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, count_nodes_kernel)
-      (n_open, cur_.tree.data(), sc_.split.data(), sc_.split_rank.data(), first_.data(),
-       n_nodes_.data());
-      GPULEARN_CUDA_CHECK_LAUNCH();
+// The local nodes from their rows, then the global ones from their histograms.
+void Grower::search_level(const LevelPlan& level) {
+  const Positions pos = level_positions();
+  const LevelView view = level_nodes();
+  const SearchResults res = level_results();
+  GPULEARN_CUDA_TRY(cudaMemsetAsync(sc_.all_const.data(), 0,
+                                    checked_bytes(level.n_open + 1, sizeof(int32_t)), stream_));
+  launch_search(stream_, geo_, spec_, nb_max_, nbins_.data(), pos, view, sc_.local_list.data(),
+                level.n_local, nullptr, false, res);
+  if (level.n_global > 0) search_global_nodes(level, pos, view, res);
+}
 
-      GPULEARN_CUDA_TRY(cudaMemsetAsync(sc_.left_fill.data(), 0,
-                                        checked_bytes(n_open, sizeof(unsigned)), stream_));
-      GPULEARN_CUDA_TRY(cudaMemsetAsync(sc_.right_fill.data(), 0,
-                                        checked_bytes(n_open, sizeof(unsigned)), stream_));
-      PartitionArgs pa;
-      pa.n_rows = n_split_rows;
-      pa.n_open = n_open;
-      pa.rows_before = sc_.rows_before.data();
-      pa.begin = cur_.begin.data();
-      pa.feature = sc_.feature.data();
-      pa.bin_lo = sc_.lo.data();
-      pa.left = sc_.left.data();
-      pa.ch = static_cast<int32_t>(ch);
-      pa.codes = data_.codes;
-      pa.d = data_.d;
-      pa.src_row = pos.row;
-      pa.src_aux = pos.aux;
-      pa.src_w = pos.w;
-      pa.dst_row = pos_.row[1 - pc_].data();
-      pa.dst_aux = pos_.aux[1 - pc_].data();
-      pa.dst_w = pos_.w[1 - pc_].data();
-      pa.left_fill = sc_.left_fill.data();
-      pa.right_fill = sc_.right_fill.data();
-      GPULEARN_LAUNCH(grid_for(n_split_rows), kBlockThreads, 0, stream_, partition_kernel)(pa);
-      GPULEARN_CUDA_CHECK_LAUNCH();
+// The global nodes' histograms, at most max_slots_ at a time: the kBuilt nodes' built by row
+// slices (the host waits for the slice counts), the kDerived nodes' derived, then searched.
+// With max_features < d, the nodes whose visited features were all constant searched on from
+// their rows.
+void Grower::search_global_nodes(const LevelPlan& level, const Positions& pos,
+                                 const LevelView& view, const SearchResults& res) {
+  const int64_t n_global = level.n_global;
+  GPULEARN_LAUNCH(grid_for(n_global + 1), kBlockThreads, 0, stream_, slices_kernel)
+  (spec_, n_global, sc_.global_list.data(), sc_.kind.data(), cur_.stats.data(), tune_.slice_rows,
+   sc_.rows_before.data());
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  scanner_.exclusive(sc_.rows_before.data(), sc_.slices.data(), n_global + 1, stream_);
+  std::vector<int64_t> slices_h(static_cast<size_t>(n_global + 1));
+  GPULEARN_CUDA_TRY(cudaMemcpyAsync(slices_h.data(), sc_.slices.data(),
+                                    checked_bytes(n_global + 1, sizeof(int64_t)),
+                                    cudaMemcpyDeviceToHost, stream_));
+  be_.sync_stream();
+  const int64_t chunk = std::min(n_global, max_slots_);
+  ensure(hist_cur_, checked_mul(chunk, slots_.slot_words));
+  HistSlots hist = slots_;
+  hist.data = hist_cur_.data();
+  for (int64_t g0 = 0; g0 < n_global; g0 += chunk) {
+    const int64_t g1 = std::min(n_global, g0 + chunk), m = g1 - g0;
+    GPULEARN_CUDA_TRY(cudaMemsetAsync(
+        hist.data, 0, checked_bytes(checked_mul(m, slots_.slot_words), sizeof(int64_t)), stream_));
+    launch_build(stream_, spec_, nbins_.data(), pos, view, sc_.global_list.data() + g0, m,
+                 sc_.slices.data() + g0, slices_h[g0], slices_h[g1] - slices_h[g0],
+                 tune_.slice_rows, hist, device_);
+    if (level.allow_sub) {
+      launch_derive(stream_, sc_.global_list.data(), m, sc_.kind.data(), sc_.slot_of.data(),
+                    cur_.parent_slot.data(), hist_parent_.data(), hist);
     }
-
-    // 6. The level's nodes into the host trees.
-    receive_level(n_open, t0, trees, node_counts);
-
-    cur_.swap(next_);
-    if (n_split > 0) pc_ = 1 - pc_;
-    if (retain) std::swap(hist_cur_, hist_parent_);
-    parent_valid = retain && n_split > 0;
-    n_open = 2 * static_cast<int64_t>(n_split);
+    launch_search(stream_, geo_, spec_, nb_max_, nbins_.data(), pos, view,
+                  sc_.global_list.data() + g0, m, &hist, false, res);
   }
-  for (int64_t b = 0; b < n_batch; ++b) {
-    GrownTree& tree = trees[static_cast<size_t>(t0 + b)];
-    const auto count = static_cast<size_t>(node_counts[static_cast<size_t>(b)]);
-    tree.nodes.resize(count);
-    tree.stats.resize(count * static_cast<size_t>(ch));
+  if (spec_.max_features < data_.d) {
+    const int64_t n_const = compact(sc_.all_const.data(), level.n_open, sc_.const_rank.data(),
+                                    sc_.const_list.data(), nullptr);
+    launch_search(stream_, geo_, spec_, nb_max_, nbins_.data(), pos, view, sc_.const_list.data(),
+                  n_const, nullptr, true, res);
   }
+}
+
+// Each node's record and, where its best split is accepted, the right child's statistics; the
+// split nodes ranked and their rows summed (the host waits for both totals).
+void Grower::decide_splits(LevelPlan& level) {
+  const int64_t n_open = level.n_open;
+  DecisionArgs da;
+  da.spec = spec_;
+  da.n_open = n_open;
+  da.tree = cur_.tree.data();
+  da.id = cur_.id.data();
+  da.depth = cur_.depth.data();
+  da.kind = sc_.kind.data();
+  da.stats = cur_.stats.data();
+  da.res = level_results();
+  da.root_weight = root_weight_.data();
+  da.right = sc_.right.data();
+  da.split = sc_.split.data();
+  da.split_rows = sc_.split_rows.data();
+  da.records = sc_.records.data();
+  GPULEARN_LAUNCH(grid_for(n_open + 1), kBlockThreads, 0, stream_, decision_kernel)(da);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  scanner_.exclusive(sc_.split.data(), sc_.split_rank.data(), n_open + 1, stream_);
+  scanner_.exclusive(sc_.split_rows.data(), sc_.rows_before.data(), n_open + 1, stream_);
+  GPULEARN_CUDA_TRY(cudaMemcpyAsync(&level.n_split, sc_.split_rank.data() + n_open, sizeof(int32_t),
+                                    cudaMemcpyDeviceToHost, stream_));
+  GPULEARN_CUDA_TRY(cudaMemcpyAsync(&level.n_split_rows, sc_.rows_before.data() + n_open,
+                                    sizeof(int64_t), cudaMemcpyDeviceToHost, stream_));
+  be_.sync_stream();
+}
+
+// The split nodes' children into next_ (ids, keys, statistics, the parent's slot when kept),
+// their ids into the parents' records; each tree's node count grown by its children.
+void Grower::spawn_children(const LevelPlan& level) {
+  const int64_t n_open = level.n_open;
+  next_.reserve(2 * static_cast<int64_t>(level.n_split), spec_.n_channels);
+  GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, first_of_tree_kernel)
+  (n_open, cur_.tree.data(), first_.data());
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  SpawnArgs sa;
+  sa.spec = spec_;
+  sa.n_open = n_open;
+  sa.tree = cur_.tree.data();
+  sa.depth = cur_.depth.data();
+  sa.begin = cur_.begin.data();
+  sa.stats = cur_.stats.data();
+  sa.key = cur_.key.data();
+  sa.split = sc_.split.data();
+  sa.split_rank = sc_.split_rank.data();
+  sa.first = first_.data();
+  sa.n_nodes = n_nodes_.data();
+  sa.left = sc_.left.data();
+  sa.right = sc_.right.data();
+  sa.slot_of = sc_.slot_of.data();
+  sa.retain = level.retain;
+  sa.subtract_rows = tune_.subtract_rows;
+  sa.records = sc_.records.data();
+  sa.next_tree = next_.tree.data();
+  sa.next_id = next_.id.data();
+  sa.next_depth = next_.depth.data();
+  sa.next_parent_slot = next_.parent_slot.data();
+  sa.next_begin = next_.begin.data();
+  sa.next_stats = next_.stats.data();
+  sa.next_key = next_.key.data();
+  GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, spawn_kernel)(sa);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  GPULEARN_LAUNCH(grid_for(n_open), kBlockThreads, 0, stream_, count_nodes_kernel)
+  (n_open, cur_.tree.data(), sc_.split.data(), sc_.split_rank.data(), first_.data(),
+   n_nodes_.data());
+  GPULEARN_CUDA_CHECK_LAUNCH();
+}
+
+// The split nodes' positions into the other position buffer: each child's range where
+// spawn_children began it (code <= bin_lo: left).
+void Grower::partition_rows(const LevelPlan& level) {
+  const int64_t n_open = level.n_open;
+  GPULEARN_CUDA_TRY(
+      cudaMemsetAsync(sc_.left_fill.data(), 0, checked_bytes(n_open, sizeof(unsigned)), stream_));
+  GPULEARN_CUDA_TRY(
+      cudaMemsetAsync(sc_.right_fill.data(), 0, checked_bytes(n_open, sizeof(unsigned)), stream_));
+  PartitionArgs pa;
+  pa.n_rows = level.n_split_rows;
+  pa.n_open = n_open;
+  pa.rows_before = sc_.rows_before.data();
+  pa.begin = cur_.begin.data();
+  pa.feature = sc_.feature.data();
+  pa.bin_lo = sc_.lo.data();
+  pa.left = sc_.left.data();
+  pa.ch = static_cast<int32_t>(spec_.n_channels);
+  pa.codes = data_.codes;
+  pa.d = data_.d;
+  pa.src_row = pos_.row[pc_].data();
+  pa.src_aux = pos_.aux[pc_].data();
+  pa.src_w = pos_.w[pc_].data();
+  pa.dst_row = pos_.row[1 - pc_].data();
+  pa.dst_aux = pos_.aux[1 - pc_].data();
+  pa.dst_w = pos_.w[1 - pc_].data();
+  pa.left_fill = sc_.left_fill.data();
+  pa.right_fill = sc_.right_fill.data();
+  GPULEARN_LAUNCH(grid_for(level.n_split_rows), kBlockThreads, 0, stream_, partition_kernel)(pa);
+  GPULEARN_CUDA_CHECK_LAUNCH();
 }
 
 void Grower::receive_level(int64_t n_open, int64_t t0, std::vector<GrownTree>& trees,
@@ -869,6 +921,57 @@ void Grower::receive_level(int64_t n_open, int64_t t0, std::vector<GrownTree>& t
     std::copy_n(stats_h_.begin() + k * ch, ch, tree.stats.begin() + static_cast<int64_t>(id) * ch);
     ++node_counts[static_cast<size_t>(r.tree)];
   }
+}
+
+// The children become the open nodes, their rows in the other position buffer; the level's
+// histograms, when kept, their parents'. Whether the next level may derive from them.
+bool Grower::advance_level(const LevelPlan& level) {
+  cur_.swap(next_);
+  if (level.n_split > 0) pc_ = 1 - pc_;
+  if (level.retain) std::swap(hist_cur_, hist_parent_);
+  return level.retain && level.n_split > 0;
+}
+
+// receive_level grows the host trees by doubling: each to its node count.
+void Grower::trim_trees(int64_t t0, int64_t n_batch, const std::vector<int64_t>& node_counts,
+                        std::vector<GrownTree>& trees) const {
+  const auto ch = static_cast<size_t>(spec_.n_channels);
+  for (int64_t b = 0; b < n_batch; ++b) {
+    GrownTree& tree = trees[static_cast<size_t>(t0 + b)];
+    const auto count = static_cast<size_t>(node_counts[static_cast<size_t>(b)]);
+    tree.nodes.resize(count);
+    tree.stats.resize(count * ch);
+  }
+}
+
+Positions Grower::level_positions() const {
+  Positions pos;
+  pos.codes = data_.codes;
+  pos.d = data_.d;
+  pos.row_q = data_.row_q;
+  pos.rw = forest::row_width(spec_);
+  pos.row = pos_.row[pc_].data();
+  pos.aux = pos_.aux[pc_].data();
+  pos.w = pos_.w[pc_].data();
+  return pos;
+}
+
+LevelView Grower::level_nodes() const {
+  LevelView view;
+  view.begin = cur_.begin.data();
+  view.stats = cur_.stats.data();
+  view.key = cur_.key.data();
+  return view;
+}
+
+SearchResults Grower::level_results() const {
+  SearchResults res;
+  res.lo = sc_.lo.data();
+  res.hi = sc_.hi.data();
+  res.feature = sc_.feature.data();
+  res.left = sc_.left.data();
+  res.all_const = sc_.all_const.data();
+  return res;
 }
 
 void grow_trees_impl(CudaBackend& be, int device, const TrainingSet& data, const GrowSpec& spec,
