@@ -9,6 +9,7 @@
 
 #include "core/backend.hpp"
 #include "core/cuda_backend.cuh"
+#include "gpulearn_plugin_abi.hpp"
 
 #define GPULEARN_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 

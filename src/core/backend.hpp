@@ -153,16 +153,10 @@ std::unique_ptr<Backend> make_cuda_backend(int device);
   }
 
 // ---- The plugin's C entry points (cuda/core/plugin.cu defines them) ----
-// Bumped whenever Backend's layout, a family's primitive interface (src/<family>/primitives.hpp)
-// or these signatures change; the loader refuses a mismatch.
-constexpr int kCudaPluginAbi = 9;  // 9: per-family primitive objects; 8: forest_bin, grow_trees,
-                                   // forest_traverse; 7: logistic_loss_grad; 6: centered_products;
-                                   // 5: knn/radius_search shift; 4: knn, radius_search; 3: k-means
-
 }  // namespace gpulearn::detail
 
 extern "C" {
-/// The ABI version the plugin was compiled with (kCudaPluginAbi).
+/// The ABI the plugin was compiled with (kCudaPluginAbi, gpulearn_plugin_abi.hpp).
 int gpulearn_cuda_plugin_abi();
 /// Number of CUDA devices, or -1 with a reason written into err (NUL-terminated).
 int gpulearn_cuda_device_count(char* err, int err_len);

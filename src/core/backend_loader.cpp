@@ -8,6 +8,7 @@
 
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/version.hpp"
+#include "gpulearn_plugin_abi.hpp"
 
 namespace gpulearn::detail {
 
