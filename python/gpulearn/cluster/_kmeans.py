@@ -156,6 +156,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             X_ref = _arrays.host_ref(X_host)
             w_ref = None if w is None else _arrays.host_ref(w)
         n_samples = X_ref.rows
+        # The core checks this too (same words); checked here first because a callable init is
+        # called before the core sees the data, and scikit-learn raises before calling it.
         if n_samples < self.n_clusters:
             raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
         n_init = self._resolved_n_init()
@@ -169,8 +171,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
         def run(init_name, centers, runs):
             seed = int(random_state.randint(np.iinfo(np.int32).max))
-            return _core.kmeans_fit(ctx, X_ref, w_ref, int(self.n_clusters), init_name, centers,
-                                    runs, int(self.max_iter), float(self.tol), seed, labels_ref)
+            params = _core.KMeansParams(n_clusters=int(self.n_clusters), init=init_name,
+                                        n_init=runs, max_iter=int(self.max_iter),
+                                        tol=float(self.tol), seed=seed)
+            return _core.kmeans_fit(ctx, params, X_ref, w_ref, centers, labels_ref)
 
         if isinstance(self.init, str):
             result = run(self.init, None, n_init)
@@ -259,7 +263,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         else:
             labels = np.empty(X_ref.rows, dtype=np.int32)
             labels_ref = _arrays.host_ref(labels)
-        inertia = _core.kmeans_predict(ctx, self.cluster_centers_, X_ref, w_ref, labels_ref)
+        inertia = _core.kmeans_predict(ctx, {"centers": self.cluster_centers_}, X_ref, w_ref,
+                                       labels_ref)
         return labels, inertia, kind
 
     def predict(self, X):
@@ -310,7 +315,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             X_ref = _arrays.host_ref(X64)
             out = np.empty(shape, dtype=np.float64)
             out_ref = _arrays.host_ref(out)
-        _core.kmeans_sq_distances(ctx, self.cluster_centers_.astype(np.float64), X_ref, out_ref)
+        _core.kmeans_sq_distances(ctx, {"centers": self.cluster_centers_.astype(np.float64)},
+                                  X_ref, out_ref)
         out **= 0.5
         if dtype != np.float64:
             out = (_arrays.as_device_matrix(out, "X_new", dtype=dtype)[0] if on_device

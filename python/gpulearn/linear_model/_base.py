@@ -155,8 +155,9 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
             out = np.empty((X.shape[0], n_targets), dtype=dtype)
             out_ref = _arrays.host_ref(out)
         intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=dtype), (n_targets,))
-        _core.linear_predict(ctx, np.ascontiguousarray(coef, dtype=dtype),
-                             np.ascontiguousarray(intercept), X_ref, out_ref)
+        model = {"coef": np.ascontiguousarray(coef, dtype=dtype),
+                 "intercept": np.ascontiguousarray(intercept)}
+        _core.linear_predict(ctx, model, X_ref, out_ref)
         if np.ndim(self.coef_) == 1:
             out = out.reshape(-1)
         return self._output(out, kind)

@@ -293,16 +293,17 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
             _arrays.synchronize_producers(*(a for a in (X_dev, w_dev) if a is not None))
 
         n_outputs = 1 if n_classes == 2 else n_classes
-        coef_init = []
+        coef_init = None
         if self.warm_start and hasattr(self, "coef_"):
             prev = np.hstack([np.atleast_2d(self.coef_),
                               np.asarray(self.intercept_).reshape(-1, 1)]).astype(np.float64)
             if prev.shape == (n_outputs, n_features + 1):
-                coef_init = prev.ravel().tolist()
+                coef_init = prev
         scaling = float(self.intercept_scaling) if self.solver == "liblinear" else 0.0
-        result = _core.logistic_fit(ctx, X_ref, labels.tolist(), n_classes, w_ref, C, l1_ratio,
-                                    bool(self.fit_intercept), int(self.max_iter),
-                                    float(self.tol), scaling, coef_init)
+        params = _core.LogisticRegressionParams(
+            C=C, l1_ratio=l1_ratio, fit_intercept=bool(self.fit_intercept),
+            max_iter=int(self.max_iter), tol=float(self.tol), intercept_scaling=scaling)
+        result = _core.logistic_fit(ctx, params, X_ref, labels, n_classes, w_ref, coef_init)
         self.n_features_in_ = n_features
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
@@ -357,8 +358,9 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
             X_ref = _arrays.host_ref(X)
             out = np.empty((X.shape[0], n_outputs), dtype=dtype)
             out_ref = _arrays.host_ref(out)
-        _core.linear_predict(ctx, np.ascontiguousarray(self.coef_, dtype=dtype),
-                             np.ascontiguousarray(self.intercept_, dtype=dtype), X_ref, out_ref)
+        model = {"coef": np.ascontiguousarray(self.coef_, dtype=dtype),
+                 "intercept": np.ascontiguousarray(self.intercept_, dtype=dtype)}
+        _core.linear_predict(ctx, model, X_ref, out_ref)
         if n_outputs == 1:
             out = out.reshape(-1)
         return self._output(out, kind)

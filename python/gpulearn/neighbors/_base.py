@@ -184,6 +184,10 @@ class NeighborsBase(DeviceEstimatorMixin):
                 f"{n_queries}")
         return int(n_neighbors)
 
+    def _core_params(self):
+        """The fitted metric as the core's NeighborsParams (made per call: it does not pickle)."""
+        return _core.NeighborsParams(metric=self._metric, p=float(self._p))
+
     def _kneighbors(self, X, n_neighbors):
         """(distances, indices, input kind): arrays of the queries' kind (GPU or NumPy)."""
         ctx, kind, queries, q_ref, on_device, exclude_self = self._queries(X)
@@ -198,7 +202,7 @@ class NeighborsBase(DeviceEstimatorMixin):
         else:
             dist, ind = np.empty(shape, dtype=dtype), np.empty(shape, dtype=np.int64)
             d_ref, i_out = _arrays.host_ref(dist), _arrays.host_ref(ind)
-        _core.kneighbors(ctx, i_ref, q_ref, exclude_self, self._metric, self._p, k, d_ref, i_out)
+        _core.kneighbors(ctx, self._core_params(), i_ref, q_ref, exclude_self, k, d_ref, i_out)
         del index
         return dist, ind, kind
 
@@ -251,11 +255,10 @@ class NeighborsBase(DeviceEstimatorMixin):
         if radius is None:
             radius = self.radius
         index, i_ref = (queries, q_ref) if exclude_self else self._index_for(ctx)
-        offsets, ind, dist = _core.radius_neighbors(ctx, i_ref, q_ref, exclude_self,
-                                                    self._metric, self._p, float(radius),
-                                                    bool(sort_results))
+        found = _core.radius_neighbors(ctx, self._core_params(), i_ref, q_ref, exclude_self,
+                                       float(radius), bool(sort_results))
         del index, queries
-        return offsets, ind, dist
+        return found["offsets"], found["indices"], found["distances"]
 
     def radius_neighbors(self, X=None, radius=None, return_distance=True, sort_results=False):
         """Find the neighbours within ``radius`` of each query.
