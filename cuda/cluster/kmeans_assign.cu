@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "cluster/kmeans_common.cuh"
+#include "cluster/primitives_cuda.cuh"
 #include "core/blas_lapack.cuh"
 #include "core/cuda_backend.cuh"
 #include "core/lanes.cuh"
@@ -521,20 +522,30 @@ void sq_distances_impl(CudaBackend& be, MatrixView<const T> X, const T* shift, c
 
 }  // namespace
 
-#define GPULEARN_CUDA_KMEANS_ASSIGN(T)                                                           \
-  KMeansStepStats CudaBackend::kmeans_assign(                                                    \
-      MatrixView<const T> X, VectorView<const T> w, const T* shift, const T* centers, int64_t k, \
-      int32_t* labels, T* sq_dist, double* sums, double* weights) {                              \
-    DeviceGuard guard(device_);                                                                  \
-    return kmeans_assign_impl(*this, X, w, shift, centers, k, labels, sq_dist, sums, weights);   \
-  }                                                                                              \
-  void CudaBackend::sq_distances(MatrixView<const T> X, const T* shift, const T* centers,        \
-                                 int64_t k, MatrixView<T> out) {                                 \
-    DeviceGuard guard(device_);                                                                  \
-    sq_distances_impl(*this, X, shift, centers, k, out);                                         \
-  }
-GPULEARN_CUDA_KMEANS_ASSIGN(float)
-GPULEARN_CUDA_KMEANS_ASSIGN(double)
-#undef GPULEARN_CUDA_KMEANS_ASSIGN
+template <typename T>
+KMeansStepStats kmeans_assign_cuda(CudaBackend& be, MatrixView<const T> X, VectorView<const T> w,
+                                   const T* shift, const T* centers, int64_t k, int32_t* labels,
+                                   T* sq_dist, double* sums, double* weights) {
+  DeviceGuard guard(be.ordinal());
+  return kmeans_assign_impl(be, X, w, shift, centers, k, labels, sq_dist, sums, weights);
+}
+
+template <typename T>
+void sq_distances_cuda(CudaBackend& be, MatrixView<const T> X, const T* shift, const T* centers,
+                       int64_t k, MatrixView<T> out) {
+  DeviceGuard guard(be.ordinal());
+  sq_distances_impl(be, X, shift, centers, k, out);
+}
+#define GPULEARN_INSTANTIATE_KMEANS_ASSIGN(T)                                                   \
+  template KMeansStepStats kmeans_assign_cuda<T>(                                               \
+      CudaBackend & be, MatrixView<const T> X, VectorView<const T> w, const T* shift,           \
+      const T* centers, int64_t k, int32_t* labels, T* sq_dist, double* sums, double* weights); \
+  template void sq_distances_cuda<T>(CudaBackend & be, MatrixView<const T> X, const T* shift,   \
+                                     const T* centers, int64_t k, MatrixView<T> out);
+GPULEARN_INSTANTIATE_KMEANS_ASSIGN(float)
+GPULEARN_INSTANTIATE_KMEANS_ASSIGN(double)
+#undef GPULEARN_INSTANTIATE_KMEANS_ASSIGN
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CudaBackend, ClusterPrimitives, CudaClusterPrimitives)
 
 }  // namespace gpulearn::detail

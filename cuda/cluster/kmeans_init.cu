@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cluster/kmeans_common.cuh"
+#include "cluster/primitives_cuda.cuh"
 #include "core/cuda_backend.cuh"
 #include "core/lanes.cuh"
 #include "core/launch.cuh"
@@ -324,7 +325,8 @@ std::vector<int64_t> independent_draws_impl(CudaBackend& be, VectorView<const T>
     auto* counter =
         be.carve_chunk_workspace([](Carver& c) { return c.take<unsigned long long>(1); });
     GPULEARN_CUDA_TRY(cudaMemsetAsync(counter, 0, sizeof(unsigned long long), stream));
-    GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, count_draws_kernel<T>)(drawn, n, counter);
+    GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, count_draws_kernel<T>)
+    (drawn, n, counter);
     GPULEARN_CUDA_CHECK_LAUNCH();
     download_async(&count, static_cast<const unsigned long long*>(counter), 1, stream);
     be.sync_stream();
@@ -422,32 +424,52 @@ void largest_impl(CudaBackend& be, VectorView<const T> p, int64_t m, int64_t* id
 
 }  // namespace
 
-#define GPULEARN_CUDA_KMEANS_INIT(T)                                                              \
-  void CudaBackend::min_potentials(VectorView<const T> cur, MatrixView<const T> D,                \
-                                   VectorView<const T> w, double* pot) {                          \
-    DeviceGuard guard(device_);                                                                   \
-    min_potentials_impl(*this, cur, D, w, pot);                                                   \
-  }                                                                                               \
-  void CudaBackend::min_update(VectorView<T> cur, MatrixView<const T> D, int64_t c) {             \
-    DeviceGuard guard(device_);                                                                   \
-    min_update_impl(*this, cur, D, c);                                                            \
-  }                                                                                               \
-  void CudaBackend::weighted_draws(VectorView<const T> p, VectorView<const T> w, const double* u, \
-                                   int64_t t, int64_t* idx) {                                     \
-    DeviceGuard guard(device_);                                                                   \
-    weighted_draws_impl(*this, p, w, u, t, idx);                                                  \
-  }                                                                                               \
-  std::vector<int64_t> CudaBackend::independent_draws(                                            \
-      VectorView<const T> p, VectorView<const T> w, double scale, uint64_t seed) {                \
-    DeviceGuard guard(device_);                                                                   \
-    return independent_draws_impl(*this, p, w, scale, seed);                                      \
-  }                                                                                               \
-  void CudaBackend::largest(VectorView<const T> p, int64_t m, int64_t* idx) {                     \
-    DeviceGuard guard(device_);                                                                   \
-    largest_impl(*this, p, m, idx);                                                               \
-  }
-GPULEARN_CUDA_KMEANS_INIT(float)
-GPULEARN_CUDA_KMEANS_INIT(double)
-#undef GPULEARN_CUDA_KMEANS_INIT
+template <typename T>
+void min_potentials_cuda(CudaBackend& be, VectorView<const T> cur, MatrixView<const T> D,
+                         VectorView<const T> w, double* pot) {
+  DeviceGuard guard(be.ordinal());
+  min_potentials_impl(be, cur, D, w, pot);
+}
+
+template <typename T>
+void min_update_cuda(CudaBackend& be, VectorView<T> cur, MatrixView<const T> D, int64_t c) {
+  DeviceGuard guard(be.ordinal());
+  min_update_impl(be, cur, D, c);
+}
+
+template <typename T>
+void weighted_draws_cuda(CudaBackend& be, VectorView<const T> p, VectorView<const T> w,
+                         const double* u, int64_t t, int64_t* idx) {
+  DeviceGuard guard(be.ordinal());
+  weighted_draws_impl(be, p, w, u, t, idx);
+}
+
+template <typename T>
+std::vector<int64_t> independent_draws_cuda(CudaBackend& be, VectorView<const T> p,
+                                            VectorView<const T> w, double scale, uint64_t seed) {
+  DeviceGuard guard(be.ordinal());
+  return independent_draws_impl(be, p, w, scale, seed);
+}
+
+template <typename T>
+void largest_cuda(CudaBackend& be, VectorView<const T> p, int64_t m, int64_t* idx) {
+  DeviceGuard guard(be.ordinal());
+  largest_impl(be, p, m, idx);
+}
+#define GPULEARN_INSTANTIATE_KMEANS_INIT(T)                                                        \
+  template void min_potentials_cuda<T>(CudaBackend & be, VectorView<const T> cur,                  \
+                                       MatrixView<const T> D, VectorView<const T> w, double* pot); \
+  template void min_update_cuda<T>(CudaBackend & be, VectorView<T> cur, MatrixView<const T> D,     \
+                                   int64_t c);                                                     \
+  template void weighted_draws_cuda<T>(CudaBackend & be, VectorView<const T> p,                    \
+                                       VectorView<const T> w, const double* u, int64_t t,          \
+                                       int64_t* idx);                                              \
+  template std::vector<int64_t> independent_draws_cuda<T>(CudaBackend & be, VectorView<const T> p, \
+                                                          VectorView<const T> w, double scale,     \
+                                                          uint64_t seed);                          \
+  template void largest_cuda<T>(CudaBackend & be, VectorView<const T> p, int64_t m, int64_t * idx);
+GPULEARN_INSTANTIATE_KMEANS_INIT(float)
+GPULEARN_INSTANTIATE_KMEANS_INIT(double)
+#undef GPULEARN_INSTANTIATE_KMEANS_INIT
 
 }  // namespace gpulearn::detail

@@ -1,5 +1,6 @@
 // The CUDA backend: one object per device, owning that device's stream, cuBLAS and cuSOLVER
-// handles and scratch memory. Each primitive family is defined in its own file:
+// handles and scratch memory. Each primitive is defined in its own file (each family's
+// make_primitives(CudaBackend&, ...) is in the first file listed for it):
 //   cuda/core/checks.cu                          max_abs, min_value
 //   cuda/core/dense.cu                           symmetric_eigh, cholesky_solve, svd
 //   cuda/core/weighted_means.cu                  weighted_means
@@ -63,6 +64,11 @@ class DeviceGuard {
   bool restore_ = false;
 };
 
+class CudaBackend;
+#define GPULEARN_CUDA_FACTORIES(P) GPULEARN_DECLARE_FAMILY_FACTORIES(CudaBackend, P)
+GPULEARN_FAMILIES(GPULEARN_CUDA_FACTORIES)
+#undef GPULEARN_CUDA_FACTORIES
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int device);
@@ -71,6 +77,8 @@ class CudaBackend final : public Backend {
   CudaBackend& operator=(const CudaBackend&) = delete;
 
   Device device() const override { return Device::cuda(device_); }
+  /// The device's ordinal (what a DeviceGuard takes).
+  int ordinal() const { return device_; }
   void synchronize() override;
   // Host views are streamed through device memory in row chunks; device views are read in place.
   bool accepts(MemorySpace) const override { return true; }
@@ -94,42 +102,10 @@ class CudaBackend final : public Backend {
   bool cholesky_solve(int64_t n, T* a, int64_t k, T* b) override;                                  \
   void svd(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) override;                          \
   void affine_predict(MatrixView<const T> X, const T* coef, const T* intercept, MatrixView<T> out) \
-      override;                                                                                    \
-  KMeansStepStats kmeans_assign(MatrixView<const T> X, VectorView<const T> w, const T* shift,      \
-                                const T* centers, int64_t k, int32_t* labels, T* sq_dist,          \
-                                double* sums, double* weights) override;                           \
-  void sq_distances(MatrixView<const T> X, const T* shift, const T* centers, int64_t k,            \
-                    MatrixView<T> out) override;                                                   \
-  void min_potentials(VectorView<const T> cur, MatrixView<const T> D, VectorView<const T> w,       \
-                      double* pot) override;                                                       \
-  void min_update(VectorView<T> cur, MatrixView<const T> D, int64_t c) override;                   \
-  void weighted_draws(VectorView<const T> p, VectorView<const T> w, const double* u, int64_t t,    \
-                      int64_t* idx) override;                                                      \
-  std::vector<int64_t> independent_draws(VectorView<const T> p, VectorView<const T> w,             \
-                                         double scale, uint64_t seed) override;                    \
-  void largest(VectorView<const T> p, int64_t m, int64_t* idx) override;                           \
-  void knn(RdistSpec metric, const T* shift, MatrixView<const T> index,                            \
-           MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx)       \
-      override;                                                                                    \
-  void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,                  \
-                     MatrixView<const T> queries, double bound, bool exclude_self,                 \
-                     std::vector<int64_t>& offsets, std::vector<int64_t>& idx,                     \
-                     std::vector<T>& dist) override;                                               \
-  double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, const T* Z,   \
-                           const T* Y, double* out) override;                                      \
-  double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels, VectorView<const T> w,   \
-                            int64_t m, const double* coef, double* grad) override;                 \
-  void forest_bin(MatrixView<const T> X, const double* edges, const int64_t* offsets,              \
-                  uint8_t* codes, T* bin_min, T* bin_max) override;                                \
-  void forest_traverse(MatrixView<const T> X, const forest::Layout<T>& forest, double* mean,       \
-                       int64_t* leaves) override;
+      override;
   GPULEARN_CUDA_OVERRIDES(float)
   GPULEARN_CUDA_OVERRIDES(double)
 #undef GPULEARN_CUDA_OVERRIDES
-
-  void grow_trees(const forest::TrainingSet& data, const forest::GrowSpec& spec, int64_t n_trees,
-                  const int32_t* counts, const double* class_mult, const uint64_t* keys,
-                  std::vector<forest::GrownTree>& trees) override;
 
   // ---- For the primitives' implementations (call them under a DeviceGuard) ----
   cudaStream_t stream() const { return stream_; }
@@ -172,6 +148,8 @@ class CudaBackend final : public Backend {
   cusolverDnHandle_t cusolver_ = nullptr;
   Workspace chunk_ws_;
   Workspace solver_ws_;
+
+  GPULEARN_BACKEND_FAMILY_SLOTS
 };
 
 }  // namespace gpulearn::detail

@@ -22,6 +22,7 @@
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
+#include "decomposition/primitives_cuda.cuh"
 
 namespace gpulearn::detail {
 
@@ -163,14 +164,20 @@ double centered_products_impl(CudaBackend& be, MatrixView<const T> X, const T* m
 
 }  // namespace
 
-#define GPULEARN_CUDA_PRODUCTS(T)                                                                 \
-  double CudaBackend::centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, \
-                                        const T* Z, const T* Y, double* out) {                    \
-    DeviceGuard guard(device_);                                                                   \
-    return centered_products_impl(*this, X, mean, scale, l, Z, Y, out);                           \
-  }
-GPULEARN_CUDA_PRODUCTS(float)
-GPULEARN_CUDA_PRODUCTS(double)
-#undef GPULEARN_CUDA_PRODUCTS
+template <typename T>
+double centered_products_cuda(CudaBackend& be, MatrixView<const T> X, const T* mean, T scale,
+                              int64_t l, const T* Z, const T* Y, double* out) {
+  DeviceGuard guard(be.ordinal());
+  return centered_products_impl(be, X, mean, scale, l, Z, Y, out);
+}
+#define GPULEARN_INSTANTIATE_PRODUCTS(T)                                                   \
+  template double centered_products_cuda<T>(CudaBackend & be, MatrixView<const T> X,       \
+                                            const T* mean, T scale, int64_t l, const T* Z, \
+                                            const T* Y, double* out);
+GPULEARN_INSTANTIATE_PRODUCTS(float)
+GPULEARN_INSTANTIATE_PRODUCTS(double)
+#undef GPULEARN_INSTANTIATE_PRODUCTS
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CudaBackend, DecompositionPrimitives, CudaDecompositionPrimitives)
 
 }  // namespace gpulearn::detail

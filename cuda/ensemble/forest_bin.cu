@@ -18,6 +18,7 @@
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
 #include "ensemble/forest_rules.hpp"
+#include "ensemble/primitives_cuda.cuh"
 
 namespace gpulearn::detail {
 
@@ -156,14 +157,20 @@ void forest_bin_impl(CudaBackend& be, MatrixView<const T> X, const double* edges
 
 }  // namespace
 
-#define GPULEARN_CUDA_FOREST_BIN(T)                                                                \
-  void CudaBackend::forest_bin(MatrixView<const T> X, const double* edges, const int64_t* offsets, \
-                               uint8_t* codes, T* bin_min, T* bin_max) {                           \
-    DeviceGuard guard(device_);                                                                    \
-    forest_bin_impl(*this, X, edges, offsets, codes, bin_min, bin_max);                            \
-  }
-GPULEARN_CUDA_FOREST_BIN(float)
-GPULEARN_CUDA_FOREST_BIN(double)
-#undef GPULEARN_CUDA_FOREST_BIN
+template <typename T>
+void forest_bin_cuda(CudaBackend& be, MatrixView<const T> X, const double* edges,
+                     const int64_t* offsets, uint8_t* codes, T* bin_min, T* bin_max) {
+  DeviceGuard guard(be.ordinal());
+  forest_bin_impl(be, X, edges, offsets, codes, bin_min, bin_max);
+}
+#define GPULEARN_INSTANTIATE_FOREST_BIN(T)                                                       \
+  template void forest_bin_cuda<T>(CudaBackend & be, MatrixView<const T> X, const double* edges, \
+                                   const int64_t* offsets, uint8_t* codes, T* bin_min,           \
+                                   T* bin_max);
+GPULEARN_INSTANTIATE_FOREST_BIN(float)
+GPULEARN_INSTANTIATE_FOREST_BIN(double)
+#undef GPULEARN_INSTANTIATE_FOREST_BIN
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CudaBackend, EnsemblePrimitives, CudaEnsemblePrimitives)
 
 }  // namespace gpulearn::detail

@@ -5,8 +5,8 @@
 //
 // The forest's node records (forest::Node: threshold, feature, children; one cached load per
 // step of a walk) and its values (read only at the leaves) are uploaded on each call: there is
-// no device copy kept between calls yet (the out-of-bag pass calls once per 65536 rows). A host X is streamed in row
-// chunks; the outputs come back to the host chunk by chunk.
+// no device copy kept between calls yet (the out-of-bag pass calls once per 65536 rows). A host X
+// is streamed in row chunks; the outputs come back to the host chunk by chunk.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -15,6 +15,7 @@
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
 #include "ensemble/forest_rules.hpp"
+#include "ensemble/primitives_cuda.cuh"
 
 namespace gpulearn::detail {
 
@@ -168,14 +169,18 @@ void forest_traverse_impl(CudaBackend& be, MatrixView<const T> X, const forest::
 
 }  // namespace
 
-#define GPULEARN_CUDA_FOREST_TRAVERSE(T)                                                    \
-  void CudaBackend::forest_traverse(MatrixView<const T> X, const forest::Layout<T>& forest, \
-                                    double* mean, int64_t* leaves) {                        \
-    DeviceGuard guard(device_);                                                             \
-    forest_traverse_impl(*this, X, forest, mean, leaves);                                   \
-  }
-GPULEARN_CUDA_FOREST_TRAVERSE(float)
-GPULEARN_CUDA_FOREST_TRAVERSE(double)
-#undef GPULEARN_CUDA_FOREST_TRAVERSE
+template <typename T>
+void forest_traverse_cuda(CudaBackend& be, MatrixView<const T> X, const forest::Layout<T>& forest,
+                          double* mean, int64_t* leaves) {
+  DeviceGuard guard(be.ordinal());
+  forest_traverse_impl(be, X, forest, mean, leaves);
+}
+#define GPULEARN_INSTANTIATE_FOREST_TRAVERSE(T)                                        \
+  template void forest_traverse_cuda<T>(CudaBackend & be, MatrixView<const T> X,       \
+                                        const forest::Layout<T>& forest, double* mean, \
+                                        int64_t* leaves);
+GPULEARN_INSTANTIATE_FOREST_TRAVERSE(float)
+GPULEARN_INSTANTIATE_FOREST_TRAVERSE(double)
+#undef GPULEARN_INSTANTIATE_FOREST_TRAVERSE
 
 }  // namespace gpulearn::detail

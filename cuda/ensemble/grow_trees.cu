@@ -37,6 +37,7 @@
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
 #include "ensemble/grow_common.cuh"
+#include "ensemble/primitives_cuda.cuh"
 
 namespace gpulearn::detail {
 
@@ -911,11 +912,11 @@ void grow_trees_impl(CudaBackend& be, int device, const TrainingSet& data, const
 
 }  // namespace grow
 
-void CudaBackend::grow_trees(const forest::TrainingSet& data, const forest::GrowSpec& spec,
-                             int64_t n_trees, const int32_t* counts, const double* class_mult,
-                             const uint64_t* keys, std::vector<forest::GrownTree>& trees) {
-  DeviceGuard guard(device_);
-  grow::grow_trees_impl(*this, device_, data, spec, n_trees, counts, class_mult, keys, trees);
+void grow_trees_cuda(CudaBackend& be, const forest::TrainingSet& data, const forest::GrowSpec& spec,
+                     int64_t n_trees, const int32_t* counts, const double* class_mult,
+                     const uint64_t* keys, std::vector<forest::GrownTree>& trees) {
+  DeviceGuard guard(be.ordinal());
+  grow::grow_trees_impl(be, be.ordinal(), data, spec, n_trees, counts, class_mult, keys, trees);
 }
 
 }  // namespace gpulearn::detail

@@ -24,6 +24,7 @@
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "core/row_chunks.cuh"
+#include "linear_model/primitives_cuda.cuh"
 
 namespace gpulearn::detail {
 
@@ -255,15 +256,20 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
 
 }  // namespace
 
-#define GPULEARN_CUDA_LOGISTIC(T)                                                              \
-  double CudaBackend::logistic_loss_grad(MatrixView<const T> X, const int32_t* labels,         \
-                                         VectorView<const T> w, int64_t m, const double* coef, \
-                                         double* grad) {                                       \
-    DeviceGuard guard(device_);                                                                \
-    return logistic_impl(*this, X, labels, w, m, coef, grad);                                  \
-  }
-GPULEARN_CUDA_LOGISTIC(float)
-GPULEARN_CUDA_LOGISTIC(double)
-#undef GPULEARN_CUDA_LOGISTIC
+template <typename T>
+double logistic_loss_grad_cuda(CudaBackend& be, MatrixView<const T> X, const int32_t* labels,
+                               VectorView<const T> w, int64_t m, const double* coef, double* grad) {
+  DeviceGuard guard(be.ordinal());
+  return logistic_impl(be, X, labels, w, m, coef, grad);
+}
+#define GPULEARN_INSTANTIATE_LOGISTIC(T)                                                   \
+  template double logistic_loss_grad_cuda<T>(CudaBackend & be, MatrixView<const T> X,      \
+                                             const int32_t* labels, VectorView<const T> w, \
+                                             int64_t m, const double* coef, double* grad);
+GPULEARN_INSTANTIATE_LOGISTIC(float)
+GPULEARN_INSTANTIATE_LOGISTIC(double)
+#undef GPULEARN_INSTANTIATE_LOGISTIC
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CudaBackend, LinearModelPrimitives, CudaLinearModelPrimitives)
 
 }  // namespace gpulearn::detail

@@ -35,6 +35,7 @@
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "neighbors/neighbors_common.cuh"
+#include "neighbors/primitives_cuda.cuh"
 
 namespace gpulearn::detail {
 
@@ -538,15 +539,20 @@ void knn_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<cons
 
 }  // namespace
 
-#define GPULEARN_CUDA_KNN(T)                                                                \
-  void CudaBackend::knn(RdistSpec metric, const T* shift, MatrixView<const T> index,        \
-                        MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, \
-                        int64_t* idx) {                                                     \
-    DeviceGuard guard(device_);                                                             \
-    knn_impl(*this, metric, shift, index, queries, k, exclude_self, dist, idx);             \
-  }
-GPULEARN_CUDA_KNN(float)
-GPULEARN_CUDA_KNN(double)
-#undef GPULEARN_CUDA_KNN
+template <typename T>
+void knn_cuda(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
+              MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx) {
+  DeviceGuard guard(be.ordinal());
+  knn_impl(be, metric, shift, index, queries, k, exclude_self, dist, idx);
+}
+#define GPULEARN_INSTANTIATE_KNN(T)                                                            \
+  template void knn_cuda<T>(CudaBackend & be, RdistSpec metric, const T* shift,                \
+                            MatrixView<const T> index, MatrixView<const T> queries, int64_t k, \
+                            bool exclude_self, T* dist, int64_t* idx);
+GPULEARN_INSTANTIATE_KNN(float)
+GPULEARN_INSTANTIATE_KNN(double)
+#undef GPULEARN_INSTANTIATE_KNN
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CudaBackend, NeighborsPrimitives, CudaNeighborsPrimitives)
 
 }  // namespace gpulearn::detail

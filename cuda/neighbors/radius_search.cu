@@ -18,6 +18,7 @@
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "neighbors/neighbors_common.cuh"
+#include "neighbors/primitives_cuda.cuh"
 
 namespace gpulearn::detail {
 
@@ -247,16 +248,21 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
 
 }  // namespace
 
-#define GPULEARN_CUDA_RADIUS_SEARCH(T)                                                          \
-  void CudaBackend::radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,  \
-                                  MatrixView<const T> queries, double bound, bool exclude_self, \
-                                  std::vector<int64_t>& offsets, std::vector<int64_t>& idx,     \
-                                  std::vector<T>& dist) {                                       \
-    DeviceGuard guard(device_);                                                                 \
-    radius_impl(*this, metric, shift, index, queries, bound, exclude_self, offsets, idx, dist); \
-  }
-GPULEARN_CUDA_RADIUS_SEARCH(float)
-GPULEARN_CUDA_RADIUS_SEARCH(double)
-#undef GPULEARN_CUDA_RADIUS_SEARCH
+template <typename T>
+void radius_search_cuda(CudaBackend& be, RdistSpec metric, const T* shift,
+                        MatrixView<const T> index, MatrixView<const T> queries, double bound,
+                        bool exclude_self, std::vector<int64_t>& offsets, std::vector<int64_t>& idx,
+                        std::vector<T>& dist) {
+  DeviceGuard guard(be.ordinal());
+  radius_impl(be, metric, shift, index, queries, bound, exclude_self, offsets, idx, dist);
+}
+#define GPULEARN_INSTANTIATE_RADIUS_SEARCH(T)                                                      \
+  template void radius_search_cuda<T>(                                                             \
+      CudaBackend & be, RdistSpec metric, const T* shift, MatrixView<const T> index,               \
+      MatrixView<const T> queries, double bound, bool exclude_self, std::vector<int64_t>& offsets, \
+      std::vector<int64_t>& idx, std::vector<T>& dist);
+GPULEARN_INSTANTIATE_RADIUS_SEARCH(float)
+GPULEARN_INSTANTIATE_RADIUS_SEARCH(double)
+#undef GPULEARN_INSTANTIATE_RADIUS_SEARCH
 
 }  // namespace gpulearn::detail

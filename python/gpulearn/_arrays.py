@@ -87,11 +87,13 @@ def _to_cupy(obj):
     return cupy.from_dlpack(obj)
 
 
-def as_device_matrix(obj, name, dtype=None, ensure_2d=True):
+def as_device_matrix(obj, name, dtype=None, ensure_2d=True, promote_with=None):
     """A CUDA-resident array as a C-ordered 2-D CuPy/PyTorch array of a float dtype.
 
     Returns ``(array, ref)``: keep ``array`` alive while ``ref`` is in use. 1-D input becomes
-    an (n, 1) column when ``ensure_2d`` is False (targets and weights).
+    an (n, 1) column when ``ensure_2d`` is False (targets and weights). The dtype is ``dtype``,
+    else ``np.result_type`` of the array's and ``promote_with``, else the array's where it is
+    float32 or float64, else float64.
     """
     if input_kind(obj) == "torch":
         obj = obj.detach()  # a tensor that requires grad exposes no __cuda_array_interface__
@@ -114,9 +116,12 @@ def as_device_matrix(obj, name, dtype=None, ensure_2d=True):
         ) from None
     if np.issubdtype(current, np.complexfloating):
         raise ValueError(f"Complex data not supported in {name}")
-    target = np.dtype(dtype) if dtype is not None else (
-        current if current in _FLOAT_DTYPES else np.dtype(np.float64)
-    )
+    if dtype is not None:
+        target = np.dtype(dtype)
+    elif promote_with is not None:
+        target = np.result_type(current, promote_with)
+    else:
+        target = current if current in _FLOAT_DTYPES else np.dtype(np.float64)
     if module == "torch":
         import torch
 

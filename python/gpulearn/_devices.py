@@ -1,11 +1,18 @@
 """Device resolution and the per-thread cache of compiled contexts."""
 
+import os
+import sys
 import threading
 import warnings
+
+import sklearn
 
 from . import _config, _core
 
 _local = threading.local()
+# Where the frames a warning should not name live: gpulearn, and scikit-learn's wrappers of
+# its methods (set_output's around transform).
+_LIBRARY_DIRS = tuple(os.path.dirname(path) + os.sep for path in (__file__, sklearn.__file__))
 
 
 def cuda_available():
@@ -70,7 +77,15 @@ def context_for_prediction(device, data_device=None):
         f"device={device!r} but CUDA is unavailable here "
         f"({_core.cuda_unavailable_reason()}); computing on the CPU.",
         UserWarning,
-        # context_for_prediction <- _predict_context <- predict <- the caller's line
-        stacklevel=4,
+        stacklevel=_stacklevel_of_caller(),
     )
     return context("cpu")
+
+
+def _stacklevel_of_caller():
+    """warnings.warn's stacklevel, for its caller, that names the first line outside gpulearn
+    and scikit-learn (the user's call of predict, however deep the warning is raised)."""
+    level, frame = 1, sys._getframe(1)  # level 1: the function calling warnings.warn
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        level, frame = level + 1, frame.f_back
+    return level

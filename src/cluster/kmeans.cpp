@@ -14,12 +14,14 @@
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "primitives.hpp"
 
 namespace gpulearn::cluster {
 
 namespace {
 
 using detail::Backend;
+using detail::ClusterPrimitives;
 
 using detail::NativeMatrix;
 using detail::Scratch;
@@ -89,6 +91,7 @@ class Run {
   Run(Backend& be, const KMeansParams& p, const NativeInputs<T>& in, const std::vector<T>& mean,
       std::mt19937_64& rng)
       : be_(be),
+        km_(be.primitives<ClusterPrimitives<T>>()),
         p_(p),
         X_(in.X),
         w_(in.w),
@@ -109,20 +112,20 @@ class Run {
     const VectorView<T> cur_v(cur.data, n_, 1, be_.native_space());
     std::vector<T> row = draw_rows(VectorView<const T>(), 1);
     std::copy(row.begin(), row.end(), centers.begin());
-    be_.sq_distances(X_, mean_.data(), row.data(), 1, column(cur.data, 1));
+    km_.sq_distances(X_, mean_.data(), row.data(), 1, column(cur.data, 1));
     std::vector<double> pot(trials);
     std::vector<int64_t> idx(trials);
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     for (int64_t c = 1; c < k_; ++c) {
       std::vector<double> u(trials);
       for (double& x : u) x = uniform(rng_);
-      be_.weighted_draws(cur_v, w_, u.data(), trials, idx.data());
+      km_.weighted_draws(cur_v, w_, u.data(), trials, idx.data());
       std::vector<T> candidates = gather(idx);
       const MatrixView<T> D(dist.data, n_, trials, trials, be_.native_space());
-      be_.sq_distances(X_, mean_.data(), candidates.data(), trials, D);
-      be_.min_potentials(cur_v, D, w_, pot.data());
+      km_.sq_distances(X_, mean_.data(), candidates.data(), trials, D);
+      km_.min_potentials(cur_v, D, w_, pot.data());
       const int64_t best = std::min_element(pot.begin(), pot.end()) - pot.begin();
-      be_.min_update(cur_v, D, best);
+      km_.min_update(cur_v, D, best);
       std::copy_n(candidates.begin() + best * d_, d_, centers.begin() + c * d_);
     }
     return centers;
@@ -140,7 +143,7 @@ class Run {
       if (w_.empty()) {
         for (int64_t s = 0; s < k_; ++s) idx[s] = std::min<int64_t>(n_ - 1, u[s] * n_);
       } else {
-        be_.weighted_draws(VectorView<const T>(), w_, u.data(), k_, idx.data());
+        km_.weighted_draws(VectorView<const T>(), w_, u.data(), k_, idx.data());
       }
       for (int64_t i : idx) {
         if (static_cast<int64_t>(chosen.size()) < k_ && seen.insert(i).second) chosen.push_back(i);
@@ -161,28 +164,28 @@ class Run {
     unset_labels(be_, labels.data, be_.native_space(), n_);
     const VectorView<T> cur_v(cur.data, n_, 1, be_.native_space());
     std::vector<T> candidates = draw_rows(VectorView<const T>(), 1);
-    be_.sq_distances(X_, mean_.data(), candidates.data(), 1, column(cur.data, 1));
+    km_.sq_distances(X_, mean_.data(), candidates.data(), 1, column(cur.data, 1));
     const double l = p_.oversampling_factor * static_cast<double>(k_);
     for (int r = 0; r < p_.parallel_rounds; ++r) {
       double phi = 0;
-      be_.min_potentials(cur_v, column(cur.data, 1), w_, &phi);
+      km_.min_potentials(cur_v, column(cur.data, 1), w_, &phi);
       if (!(phi > 0)) break;  // every row sits on a candidate
       const std::vector<int64_t> idx =
-          be_.independent_draws(cur_v, w_, l / phi, seed + 0x51ED27ull * (r + 1));
+          km_.independent_draws(cur_v, w_, l / phi, seed + 0x51ED27ull * (r + 1));
       if (idx.empty()) continue;
       std::vector<T> rows = gather(idx);
       const int64_t m = static_cast<int64_t>(idx.size());
       // One assignment pass gives each row's distance to the nearest new candidate (tiled:
       // never n x m at once); cur keeps the smaller of the two.
-      be_.kmeans_assign(X_, VectorView<const T>(), mean_.data(), rows.data(), m, labels.data,
+      km_.kmeans_assign(X_, VectorView<const T>(), mean_.data(), rows.data(), m, labels.data,
                         nearest.data, nullptr, nullptr);
-      be_.min_update(cur_v, column(nearest.data, 1), 0);
+      km_.min_update(cur_v, column(nearest.data, 1), 0);
       candidates.insert(candidates.end(), rows.begin(), rows.end());
     }
     const int64_t m = static_cast<int64_t>(candidates.size()) / d_;
     if (m < k_) return kmeans_plus_plus();
     std::vector<double> sums(m * d_), weights(m);
-    be_.kmeans_assign(X_, w_, mean_.data(), candidates.data(), m, labels.data, nullptr, sums.data(),
+    km_.kmeans_assign(X_, w_, mean_.data(), candidates.data(), m, labels.data, nullptr, sums.data(),
                       weights.data());
     // Weighted k-means++ among the candidates, on the host.
     std::unique_ptr<Backend> host = detail::make_cpu_backend(1);
@@ -202,7 +205,7 @@ class Run {
     std::vector<T> next(k_ * d_);
     int it = 0;
     for (; it < p_.max_iter; ++it) {
-      const detail::KMeansStepStats stats = be_.kmeans_assign(
+      const detail::KMeansStepStats stats = km_.kmeans_assign(
           X_, w_, mean_.data(), centers.data(), k_, labels, nullptr, sums.data(), weights.data());
       relocate_empty(centers, labels, sums, weights);
       // A cluster still empty (duplicates, zero weights) sits on the heaviest one, as in
@@ -224,7 +227,7 @@ class Run {
     }
     *n_iter = std::min(it + 1, p_.max_iter);
     // The labels and inertia of the final centers, whether or not the labels had settled.
-    return be_
+    return km_
         .kmeans_assign(X_, w_, mean_.data(), centers.data(), k_, labels, nullptr, nullptr, nullptr)
         .inertia;
   }
@@ -240,11 +243,11 @@ class Run {
     }
     if (empty.empty()) return;
     Scratch<T> dist(be_, n_);
-    be_.kmeans_assign(X_, w_, mean_.data(), centers.data(), k_, labels, dist.data, nullptr,
+    km_.kmeans_assign(X_, w_, mean_.data(), centers.data(), k_, labels, dist.data, nullptr,
                       nullptr);
     const int64_t m = static_cast<int64_t>(empty.size());
     std::vector<int64_t> far(m);
-    be_.largest(VectorView<const T>(dist.data, n_, 1, be_.native_space()), m, far.data());
+    km_.largest(VectorView<const T>(dist.data, n_, 1, be_.native_space()), m, far.data());
     const std::vector<T> rows = gather(far);
     std::vector<int32_t> old_of(m);
     double farthest = 0;  // measured directly: duplicates give exactly 0, as in scikit-learn
@@ -281,7 +284,7 @@ class Run {
     if (p.empty() && w_.empty()) {
       for (int64_t s = 0; s < t; ++s) idx[s] = std::min<int64_t>(n_ - 1, u[s] * n_);
     } else {
-      be_.weighted_draws(p, w_, u.data(), t, idx.data());
+      km_.weighted_draws(p, w_, u.data(), t, idx.data());
     }
     return gather(idx);
   }
@@ -309,6 +312,7 @@ class Run {
   }
 
   Backend& be_;
+  ClusterPrimitives<T>& km_;
   const KMeansParams& p_;
   MatrixView<const T> X_;
   VectorView<const T> w_;
@@ -368,12 +372,14 @@ KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& p, MatrixView<const 
     unset_labels(be, one.data, be.native_space(), n);
     std::vector<double> sums(d), count(1);
     std::vector<T> origin(d, T(0));
-    be.kmeans_assign(in.X, VectorView<const T>(), nullptr, origin.data(), 1, one.data, nullptr,
-                     sums.data(), count.data());
+    be.primitives<ClusterPrimitives<T>>().kmeans_assign(in.X, VectorView<const T>(), nullptr,
+                                                        origin.data(), 1, one.data, nullptr,
+                                                        sums.data(), count.data());
     for (int64_t l = 0; l < d; ++l) mean[l] = static_cast<T>(sums[l] / count[0]);
     if (p.tol > 0) {
-      const double ss = be.kmeans_assign(in.X, VectorView<const T>(), mean.data(), origin.data(), 1,
-                                         one.data, nullptr, nullptr, nullptr)
+      const double ss = be.primitives<ClusterPrimitives<T>>()
+                            .kmeans_assign(in.X, VectorView<const T>(), mean.data(), origin.data(),
+                                           1, one.data, nullptr, nullptr, nullptr)
                             .inertia;
       tol = p.tol * ss / (static_cast<double>(n) * static_cast<double>(d));
     }
@@ -438,8 +444,9 @@ double kmeans_predict(Context& ctx, const KMeansModel<T>& model, MatrixView<cons
   }
   unset_labels(be, out, be.native_space(), X.rows);
   const CentredCenters<T> frame(model);
-  const double inertia = be.kmeans_assign(in.X, in.w, frame.shift.data(), frame.centers.data(),
-                                          model.n_clusters, out, nullptr, nullptr, nullptr)
+  const double inertia = be.primitives<ClusterPrimitives<T>>()
+                             .kmeans_assign(in.X, in.w, frame.shift.data(), frame.centers.data(),
+                                            model.n_clusters, out, nullptr, nullptr, nullptr)
                              .inertia;
   if (out != labels) {
     be.copy(labels, X.space, out, be.native_space(), X.rows * int64_t(sizeof(int32_t)));
@@ -461,13 +468,15 @@ void kmeans_sq_distances(Context& ctx, const KMeansModel<T>& model, MatrixView<c
   NativeInputs<T> in(be, X, VectorView<const T>());
   const CentredCenters<T> frame(model);
   if (X.space == be.native_space()) {
-    be.sq_distances(in.X, frame.shift.data(), frame.centers.data(), model.n_clusters, out);
+    be.primitives<ClusterPrimitives<T>>().sq_distances(in.X, frame.shift.data(),
+                                                       frame.centers.data(), model.n_clusters, out);
     return;
   }
   Scratch<T> native(be, checked_mul(X.rows, model.n_clusters));
   const MatrixView<T> tmp(native.data, X.rows, model.n_clusters, model.n_clusters,
                           be.native_space());
-  be.sq_distances(in.X, frame.shift.data(), frame.centers.data(), model.n_clusters, tmp);
+  be.primitives<ClusterPrimitives<T>>().sq_distances(in.X, frame.shift.data(), frame.centers.data(),
+                                                     model.n_clusters, tmp);
   if (out.contiguous()) {
     be.copy(out.data, out.space, tmp.data, be.native_space(), tmp.size() * int64_t(sizeof(T)));
     return;

@@ -11,6 +11,7 @@
 
 #include "../core/cpu_backend.hpp"
 #include "../core/lanes_cpu.hpp"
+#include "primitives.hpp"
 
 namespace gpulearn::detail {
 
@@ -195,40 +196,45 @@ void largest_impl(VectorView<const T> p, int64_t m, int64_t* idx) {
 
 }  // namespace
 
-#define GPULEARN_CPU_KMEANS(T)                                                                     \
-  KMeansStepStats CpuBackend::kmeans_assign(                                                       \
-      MatrixView<const T> X, VectorView<const T> w, const T* shift, const T* centers, int64_t k,   \
-      int32_t* labels, T* sq_dist, double* sums, double* weights) {                                \
-    return kmeans_assign_impl(X, w, shift, centers, k, labels, sq_dist, sums, weights,             \
-                              n_threads_);                                                         \
-  }                                                                                                \
-  void CpuBackend::sq_distances(MatrixView<const T> X, const T* shift, const T* centers,           \
-                                int64_t k, MatrixView<T> out) {                                    \
-    sq_distances_impl(X, shift, centers, k, out, n_threads_);                                      \
-  }                                                                                                \
-  void CpuBackend::min_potentials(VectorView<const T> cur, MatrixView<const T> D,                  \
-                                  VectorView<const T> w, double* pot) {                            \
-    min_potentials_impl(cur, D, w, pot, n_threads_);                                               \
-  }                                                                                                \
-  void CpuBackend::min_update(VectorView<T> cur, MatrixView<const T> D, int64_t c) {               \
-    for (int64_t i = 0; i < cur.size; ++i) {                                                       \
-      T& ci = cur.data[i * cur.stride];                                                            \
-      ci = std::min(ci, D.row(i)[c]);                                                              \
-    }                                                                                              \
-  }                                                                                                \
-  void CpuBackend::weighted_draws(VectorView<const T> p, VectorView<const T> w, const double* u,   \
-                                  int64_t t, int64_t* idx) {                                       \
-    weighted_draws_impl(p, w, u, t, idx, p.empty() ? w.size : p.size);                             \
-  }                                                                                                \
-  std::vector<int64_t> CpuBackend::independent_draws(VectorView<const T> p, VectorView<const T> w, \
-                                                     double scale, uint64_t seed) {                \
-    return independent_draws_impl(p, w, scale, seed);                                              \
-  }                                                                                                \
-  void CpuBackend::largest(VectorView<const T> p, int64_t m, int64_t* idx) {                       \
-    largest_impl(p, m, idx);                                                                       \
+template <typename T>
+class CpuClusterPrimitives final : public ClusterPrimitives<T> {
+ public:
+  explicit CpuClusterPrimitives(CpuBackend& be) : be_(be) {}
+
+  KMeansStepStats kmeans_assign(MatrixView<const T> X, VectorView<const T> w, const T* shift,
+                                const T* centers, int64_t k, int32_t* labels, T* sq_dist,
+                                double* sums, double* weights) override {
+    return kmeans_assign_impl(X, w, shift, centers, k, labels, sq_dist, sums, weights,
+                              be_.n_threads());
   }
-GPULEARN_CPU_KMEANS(float)
-GPULEARN_CPU_KMEANS(double)
-#undef GPULEARN_CPU_KMEANS
+  void sq_distances(MatrixView<const T> X, const T* shift, const T* centers, int64_t k,
+                    MatrixView<T> out) override {
+    sq_distances_impl(X, shift, centers, k, out, be_.n_threads());
+  }
+  void min_potentials(VectorView<const T> cur, MatrixView<const T> D, VectorView<const T> w,
+                      double* pot) override {
+    min_potentials_impl(cur, D, w, pot, be_.n_threads());
+  }
+  void min_update(VectorView<T> cur, MatrixView<const T> D, int64_t c) override {
+    for (int64_t i = 0; i < cur.size; ++i) {
+      T& ci = cur.data[i * cur.stride];
+      ci = std::min(ci, D.row(i)[c]);
+    }
+  }
+  void weighted_draws(VectorView<const T> p, VectorView<const T> w, const double* u, int64_t t,
+                      int64_t* idx) override {
+    weighted_draws_impl(p, w, u, t, idx, p.empty() ? w.size : p.size);
+  }
+  std::vector<int64_t> independent_draws(VectorView<const T> p, VectorView<const T> w, double scale,
+                                         uint64_t seed) override {
+    return independent_draws_impl(p, w, scale, seed);
+  }
+  void largest(VectorView<const T> p, int64_t m, int64_t* idx) override { largest_impl(p, m, idx); }
+
+ private:
+  CpuBackend& be_;
+};
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CpuBackend, ClusterPrimitives, CpuClusterPrimitives)
 
 }  // namespace gpulearn::detail

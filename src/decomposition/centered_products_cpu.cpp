@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../core/cpu_backend.hpp"
+#include "primitives.hpp"
 
 namespace gpulearn::detail {
 
@@ -59,13 +60,20 @@ double centered_products_impl(MatrixView<const T> X, const T* mean, T scale, int
 
 }  // namespace
 
-#define GPULEARN_CPU_PRODUCTS(T)                                                                 \
-  double CpuBackend::centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, \
-                                       const T* Z, const T* Y, double* out) {                    \
-    return centered_products_impl(X, mean, scale, l, Z, Y, out, n_threads_);                     \
+template <typename T>
+class CpuDecompositionPrimitives final : public DecompositionPrimitives<T> {
+ public:
+  explicit CpuDecompositionPrimitives(CpuBackend& be) : be_(be) {}
+
+  double centered_products(MatrixView<const T> X, const T* mean, T scale, int64_t l, const T* Z,
+                           const T* Y, double* out) override {
+    return centered_products_impl(X, mean, scale, l, Z, Y, out, be_.n_threads());
   }
-GPULEARN_CPU_PRODUCTS(float)
-GPULEARN_CPU_PRODUCTS(double)
-#undef GPULEARN_CPU_PRODUCTS
+
+ private:
+  CpuBackend& be_;
+};
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CpuBackend, DecompositionPrimitives, CpuDecompositionPrimitives)
 
 }  // namespace gpulearn::detail

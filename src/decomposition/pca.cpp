@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "../cluster/primitives.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
 #include "../core/rounding.hpp"
@@ -470,8 +471,8 @@ void pca_score_samples(Context& ctx, const PcaModel<T>& model, MatrixView<const 
     if (native) {
       const MatrixView<T> proj(proj_native.data, m, d, d, X.space);
       detail::checked_affine(be, rows, d, d, coef.data(), intercept.data(), proj, "PCA");
-      be.sq_distances(proj, nullptr, zero.data(), 1,
-                      MatrixView<T>(norms_native.data, m, 1, 1, X.space));
+      be.primitives<detail::ClusterPrimitives<T>>().sq_distances(
+          proj, nullptr, zero.data(), 1, MatrixView<T>(norms_native.data, m, 1, 1, X.space));
       be.copy(norms.data(), MemorySpace::kHost, norms_native.data, X.space, m * int64_t(sizeof(T)));
     } else {
       const MatrixView<T> proj(proj_host.data(), m, d, d, X.space);

@@ -25,6 +25,8 @@
 #include <numeric>
 
 #include "../core/checks.hpp"
+#include "../core/hash_uniform.hpp"
+#include "primitives.hpp"
 
 namespace gpulearn::detail {
 
@@ -163,7 +165,8 @@ Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, 
   auto gram_times = [&](const std::vector<double>& Z, int64_t cols) {  // G Z, d x cols
     std::vector<double> H(checked_mul(d, cols));
     const std::vector<T> zt = to_t<T>(Z);
-    total_sq = be.centered_products(X, mean, scale, cols, zt.data(), nullptr, H.data());
+    total_sq = be.primitives<DecompositionPrimitives<T>>().centered_products(
+        X, mean, scale, cols, zt.data(), nullptr, H.data());
     return H;
   };
 
@@ -171,7 +174,8 @@ Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, 
   if (wide) {  // Z = orth(M^T Omega)
     std::vector<double> H(checked_mul(d, c));
     const std::vector<T> yt = to_t<T>(start);
-    total_sq = be.centered_products(X, mean, scale, c, nullptr, yt.data(), H.data());
+    total_sq = be.primitives<DecompositionPrimitives<T>>().centered_products(
+        X, mean, scale, c, nullptr, yt.data(), H.data());
     Z = orth(be, d, c, H);
   } else {
     Z = orth(be, d, c, start);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "../core/checks.hpp"
+#include "primitives.hpp"
 #include "spectral.hpp"
 
 namespace gpulearn::decomposition {
@@ -65,8 +66,10 @@ TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& p
   }
   std::vector<double> H(checked_mul(d, k));
   const T scale = std::ldexp(T(1), exp);
-  const double total_sq = std::ldexp(
-      be.centered_products(X, mean.data(), scale, k, V.data(), nullptr, H.data()), -2 * exp);
+  const double total_sq =
+      std::ldexp(be.primitives<detail::DecompositionPrimitives<T>>().centered_products(
+                     X, mean.data(), scale, k, V.data(), nullptr, H.data()),
+                 -2 * exp);
   const double total_var = total_sq / static_cast<double>(n);
   m.explained_variance.resize(k);
   m.explained_variance_ratio.resize(k);

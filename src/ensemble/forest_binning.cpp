@@ -7,6 +7,7 @@
 
 #include "../core/parallel.hpp"
 #include "forest_fit.hpp"
+#include "primitives.hpp"
 
 namespace gpulearn::ensemble::forest_fit {
 namespace {
@@ -93,8 +94,9 @@ Binned<T> bin_features(Backend& be, MatrixView<const T> X, int n_bins, int n_thr
   b.codes = Scratch<uint8_t>(be, checked_mul(n, d));
   b.bin_min.assign(d * fr::kMaxBins, std::numeric_limits<T>::infinity());
   b.bin_max.assign(d * fr::kMaxBins, -std::numeric_limits<T>::infinity());
-  be.forest_bin(X, b.edges.edges.data(), b.edges.offsets.data(), b.codes.data, b.bin_min.data(),
-                b.bin_max.data());
+  be.primitives<detail::EnsemblePrimitives<T>>().forest_bin(X, b.edges.edges.data(),
+                                                            b.edges.offsets.data(), b.codes.data,
+                                                            b.bin_min.data(), b.bin_max.data());
   return b;
 }
 

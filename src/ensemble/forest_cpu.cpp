@@ -6,6 +6,8 @@
 
 #include "../core/cpu_backend.hpp"
 #include "forest_rules.hpp"
+#include "grow_cpu.hpp"
+#include "primitives.hpp"
 
 namespace gpulearn::detail {
 
@@ -104,17 +106,29 @@ void forest_traverse_cpu(int n_threads, MatrixView<const T> X, const forest::Lay
   });
 }
 
-#define GPULEARN_FOREST_CPU(T)                                                                    \
-  void CpuBackend::forest_bin(MatrixView<const T> X, const double* edges, const int64_t* offsets, \
-                              uint8_t* codes, T* bin_min, T* bin_max) {                           \
-    forest_bin_cpu(n_threads_, X, edges, offsets, codes, bin_min, bin_max);                       \
-  }                                                                                               \
-  void CpuBackend::forest_traverse(MatrixView<const T> X, const forest::Layout<T>& forest,        \
-                                   double* mean, int64_t* leaves) {                               \
-    forest_traverse_cpu(n_threads_, X, forest, mean, leaves);                                     \
+template <typename T>
+class CpuEnsemblePrimitives final : public EnsemblePrimitives<T> {
+ public:
+  explicit CpuEnsemblePrimitives(CpuBackend& be) : be_(be) {}
+
+  void forest_bin(MatrixView<const T> X, const double* edges, const int64_t* offsets,
+                  uint8_t* codes, T* bin_min, T* bin_max) override {
+    forest_bin_cpu(be_.n_threads(), X, edges, offsets, codes, bin_min, bin_max);
   }
-GPULEARN_FOREST_CPU(float)
-GPULEARN_FOREST_CPU(double)
-#undef GPULEARN_FOREST_CPU
+  void forest_traverse(MatrixView<const T> X, const forest::Layout<T>& forest, double* mean,
+                       int64_t* leaves) override {
+    forest_traverse_cpu(be_.n_threads(), X, forest, mean, leaves);
+  }
+  void grow_trees(const forest::TrainingSet& data, const forest::GrowSpec& spec, int64_t n_trees,
+                  const int32_t* counts, const double* class_mult, const uint64_t* keys,
+                  std::vector<forest::GrownTree>& trees) override {
+    grow_trees_cpu(be_.n_threads(), data, spec, n_trees, counts, class_mult, keys, trees);
+  }
+
+ private:
+  CpuBackend& be_;
+};
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CpuBackend, EnsemblePrimitives, CpuEnsemblePrimitives)
 
 }  // namespace gpulearn::detail

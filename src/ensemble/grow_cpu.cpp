@@ -3,6 +3,8 @@
 // (bins x channels) when it has many rows and from its sorted codes when it has few: the int64
 // sums, and so the splits, are the same either way. When every node visits every feature
 // (max_features == d), a child's histogram is its parent's minus its smaller sibling's.
+#include "grow_cpu.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -291,11 +293,11 @@ class TreeGrower {
 
 }  // namespace
 
-void CpuBackend::grow_trees(const forest::TrainingSet& data, const forest::GrowSpec& spec,
-                            int64_t n_trees, const int32_t* counts, const double* class_mult,
-                            const uint64_t* keys, std::vector<forest::GrownTree>& trees) {
+void grow_trees_cpu(int n_threads, const forest::TrainingSet& data, const forest::GrowSpec& spec,
+                    int64_t n_trees, const int32_t* counts, const double* class_mult,
+                    const uint64_t* keys, std::vector<forest::GrownTree>& trees) {
   trees.assign(n_trees, GrownTree{});
-  parallel_for(n_trees, n_threads_, [&](int64_t t) {
+  parallel_for(n_trees, n_threads, [&](int64_t t) {
     const double* mult = class_mult == nullptr ? nullptr : class_mult + t * spec.n_classes;
     TreeGrower grower(data, spec, counts + t * data.n, mult, keys[t]);
     trees[t] = grower.grow();

@@ -17,6 +17,7 @@
 #include "../core/parallel.hpp"
 #include "forest_fit.hpp"
 #include "forest_rules.hpp"
+#include "primitives.hpp"
 
 namespace gpulearn::ensemble {
 
@@ -216,8 +217,8 @@ void out_of_bag(const FitInputs<T>& in, MatrixView<const T> X,
   for (int64_t r0 = 0; r0 < n; r0 += kOobChunkRows) {
     const int64_t rows = std::min(kOobChunkRows, n - r0);
     leaves.resize(rows * n_trees);
-    in.be.forest_traverse(X.block_rows(r0, rows), prepared.impl().layout, nullptr,
-                          leaves.data());
+    in.be.template primitives<detail::EnsemblePrimitives<T>>().forest_traverse(
+        X.block_rows(r0, rows), prepared.impl().layout, nullptr, leaves.data());
     for (int64_t i = 0; i < rows; ++i) {
       double* out = &f.oob_value[(r0 + i) * width];
       for (int64_t t = 0; t < n_trees; ++t) {
@@ -446,8 +447,8 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
     while (take < want && min_weight[take] == min_weight[0]) ++take;
     s.min_weight_leaf = min_weight[0];
     std::vector<fr::GrownTree> grown;
-    be.grow_trees(data, s, take, counts.data(), mult.empty() ? nullptr : mult.data(), keys.data(),
-                  grown);
+    be.primitives<detail::EnsemblePrimitives<T>>().grow_trees(
+        data, s, take, counts.data(), mult.empty() ? nullptr : mult.data(), keys.data(), grown);
     for (int64_t b = 0; b < take; ++b) {
       append_tree(in, grown[b], f, importances_sum, trees_with_splits);
       if (p.oob) {
@@ -502,7 +503,9 @@ void random_forest_predict(Context& ctx, const PreparedForest<T>& forest, Matrix
                            double* mean) {
   Backend& be = ctx.backend();
   check_predict(be, forest, X);
-  if (X.rows > 0) be.forest_traverse(X, forest.impl().layout, mean, nullptr);
+  if (X.rows > 0)
+    be.primitives<detail::EnsemblePrimitives<T>>().forest_traverse(X, forest.impl().layout, mean,
+                                                                   nullptr);
 }
 
 template <typename T>
@@ -510,7 +513,9 @@ void random_forest_apply(Context& ctx, const PreparedForest<T>& forest, MatrixVi
                          int64_t* leaves) {
   Backend& be = ctx.backend();
   check_predict(be, forest, X);
-  if (X.rows > 0) be.forest_traverse(X, forest.impl().layout, nullptr, leaves);
+  if (X.rows > 0)
+    be.primitives<detail::EnsemblePrimitives<T>>().forest_traverse(X, forest.impl().layout, nullptr,
+                                                                   leaves);
 }
 
 template <typename T>

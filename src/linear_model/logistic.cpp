@@ -10,6 +10,7 @@
 #include "../core/native.hpp"
 #include "centring.hpp"
 #include "gpulearn/linear_model/logistic_regression.hpp"
+#include "primitives.hpp"
 #include "quasi_newton.hpp"
 
 namespace gpulearn::linear_model {
@@ -112,7 +113,9 @@ LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionP
   }
   const double inv_sum = 1.0 / wn.sum;
   auto objective = [&](const std::vector<double>& x, std::vector<double>& g) {
-    double f = inv_sum * be.logistic_loss_grad(Xn.view, lab.data, wn.view, m, x.data(), g.data());
+    double f =
+        inv_sum * be.primitives<gpulearn::detail::LinearModelPrimitives<T>>().logistic_loss_grad(
+                      Xn.view, lab.data, wn.view, m, x.data(), g.data());
     for (int64_t i = 0; i < m * p; ++i) {
       g[i] = inv_sum * g[i] + l2[i] * x[i];
       f += 0.5 * l2[i] * x[i] * x[i];

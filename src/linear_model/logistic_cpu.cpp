@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/cpu_backend.hpp"
+#include "primitives.hpp"
 
 namespace gpulearn::detail {
 
@@ -91,15 +92,21 @@ double logistic_impl(MatrixView<const T> X, const int32_t* labels, VectorView<co
 
 }  // namespace
 
-#define GPULEARN_CPU_LOGISTIC(T)                                                              \
-  double CpuBackend::logistic_loss_grad(MatrixView<const T> X, const int32_t* labels,         \
-                                        VectorView<const T> w, int64_t m, const double* coef, \
-                                        double* grad) {                                       \
-    GPULEARN_EXPECTS(m >= 1, "logistic_loss_grad: m must be >= 1, got ", m);                  \
-    return logistic_impl(X, labels, w, m, coef, grad, n_threads_);                            \
+template <typename T>
+class CpuLinearModelPrimitives final : public LinearModelPrimitives<T> {
+ public:
+  explicit CpuLinearModelPrimitives(CpuBackend& be) : be_(be) {}
+
+  double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels, VectorView<const T> w,
+                            int64_t m, const double* coef, double* grad) override {
+    GPULEARN_EXPECTS(m >= 1, "logistic_loss_grad: m must be >= 1, got ", m);
+    return logistic_impl(X, labels, w, m, coef, grad, be_.n_threads());
   }
-GPULEARN_CPU_LOGISTIC(float)
-GPULEARN_CPU_LOGISTIC(double)
-#undef GPULEARN_CPU_LOGISTIC
+
+ private:
+  CpuBackend& be_;
+};
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CpuBackend, LinearModelPrimitives, CpuLinearModelPrimitives)
 
 }  // namespace gpulearn::detail

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../core/cpu_backend.hpp"
+#include "primitives.hpp"
 #include "rdist.hpp"
 
 namespace gpulearn::detail {
@@ -320,21 +321,28 @@ void radius_impl(RdistSpec m, const T* shift, MatrixView<const T> index,
 
 }  // namespace
 
-#define GPULEARN_DEFINE_NEIGHBORS(T)                                                           \
-  void CpuBackend::knn(RdistSpec metric, const T* shift, MatrixView<const T> index,            \
-                       MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist,     \
-                       int64_t* idx) {                                                         \
-    knn_impl(metric, shift, index, queries, k, exclude_self, dist, idx, n_threads_);           \
-  }                                                                                            \
-  void CpuBackend::radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,  \
-                                 MatrixView<const T> queries, double bound, bool exclude_self, \
-                                 std::vector<int64_t>& offsets, std::vector<int64_t>& idx,     \
-                                 std::vector<T>& dist) {                                       \
-    radius_impl(metric, shift, index, queries, bound, exclude_self, offsets, idx, dist,        \
-                n_threads_);                                                                   \
+template <typename T>
+class CpuNeighborsPrimitives final : public NeighborsPrimitives<T> {
+ public:
+  explicit CpuNeighborsPrimitives(CpuBackend& be) : be_(be) {}
+
+  void knn(RdistSpec metric, const T* shift, MatrixView<const T> index, MatrixView<const T> queries,
+           int64_t k, bool exclude_self, T* dist, int64_t* idx) override {
+    knn_impl(metric, shift, index, queries, k, exclude_self, dist, idx, be_.n_threads());
   }
-GPULEARN_DEFINE_NEIGHBORS(float)
-GPULEARN_DEFINE_NEIGHBORS(double)
+  void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,
+                     MatrixView<const T> queries, double bound, bool exclude_self,
+                     std::vector<int64_t>& offsets, std::vector<int64_t>& idx,
+                     std::vector<T>& dist) override {
+    radius_impl(metric, shift, index, queries, bound, exclude_self, offsets, idx, dist,
+                be_.n_threads());
+  }
+
+ private:
+  CpuBackend& be_;
+};
+
+GPULEARN_DEFINE_FAMILY_FACTORIES(CpuBackend, NeighborsPrimitives, CpuNeighborsPrimitives)
 #undef GPULEARN_DEFINE_NEIGHBORS
 
 }  // namespace gpulearn::detail

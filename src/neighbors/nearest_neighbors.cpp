@@ -14,6 +14,7 @@
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "primitives.hpp"
 #include "rdist.hpp"
 
 namespace gpulearn::neighbors {
@@ -205,8 +206,9 @@ void kneighbors(Context& ctx, const NeighborsParams& params, MatrixView<const T>
   Scratch<T> dist(be, count);
   Scratch<int64_t> idx(be, count);
   const std::vector<T> shift = distance_shift(be, m, native_index.view);
-  be.knn(m.rdist, shift.empty() ? nullptr : shift.data(), native_index.view, q, wide, exclude_self,
-         dist.data, idx.data);
+  be.primitives<detail::NeighborsPrimitives<T>>().knn(
+      m.rdist, shift.empty() ? nullptr : shift.data(), native_index.view, q, wide, exclude_self,
+      dist.data, idx.data);
 
   // The first k of each row, finished (root, sign), on the host: the results are m x k, small
   // beside the scan.
@@ -256,8 +258,9 @@ RadiusNeighbors<T> radius_neighbors(Context& ctx, const NeighborsParams& params,
     q = query_copy->view;
   }
   const std::vector<T> shift = distance_shift(be, m, native_index.view);
-  be.radius_search(m.rdist, shift.empty() ? nullptr : shift.data(), native_index.view, q, bound,
-                   exclude_self, r.offsets, r.indices, r.distances);
+  be.primitives<detail::NeighborsPrimitives<T>>().radius_search(
+      m.rdist, shift.empty() ? nullptr : shift.data(), native_index.view, q, bound, exclude_self,
+      r.offsets, r.indices, r.distances);
   if (m.finish != Finish::kNone) {
     for (T& v : r.distances) v = finish(m, v);
   }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/backend.hpp"
+#include "decomposition/primitives.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
@@ -389,9 +390,9 @@ TEST(CenteredProductsCpu, MatchesTheDirectProducts) {
   for (bool centre : {false, true}) {
     for (bool z_form : {false, true}) {
       std::vector<double> out(d * l);
-      const double sq = be->centered_products(view, centre ? mean.data() : nullptr, 0.5, l,
-                                              z_form ? Z.data() : nullptr,
-                                              z_form ? nullptr : Y.data(), out.data());
+      const double sq = be->primitives<detail::DecompositionPrimitives<double>>().centered_products(
+          view, centre ? mean.data() : nullptr, 0.5, l, z_form ? Z.data() : nullptr,
+          z_form ? nullptr : Y.data(), out.data());
       MatL Xc(n, d), Zm(d, l), Ym(n, l);
       for (int64_t i = 0; i < n; ++i) {
         for (int64_t j = 0; j < d; ++j) Xc(i, j) = (X[i * ld + j] - (centre ? mean[j] : 0)) * 0.5L;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/backend.hpp"
+#include "decomposition/primitives.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/matrix.hpp"
@@ -133,9 +134,9 @@ template <typename T>
 Result run(Backend& be, const Problem<T>& p, const T* x_data, MemorySpace space) {
   Result r;
   r.out.assign(std::max<int64_t>(p.spec.d * p.spec.l, 1), -1.0);  // sentinels
-  r.sq_norm =
-      be.centered_products(p.x_view(x_data, space), p.mean_ptr(), static_cast<T>(p.spec.scale),
-                           p.spec.l, p.z_ptr(), p.y_ptr(), r.out.data());
+  r.sq_norm = be.template primitives<detail::DecompositionPrimitives<T>>().centered_products(
+      p.x_view(x_data, space), p.mean_ptr(), static_cast<T>(p.spec.scale), p.spec.l, p.z_ptr(),
+      p.y_ptr(), r.out.data());
   return r;
 }
 

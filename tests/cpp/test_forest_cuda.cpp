@@ -30,6 +30,7 @@
 
 #include "core/backend.hpp"
 #include "ensemble/forest_rules.hpp"
+#include "ensemble/primitives.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/matrix.hpp"
@@ -102,17 +103,20 @@ void check_bin(Backend& cpu, Backend& cuda, int64_t n, int64_t d, int64_t pad, b
   std::vector<T> min_cpu(slots, std::numeric_limits<T>::infinity()), max_cpu(slots, -min_cpu[0]);
   std::vector<T> min_cuda = min_cpu, max_cuda = max_cpu;
   std::vector<uint8_t> codes_cpu(static_cast<size_t>(n * d));
-  cpu.forest_bin(MatrixView<const T>(X.data(), n, d, ld), e.edges.data(), e.offsets.data(),
-                 codes_cpu.data(), min_cpu.data(), max_cpu.data());
+  cpu.template primitives<detail::EnsemblePrimitives<T>>().forest_bin(
+      MatrixView<const T>(X.data(), n, d, ld), e.edges.data(), e.offsets.data(), codes_cpu.data(),
+      min_cpu.data(), max_cpu.data());
 
   NativeArray<uint8_t> codes_cuda(cuda, std::vector<uint8_t>(static_cast<size_t>(n * d), 0xAB));
   if (on_device) {
     NativeArray<T> Xd(cuda, X);
-    cuda.forest_bin(MatrixView<const T>(Xd.data(), n, d, ld, kDevice), e.edges.data(),
-                    e.offsets.data(), codes_cuda.data(), min_cuda.data(), max_cuda.data());
+    cuda.template primitives<detail::EnsemblePrimitives<T>>().forest_bin(
+        MatrixView<const T>(Xd.data(), n, d, ld, kDevice), e.edges.data(), e.offsets.data(),
+        codes_cuda.data(), min_cuda.data(), max_cuda.data());
   } else {
-    cuda.forest_bin(MatrixView<const T>(X.data(), n, d, ld, kHost), e.edges.data(),
-                    e.offsets.data(), codes_cuda.data(), min_cuda.data(), max_cuda.data());
+    cuda.template primitives<detail::EnsemblePrimitives<T>>().forest_bin(
+        MatrixView<const T>(X.data(), n, d, ld, kHost), e.edges.data(), e.offsets.data(),
+        codes_cuda.data(), min_cuda.data(), max_cuda.data());
   }
   EXPECT_EQ(codes_cuda.read(), codes_cpu);
   for (int64_t k = 0; k < slots; ++k) {
@@ -338,8 +342,9 @@ void check_grow(Backend& cpu, Backend& cuda, const GrowCase& c, uint64_t seed) {
   const GrowProblem p = make_problem(c, seed);
   const int ch = p.spec.n_channels;
   std::vector<fr::GrownTree> want;
-  cpu.grow_trees(p.host(), p.spec, c.n_trees, p.counts.data(),
-                 p.mult.empty() ? nullptr : p.mult.data(), p.keys.data(), want);
+  cpu.primitives<detail::EnsemblePrimitives<double>>().grow_trees(
+      p.host(), p.spec, c.n_trees, p.counts.data(), p.mult.empty() ? nullptr : p.mult.data(),
+      p.keys.data(), want);
 
   NativeArray<uint8_t> codes(cuda, p.codes);
   NativeArray<int64_t> row_q(cuda, p.row_q);
@@ -358,8 +363,9 @@ void check_grow(Backend& cpu, Backend& cuda, const GrowCase& c, uint64_t seed) {
     ScopedEnv e1("GPULEARN_CUDA_FOREST_LOCAL_ROWS", tune.local_rows);
     ScopedEnv e2("GPULEARN_CUDA_FOREST_HIST_SLOTS", tune.slots);
     std::vector<fr::GrownTree> got;
-    cuda.grow_trees(dev, p.spec, c.n_trees, p.counts.data(),
-                    p.mult.empty() ? nullptr : p.mult.data(), p.keys.data(), got);
+    cuda.primitives<detail::EnsemblePrimitives<double>>().grow_trees(
+        dev, p.spec, c.n_trees, p.counts.data(), p.mult.empty() ? nullptr : p.mult.data(),
+        p.keys.data(), got);
     ASSERT_EQ(got.size(), want.size());
     for (size_t t = 0; t < want.size(); ++t) {
       SCOPED_TRACE("tree " + std::to_string(t));
@@ -584,15 +590,16 @@ void check_traverse(Backend& cpu, Backend& cuda, int64_t n, int64_t d, int64_t p
 
   std::vector<double> mean_cpu(n * width), mean_cuda(n * width, -1.0);
   std::vector<int64_t> leaves_cpu(n * n_trees), leaves_cuda(n * n_trees, -1);
-  cpu.forest_traverse(MatrixView<const T>(X.data(), n, d, ld), f.view(), mean_cpu.data(),
-                      leaves_cpu.data());
+  cpu.template primitives<detail::EnsemblePrimitives<T>>().forest_traverse(
+      MatrixView<const T>(X.data(), n, d, ld), f.view(), mean_cpu.data(), leaves_cpu.data());
   auto run = [&](double* mean, int64_t* leaves) {
     if (on_device) {
       NativeArray<T> Xd(cuda, X);
-      cuda.forest_traverse(MatrixView<const T>(Xd.data(), n, d, ld, kDevice), f.view(), mean,
-                           leaves);
+      cuda.template primitives<detail::EnsemblePrimitives<T>>().forest_traverse(
+          MatrixView<const T>(Xd.data(), n, d, ld, kDevice), f.view(), mean, leaves);
     } else {
-      cuda.forest_traverse(MatrixView<const T>(X.data(), n, d, ld, kHost), f.view(), mean, leaves);
+      cuda.template primitives<detail::EnsemblePrimitives<T>>().forest_traverse(
+          MatrixView<const T>(X.data(), n, d, ld, kHost), f.view(), mean, leaves);
     }
   };
   run(mean_cuda.data(), leaves_cuda.data());

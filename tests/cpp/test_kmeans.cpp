@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "cluster/primitives.hpp"
 #include "core/backend.hpp"
 #include "gpulearn/cluster/kmeans.hpp"
 #include "gpulearn/core/context.hpp"
@@ -94,8 +95,9 @@ TYPED_TEST(KMeansCpuTest, AssignMatchesPlainLoopsAndIgnoresThreadCount) {
     std::vector<T> dist(p.n);
     std::vector<double> s(p.k * p.d), w(p.k);
     const detail::KMeansStepStats st =
-        be->kmeans_assign(p.X(), p.W(), shift.data(), p.centers.data(), p.k, labels.data(),
-                          dist.data(), s.data(), w.data());
+        be->template primitives<detail::ClusterPrimitives<T>>().kmeans_assign(
+            p.X(), p.W(), shift.data(), p.centers.data(), p.k, labels.data(), dist.data(), s.data(),
+            w.data());
     EXPECT_EQ(labels, ref) << threads << " threads";
     EXPECT_EQ(st.changed, p.n);
     EXPECT_NEAR(st.inertia, (double)inertia, Tol<T>() * (double)inertia);
@@ -108,8 +110,9 @@ TYPED_TEST(KMeansCpuTest, AssignMatchesPlainLoopsAndIgnoresThreadCount) {
     if (first_sums.empty()) first_sums = s;
     EXPECT_EQ(s, first_sums) << "sums depend on the thread count";
     // A second pass with the same centers changes nothing.
-    EXPECT_EQ(be->kmeans_assign(p.X(), p.W(), shift.data(), p.centers.data(), p.k, labels.data(),
-                                nullptr, nullptr, nullptr)
+    EXPECT_EQ(be->template primitives<detail::ClusterPrimitives<T>>()
+                  .kmeans_assign(p.X(), p.W(), shift.data(), p.centers.data(), p.k, labels.data(),
+                                 nullptr, nullptr, nullptr)
                   .changed,
               0);
   }
@@ -121,8 +124,9 @@ TYPED_TEST(KMeansCpuTest, TiesGoToTheLowestIndex) {
   const std::vector<T> c = {1, 0, 1, 0, 3, 0};  // centers 0 and 1 coincide
   auto be = detail::make_cpu_backend(1);
   std::vector<int32_t> labels(2, 7);
-  be->kmeans_assign(MatrixView<const T>(x.data(), 2, 2), VectorView<const T>(), nullptr, c.data(),
-                    3, labels.data(), nullptr, nullptr, nullptr);
+  be->template primitives<detail::ClusterPrimitives<T>>().kmeans_assign(
+      MatrixView<const T>(x.data(), 2, 2), VectorView<const T>(), nullptr, c.data(), 3,
+      labels.data(), nullptr, nullptr, nullptr);
   EXPECT_EQ(labels, (std::vector<int32_t>{0, 0}));
 }
 
@@ -131,7 +135,8 @@ TYPED_TEST(KMeansCpuTest, SqDistancesPotentialsAndUpdate) {
   const Problem<T> p(700, 4, 3, 302);
   auto be = detail::make_cpu_backend(2);
   std::vector<T> D(p.n * p.k);
-  be->sq_distances(p.X(), nullptr, p.centers.data(), p.k, MatrixView<T>(D.data(), p.n, p.k));
+  be->template primitives<detail::ClusterPrimitives<T>>().sq_distances(
+      p.X(), nullptr, p.centers.data(), p.k, MatrixView<T>(D.data(), p.n, p.k));
   for (int64_t i = 0; i < p.n; i += 13) {
     for (int64_t j = 0; j < p.k; ++j) {
       EXPECT_NEAR(D[i * p.k + j], (double)p.Dist(i, nullptr, j),
@@ -141,15 +146,17 @@ TYPED_TEST(KMeansCpuTest, SqDistancesPotentialsAndUpdate) {
   std::vector<T> cur(p.n);
   for (int64_t i = 0; i < p.n; ++i) cur[i] = D[i * p.k + 1] * T(0.7);
   std::vector<double> pot(p.k);
-  be->min_potentials(VectorView<const T>(cur.data(), p.n), MatrixView<const T>(D.data(), p.n, p.k),
-                     p.W(), pot.data());
+  be->template primitives<detail::ClusterPrimitives<T>>().min_potentials(
+      VectorView<const T>(cur.data(), p.n), MatrixView<const T>(D.data(), p.n, p.k), p.W(),
+      pot.data());
   for (int64_t j = 0; j < p.k; ++j) {
     double expect = 0;
     for (int64_t i = 0; i < p.n; ++i) expect += (double)p.w[i] * std::min(cur[i], D[i * p.k + j]);
     EXPECT_NEAR(pot[j], expect, 1e-12 * expect);
   }
   std::vector<T> updated = cur;
-  be->min_update(VectorView<T>(updated.data(), p.n), MatrixView<const T>(D.data(), p.n, p.k), 2);
+  be->template primitives<detail::ClusterPrimitives<T>>().min_update(
+      VectorView<T>(updated.data(), p.n), MatrixView<const T>(D.data(), p.n, p.k), 2);
   for (int64_t i = 0; i < p.n; ++i) EXPECT_EQ(updated[i], std::min(cur[i], D[i * p.k + 2]));
 }
 
@@ -159,13 +166,13 @@ TYPED_TEST(KMeansCpuTest, DrawsFollowSearchsorted) {
   auto be = detail::make_cpu_backend(1);
   const std::vector<double> u = {0.0, 0.2, 0.25, 0.26, 0.99, 0.999999};
   std::vector<int64_t> idx(u.size());
-  be->weighted_draws(VectorView<const T>(p.data(), 5), VectorView<const T>(), u.data(), u.size(),
-                     idx.data());
+  be->template primitives<detail::ClusterPrimitives<T>>().weighted_draws(
+      VectorView<const T>(p.data(), 5), VectorView<const T>(), u.data(), u.size(), idx.data());
   EXPECT_EQ(idx, (std::vector<int64_t>{0, 1, 1, 3, 3, 3}));
   // With weights and no p: the weights alone.
   const std::vector<T> w = {1, 0, 1, 0, 2};
-  be->weighted_draws(VectorView<const T>(), VectorView<const T>(w.data(), 5), u.data(), u.size(),
-                     idx.data());
+  be->template primitives<detail::ClusterPrimitives<T>>().weighted_draws(
+      VectorView<const T>(), VectorView<const T>(w.data(), 5), u.data(), u.size(), idx.data());
   EXPECT_EQ(idx, (std::vector<int64_t>{0, 0, 0, 2, 4, 4}));
 }
 
@@ -173,19 +180,20 @@ TYPED_TEST(KMeansCpuTest, IndependentDrawsAndLargest) {
   using T = TypeParam;
   std::vector<T> p(10000, T(1));
   auto be = detail::make_cpu_backend(1);
-  const auto all =
-      be->independent_draws(VectorView<const T>(p.data(), p.size()), VectorView<const T>(), 1.0, 5);
+  const auto all = be->template primitives<detail::ClusterPrimitives<T>>().independent_draws(
+      VectorView<const T>(p.data(), p.size()), VectorView<const T>(), 1.0, 5);
   EXPECT_EQ(all.size(), p.size());  // probability 1: every row
-  const auto some =
-      be->independent_draws(VectorView<const T>(p.data(), p.size()), VectorView<const T>(), 0.1, 5);
+  const auto some = be->template primitives<detail::ClusterPrimitives<T>>().independent_draws(
+      VectorView<const T>(p.data(), p.size()), VectorView<const T>(), 0.1, 5);
   EXPECT_GT(some.size(), 850u);
   EXPECT_LT(some.size(), 1150u);
   EXPECT_TRUE(std::is_sorted(some.begin(), some.end()));
-  EXPECT_EQ(some, be->independent_draws(VectorView<const T>(p.data(), p.size()),
-                                        VectorView<const T>(), 0.1, 5));
+  EXPECT_EQ(some, be->template primitives<detail::ClusterPrimitives<T>>().independent_draws(
+                      VectorView<const T>(p.data(), p.size()), VectorView<const T>(), 0.1, 5));
   const std::vector<T> v = {3, 9, 1, 9, 5};
   std::vector<int64_t> idx(3);
-  be->largest(VectorView<const T>(v.data(), 5), 3, idx.data());
+  be->template primitives<detail::ClusterPrimitives<T>>().largest(VectorView<const T>(v.data(), 5),
+                                                                  3, idx.data());
   EXPECT_EQ(idx, (std::vector<int64_t>{1, 3, 4}));
 }
 

@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cluster/primitives.hpp"
 #include "core/backend.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
@@ -186,7 +187,7 @@ AssignResult<T> assign_cpu(Backend& cpu, const Problem<T>& p, bool want_dist, bo
   r.sq_dist.assign(p.spec.n, T(-1));
   r.sums.assign(p.spec.k * p.spec.d, -1.0);
   r.weights.assign(p.spec.k, -1.0);
-  r.stats = cpu.kmeans_assign(
+  r.stats = cpu.template primitives<detail::ClusterPrimitives<T>>().kmeans_assign(
       p.x_view(p.X.data(), kHost), p.w_view(p.w.data(), kHost), p.shift_ptr(), p.centers.data(),
       p.spec.k, r.labels.data(), want_dist ? r.sq_dist.data() : nullptr,
       want_sums ? r.sums.data() : nullptr, want_sums ? r.weights.data() : nullptr);
@@ -202,7 +203,7 @@ AssignResult<T> assign_cuda(Backend& cuda, const Problem<T>& p, bool want_dist, 
   AssignResult<T> r;
   r.sums.assign(p.spec.k * p.spec.d, -1.0);
   r.weights.assign(p.spec.k, -1.0);
-  r.stats = cuda.kmeans_assign(
+  r.stats = cuda.template primitives<detail::ClusterPrimitives<T>>().kmeans_assign(
       p.x_view(X.data(), kDevice), p.w_view(w.data(), kDevice), p.shift_ptr(), p.centers.data(),
       p.spec.k, labels.data(), want_dist ? sq_dist.data() : nullptr,
       want_sums ? r.sums.data() : nullptr, want_sums ? r.weights.data() : nullptr);
@@ -226,8 +227,9 @@ int64_t check_labels(Backend& cpu, const Problem<T>& p, const std::vector<int32_
                              << differ[0] << ": " << actual[differ[0]] << " vs "
                              << expected[differ[0]];
   std::vector<T> D(n * k);
-  cpu.sq_distances(p.x_view(p.X.data(), kHost), p.shift_ptr(), p.centers.data(), k,
-                   MatrixView<T>(D.data(), n, k));
+  cpu.template primitives<detail::ClusterPrimitives<T>>().sq_distances(
+      p.x_view(p.X.data(), kHost), p.shift_ptr(), p.centers.data(), k,
+      MatrixView<T>(D.data(), n, k));
   const double tol = 2 * p.distance_tolerance();  // each backend's error
   for (int64_t i : differ) {
     const double a = D[i * k + actual[i]], b = D[i * k + expected[i]];
@@ -415,12 +417,14 @@ TYPED_TEST(CudaKMeansTest, SqDistancesMatchCpu) {
       const int64_t n = spec.n, k = spec.k, ld = k + 3;
       const T sentinel = T(-12345);
       std::vector<T> want(n * ld, sentinel);
-      this->cpu().sq_distances(p.x_view(p.X.data(), kHost), p.shift_ptr(), p.centers.data(), k,
-                               MatrixView<T>(want.data(), n, k, ld));
+      this->cpu().template primitives<detail::ClusterPrimitives<T>>().sq_distances(
+          p.x_view(p.X.data(), kHost), p.shift_ptr(), p.centers.data(), k,
+          MatrixView<T>(want.data(), n, k, ld));
       const NativeArray<T> X(this->cuda(), p.X);
       NativeArray<T> out(this->cuda(), std::vector<T>(n * ld, sentinel));
-      this->cuda().sq_distances(p.x_view(X.data(), kDevice), p.shift_ptr(), p.centers.data(), k,
-                                MatrixView<T>(out.data(), n, k, ld, kDevice));
+      this->cuda().template primitives<detail::ClusterPrimitives<T>>().sq_distances(
+          p.x_view(X.data(), kDevice), p.shift_ptr(), p.centers.data(), k,
+          MatrixView<T>(out.data(), n, k, ld, kDevice));
       const std::vector<T> got = out.read();
       std::vector<T> got_packed, want_packed;
       for (int64_t i = 0; i < n; ++i) {
@@ -460,24 +464,26 @@ TYPED_TEST(CudaKMeansTest, MinPotentialsAndUpdateMatchCpu) {
         const VectorView<const T> w_host =
             weighted ? VectorView<const T>(w.data(), n, w_stride) : VectorView<const T>();
         std::vector<double> want(t), got(t);
-        this->cpu().min_potentials(VectorView<const T>(cur.data(), n),
-                                   MatrixView<const T>(D.data(), n, t, ld), w_host, want.data());
+        this->cpu().template primitives<detail::ClusterPrimitives<T>>().min_potentials(
+            VectorView<const T>(cur.data(), n), MatrixView<const T>(D.data(), n, t, ld), w_host,
+            want.data());
         NativeArray<T> cur_d(this->cuda(), cur);
         const NativeArray<T> D_d(this->cuda(), D), w_d(this->cuda(), w);
         const VectorView<const T> w_dev =
             weighted ? VectorView<const T>(w_d.data(), n, w_stride, kDevice)
                      : VectorView<const T>();
-        this->cuda().min_potentials(VectorView<const T>(cur_d.data(), n, 1, kDevice),
-                                    MatrixView<const T>(D_d.data(), n, t, ld, kDevice), w_dev,
-                                    got.data());
+        this->cuda().template primitives<detail::ClusterPrimitives<T>>().min_potentials(
+            VectorView<const T>(cur_d.data(), n, 1, kDevice),
+            MatrixView<const T>(D_d.data(), n, t, ld, kDevice), w_dev, got.data());
         expect_close(got, want, kSumTolerance, "potentials");
 
         // min_update with the last candidate: exact (a comparison).
         std::vector<T> updated = cur;
-        this->cpu().min_update(VectorView<T>(updated.data(), n),
-                               MatrixView<const T>(D.data(), n, t, ld), t - 1);
-        this->cuda().min_update(VectorView<T>(cur_d.data(), n, 1, kDevice),
-                                MatrixView<const T>(D_d.data(), n, t, ld, kDevice), t - 1);
+        this->cpu().template primitives<detail::ClusterPrimitives<T>>().min_update(
+            VectorView<T>(updated.data(), n), MatrixView<const T>(D.data(), n, t, ld), t - 1);
+        this->cuda().template primitives<detail::ClusterPrimitives<T>>().min_update(
+            VectorView<T>(cur_d.data(), n, 1, kDevice),
+            MatrixView<const T>(D_d.data(), n, t, ld, kDevice), t - 1);
         EXPECT_EQ(cur_d.read(), updated);
       }
     }
@@ -503,13 +509,15 @@ TYPED_TEST(CudaKMeansTest, WeightedDrawsMatchCpu) {
       const auto p_host = use_p ? VectorView<const T>(p.data(), n, 2) : VectorView<const T>();
       const auto w_host = use_w ? VectorView<const T>(w.data(), n) : VectorView<const T>();
       std::vector<int64_t> want(t), got(t);
-      this->cpu().weighted_draws(p_host, w_host, u.data(), t, want.data());
+      this->cpu().template primitives<detail::ClusterPrimitives<T>>().weighted_draws(
+          p_host, w_host, u.data(), t, want.data());
       const NativeArray<T> p_d(this->cuda(), p), w_d(this->cuda(), w);
       const auto p_dev =
           use_p ? VectorView<const T>(p_d.data(), n, 2, kDevice) : VectorView<const T>();
       const auto w_dev =
           use_w ? VectorView<const T>(w_d.data(), n, 1, kDevice) : VectorView<const T>();
-      this->cuda().weighted_draws(p_dev, w_dev, u.data(), t, got.data());
+      this->cuda().template primitives<detail::ClusterPrimitives<T>>().weighted_draws(
+          p_dev, w_dev, u.data(), t, got.data());
       EXPECT_EQ(got, want);
     }
   }
@@ -531,9 +539,11 @@ TYPED_TEST(CudaKMeansTest, IndependentDrawsMatchCpu) {
         SCOPED_TRACE("scale " + std::to_string(scale));
         for (uint64_t seed : {uint64_t{0}, uint64_t{42}, ~uint64_t{0}}) {
           const std::vector<int64_t> want =
-              this->cpu().independent_draws(VectorView<const T>(p.data(), n), w_host, scale, seed);
-          const std::vector<int64_t> got = this->cuda().independent_draws(
-              VectorView<const T>(p_d.data(), n, 1, kDevice), w_dev, scale, seed);
+              this->cpu().template primitives<detail::ClusterPrimitives<T>>().independent_draws(
+                  VectorView<const T>(p.data(), n), w_host, scale, seed);
+          const std::vector<int64_t> got =
+              this->cuda().template primitives<detail::ClusterPrimitives<T>>().independent_draws(
+                  VectorView<const T>(p_d.data(), n, 1, kDevice), w_dev, scale, seed);
           EXPECT_EQ(got, want) << "seed " << seed;
         }
       }
@@ -557,8 +567,10 @@ TYPED_TEST(CudaKMeansTest, LargestMatchesCpu) {
       for (int64_t m : {int64_t{1}, int64_t{3}, std::min<int64_t>(n, 50), n}) {
         if (m > n) continue;
         std::vector<int64_t> want(m), got(m);
-        this->cpu().largest(VectorView<const T>(p.data(), n, 2), m, want.data());
-        this->cuda().largest(VectorView<const T>(p_d.data(), n, 2, kDevice), m, got.data());
+        this->cpu().template primitives<detail::ClusterPrimitives<T>>().largest(
+            VectorView<const T>(p.data(), n, 2), m, want.data());
+        this->cuda().template primitives<detail::ClusterPrimitives<T>>().largest(
+            VectorView<const T>(p_d.data(), n, 2, kDevice), m, got.data());
         EXPECT_EQ(got, want) << "m " << m;
       }
     }
@@ -571,23 +583,24 @@ TYPED_TEST(CudaKMeansTest, RejectsHostArrays) {
   const Problem<T> p = make_problem<T>(2101, Spec{});
   std::vector<int32_t> labels = p.labels;
   // X in host memory: the driver keeps k-means arrays in the native (device) space.
-  EXPECT_THROW(this->cuda().kmeans_assign(p.x_view(p.X.data(), kHost), VectorView<const T>(),
-                                          nullptr, p.centers.data(), p.spec.k, labels.data(),
-                                          nullptr, nullptr, nullptr),
+  EXPECT_THROW(this->cuda().template primitives<detail::ClusterPrimitives<T>>().kmeans_assign(
+                   p.x_view(p.X.data(), kHost), VectorView<const T>(), nullptr, p.centers.data(),
+                   p.spec.k, labels.data(), nullptr, nullptr, nullptr),
                InvalidArgument);
   // Host memory mislabelled as device memory, and host labels.
-  EXPECT_THROW(this->cuda().kmeans_assign(p.x_view(p.X.data(), kDevice), VectorView<const T>(),
-                                          nullptr, p.centers.data(), p.spec.k, labels.data(),
-                                          nullptr, nullptr, nullptr),
+  EXPECT_THROW(this->cuda().template primitives<detail::ClusterPrimitives<T>>().kmeans_assign(
+                   p.x_view(p.X.data(), kDevice), VectorView<const T>(), nullptr, p.centers.data(),
+                   p.spec.k, labels.data(), nullptr, nullptr, nullptr),
                InvalidArgument);
   const NativeArray<T> X(this->cuda(), p.X);
-  EXPECT_THROW(this->cuda().kmeans_assign(p.x_view(X.data(), kDevice), VectorView<const T>(),
-                                          nullptr, p.centers.data(), p.spec.k, labels.data(),
-                                          nullptr, nullptr, nullptr),
+  EXPECT_THROW(this->cuda().template primitives<detail::ClusterPrimitives<T>>().kmeans_assign(
+                   p.x_view(X.data(), kDevice), VectorView<const T>(), nullptr, p.centers.data(),
+                   p.spec.k, labels.data(), nullptr, nullptr, nullptr),
                InvalidArgument);
   std::vector<T> v(10, T(1));
   std::vector<int64_t> idx(1);
-  EXPECT_THROW(this->cuda().largest(VectorView<const T>(v.data(), 10), 1, idx.data()),
+  EXPECT_THROW(this->cuda().template primitives<detail::ClusterPrimitives<T>>().largest(
+                   VectorView<const T>(v.data(), 10), 1, idx.data()),
                InvalidArgument);
 }
 

@@ -31,6 +31,7 @@
 #include "gpulearn/core/matrix.hpp"
 #include "gpulearn/linear_model/elastic_net.hpp"
 #include "gpulearn/linear_model/logistic_regression.hpp"
+#include "linear_model/primitives.hpp"
 #include "native_array.hpp"
 #include "test_util.hpp"
 
@@ -129,8 +130,9 @@ Result run(Backend& be, const Problem<T>& p, const T* x, const int32_t* labels, 
       p.spec.weighted ? VectorView<const T>(w, p.spec.n, 1, space) : VectorView<const T>();
   Result r;
   r.grad.assign(p.n_grad(), -1.0);  // sentinels
-  r.loss = be.logistic_loss_grad(X, p.spec.n > 0 ? labels : nullptr, wv, p.spec.m, p.coef.data(),
-                                 loss_only ? nullptr : r.grad.data());
+  r.loss = be.template primitives<detail::LinearModelPrimitives<T>>().logistic_loss_grad(
+      X, p.spec.n > 0 ? labels : nullptr, wv, p.spec.m, p.coef.data(),
+      loss_only ? nullptr : r.grad.data());
   return r;
 }
 
@@ -257,11 +259,15 @@ TYPED_TEST(CudaLogisticTest, BadArgumentsThrow) {
   const auto p = make_problem<TypeParam>(4301, spec);
   const MatrixView<const TypeParam> X(p.X.data(), spec.n, spec.d, p.ld);
   std::vector<double> grad(p.n_grad());
-  EXPECT_THROW(this->cuda().logistic_loss_grad(X, p.labels.data(), VectorView<const TypeParam>(), 0,
-                                               p.coef.data(), grad.data()),
+  EXPECT_THROW(this->cuda()
+                   .template primitives<detail::LinearModelPrimitives<TypeParam>>()
+                   .logistic_loss_grad(X, p.labels.data(), VectorView<const TypeParam>(), 0,
+                                       p.coef.data(), grad.data()),
                InvalidArgument);
-  EXPECT_THROW(this->cuda().logistic_loss_grad(X, nullptr, VectorView<const TypeParam>(), 1,
-                                               p.coef.data(), grad.data()),
+  EXPECT_THROW(this->cuda()
+                   .template primitives<detail::LinearModelPrimitives<TypeParam>>()
+                   .logistic_loss_grad(X, nullptr, VectorView<const TypeParam>(), 1, p.coef.data(),
+                                       grad.data()),
                InvalidArgument);
 }
 

@@ -31,6 +31,7 @@
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/matrix.hpp"
 #include "native_array.hpp"
+#include "neighbors/primitives.hpp"
 #include "neighbors/rdist.hpp"
 #include "test_util.hpp"
 
@@ -143,8 +144,9 @@ KnnResult<T> knn_cpu(Backend& cpu, const Problem<T>& p, RdistSpec metric, int64_
   KnnResult<T> r;
   r.dist.assign(p.m() * k, T(-1));
   r.idx.assign(p.m() * k, -1);
-  cpu.knn(metric, shift, p.index_view(p.X.data(), kHost), p.query_view(p.queries().data(), kHost),
-          k, p.shape.self, r.dist.data(), r.idx.data());
+  cpu.template primitives<detail::NeighborsPrimitives<T>>().knn(
+      metric, shift, p.index_view(p.X.data(), kHost), p.query_view(p.queries().data(), kHost), k,
+      p.shape.self, r.dist.data(), r.idx.data());
   return r;
 }
 
@@ -157,8 +159,9 @@ KnnResult<T> knn_cuda(Backend& cuda, const Problem<T>& p, RdistSpec metric, int6
   const T* q = p.shape.self ? X.data() : Q->data();
   NativeArray<T> dist(cuda, std::vector<T>(p.m() * k, T(-1)));
   NativeArray<int64_t> idx(cuda, std::vector<int64_t>(p.m() * k, -1));
-  cuda.knn(metric, shift, p.index_view(X.data(), kDevice), p.query_view(q, kDevice), k,
-           p.shape.self, dist.data(), idx.data());
+  cuda.template primitives<detail::NeighborsPrimitives<T>>().knn(
+      metric, shift, p.index_view(X.data(), kDevice), p.query_view(q, kDevice), k, p.shape.self,
+      dist.data(), idx.data());
   return {dist.read(), idx.read()};
 }
 
@@ -240,17 +243,18 @@ RadiusResult<T> radius_on(Backend& be, const Problem<T>& p, RdistSpec metric, do
   r.idx.assign(2, -7);
   r.dist.assign(2, T(-7));
   if (be.native_space() == kHost) {
-    be.radius_search(metric, shift, p.index_view(p.X.data(), kHost),
-                     p.query_view(p.queries().data(), kHost), bound, p.shape.self, r.offsets, r.idx,
-                     r.dist);
+    be.template primitives<detail::NeighborsPrimitives<T>>().radius_search(
+        metric, shift, p.index_view(p.X.data(), kHost), p.query_view(p.queries().data(), kHost),
+        bound, p.shape.self, r.offsets, r.idx, r.dist);
     return r;
   }
   const NativeArray<T> X(be, p.X);
   std::unique_ptr<NativeArray<T>> Q;
   if (!p.shape.self) Q = std::make_unique<NativeArray<T>>(be, p.Q);
   const T* q = p.shape.self ? X.data() : Q->data();
-  be.radius_search(metric, shift, p.index_view(X.data(), kDevice), p.query_view(q, kDevice), bound,
-                   p.shape.self, r.offsets, r.idx, r.dist);
+  be.template primitives<detail::NeighborsPrimitives<T>>().radius_search(
+      metric, shift, p.index_view(X.data(), kDevice), p.query_view(q, kDevice), bound, p.shape.self,
+      r.offsets, r.idx, r.dist);
   return r;
 }
 
@@ -500,16 +504,16 @@ TYPED_TEST(CudaNeighborsTest, RejectsHostMemory) {
   const MatrixView<const T> host_q = p.query_view(p.Q.data(), kHost);
   EXPECT_TRUE(test_util::ThrowsWith<InvalidArgument>(
       [&] {
-        this->cuda().knn(kMetrics[0].spec, nullptr, host_x, host_q, 1, false, dist.data(),
-                         idx.data());
+        this->cuda().template primitives<detail::NeighborsPrimitives<T>>().knn(
+            kMetrics[0].spec, nullptr, host_x, host_q, 1, false, dist.data(), idx.data());
       },
       {"device memory"}));
   std::vector<int64_t> offsets, found;
   std::vector<T> found_dist;
   EXPECT_TRUE(test_util::ThrowsWith<InvalidArgument>(
       [&] {
-        this->cuda().radius_search(kMetrics[0].spec, nullptr, host_x, host_q, 1.0, false, offsets,
-                                   found, found_dist);
+        this->cuda().template primitives<detail::NeighborsPrimitives<T>>().radius_search(
+            kMetrics[0].spec, nullptr, host_x, host_q, 1.0, false, offsets, found, found_dist);
       },
       {"device memory"}));
 }

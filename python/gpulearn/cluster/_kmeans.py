@@ -9,14 +9,11 @@ from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import (_check_sample_weight, check_array, check_is_fitted,
-                                      validate_data)
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from .. import _arrays, _core
 from .._base import DeviceEstimatorMixin
 from .._config import check_device_string
-
-_FLOATS = [np.float64, np.float32]
 
 
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
@@ -133,41 +130,17 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         """
         self._validate_params()
         check_device_string(self.device)
-        ctx, on_device = self._fit_context(X)
+        p = self._prepare(X, reset=True)
         random_state = check_random_state(self.random_state)
-        if on_device:
-            keep, X_ref, w_ref = self._device_inputs(X, sample_weight)
-            X_host = None
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self.n_features_in_ = X_ref.cols
-            dtype = np.dtype(X_ref.dtype)
-        else:
-            X_host = validate_data(self, _arrays.to_host(X), dtype=_FLOATS,
-                                   ensure_all_finite=False)
-            X_host = _arrays.readable(X_host)
-            dtype = X_host.dtype
-            w = None
-            if sample_weight is not None:
-                w = _arrays.readable(_check_sample_weight(
-                    _arrays.to_host(sample_weight), X_host, dtype=dtype,
-                    ensure_non_negative=True))
-            keep = (X_host, w)
-            X_ref = _arrays.host_ref(X_host)
-            w_ref = None if w is None else _arrays.host_ref(w)
+        ctx, X_ref, dtype, on_device = p.ctx, p.ref, p.dtype, p.on_device
+        w, w_ref = self._weights(p, sample_weight)
         n_samples = X_ref.rows
         # The core checks this too (same words); checked here first because a callable init is
         # called before the core sees the data, and scikit-learn raises before calling it.
         if n_samples < self.n_clusters:
             raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
         n_init = self._resolved_n_init()
-        if on_device:
-            labels = _arrays.empty_like_input(_arrays.input_kind(X), (n_samples,), np.int32,
-                                              like=keep[0])
-            labels_ref = _arrays.device_ref(labels)
-        else:
-            labels = np.empty(n_samples, dtype=np.int32)
-            labels_ref = _arrays.host_ref(labels)
+        labels, labels_ref = p.empty((n_samples,), np.int32)
 
         def run(init_name, centers, runs):
             seed = int(random_state.randint(np.iinfo(np.int32).max))
@@ -183,7 +156,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         else:
             # Called once per run on the data centred on their mean, as scikit-learn does; the
             # centers it returns are in that frame.
-            X_all = _arrays.to_host(keep[0]) if on_device else X_host
+            X_all = _arrays.to_host(p.X)
             mean = X_all.mean(axis=0)
             result, best_labels = None, None
             for _ in range(n_init):
@@ -191,9 +164,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                 candidate = run("array", self._check_centers(centers, dtype) + mean, 1)
                 if result is None or candidate["inertia"] < result["inertia"]:
                     result, best_labels = candidate, _arrays.to_host(labels).copy()
-            labels = best_labels if not on_device else _arrays.to_device_like(keep[0],
-                                                                                 best_labels)
-        del keep
+            labels = best_labels if not on_device else _arrays.to_device_like(p.X, best_labels)
+        del p, w
         self.cluster_centers_ = result["centers"]
         self.labels_ = _arrays.to_host(labels) if on_device else labels
         self.inertia_ = float(result["inertia"])
@@ -207,65 +179,31 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                 ConvergenceWarning, stacklevel=2)
         return self
 
-    def _device_inputs(self, X, sample_weight):
-        X, X_ref = _arrays.as_device_matrix(X, "X")
-        if X_ref.rows == 0 or X_ref.cols == 0:
-            raise ValueError(
-                f"Found array with shape ({X_ref.rows}, {X_ref.cols}): at least 1 sample and "
-                "1 feature are required.")
-        w, w_ref = self._device_weights(X, X_ref, sample_weight, X_ref.dtype)
-        _arrays.synchronize_producers(*(a for a in (X, w) if a is not None))
-        return (X, w), X_ref, w_ref
-
     @staticmethod
-    def _device_weights(X, X_ref, sample_weight, dtype):
-        """sample_weight on X's GPU, checked as on the host (shape, finite, non-negative, not
-        all zero): the n weights are copied to the host for it."""
+    def _weights(p, sample_weight):
+        """(array, ArrayRef) of sample_weight where the prepared X is, checked as scikit-learn
+        checks it (shape, finite, non-negative, not all zero; on the host); (None, None)."""
         if sample_weight is None:
             return None, None
         checked = _check_sample_weight(_arrays.to_host(sample_weight),
-                                       np.empty((X_ref.rows, 0), dtype=dtype), dtype=dtype,
+                                       np.empty((p.n_samples, 0), dtype=p.dtype), dtype=p.dtype,
                                        ensure_non_negative=True)
-        w = _arrays.to_device_like(X, np.ascontiguousarray(checked))
-        w, w_ref = _arrays.as_device_matrix(w, "sample_weight", dtype=dtype, ensure_2d=False)
-        return w, w_ref
+        return p.put(checked, "sample_weight")
 
     def _prepared(self, X, sample_weight=None):
-        """(context, kind, X kept alive, X_ref, w_ref, on_device) for predict-like calls."""
+        """(Prepared X, weights kept alive, weights' ArrayRef) for predict-like calls, in the
+        dtype of the centers."""
         check_is_fitted(self)
-        kind = _arrays.input_kind(X)
-        ctx, on_device = self._predict_context(X)
-        dtype = self.cluster_centers_.dtype
-        if on_device:
-            X, X_ref = _arrays.as_device_matrix(X, "X", dtype=dtype)
-            if X_ref.cols != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X_ref.cols} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input.")
-            w, w_ref = self._device_weights(X, X_ref, sample_weight, dtype)
-            _arrays.synchronize_producers(*(a for a in (X, w) if a is not None))
-            return ctx, kind, (X, w), X_ref, w_ref, True
-        X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS,
-                          ensure_all_finite=False)
-        X = _arrays.readable(X.astype(dtype, copy=False))
-        w = None
-        if sample_weight is not None:
-            w = _arrays.readable(_check_sample_weight(_arrays.to_host(sample_weight), X,
-                                                      dtype=dtype, ensure_non_negative=True))
-        return ctx, kind, (X, w), _arrays.host_ref(X), (None if w is None else
-                                                        _arrays.host_ref(w)), False
+        p = self._prepare(X, reset=False, dtype=self.cluster_centers_.dtype)
+        return (p, *self._weights(p, sample_weight))
 
     def _labels_and_inertia(self, X, sample_weight=None):
-        ctx, kind, keep, X_ref, w_ref, on_device = self._prepared(X, sample_weight)
-        if on_device:
-            labels = _arrays.empty_like_input(kind, (X_ref.rows,), np.int32, like=keep[0])
-            labels_ref = _arrays.device_ref(labels)
-        else:
-            labels = np.empty(X_ref.rows, dtype=np.int32)
-            labels_ref = _arrays.host_ref(labels)
+        p, w, w_ref = self._prepared(X, sample_weight)
+        ctx, X_ref = p.ctx, p.ref
+        labels, labels_ref = p.empty((X_ref.rows,), np.int32)
         inertia = _core.kmeans_predict(ctx, {"centers": self.cluster_centers_}, X_ref, w_ref,
                                        labels_ref)
-        return labels, inertia, kind
+        return labels, inertia, p.kind
 
     def predict(self, X):
         """The index of the closest cluster center of each sample.
@@ -300,26 +238,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         -------
         X_new : array of shape (n_samples, n_clusters), of the kind of array that came in
         """
-        ctx, kind, keep, X_ref, _, on_device = self._prepared(X)
-        shape = (X_ref.rows, self.n_clusters)
+        p = self._prepared(X)[0]
+        ctx, kind = p.ctx, p.kind
         dtype = self.cluster_centers_.dtype
         # float32 distances are computed in float64, as scikit-learn's euclidean_distances
         # does: near a center, |x|^2 - 2 x.c + |c|^2 in float32 keeps few digits.
-        if on_device:
-            X64, X_ref = _arrays.as_device_matrix(keep[0], "X", dtype=np.float64)
-            _arrays.synchronize_producers(X64)
-            out = _arrays.empty_like_input(kind, shape, np.float64, like=X64)
-            out_ref = _arrays.device_ref(out)
-        else:
-            X64 = _arrays.readable(keep[0].astype(np.float64, copy=False))
-            X_ref = _arrays.host_ref(X64)
-            out = np.empty(shape, dtype=np.float64)
-            out_ref = _arrays.host_ref(out)
+        X64, X_ref = p.put(p.X, "X", dtype=np.float64)
+        out, out_ref = p.empty((X_ref.rows, self.n_clusters), np.float64)
         _core.kmeans_sq_distances(ctx, {"centers": self.cluster_centers_.astype(np.float64)},
                                   X_ref, out_ref)
         out **= 0.5
         if dtype != np.float64:
-            out = (_arrays.as_device_matrix(out, "X_new", dtype=dtype)[0] if on_device
+            out = (_arrays.as_device_matrix(out, "X_new", dtype=dtype)[0] if p.on_device
                    else out.astype(dtype))
         return self._output(out, kind)
 

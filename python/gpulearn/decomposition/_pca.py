@@ -6,11 +6,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.decomposition import PCA as _SkPCA
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import _arrays, _core, _devices
 from .._config import check_device_string
-from ._base import _FLOATS, DecompositionBase
+from ._base import DecompositionBase
 
 
 def _plain_n_components(n_components):
@@ -106,7 +106,8 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         self._validate_params()
         check_device_string(self.device)
-        ctx, X, X_ref = self._fit_input(X)
+        p = self._prepare(X, reset=True)
+        ctx, X_ref = p.ctx, p.ref
         n, d = X_ref.rows, X_ref.cols
         power = "auto" if self.iterated_power == "auto" else int(self.iterated_power)
         n_components = _plain_n_components(self.n_components)
@@ -125,7 +126,7 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 start = start.astype(np.float32).astype(np.float64)
             params.random_start = start
         result = _core.pca_fit(ctx, params, X_ref)
-        del X
+        del p
         dtype = result["components"].dtype
         self._fit_svd_solver = result["solver"]
         self.components_ = result["components"]
@@ -201,11 +202,12 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ll : array of shape (n_samples,), of the kind of array that came in
         """
         model = self._model()
-        ctx, kind, X, X_ref, on_device = self._projection_input(X, self.n_features_in_)
+        p = self._prepare(X, reset=False, dtype=self.components_.dtype)
+        ctx, X_ref = p.ctx, p.ref
         ll = _core.pca_score_samples(ctx, model, X_ref)
-        if on_device:
-            ll = _arrays.to_device_like(X, ll)
-        return self._output(ll, kind)
+        if p.on_device:
+            ll = _arrays.to_device_like(p.X, ll)
+        return self._output(ll, p.kind)
 
     def score(self, X, y=None):
         """The average log-likelihood of the samples."""

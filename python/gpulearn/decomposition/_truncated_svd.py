@@ -72,7 +72,8 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         """
         self._validate_params()
         check_device_string(self.device)
-        ctx, X, X_ref = self._fit_input(X, ensure_min_features=2)
+        p = self._prepare(X, reset=True, ensure_min_features=2)
+        ctx, X_ref = p.ctx, p.ref
         n, d = X_ref.rows, X_ref.cols
         start = None
         if self.algorithm == "randomized":
@@ -87,7 +88,7 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
             n_iter=int(self.n_iter), n_oversamples=int(self.n_oversamples), tol=float(self.tol),
             random_start=start)
         result = _core.truncated_svd_fit(ctx, params, X_ref)
-        del X
+        del p
         self.components_ = result["components"]
         self.explained_variance_ = result["explained_variance"]
         self.explained_variance_ratio_ = result["explained_variance_ratio"]

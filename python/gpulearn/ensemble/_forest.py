@@ -19,15 +19,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (_check_sample_weight, check_array, check_is_fitted,
-                                      validate_data)
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from .. import _arrays, _core
 from .._base import DeviceEstimatorMixin, host_score
 from .._config import check_device_string
 from ._tree import ForestTreeClassifier, ForestTreeRegressor
 
-_FLOATS = [np.float64, np.float32]
 _MAX_INT = np.iinfo(np.int32).max
 # The fitted forest's record as the core returns it (RandomForest's fields); predict hands the
 # node arrays back by these names.
@@ -143,34 +141,21 @@ class _BaseForest(DeviceEstimatorMixin):
                 "supported. Convert it with X.toarray(), or use scikit-learn's estimator.")
         if sparse.issparse(y):
             raise ValueError("sparse multilabel-indicator for y is not supported.")
-        ctx, on_device = self._fit_context(X)
-        y = _arrays.to_host(y)
-        if on_device:
-            X, X_ref = _arrays.as_device_matrix(X, "X")
-            if X_ref.rows == 0 or X_ref.cols == 0:
-                raise ValueError(
-                    f"Found array with shape ({X_ref.rows}, {X_ref.cols}): at least 1 sample "
-                    "and 1 feature are required.")
+        # NaN and infinity in X are refused by the core's pass over X (gpulearn's trees take no
+        # missing values), on the host as on the device.
+        p = self._prepare(X, _arrays.to_host(y), reset=True, multi_output=True,
+                          y_numeric=not self._is_classifier)
+        y = p.y
+        if p.on_device:
             if y is None:
                 raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
                                  "target y is None.")
             y = check_array(y, ensure_2d=False, dtype=None if self._is_classifier else "numeric",
                             input_name="y")
-            if y.shape[0] != X_ref.rows:
+            if y.shape[0] != p.n_samples:
                 raise ValueError(
                     "Found input variables with inconsistent numbers of samples: "
-                    f"[{X_ref.rows}, {y.shape[0]}]")
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self.n_features_in_ = X_ref.cols
-            _arrays.synchronize_producers(X)
-        else:
-            # NaN and infinity in X are refused by the core's pass over X (gpulearn's trees
-            # take no missing values), as on the device path.
-            X, y = validate_data(self, _arrays.to_host(X), y, multi_output=True, dtype=_FLOATS,
-                                 y_numeric=not self._is_classifier, ensure_all_finite=False)
-            X = _arrays.readable(X)
-            X_ref = _arrays.host_ref(X)
+                    f"[{p.n_samples}, {y.shape[0]}]")
         y = np.atleast_1d(y)
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn(
@@ -179,13 +164,14 @@ class _BaseForest(DeviceEstimatorMixin):
                 DataConversionWarning, stacklevel=4)  # the caller of fit
         if y.ndim == 1:
             y = np.reshape(y, (-1, 1))
-        return ctx, X, X_ref, y
+        return p, y
 
     def _fit_forest(self, X, y, sample_weight):
         self._validate_params()
         check_device_string(self.device)
         self._check_supported()
-        ctx, X_keep, X_ref, y = self._validated_fit_data(X, y)
+        p, y = self._validated_fit_data(X, y)
+        ctx, X_ref = p.ctx, p.ref
         n_samples = X_ref.rows
         dtype = np.dtype(X_ref.dtype)
         self.n_outputs_ = y.shape[1]
@@ -233,7 +219,7 @@ class _BaseForest(DeviceEstimatorMixin):
             balanced_subsample=balanced_subsample, oob=bool(self.oob_score), seed=seed,
             n_bins=int(self.n_bins))
         result = _core.random_forest_fit(ctx, params, X_ref, labels, n_classes, Y, w_ref)
-        del X_keep
+        del p
 
         self._forest = {key: result[key] for key in _FOREST_ARRAYS}
         self._max_features = int(result["max_features"])
@@ -259,24 +245,12 @@ class _BaseForest(DeviceEstimatorMixin):
         """(host result, input kind, device input or None): the core's predict (mean over
         the trees) or apply, over all trees or the slice ``trees`` of them."""
         check_is_fitted(self, "_forest")
-        kind = _arrays.input_kind(X)
+        if sparse.issparse(X):
+            raise TypeError(f"gpulearn's {type(self).__name__} takes dense data; sparse "
+                            "input is not supported.")
         device_input = X if _arrays.device_ordinal(X) is not None else None
-        ctx, on_device = self._predict_context(X)
-        if on_device:
-            X, X_ref = _arrays.as_device_matrix(X, "X")
-            if X_ref.cols != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X_ref.cols} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input.")
-            _arrays.synchronize_producers(X)
-        else:
-            if sparse.issparse(X):
-                raise TypeError(f"gpulearn's {type(self).__name__} takes dense data; sparse "
-                                "input is not supported.")
-            X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS,
-                              ensure_all_finite=False)
-            X = _arrays.readable(X)
-            X_ref = _arrays.host_ref(X)
+        p = self._prepare(X, reset=False)
+        ctx, kind, X_ref = p.ctx, p.kind, p.ref
         fn = _core.random_forest_predict if what == "predict" else _core.random_forest_apply
         out = fn(ctx, self._core_forest(trees), X_ref)
         return out, kind, device_input

@@ -3,13 +3,11 @@
 import numpy as np
 from sklearn.base import MultiOutputMixin, RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .. import _arrays, _core
 from .._base import DeviceEstimatorMixin, host_score
 from .._config import check_device_string
-
-_FLOATS = [np.float64, np.float32]
 
 
 class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin):
@@ -58,33 +56,25 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         """
         self._validate_params()
         self._check_params()
-        ctx, on_device = self._fit_context(X)
-        if on_device:
-            keep, X_ref, Y_ref, w_ref, y_ndim = self._device_inputs(X, y, sample_weight)
-            n_features = X_ref.cols
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
+        p = self._prepare(X, y, reset=True, y_numeric=True, multi_output=True)
+        if p.on_device:
+            if y is None:
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is None.")
+            w = sample_weight
+            if w is not None and _arrays.device_ordinal(w) is None:
+                w = np.broadcast_to(np.asarray(w, dtype=p.dtype), (p.n_samples,)).copy()
         else:
-            X = _arrays.to_host(X)
-            y = _arrays.to_host(y)
-            X, y = validate_data(
-                self, X, y, dtype=_FLOATS, y_numeric=True, multi_output=True,
-                ensure_all_finite=False,  # the compiled core checks, in the same pass
-            )
-            X = _arrays.readable(X)
-            y = _arrays.readable(np.asarray(y, dtype=X.dtype))
-            y_ndim = y.ndim
-            w = None
-            if sample_weight is not None:
-                w = _arrays.readable(_check_sample_weight(
-                    _arrays.to_host(sample_weight), X, dtype=X.dtype, ensure_non_negative=True))
-            X_ref, Y_ref = _arrays.host_ref(X), _arrays.host_ref(y)
-            w_ref = None if w is None else _arrays.host_ref(w)
-            n_features = X.shape[1]
-            keep = (X, y, w)
+            w = sample_weight
+            if w is not None:
+                w = _check_sample_weight(_arrays.to_host(w), p.X, dtype=p.dtype,
+                                         ensure_non_negative=True)
+        y, Y_ref = p.put(p.y, "y")
+        y_ndim = len(y.shape)
+        w, w_ref = (None, None) if w is None else p.put(w, "sample_weight")
+        ctx, X_ref = p.ctx, p.ref
         result = self._core_fit(ctx, X_ref, Y_ref, w_ref, y_ndim)
-        del keep
-        self.n_features_in_ = n_features
+        del p, y, w
         coef, intercept = result["coef"], result["intercept"]
         # scikit-learn's conventions: 1-D y gives 1-D coef_ and a scalar intercept_; no
         # intercept gives intercept_ = 0.0. Ridge (``_ravel_single_target``) also gives a 1-D
@@ -97,29 +87,6 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
             self.intercept_ = intercept.dtype.type(intercept[0]) if y_ndim == 1 else intercept
         self._set_extra(result)
         return self
-
-    def _device_inputs(self, X, y, sample_weight):
-        X, X_ref = _arrays.as_device_matrix(X, "X")
-        if X_ref.rows == 0 or X_ref.cols == 0:
-            raise ValueError(
-                f"Found array with shape ({X_ref.rows}, {X_ref.cols}): at least 1 sample and "
-                "1 feature are required."
-            )
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        if _arrays.device_ordinal(y) is None:
-            y = _arrays.to_device_like(X, np.asarray(y))
-        y_ndim = len(y.shape)
-        y, Y_ref = _arrays.as_device_matrix(y, "y", dtype=X_ref.dtype, ensure_2d=False)
-        w = w_ref = None
-        if sample_weight is not None:
-            if _arrays.device_ordinal(sample_weight) is None:
-                sample_weight = _arrays.to_device_like(X, np.broadcast_to(
-                    np.asarray(sample_weight, dtype=X_ref.dtype), (X_ref.rows,)).copy())
-            w, w_ref = _arrays.as_device_matrix(sample_weight, "sample_weight",
-                                                dtype=X_ref.dtype, ensure_2d=False)
-        _arrays.synchronize_producers(*(a for a in (X, y, w) if a is not None))
-        return (X, y, w), X_ref, Y_ref, w_ref, y_ndim
 
     def predict(self, X):
         """Predict with the linear model.
@@ -135,32 +102,18 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
             Predictions, of the kind of array that came in (see ``set_config(output_type=...)``).
         """
         check_is_fitted(self)
-        kind = _arrays.input_kind(X)
-        ctx, on_device = self._predict_context(X)
         coef = np.atleast_2d(self.coef_)
         n_targets = coef.shape[0]
-        if on_device:
-            dtype = np.result_type(str(X.dtype).replace("torch.", ""), coef.dtype)
-            X, X_ref = _arrays.as_device_matrix(X, "X", dtype=dtype)
-            self._check_n_features_device(X_ref.cols)
-            out = _arrays.empty_like_input(kind, (X_ref.rows, n_targets), dtype, like=X)
-            _arrays.synchronize_producers(X)
-            out_ref = _arrays.device_ref(out)
-        else:
-            X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS,
-                              ensure_all_finite=False)
-            dtype = np.result_type(X.dtype, coef.dtype)
-            X = _arrays.readable(X.astype(dtype, copy=False))
-            X_ref = _arrays.host_ref(X)
-            out = np.empty((X.shape[0], n_targets), dtype=dtype)
-            out_ref = _arrays.host_ref(out)
+        p = self._prepare(X, reset=False, promote_with=coef.dtype)
+        ctx, X_ref, dtype = p.ctx, p.ref, p.dtype
+        out, out_ref = p.empty((X_ref.rows, n_targets))
         intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=dtype), (n_targets,))
         model = {"coef": np.ascontiguousarray(coef, dtype=dtype),
                  "intercept": np.ascontiguousarray(intercept)}
         _core.linear_predict(ctx, model, X_ref, out_ref)
         if np.ndim(self.coef_) == 1:
             out = out.reshape(-1)
-        return self._output(out, kind)
+        return self._output(out, p.kind)
 
     def score(self, X, y, sample_weight=None):
         """Return the coefficient of determination R^2 of the prediction (on the host).
@@ -176,13 +129,6 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         score : float
         """
         return host_score(r2_score, self, X, y, sample_weight)
-
-    def _check_n_features_device(self, n_features):
-        if n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

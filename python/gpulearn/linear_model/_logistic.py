@@ -11,13 +11,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .. import _arrays, _core
 from .._base import DeviceEstimatorMixin
 from .._config import check_device_string
 
-_FLOATS = [np.float64, np.float32]
 _SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 
 
@@ -236,28 +235,13 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
             raise TypeError(
                 "gpulearn's LogisticRegression takes dense data; sparse input is not "
                 "supported. Convert it with X.toarray(), or use scikit-learn's estimator.")
-        ctx, on_device = self._fit_context(X)
-        y = _arrays.to_host(y)
-        if on_device:
-            X_dev, X_ref = _arrays.as_device_matrix(X, "X")
-            if X_ref.rows == 0 or X_ref.cols == 0:
-                raise ValueError(
-                    f"Found array with shape ({X_ref.rows}, {X_ref.cols}): at least 1 sample "
-                    "and 1 feature are required.")
+        p = self._prepare(X, _arrays.to_host(y), reset=True)
+        y = p.y
+        if p.on_device:
             y = np.asarray(y)
-            if y.ndim != 1 or y.shape[0] != X_ref.rows:
-                raise ValueError(f"y must be 1-D with {X_ref.rows} entries, got shape {y.shape}")
-            dtype = np.dtype(X_ref.dtype)
-            n_samples, n_features = X_ref.rows, X_ref.cols
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        else:
-            X, y = validate_data(self, _arrays.to_host(X), y, dtype=_FLOATS,
-                                 ensure_all_finite=False)
-            X = _arrays.readable(X)
-            X_ref = _arrays.host_ref(X)
-            dtype = X.dtype
-            n_samples, n_features = X.shape
+            if y.ndim != 1 or y.shape[0] != p.n_samples:
+                raise ValueError(f"y must be 1-D with {p.n_samples} entries, got shape {y.shape}")
+        dtype, n_samples, n_features = p.dtype, p.n_samples, p.n_features
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         n_classes = len(self.classes_)
@@ -272,7 +256,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
                 f"contains only one class: {self.classes_[0]!r}")
         labels = np.searchsorted(self.classes_, y).astype(np.int32)
 
-        w = w_dev = None
+        w = w_ref = None
         if sample_weight is not None or self.class_weight is not None:
             w = _check_sample_weight(_arrays.to_host(sample_weight), np.empty((n_samples, 0)),
                                      dtype=dtype, copy=True, ensure_non_negative=True)
@@ -280,17 +264,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
                 cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
                                           sample_weight=w)
                 w *= cw[labels].astype(dtype)
-        if w is None:
-            w_ref = None
-        elif on_device:
-            w_dev = _arrays.to_device_like(X_dev, w)
-            w_dev, w_ref = _arrays.as_device_matrix(w_dev, "sample_weight", dtype=dtype,
-                                                    ensure_2d=False)
-        else:
-            w = _arrays.readable(w)
-            w_ref = _arrays.host_ref(w)
-        if on_device:
-            _arrays.synchronize_producers(*(a for a in (X_dev, w_dev) if a is not None))
+            w, w_ref = p.put(w, "sample_weight")
 
         n_outputs = 1 if n_classes == 2 else n_classes
         coef_init = None
@@ -300,11 +274,11 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
             if prev.shape == (n_outputs, n_features + 1):
                 coef_init = prev
         scaling = float(self.intercept_scaling) if self.solver == "liblinear" else 0.0
+        ctx, X_ref = p.ctx, p.ref
         params = _core.LogisticRegressionParams(
             C=C, l1_ratio=l1_ratio, fit_intercept=bool(self.fit_intercept),
             max_iter=int(self.max_iter), tol=float(self.tol), intercept_scaling=scaling)
         result = _core.logistic_fit(ctx, params, X_ref, labels, n_classes, w_ref, coef_init)
-        self.n_features_in_ = n_features
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
         if not self.fit_intercept:
@@ -334,36 +308,19 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
             For two classes, > 0 means ``classes_[1]``.
         """
         check_is_fitted(self)
-        kind = _arrays.input_kind(X)
-        ctx, on_device = self._predict_context(X)
+        if sparse.issparse(X):
+            raise TypeError("gpulearn's LogisticRegression takes dense data; sparse input "
+                            "is not supported.")
+        p = self._prepare(X, reset=False, promote_with=self.coef_.dtype)
+        ctx, X_ref, dtype = p.ctx, p.ref, p.dtype
         n_outputs = self.coef_.shape[0]
-        if on_device:
-            dtype = np.result_type(str(X.dtype).replace("torch.", ""), self.coef_.dtype)
-            X, X_ref = _arrays.as_device_matrix(X, "X", dtype=dtype)
-            if X_ref.cols != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X_ref.cols} features, but LogisticRegression is expecting "
-                    f"{self.n_features_in_} features as input.")
-            out = _arrays.empty_like_input(kind, (X_ref.rows, n_outputs), dtype, like=X)
-            _arrays.synchronize_producers(X)
-            out_ref = _arrays.device_ref(out)
-        else:
-            if sparse.issparse(X):
-                raise TypeError("gpulearn's LogisticRegression takes dense data; sparse input "
-                                "is not supported.")
-            X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS,
-                              ensure_all_finite=False)
-            dtype = np.result_type(X.dtype, self.coef_.dtype)
-            X = _arrays.readable(X.astype(dtype, copy=False))
-            X_ref = _arrays.host_ref(X)
-            out = np.empty((X.shape[0], n_outputs), dtype=dtype)
-            out_ref = _arrays.host_ref(out)
+        out, out_ref = p.empty((X_ref.rows, n_outputs))
         model = {"coef": np.ascontiguousarray(self.coef_, dtype=dtype),
                  "intercept": np.ascontiguousarray(self.intercept_, dtype=dtype)}
         _core.linear_predict(ctx, model, X_ref, out_ref)
         if n_outputs == 1:
             out = out.reshape(-1)
-        return self._output(out, kind)
+        return self._output(out, p.kind)
 
     def _scores_host(self, X):
         return _arrays.to_host(_arrays.convert_output(self.decision_function(X), "numpy"))

@@ -9,13 +9,11 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.metrics import DistanceMetric
 from sklearn.neighbors import NearestNeighbors as _SkNearestNeighbors
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import _arrays, _core
-from .._base import DeviceEstimatorMixin
+from .._base import DeviceEstimatorMixin, Prepared
 from .._config import check_device_string
-
-_FLOATS = [np.float64, np.float32]
 
 # scikit-learn's names (and aliases) of the metrics gpulearn computes, to the core's names.
 _METRICS = {
@@ -107,22 +105,9 @@ class NeighborsBase(DeviceEstimatorMixin):
         self._validate_params()
         check_device_string(self.device)
         metric, p = self._resolved_metric()
-        _, on_device = self._fit_context(X)
-        if on_device:
-            X_dev, X_ref = _arrays.as_device_matrix(X, "X")
-            if X_ref.rows == 0 or X_ref.cols == 0:
-                raise ValueError(
-                    f"Found array with shape ({X_ref.rows}, {X_ref.cols}): at least 1 sample "
-                    "and 1 feature are required.")
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self.n_features_in_ = X_ref.cols
-            _arrays.synchronize_producers(X_dev)
-            self._fit_X = X_dev
-            X_host = None
-        else:
-            X_host = _arrays.readable(validate_data(self, _arrays.to_host(X), dtype=_FLOATS))
-            self._fit_X = X_host
+        prepared = self._prepare(X, reset=True, ensure_all_finite=True)
+        self._fit_X = prepared.X
+        X_host = None if prepared.on_device else prepared.X
         self.n_samples_fit_ = int(self._fit_X.shape[0])
         self._fit_method = "brute"
         self._metric, self._p = metric, p
@@ -142,29 +127,17 @@ class NeighborsBase(DeviceEstimatorMixin):
         return index, _arrays.host_ref(index)
 
     def _queries(self, X):
-        """(context, input kind, keep-alive, ArrayRef, on_device, exclude_self) of the queries;
-        X=None queries the index itself, each row excluded from its own neighbours."""
+        """(Prepared queries, exclude_self); X=None queries the index itself, each row excluded
+        from its own neighbours."""
         check_is_fitted(self, "_fit_X")
         dtype = np.dtype(self._fit_X.dtype.name if hasattr(self._fit_X.dtype, "name")
                          else str(self._fit_X.dtype).replace("torch.", ""))
         if X is None:
-            ctx, on_device = self._predict_context(self._fit_X)
+            ctx, on_device = self._context(self._fit_X, reset=False)
             index, ref = self._index_for(ctx)
             kind = _arrays.input_kind(self._fit_X) if on_device else "numpy"
-            return ctx, kind, index, ref, on_device, True
-        kind = _arrays.input_kind(X)
-        ctx, on_device = self._predict_context(X)
-        if on_device:
-            X, ref = _arrays.as_device_matrix(X, "X", dtype=dtype)
-            if ref.cols != self.n_features_in_:
-                raise ValueError(
-                    f"X has {ref.cols} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input.")
-            _arrays.synchronize_producers(X)
-            return ctx, kind, X, ref, True, False
-        X = validate_data(self, _arrays.to_host(X), reset=False, dtype=_FLOATS)
-        X = _arrays.readable(X.astype(dtype, copy=False))
-        return ctx, kind, X, _arrays.host_ref(X), False, False
+            return Prepared(index, ref, ctx, on_device, kind, dtype), True
+        return self._prepare(X, reset=False, dtype=dtype, ensure_all_finite=True), False
 
     # ---- k nearest ---------------------------------------------------------------------------
 
@@ -190,18 +163,13 @@ class NeighborsBase(DeviceEstimatorMixin):
 
     def _kneighbors(self, X, n_neighbors):
         """(distances, indices, input kind): arrays of the queries' kind (GPU or NumPy)."""
-        ctx, kind, queries, q_ref, on_device, exclude_self = self._queries(X)
+        p, exclude_self = self._queries(X)
+        ctx, kind, queries, q_ref = p.ctx, p.kind, p.X, p.ref
         k = self._checked_n_neighbors(n_neighbors, exclude_self, q_ref.rows)
         index, i_ref = (queries, q_ref) if exclude_self else self._index_for(ctx)
         shape = (q_ref.rows, k)
-        dtype = np.dtype(q_ref.dtype)
-        if on_device:
-            dist = _arrays.empty_like_input(kind, shape, dtype, like=queries)
-            ind = _arrays.empty_like_input(kind, shape, np.int64, like=queries)
-            d_ref, i_out = _arrays.device_ref(dist), _arrays.device_ref(ind)
-        else:
-            dist, ind = np.empty(shape, dtype=dtype), np.empty(shape, dtype=np.int64)
-            d_ref, i_out = _arrays.host_ref(dist), _arrays.host_ref(ind)
+        dist, d_ref = p.empty(shape)
+        ind, i_out = p.empty(shape, np.int64)
         _core.kneighbors(ctx, self._core_params(), i_ref, q_ref, exclude_self, k, d_ref, i_out)
         del index
         return dist, ind, kind
@@ -251,7 +219,8 @@ class NeighborsBase(DeviceEstimatorMixin):
     def _radius_neighbors(self, X, radius, sort_results):
         """(offsets, indices, distances) on the host: query i's matches are
         [offsets[i], offsets[i + 1])."""
-        ctx, _, queries, q_ref, _, exclude_self = self._queries(X)
+        p, exclude_self = self._queries(X)
+        ctx, queries, q_ref = p.ctx, p.X, p.ref
         if radius is None:
             radius = self.radius
         index, i_ref = (queries, q_ref) if exclude_self else self._index_for(ctx)

@@ -1,0 +1,42 @@
+// The nearest-neighbour primitives (src/neighbors/nearest_neighbors.cpp drives them),
+// implemented by src/neighbors/brute_force_cpu.cpp and cuda/neighbors/{knn,radius_search}.cu.
+// The conventions of src/core/backend.hpp hold. index (n x d) and queries (m x d) live in
+// native_space(), any row stride; the metric is a reduced distance (smaller is closer, see
+// rdist.hpp). "Exact" below is exact_rdist: computed directly, in double. With exclude_self the
+// queries are the index and query i never matches index row i. shift (host, d values, or null)
+// is subtracted from every row in the T distances of kSqEuclidean (the driver passes the
+// index's mean: |q - x|^2 is shift-invariant, and without it |q|^2 - 2 q.x + |x|^2 cancels
+// away every digit for data far from the origin); the exact pass never needs it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "rdist.hpp"
+
+namespace gpulearn::detail {
+
+template <typename T>
+class NeighborsPrimitives {
+ public:
+  virtual ~NeighborsPrimitives() = default;
+
+  /// The k index rows with the smallest reduced distance to each query (1 <= k <= the rows a
+  /// query may match): idx and dist (m x k, row-major, contiguous, native_space()). The k are
+  /// selected on distances computed in T (a GEMM for the GEMM family), then their exact reduced
+  /// distances are written to dist and each row is ordered by (dist, idx).
+  virtual void knn(RdistSpec metric, const T* shift, MatrixView<const T> index,
+                   MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist,
+                   int64_t* idx) = 0;
+  /// Every index row whose exact reduced distance to query i is <= bound, in ascending index:
+  /// into host vectors, offsets (m + 1; query i's matches are [offsets[i], offsets[i + 1])),
+  /// idx and dist (the exact reduced distances). Candidates are screened on distances in T with
+  /// a margin covering their rounding (rdist_screen_bound), so none is missed.
+  virtual void radius_search(RdistSpec metric, const T* shift, MatrixView<const T> index,
+                             MatrixView<const T> queries, double bound, bool exclude_self,
+                             std::vector<int64_t>& offsets, std::vector<int64_t>& idx,
+                             std::vector<T>& dist) = 0;
+};
+
+}  // namespace gpulearn::detail
