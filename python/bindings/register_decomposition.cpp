@@ -28,14 +28,22 @@ PcaModel<T> pca_model_of(const py::dict& d) {
   return m;
 }
 
-template <typename T>
-py::dict pca_record(const PcaModel<T>& m) {
+// The fields PcaModel and TruncatedSvdModel share: the components and their spectrum (the
+// whole record of a TruncatedSvdModel).
+template <typename Model>
+py::dict spectrum_record(const Model& m) {
   py::dict d;
   const py::ssize_t k = m.n_components;
   d["components"] = to_numpy(m.components, {k, m.n_features});
   d["explained_variance"] = to_numpy(m.explained_variance, {k});
   d["explained_variance_ratio"] = to_numpy(m.explained_variance_ratio, {k});
   d["singular_values"] = to_numpy(m.singular_values, {k});
+  return d;
+}
+
+template <typename T>
+py::dict pca_record(const PcaModel<T>& m) {
+  py::dict d = spectrum_record(m);
   d["mean"] = to_numpy(m.mean, {m.n_features});
   d["noise_variance"] = m.noise_variance;
   d["n_components"] = m.n_components;
@@ -53,17 +61,6 @@ TruncatedSvdModel<T> tsvd_model_of(const py::dict& d) {
   m.n_features = components.shape(1);
   m.components.assign(components.data(), components.data() + components.size());
   return m;
-}
-
-template <typename T>
-py::dict tsvd_record(const TruncatedSvdModel<T>& m) {
-  py::dict d;
-  const py::ssize_t k = m.n_components;
-  d["components"] = to_numpy(m.components, {k, m.n_features});
-  d["explained_variance"] = to_numpy(m.explained_variance, {k});
-  d["explained_variance_ratio"] = to_numpy(m.explained_variance_ratio, {k});
-  d["singular_values"] = to_numpy(m.singular_values, {k});
-  return d;
 }
 
 // scikit-learn's n_components: None (all), an int (a count), a float (a variance fraction) or
@@ -231,7 +228,7 @@ void register_decomposition(py::module_& m) {
       [](Context& ctx, const TruncatedSvdParams& p, const ArrayRef& X) {
         return by_dtype(X, [&](auto zero) {
           using T = decltype(zero);
-          return tsvd_record(
+          return spectrum_record(
               compute([&] { return truncated_svd_fit<T>(ctx, p, X.view<const T>()); }));
         });
       },
