@@ -387,7 +387,7 @@ KMeansStepStats kmeans_assign_impl(CudaBackend& be, MatrixView<const T> X, Vecto
   if (sums != nullptr) std::fill_n(sums, checked_mul(k, d), 0.0);
   if (weights != nullptr) std::fill_n(weights, k, 0.0);
   if (n == 0) return stats;
-  GPULEARN_EXPECTS(k >= 1 && k <= INT32_MAX, "k-means needs 1 to ", INT32_MAX, " centers, got ", k);
+  GPULEARN_ASSERT(k >= 1 && k <= INT32_MAX);
   GPULEARN_ASSERT(w.empty() || w.size == n);
   require_device(X, "X");
   require_device(w, "the sample weights");

@@ -245,7 +245,7 @@ void weighted_draws_impl(CudaBackend& be, VectorView<const T> p, VectorView<cons
                          const double* u, int64_t t, int64_t* idx) {
   if (t <= 0) return;
   const int64_t n = sample_count(p, w);
-  GPULEARN_EXPECTS(n > 0, "cannot draw from an empty set of samples");
+  GPULEARN_ASSERT(n > 0);
   require_device(p, "the draw probabilities");
   require_device(w, "the sample weights");
   const int64_t tiles = ceil_div(n, kScanTile);
@@ -417,7 +417,7 @@ void largest_sorted(CudaBackend& be, VectorView<const T> p, int64_t m, int64_t* 
 template <typename T>
 void largest_impl(CudaBackend& be, VectorView<const T> p, int64_t m, int64_t* idx) {
   if (m <= 0) return;
-  GPULEARN_EXPECTS(m <= p.size, "cannot pick the ", m, " largest of ", p.size, " values");
+  GPULEARN_ASSERT(m <= p.size);
   require_device(p, "the values");
   with_index_type(p.size, [&](auto index) { largest_sorted<T, decltype(index)>(be, p, m, idx); });
 }

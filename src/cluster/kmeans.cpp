@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <set>
@@ -41,6 +42,17 @@ struct NativeInputs {
     }
   }
 };
+
+// A model a caller built: what the backends' assignment takes (1 to INT32_MAX centers).
+template <typename T>
+void check_model(const KMeansModel<T>& model) {
+  GPULEARN_EXPECTS(model.n_clusters >= 1 && !model.centers.empty(),
+                   "this KMeans model is not fitted yet: call fit first");
+  GPULEARN_EXPECTS(model.n_clusters <= INT32_MAX && static_cast<int64_t>(model.centers.size()) ==
+                                                        model.n_clusters * model.n_features,
+                   "the model's centers must be n_clusters x n_features, with n_clusters at most ",
+                   INT32_MAX);
+}
 
 template <typename T>
 void check_common(Backend& be, MatrixView<const T> X, VectorView<const T> w) {
@@ -336,6 +348,9 @@ KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& p, MatrixView<const 
   Backend& be = ctx.backend();
   check_common(be, X, sample_weight);
   GPULEARN_EXPECTS(p.n_clusters >= 1, "n_clusters must be at least 1, got ", p.n_clusters);
+  // Labels are int32: the backends' assignment takes at most INT32_MAX centers.
+  GPULEARN_EXPECTS(p.n_clusters <= INT32_MAX, "n_clusters must be at most ", INT32_MAX, ", got ",
+                   p.n_clusters);
   GPULEARN_EXPECTS(X.rows >= p.n_clusters, "n_samples=", X.rows,
                    " should be >= n_clusters=", p.n_clusters, ".");
   GPULEARN_EXPECTS(p.n_init >= 1, "n_init must be at least 1, got ", p.n_init);
@@ -416,8 +431,7 @@ template <typename T>
 double kmeans_predict(Context& ctx, const KMeansModel<T>& model, MatrixView<const T> X,
                       VectorView<const T> sample_weight, int32_t* labels) {
   Backend& be = ctx.backend();
-  GPULEARN_EXPECTS(model.n_clusters >= 1 && !model.centers.empty(),
-                   "this KMeans model is not fitted yet: call fit first");
+  check_model(model);
   GPULEARN_EXPECTS(X.cols == model.n_features, "X has ", X.cols, " features, but the model ",
                    "is expecting ", model.n_features, " features as input.");
   check_common(be, X, sample_weight);
@@ -444,8 +458,7 @@ template <typename T>
 void kmeans_sq_distances(Context& ctx, const KMeansModel<T>& model, MatrixView<const T> X,
                          MatrixView<T> out) {
   Backend& be = ctx.backend();
-  GPULEARN_EXPECTS(model.n_clusters >= 1 && !model.centers.empty(),
-                   "this KMeans model is not fitted yet: call fit first");
+  check_model(model);
   GPULEARN_EXPECTS(X.cols == model.n_features, "X has ", X.cols, " features, but the model ",
                    "is expecting ", model.n_features, " features as input.");
   GPULEARN_EXPECTS(out.rows == X.rows && out.cols == model.n_clusters, "output has shape (",

@@ -5,8 +5,10 @@
 #include "gpulearn/ensemble/random_forest.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "../core/backend.hpp"
@@ -18,6 +20,54 @@
 #include "primitives.hpp"
 
 namespace gpulearn::ensemble {
+
+namespace {
+
+// scikit-learn's parameter-validation message for max_features, the value as Python shows it.
+[[noreturn]] void bad_max_features(const std::string& got) {
+  GPULEARN_FAIL(InvalidArgument,
+                "The 'max_features' parameter must be an int in the range [1, inf), a float in "
+                "the range (0.0, 1.0], a str among {'log2', 'sqrt'} or None. Got ",
+                got, " instead.");
+}
+
+}  // namespace
+
+MaxFeatures::MaxFeatures(const char* name) {
+  const std::string s = name == nullptr ? "" : name;
+  if (s == "sqrt") {
+    kind_ = Kind::kSqrt;
+  } else if (s == "log2") {
+    kind_ = Kind::kLog2;
+  } else {
+    bad_max_features("'" + s + "'");
+  }
+}
+
+int64_t MaxFeatures::resolve(int64_t d) const {
+  GPULEARN_EXPECTS(d >= 1, "max_features needs at least one feature, got ", d);
+  switch (kind_) {
+    case Kind::kAll:
+      return d;
+    case Kind::kSqrt:
+      return std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(static_cast<double>(d))));
+    case Kind::kLog2:
+      return std::max<int64_t>(1, static_cast<int64_t>(std::log2(static_cast<double>(d))));
+    case Kind::kCount:
+      if (count_ < 1) bad_max_features(std::to_string(count_));
+      return std::min(count_, d);
+    case Kind::kFraction:
+      if (!(fraction_ > 0 && fraction_ <= 1)) {
+        char buf[32];  // the shortest form that reads back, as Python's repr
+        std::string got(buf, std::to_chars(buf, buf + sizeof(buf), fraction_).ptr);
+        if (got.find_first_of(".en") == std::string::npos) got += ".0";
+        bad_max_features(got);
+      }
+      return std::max<int64_t>(
+          1, std::min(d, static_cast<int64_t>(fraction_ * static_cast<double>(d))));
+  }
+  return d;
+}
 
 ForestView RandomForest::view() const {
   ForestView v;
@@ -184,7 +234,7 @@ void out_of_bag(const FitInputs<T>& in, MatrixView<const T> X,
   }
 }
 
-void check_params(const RandomForestParams& p, int64_t d) {
+void check_params(const RandomForestParams& p) {
   GPULEARN_EXPECTS(p.n_estimators >= 1, "n_estimators must be at least 1, got ", p.n_estimators);
   GPULEARN_EXPECTS(p.min_samples_split >= 2, "min_samples_split must be at least 2, got ",
                    p.min_samples_split);
@@ -193,8 +243,6 @@ void check_params(const RandomForestParams& p, int64_t d) {
   GPULEARN_EXPECTS(p.min_weight_fraction_leaf >= 0 && p.min_weight_fraction_leaf <= 0.5,
                    "min_weight_fraction_leaf must be in [0, 0.5], got ",
                    p.min_weight_fraction_leaf);
-  GPULEARN_EXPECTS(p.max_features >= 0 && p.max_features <= d, "max_features must be in [1, ", d,
-                   "] (or 0: all), got ", p.max_features);
   GPULEARN_EXPECTS(p.max_leaf_nodes < 0 || p.max_leaf_nodes >= 2,
                    "max_leaf_nodes must be at least 2, got ", p.max_leaf_nodes);
   GPULEARN_EXPECTS(p.min_impurity_decrease >= 0, "min_impurity_decrease must be >= 0, got ",
@@ -223,7 +271,8 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
   detail::require_readable(be, X.space, "X");
   GPULEARN_EXPECTS(sample_weight.empty() || sample_weight.size == n, "sample_weight has ",
                    sample_weight.size, " entries but X has ", n, " samples");
-  check_params(p, d);
+  check_params(p);
+  const int64_t max_features = p.max_features.resolve(d);
   detail::checked_max_abs(be, X, "X");
   const bool classifier = labels != nullptr;
 
@@ -243,7 +292,7 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
 
   fr::GrowSpec& s = in.spec;
   s.n_features = static_cast<int32_t>(d);
-  s.max_features = static_cast<int32_t>(p.max_features == 0 ? d : p.max_features);
+  s.max_features = static_cast<int32_t>(max_features);
   s.max_depth = p.max_depth;
   if (p.max_leaf_nodes > 0) {  // best first keeps at most max_leaf_nodes - 1 levels
     s.max_depth = s.max_depth < 0 ? p.max_leaf_nodes - 1
@@ -344,6 +393,7 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
 
   RandomForest f;
   f.n_features = d;
+  f.max_features = max_features;
   f.n_classes = classifier ? n_classes : 0;
   f.n_outputs = classifier ? 1 : Y.cols;
   f.value_width = classifier ? n_classes : Y.cols;

@@ -13,6 +13,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gpulearn/core/context.hpp"
@@ -146,7 +147,7 @@ RandomForestParams single_exact_tree() {
   RandomForestParams p;
   p.n_estimators = 1;
   p.bootstrap = false;
-  p.max_features = 0;
+  p.max_features = MaxFeatures::all();
   p.seed = 7;
   return p;
 }
@@ -396,6 +397,58 @@ TEST(RandomForest, BadInput) {
                                       out.data());
       },
       {"features"}));
+}
+
+// max_features in scikit-learn's forms, resolved by its rule, refused in its words; the
+// defaults are scikit-learn's (classifier "sqrt", regressor 1.0).
+TEST(RandomForest, MaxFeaturesTakesScikitLearnsForms) {
+  using test_util::ThrowsWith;
+  EXPECT_EQ(MaxFeatures().resolve(20), 20);
+  EXPECT_EQ(MaxFeatures::all().resolve(20), 20);
+  EXPECT_EQ(MaxFeatures::sqrt().resolve(20), 4);
+  EXPECT_EQ(MaxFeatures("log2").resolve(20), 4);
+  EXPECT_EQ(MaxFeatures::log2().resolve(1), 1);  // max(1, int(log2(1)))
+  EXPECT_EQ(MaxFeatures(3).resolve(20), 3);
+  EXPECT_EQ(MaxFeatures(25).resolve(20), 20);  // scikit-learn's splitter stops at n_features
+  EXPECT_EQ(MaxFeatures(0.5).resolve(20), 10);
+  EXPECT_EQ(MaxFeatures(0.01).resolve(20), 1);
+  EXPECT_EQ(MaxFeatures(1.0).resolve(20), 20);
+  EXPECT_EQ(MaxFeatures(0.33).resolve(10), 3);  // int() truncates
+
+  const std::string rule =
+      "The 'max_features' parameter must be an int in the range [1, inf), a float in the range "
+      "(0.0, 1.0], a str among {'log2', 'sqrt'} or None.";
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([] { MaxFeatures(0).resolve(5); }, {rule, "Got 0 "}));
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([] { MaxFeatures(-2).resolve(5); }, {"Got -2 "}));
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([] { MaxFeatures(1.5).resolve(5); }, {"Got 1.5 "}));
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([] { MaxFeatures(0.0).resolve(5); }, {"Got 0.0 "}));
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([] { MaxFeatures("auto"); }, {rule, "Got 'auto' "}));
+
+  const RandomForestParams c;
+  EXPECT_TRUE(c.max_features == MaxFeatures::sqrt());
+  EXPECT_EQ(c.criterion, Criterion::kGini);
+  const RandomForestParams r = RandomForestParams::regressor();
+  EXPECT_TRUE(r.max_features == MaxFeatures(1.0));
+  EXPECT_EQ(r.criterion, Criterion::kSquaredError);
+
+  // The fit resolves it (and records the count) and refuses a bad value before any work.
+  Context ctx(Device::cpu());
+  const Data D = make_data(60, 9, 2, 5);
+  RandomForestParams p;
+  p.n_estimators = 2;
+  RandomForest f = random_forest_classifier_fit<double>(ctx, p, D.x(), D.labels.data(), 2, {});
+  EXPECT_EQ(f.max_features, 3);
+  p.max_features = 0.5;
+  f = random_forest_classifier_fit<double>(ctx, p, D.x(), D.labels.data(), 2, {});
+  EXPECT_EQ(f.max_features, 4);
+  RandomForestParams rp = RandomForestParams::regressor();
+  rp.n_estimators = 2;
+  f = random_forest_regressor_fit<double>(ctx, rp, D.x(), D.Y(), {});
+  EXPECT_EQ(f.max_features, 9);
+  p.max_features = 0;
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>(
+      [&] { random_forest_classifier_fit<double>(ctx, p, D.x(), D.labels.data(), 2, {}); },
+      {"max_features", "Got 0 "}));
 }
 
 }  // namespace

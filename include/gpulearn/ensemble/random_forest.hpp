@@ -29,6 +29,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gpulearn/core/context.hpp"
@@ -43,9 +45,64 @@ enum class Criterion {
   kFriedmanMse,   // regressor: squared error with Friedman's improvement score
 };
 
-/// Hyper-parameters as counts: the Python layer resolves scikit-learn's fractions and names
-/// ("sqrt", float min_samples_leaf, ...) before calling.
+/// max_features in scikit-learn's forms: None (every feature), "sqrt", "log2", an int (a count)
+/// or a float (a fraction of the features). An int converts to a count and a floating-point
+/// value to a fraction, as in Python: p.max_features = 3, p.max_features = 0.5,
+/// p.max_features = "sqrt", p.max_features = MaxFeatures::all().
+class MaxFeatures {
+ public:
+  enum class Kind { kAll, kSqrt, kLog2, kCount, kFraction };
+
+  /// None: every feature.
+  MaxFeatures() = default;
+  template <typename I,
+            std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
+  MaxFeatures(I count) : kind_(Kind::kCount), count_(static_cast<int64_t>(count)) {}
+  template <typename F, std::enable_if_t<std::is_floating_point_v<F>, int> = 0>
+  MaxFeatures(F fraction) : kind_(Kind::kFraction), fraction_(static_cast<double>(fraction)) {}
+  /// "sqrt" or "log2"; throws InvalidArgument for any other name.
+  MaxFeatures(const char* name);
+  MaxFeatures(const std::string& name) : MaxFeatures(name.c_str()) {}
+
+  static MaxFeatures all() { return MaxFeatures(); }
+  static MaxFeatures sqrt() { return MaxFeatures("sqrt"); }
+  static MaxFeatures log2() { return MaxFeatures("log2"); }
+
+  Kind kind() const { return kind_; }
+  int64_t count() const { return count_; }       // Kind::kCount
+  double fraction() const { return fraction_; }  // Kind::kFraction
+
+  /// The features a node visits out of n_features >= 1, by scikit-learn's rule:
+  /// max(1, int(sqrt(d))), max(1, int(log2(d))), d, the count, or max(1, int(fraction * d));
+  /// a count above d visits all d (scikit-learn accepts it and its splitter stops at d).
+  /// Throws InvalidArgument, in scikit-learn's words, for a count below 1 or a fraction outside
+  /// (0, 1].
+  int64_t resolve(int64_t n_features) const;
+
+  bool operator==(const MaxFeatures& o) const {
+    return kind_ == o.kind_ && count_ == o.count_ && fraction_ == o.fraction_;
+  }
+
+ private:
+  Kind kind_ = Kind::kAll;
+  int64_t count_ = 0;
+  double fraction_ = 0;
+};
+
+/// Hyper-parameters, with scikit-learn's names, forms and defaults. The default-constructed
+/// struct holds RandomForestClassifier's defaults (criterion "gini", max_features "sqrt");
+/// RandomForestParams::regressor() holds RandomForestRegressor's (criterion "squared_error",
+/// max_features 1.0). Counts where scikit-learn also takes fractions (min_samples_split,
+/// min_samples_leaf, max_samples) are resolved by the caller.
 struct RandomForestParams {
+  static RandomForestParams classifier() { return RandomForestParams(); }
+  static RandomForestParams regressor() {
+    RandomForestParams p;
+    p.criterion = Criterion::kSquaredError;
+    p.max_features = 1.0;
+    return p;
+  }
+
   int64_t n_estimators = 100;
   Criterion criterion = Criterion::kGini;
   /// Depth of the deepest node (root: 0); negative: unlimited.
@@ -56,8 +113,8 @@ struct RandomForestParams {
   int64_t min_samples_leaf = 1;
   /// Each child keeps at least this fraction of the tree's total sample weight.
   double min_weight_fraction_leaf = 0;
-  /// Features drawn per node (1..n_features); 0 means all.
-  int64_t max_features = 0;
+  /// Features drawn per node (see MaxFeatures::resolve).
+  MaxFeatures max_features = MaxFeatures::sqrt();
   /// Keep at most this many leaves per tree, best first; negative: unlimited.
   int64_t max_leaf_nodes = -1;
   /// A split must decrease the weighted impurity by at least this (scikit-learn's units).
@@ -98,6 +155,7 @@ struct ForestView {
 /// A fitted forest (host arrays), trees in the layout ForestView describes.
 struct RandomForest {
   int64_t n_features = 0;
+  int64_t max_features = 0;  // features visited per node: params.max_features resolved
   int64_t n_classes = 0;  // classifier: number of classes; regressor: 0
   int64_t n_outputs = 0;  // regressor: targets; classifier: 1
   int64_t value_width = 0;

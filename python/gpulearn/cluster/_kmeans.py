@@ -135,6 +135,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         ctx, X_ref, dtype, on_device = p.ctx, p.ref, p.dtype, p.on_device
         w, w_ref = self._weights(p, sample_weight)
         n_samples = X_ref.rows
+        # The core checks this too (same words); checked here first because a callable init is
+        # called before the core sees the data, and scikit-learn raises before calling it.
         if n_samples < self.n_clusters:
             raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
         n_init = self._resolved_n_init()
@@ -142,8 +144,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
         def run(init_name, centers, runs):
             seed = int(random_state.randint(np.iinfo(np.int32).max))
-            return _core.kmeans_fit(ctx, X_ref, w_ref, int(self.n_clusters), init_name, centers,
-                                    runs, int(self.max_iter), float(self.tol), seed, labels_ref)
+            params = _core.KMeansParams(n_clusters=int(self.n_clusters), init=init_name,
+                                        n_init=runs, max_iter=int(self.max_iter),
+                                        tol=float(self.tol), seed=seed)
+            return _core.kmeans_fit(ctx, params, X_ref, w_ref, centers, labels_ref)
 
         if isinstance(self.init, str):
             result = run(self.init, None, n_init)
@@ -197,7 +201,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         p, w, w_ref = self._prepared(X, sample_weight)
         ctx, X_ref = p.ctx, p.ref
         labels, labels_ref = p.empty((X_ref.rows,), np.int32)
-        inertia = _core.kmeans_predict(ctx, self.cluster_centers_, X_ref, w_ref, labels_ref)
+        inertia = _core.kmeans_predict(ctx, {"centers": self.cluster_centers_}, X_ref, w_ref,
+                                       labels_ref)
         return labels, inertia, p.kind
 
     def predict(self, X):
@@ -240,7 +245,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         # does: near a center, |x|^2 - 2 x.c + |c|^2 in float32 keeps few digits.
         X64, X_ref = p.put(p.X, "X", dtype=np.float64)
         out, out_ref = p.empty((X_ref.rows, self.n_clusters), np.float64)
-        _core.kmeans_sq_distances(ctx, self.cluster_centers_.astype(np.float64), X_ref, out_ref)
+        _core.kmeans_sq_distances(ctx, {"centers": self.cluster_centers_.astype(np.float64)},
+                                  X_ref, out_ref)
         out **= 0.5
         if dtype != np.float64:
             out = (_arrays.as_device_matrix(out, "X_new", dtype=dtype)[0] if p.on_device

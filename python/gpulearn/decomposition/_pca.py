@@ -13,15 +13,14 @@ from .._config import check_device_string
 from ._base import DecompositionBase
 
 
-def _n_components_args(n_components):
-    """scikit-learn's n_components as the compiled core's (kind, count, fraction)."""
-    if n_components is None:
-        return "all", 0, 0.0
-    if isinstance(n_components, str):
-        return "mle", 0, 0.0
+def _plain_n_components(n_components):
+    """scikit-learn's n_components as PcaParams takes it: None, "mle", a Python int (a count)
+    or a Python float (a variance fraction)."""
+    if n_components is None or isinstance(n_components, str):
+        return n_components
     if isinstance(n_components, numbers.Integral):
-        return "count", int(n_components), 0.0
-    return "fraction", 0, float(n_components)
+        return int(n_components)
+    return float(n_components)
 
 
 class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -110,22 +109,23 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         p = self._prepare(X, reset=True)
         ctx, X_ref = p.ctx, p.ref
         n, d = X_ref.rows, X_ref.cols
-        kind, count, fraction = _n_components_args(self.n_components)
-        solver = _core.pca_resolve_solver(n, d, kind, count, fraction, self.svd_solver)
-        start = None
-        if solver == "randomized" and kind in ("all", "count"):
+        power = "auto" if self.iterated_power == "auto" else int(self.iterated_power)
+        n_components = _plain_n_components(self.n_components)
+        params = _core.PcaParams(n_components=n_components, whiten=bool(self.whiten),
+                                 svd_solver=self.svd_solver, tol=float(self.tol),
+                                 iterated_power=power, n_oversamples=int(self.n_oversamples))
+        solver = _core.pca_resolve_solver(params, n, d)
+        if solver == "randomized" and (n_components is None or isinstance(n_components, int)):
             # scikit-learn's draw, on the side its randomized_svd draws (it transposes wide
             # data), rounded as it rounds it for float32 data.
-            k = min(n, d) if kind == "all" else count
+            k = min(n, d) if n_components is None else n_components
             rows = n if n < d else d
             start = check_random_state(self.random_state).normal(
                 size=(rows, k + self.n_oversamples))
             if X_ref.dtype == "float32":
                 start = start.astype(np.float32).astype(np.float64)
-        power = -1 if self.iterated_power == "auto" else int(self.iterated_power)
-        result = _core.pca_fit(ctx, X_ref, kind, count, fraction, bool(self.whiten),
-                               self.svd_solver, float(self.tol), power, int(self.n_oversamples),
-                               0, start)
+            params.random_start = start
+        result = _core.pca_fit(ctx, params, X_ref)
         del p
         dtype = result["components"].dtype
         self._fit_svd_solver = result["solver"]

@@ -83,9 +83,11 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
                 size=(n if n < d else d, self.n_components + self.n_oversamples))
             if X_ref.dtype == "float32":
                 start = start.astype(np.float32).astype(np.float64)
-        result = _core.truncated_svd_fit(ctx, X_ref, int(self.n_components), self.algorithm,
-                                         int(self.n_iter), int(self.n_oversamples), 0,
-                                         float(self.tol), start)
+        params = _core.TruncatedSvdParams(
+            n_components=int(self.n_components), algorithm=self.algorithm,
+            n_iter=int(self.n_iter), n_oversamples=int(self.n_oversamples), tol=float(self.tol),
+            random_start=start)
+        result = _core.truncated_svd_fit(ctx, params, X_ref)
         del p
         self.components_ = result["components"]
         self.explained_variance_ = result["explained_variance"]
@@ -97,8 +99,7 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
 
     def _model(self):
         check_is_fitted(self)
-        return {"components": self.components_, "n_components": self.components_.shape[0],
-                "n_features": self.components_.shape[1]}
+        return {"components": self.components_}
 
     def fit_transform(self, X, y=None):
         """Fit on X, then project it (the same as ``fit(X).transform(X)``)."""

@@ -27,7 +27,8 @@ from .._config import check_device_string
 from ._tree import ForestTreeClassifier, ForestTreeRegressor
 
 _MAX_INT = np.iinfo(np.int32).max
-# The fitted forest as the core returns it; predict hands the node arrays back in this order.
+# The fitted forest's record as the core returns it (RandomForest's fields); predict hands the
+# node arrays back by these names.
 _NODE_ARRAYS = ("tree_offsets", "children_left", "children_right", "feature", "threshold",
                 "value")
 _FOREST_ARRAYS = _NODE_ARRAYS + ("impurity", "n_node_samples", "weighted_n_node_samples",
@@ -118,21 +119,10 @@ class _BaseForest(DeviceEstimatorMixin):
                 f"criterion={self.criterion!r} is not supported by gpulearn's {name}; use "
                 "'squared_error' (or 'friedman_mse').")
 
-    def _resolved_counts(self, n_samples, n_features):
-        """scikit-learn's tree rules for max_features, min_samples_split/leaf, max_depth and
-        max_leaf_nodes, as the counts the core takes."""
-        mf = self.max_features
-        if isinstance(mf, str):
-            fn = np.sqrt if mf == "sqrt" else np.log2
-            max_features = max(1, int(fn(n_features)))
-        elif mf is None:
-            max_features = n_features
-        elif isinstance(mf, Integral):
-            max_features = int(mf)
-        else:
-            max_features = max(1, int(mf * n_features))
-        # scikit-learn visits min(max_features, n_features) features at most.
-        max_features = min(max_features, n_features)
+    def _resolved_counts(self, n_samples):
+        """min_samples_split and min_samples_leaf as counts (scikit-learn's rule for fractions).
+        The core applies the rest of scikit-learn's rules: it resolves max_features (its
+        MaxFeatures takes every form), and splits at least 2 * min_samples_leaf rows."""
         if isinstance(self.min_samples_leaf, Integral):
             min_samples_leaf = int(self.min_samples_leaf)
         else:
@@ -141,10 +131,7 @@ class _BaseForest(DeviceEstimatorMixin):
             min_samples_split = int(self.min_samples_split)
         else:
             min_samples_split = max(2, int(ceil(self.min_samples_split * n_samples)))
-        min_samples_split = max(min_samples_split, 2 * min_samples_leaf)
-        max_depth = -1 if self.max_depth is None else int(self.max_depth)
-        max_leaf_nodes = -1 if self.max_leaf_nodes is None else int(self.max_leaf_nodes)
-        return max_features, min_samples_split, min_samples_leaf, max_depth, max_leaf_nodes
+        return min_samples_split, min_samples_leaf
 
     def _validated_fit_data(self, X, y):
         """(ctx, X keep-alive, X ArrayRef, y host NumPy) after scikit-learn's checks."""
@@ -185,7 +172,7 @@ class _BaseForest(DeviceEstimatorMixin):
         self._check_supported()
         p, y = self._validated_fit_data(X, y)
         ctx, X_ref = p.ctx, p.ref
-        n_samples, n_features = X_ref.rows, X_ref.cols
+        n_samples = X_ref.rows
         dtype = np.dtype(X_ref.dtype)
         self.n_outputs_ = y.shape[1]
 
@@ -209,22 +196,33 @@ class _BaseForest(DeviceEstimatorMixin):
         if not self.bootstrap and self.oob_score:
             raise ValueError("Out of bag estimation only available if bootstrap=True")
 
-        (max_features, min_samples_split, min_samples_leaf, max_depth,
-         max_leaf_nodes) = self._resolved_counts(n_samples, n_features)
+        min_samples_split, min_samples_leaf = self._resolved_counts(n_samples)
         seed = int(check_random_state(self.random_state).randint(_MAX_INT))
         if weight is not None:
             weight = _arrays.readable(np.ascontiguousarray(weight, dtype=dtype))
         w_ref = None if weight is None else _arrays.host_ref(weight)
-        result = _core.random_forest_fit(
-            ctx, X_ref, labels, n_classes, Y, w_ref, int(self.n_estimators),
-            str(self.criterion), max_depth, min_samples_split, min_samples_leaf,
-            float(self.min_weight_fraction_leaf), max_features, max_leaf_nodes,
-            float(self.min_impurity_decrease), bool(self.bootstrap), int(n_boot),
-            balanced_subsample, bool(self.oob_score), seed, int(self.n_bins))
+        # max_features goes through as the user gave it (after _validate_params' type checks):
+        # the core resolves it by scikit-learn's rule.
+        max_features = self.max_features
+        if isinstance(max_features, Integral):
+            max_features = int(max_features)
+        elif isinstance(max_features, Real):
+            max_features = float(max_features)
+        params = _core.RandomForestParams(
+            n_estimators=int(self.n_estimators), criterion=str(self.criterion),
+            max_depth=self.max_depth, min_samples_split=min_samples_split,
+            min_samples_leaf=min_samples_leaf,
+            min_weight_fraction_leaf=float(self.min_weight_fraction_leaf),
+            max_features=max_features, max_leaf_nodes=self.max_leaf_nodes,
+            min_impurity_decrease=float(self.min_impurity_decrease),
+            bootstrap=bool(self.bootstrap), max_samples=int(n_boot) if self.bootstrap else None,
+            balanced_subsample=balanced_subsample, oob=bool(self.oob_score), seed=seed,
+            n_bins=int(self.n_bins))
+        result = _core.random_forest_fit(ctx, params, X_ref, labels, n_classes, Y, w_ref)
         del p
 
         self._forest = {key: result[key] for key in _FOREST_ARRAYS}
-        self._max_features = max_features
+        self._max_features = int(result["max_features"])
         self._estimators_cache = None
         self._core_forest_cache = self._core_forest_arrays()
         self.feature_importances_ = result["feature_importances"]
@@ -267,8 +265,9 @@ class _BaseForest(DeviceEstimatorMixin):
         offsets = forest["tree_offsets"]
         if trees is not None:
             offsets = offsets[trees.start:trees.stop + 1]
-        arrays = [offsets] + [forest[key] for key in _NODE_ARRAYS[1:]]
-        return _core.random_forest_prepare(*arrays, int(self.n_features_in_))
+        model = {key: forest[key] for key in _NODE_ARRAYS[1:]}
+        model["tree_offsets"] = offsets
+        return _core.random_forest_prepare(model, int(self.n_features_in_))
 
     def _predict_mean(self, X, trees=None):
         """Leaf values averaged over the trees, (n_samples, width) float64 NumPy."""

@@ -108,8 +108,9 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         ctx, X_ref, dtype = p.ctx, p.ref, p.dtype
         out, out_ref = p.empty((X_ref.rows, n_targets))
         intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=dtype), (n_targets,))
-        _core.linear_predict(ctx, np.ascontiguousarray(coef, dtype=dtype),
-                             np.ascontiguousarray(intercept), X_ref, out_ref)
+        model = {"coef": np.ascontiguousarray(coef, dtype=dtype),
+                 "intercept": np.ascontiguousarray(intercept)}
+        _core.linear_predict(ctx, model, X_ref, out_ref)
         if np.ndim(self.coef_) == 1:
             out = out.reshape(-1)
         return self._output(out, p.kind)

@@ -181,15 +181,17 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         # (its cyclic descent draws and ignores it too).
         seeds = [int(check_random_state(self.random_state).randint(0, _RAND_R_MAX))
                  for _ in range(n_targets)]
-        coef_init = []
+        coef_init = None
         if self.warm_start and hasattr(self, "coef_"):
             prev = np.atleast_2d(np.asarray(self.coef_, dtype=np.float64))
             if prev.shape == (n_targets, n_features):
-                coef_init = prev.ravel().tolist()
-        return _core.elastic_net_fit(
-            ctx, X_ref, Y_ref, w_ref, float(self.alpha), float(self.l1_ratio),
-            bool(self.fit_intercept), int(self.max_iter), float(self.tol), bool(self.positive),
-            self.selection == "random", seeds, path, coef_init)
+                coef_init = prev
+        params = _core.ElasticNetParams(
+            alpha=float(self.alpha), l1_ratio=float(self.l1_ratio),
+            fit_intercept=bool(self.fit_intercept), max_iter=int(self.max_iter),
+            tol=float(self.tol), positive=bool(self.positive), selection=self.selection,
+            seeds=seeds, path=path)
+        return _core.elastic_net_fit(ctx, params, X_ref, Y_ref, w_ref, coef_init)
 
     def _set_extra(self, result):
         n_iter = [int(v) for v in result["n_iter"]]

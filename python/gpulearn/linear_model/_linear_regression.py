@@ -92,9 +92,10 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
         self.device = device
 
     def _core_fit(self, ctx, X_ref, Y_ref, w_ref, y_ndim):
-        return _core.linear_regression_fit(ctx, X_ref, Y_ref, w_ref, bool(self.fit_intercept),
-                                           float(self.tol), bool(self.positive))
+        params = _core.LinearRegressionParams(fit_intercept=bool(self.fit_intercept),
+                                              tol=float(self.tol), positive=bool(self.positive))
+        return _core.linear_regression_fit(ctx, params, X_ref, Y_ref, w_ref)
 
     def _set_extra(self, result):
         self.rank_ = int(result["rank"])
-        self.singular_ = result["singular"]
+        self.singular_ = result["singular_values"]

@@ -267,17 +267,18 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
             w, w_ref = p.put(w, "sample_weight")
 
         n_outputs = 1 if n_classes == 2 else n_classes
-        coef_init = []
+        coef_init = None
         if self.warm_start and hasattr(self, "coef_"):
             prev = np.hstack([np.atleast_2d(self.coef_),
                               np.asarray(self.intercept_).reshape(-1, 1)]).astype(np.float64)
             if prev.shape == (n_outputs, n_features + 1):
-                coef_init = prev.ravel().tolist()
+                coef_init = prev
         scaling = float(self.intercept_scaling) if self.solver == "liblinear" else 0.0
         ctx, X_ref = p.ctx, p.ref
-        result = _core.logistic_fit(ctx, X_ref, labels.tolist(), n_classes, w_ref, C, l1_ratio,
-                                    bool(self.fit_intercept), int(self.max_iter),
-                                    float(self.tol), scaling, coef_init)
+        params = _core.LogisticRegressionParams(
+            C=C, l1_ratio=l1_ratio, fit_intercept=bool(self.fit_intercept),
+            max_iter=int(self.max_iter), tol=float(self.tol), intercept_scaling=scaling)
+        result = _core.logistic_fit(ctx, params, X_ref, labels, n_classes, w_ref, coef_init)
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
         if not self.fit_intercept:
@@ -314,8 +315,9 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
         ctx, X_ref, dtype = p.ctx, p.ref, p.dtype
         n_outputs = self.coef_.shape[0]
         out, out_ref = p.empty((X_ref.rows, n_outputs))
-        _core.linear_predict(ctx, np.ascontiguousarray(self.coef_, dtype=dtype),
-                             np.ascontiguousarray(self.intercept_, dtype=dtype), X_ref, out_ref)
+        model = {"coef": np.ascontiguousarray(self.coef_, dtype=dtype),
+                 "intercept": np.ascontiguousarray(self.intercept_, dtype=dtype)}
+        _core.linear_predict(ctx, model, X_ref, out_ref)
         if n_outputs == 1:
             out = out.reshape(-1)
         return self._output(out, p.kind)

@@ -123,8 +123,9 @@ class Ridge(LinearRegressorBase, BaseEstimator):
                 "Number of targets and number of penalties do not correspond: "
                 f"{alpha.size} != {n_targets}"
             )
-        return _core.ridge_fit(ctx, X_ref, Y_ref, w_ref, alpha.tolist(),
-                               bool(self.fit_intercept), self.solver, bool(self.positive))
+        params = _core.RidgeParams(alpha=alpha.tolist(), fit_intercept=bool(self.fit_intercept),
+                                   solver=self.solver, positive=bool(self.positive))
+        return _core.ridge_fit(ctx, params, X_ref, Y_ref, w_ref)
 
     def _set_extra(self, result):
         self.n_iter_ = None

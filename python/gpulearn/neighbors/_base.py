@@ -157,6 +157,10 @@ class NeighborsBase(DeviceEstimatorMixin):
                 f"{n_queries}")
         return int(n_neighbors)
 
+    def _core_params(self):
+        """The fitted metric as the core's NeighborsParams (made per call: it does not pickle)."""
+        return _core.NeighborsParams(metric=self._metric, p=float(self._p))
+
     def _kneighbors(self, X, n_neighbors):
         """(distances, indices, input kind): arrays of the queries' kind (GPU or NumPy)."""
         p, exclude_self = self._queries(X)
@@ -166,7 +170,7 @@ class NeighborsBase(DeviceEstimatorMixin):
         shape = (q_ref.rows, k)
         dist, d_ref = p.empty(shape)
         ind, i_out = p.empty(shape, np.int64)
-        _core.kneighbors(ctx, i_ref, q_ref, exclude_self, self._metric, self._p, k, d_ref, i_out)
+        _core.kneighbors(ctx, self._core_params(), i_ref, q_ref, exclude_self, k, d_ref, i_out)
         del index
         return dist, ind, kind
 
@@ -220,11 +224,10 @@ class NeighborsBase(DeviceEstimatorMixin):
         if radius is None:
             radius = self.radius
         index, i_ref = (queries, q_ref) if exclude_self else self._index_for(ctx)
-        offsets, ind, dist = _core.radius_neighbors(ctx, i_ref, q_ref, exclude_self,
-                                                    self._metric, self._p, float(radius),
-                                                    bool(sort_results))
+        found = _core.radius_neighbors(ctx, self._core_params(), i_ref, q_ref, exclude_self,
+                                       float(radius), bool(sort_results))
         del index, queries
-        return offsets, ind, dist
+        return found["offsets"], found["indices"], found["distances"]
 
     def radius_neighbors(self, X=None, radius=None, return_distance=True, sort_results=False):
         """Find the neighbours within ``radius`` of each query.

@@ -1,0 +1,85 @@
+// gpulearn._core: the thin compiled layer under the pure-Python estimators. This file holds
+// what every family uses (errors, ArrayRef, Context, the device queries, build_info); each
+// family registers its own functions and classes (register_<family>.cpp), under the
+// conventions of common.hpp.
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "common.hpp"
+#include "gpulearn/core/device.hpp"
+
+namespace gpulearn::bindings {
+
+void register_core(py::module_& m) {
+  // Errors: the C++ hierarchy mapped onto the exceptions scikit-learn users expect.
+  static py::exception<DeviceError> device_error(m, "DeviceError", PyExc_RuntimeError);
+  static py::exception<NotFitted> not_fitted(m, "NotFittedError", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const OutOfMemory& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    } catch (const Unsupported& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
+    } catch (const NotFitted& e) {
+      PyErr_SetString(not_fitted.ptr(), e.what());
+    } catch (const DeviceError& e) {
+      PyErr_SetString(device_error.ptr(), e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  py::class_<ArrayRef>(m, "ArrayRef")
+      .def(py::init([](std::uintptr_t ptr, int64_t rows, int64_t cols, int64_t ld,
+                       std::string dtype, bool on_device) {
+             return ArrayRef{ptr, rows, cols, ld, std::move(dtype), on_device};
+           }),
+           py::arg("ptr"), py::arg("rows"), py::arg("cols"), py::arg("ld"), py::arg("dtype"),
+           py::arg("on_device"))
+      .def_readonly("rows", &ArrayRef::rows)
+      .def_readonly("cols", &ArrayRef::cols)
+      .def_readonly("dtype", &ArrayRef::dtype)
+      .def_readonly("on_device", &ArrayRef::on_device);
+
+  py::class_<Context>(m, "Context")
+      .def(py::init([](const std::string& device) { return new Context(Device::parse(device)); }),
+           py::arg("device"))
+      .def_property_readonly("device", [](const Context& c) { return c.device().to_string(); })
+      .def("synchronize", &Context::synchronize, py::call_guard<py::gil_scoped_release>());
+
+  m.def(
+      "auto_device", [] { return Device::auto_device().to_string(); },
+      "What 'auto' resolves to when neither the data nor the configuration decides: 'cuda:0' "
+      "with a real CUDA device, else 'cpu' (Device::auto_device, the one rule).");
+  m.def("cuda_available", &cuda_available);
+  m.def("cuda_device_count", &cuda_device_count);
+  m.def("cuda_unavailable_reason", &cuda_unavailable_reason);
+  m.def("cuda_emulated", &cuda_emulated);
+  m.def("build_info", [] {
+    const BuildInfo b = build_info();
+    py::dict d;
+    d["version"] = b.version;
+    d["cuda_built"] = b.cuda_built;
+    d["cuda_architectures"] = b.cuda_architectures;
+    d["cuda_version"] = b.cuda_version;
+    d["compiler"] = b.compiler;
+    return d;
+  });
+}
+
+}  // namespace gpulearn::bindings
+
+PYBIND11_MODULE(_core, m) {
+  using namespace gpulearn::bindings;
+  m.doc() = "gpulearn's compiled core (internal; use the estimators in gpulearn.*)";
+  register_core(m);
+  register_linear_model(m);
+  register_cluster(m);
+  register_neighbors(m);
+  register_decomposition(m);
+  register_ensemble(m);
+}
