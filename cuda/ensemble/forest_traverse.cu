@@ -87,11 +87,10 @@ void forest_traverse_impl(CudaBackend& be, MatrixView<const T> X, const forest::
                           double* mean, int64_t* leaves) {
   const int64_t n = X.rows, n_trees = f.n_trees, width = f.width;
   if (n == 0 || (mean == nullptr && leaves == nullptr)) return;
-  GPULEARN_EXPECTS(n_trees >= 1, "forest_traverse: the forest has no tree");
-  GPULEARN_EXPECTS(mean == nullptr || width >= 1, "forest_traverse: value width must be >= 1");
+  GPULEARN_ASSERT(n_trees >= 1);
+  GPULEARN_ASSERT(mean == nullptr || width >= 1);
   const int64_t n_nodes = f.tree_offsets[n_trees];
-  GPULEARN_EXPECTS(n_nodes >= n_trees, "forest_traverse: ", n_nodes, " nodes for ", n_trees,
-                   " trees");
+  GPULEARN_ASSERT(n_nodes >= n_trees);
   const bool with_mean = mean != nullptr, with_leaves = leaves != nullptr;
   const int64_t n_values = with_mean ? checked_mul(n_nodes, width) : 0;
   cudaStream_t stream = be.stream();

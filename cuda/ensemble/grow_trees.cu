@@ -978,23 +978,19 @@ void grow_trees_impl(CudaBackend& be, int device, const TrainingSet& data, const
                      int64_t n_trees, const int32_t* counts, const double* class_mult,
                      const uint64_t* keys, std::vector<GrownTree>& trees) {
   const int64_t n = data.n, d = data.d;
-  GPULEARN_EXPECTS(n_trees >= 0, "grow_trees: n_trees must be >= 0, got ", n_trees);
-  GPULEARN_EXPECTS(n >= 0 && d >= 1, "grow_trees: bad training set shape (", n, ", ", d, ")");
-  GPULEARN_EXPECTS(d <= INT32_MAX, "grow_trees: too many features: ", d);
+  GPULEARN_ASSERT(n_trees >= 0);
+  GPULEARN_ASSERT(n >= 0 && d >= 1);
+  GPULEARN_ASSERT(d <= INT32_MAX);
   // Node indices are int32 and a tree has fewer than 2 n nodes.
-  GPULEARN_EXPECTS(n <= (int64_t{1} << 30), "grow_trees: at most 2^30 rows are supported, got ", n);
+  GPULEARN_ASSERT(n <= (int64_t{1} << 30));
   const bool classifier = spec.n_classes > 0;
-  GPULEARN_EXPECTS(classifier ? spec.n_channels == spec.n_classes + 1
-                              : spec.n_outputs >= 1 && spec.n_channels == 2 * spec.n_outputs + 2,
-                   "grow_trees: n_channels ", spec.n_channels, " does not match the spec");
-  GPULEARN_EXPECTS(spec.n_features == d, "grow_trees: spec.n_features ", spec.n_features, " for ",
-                   d, " features");
-  GPULEARN_EXPECTS(spec.max_features >= 1 && spec.max_features <= d,
-                   "grow_trees: max_features must be in [1, ", d, "], got ", spec.max_features);
-  GPULEARN_EXPECTS(data.n_bins != nullptr, "grow_trees: n_bins is null");
+  GPULEARN_ASSERT(classifier ? spec.n_channels == spec.n_classes + 1
+                             : spec.n_outputs >= 1 && spec.n_channels == 2 * spec.n_outputs + 2);
+  GPULEARN_ASSERT(spec.n_features == d);
+  GPULEARN_ASSERT(spec.max_features >= 1 && spec.max_features <= d);
+  GPULEARN_ASSERT(data.n_bins != nullptr);
   for (int64_t j = 0; j < d; ++j) {
-    GPULEARN_EXPECTS(data.n_bins[j] >= 1 && data.n_bins[j] <= forest::kMaxBins,
-                     "grow_trees: feature ", j, " has ", data.n_bins[j], " bins");
+    GPULEARN_ASSERT(data.n_bins[j] >= 1 && data.n_bins[j] <= forest::kMaxBins);
   }
   trees.assign(static_cast<size_t>(n_trees), GrownTree{});
   if (n_trees == 0) return;

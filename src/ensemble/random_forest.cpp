@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -268,6 +269,8 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
                    ")) while a minimum of 1 is required.");
   // Node ids are int32 and a tree has at most 2 n - 1 nodes.
   GPULEARN_EXPECTS(n <= (int64_t{1} << 30), "at most 2^30 samples are supported, got ", n);
+  // Feature ids are int32 in the trees.
+  GPULEARN_EXPECTS(d <= INT32_MAX, "at most 2^31 - 1 features are supported, got ", d);
   detail::require_readable(be, X.space, "X");
   GPULEARN_EXPECTS(sample_weight.empty() || sample_weight.size == n, "sample_weight has ",
                    sample_weight.size, " entries but X has ", n, " samples");
