@@ -145,17 +145,9 @@ def device_ref(obj):
 
 
 def host_ref(arr):
-    """The ArrayRef of a host float array that ``rows_unit_strided`` accepts (1-D: a column)."""
-    if arr.ndim == 1:
-        return _core.ArrayRef(
-            arr.__array_interface__["data"][0], arr.shape[0], 1,
-            arr.strides[0] // arr.itemsize if arr.shape[0] > 1 else 1, arr.dtype.name, False,
-        )
-    ld = arr.strides[0] // arr.itemsize if arr.shape[0] > 1 else arr.shape[1]
-    return _core.ArrayRef(
-        arr.__array_interface__["data"][0], arr.shape[0], arr.shape[1], ld, arr.dtype.name,
-        False,
-    )
+    """The ArrayRef of a host float array that ``rows_unit_strided`` accepts (1-D: a column):
+    its address, shape, row stride in elements and dtype, read in C++."""
+    return _core.ArrayRef.of_host(arr)
 
 
 def rows_unit_strided(arr):
