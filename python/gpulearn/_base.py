@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils.validation import _check_n_features, check_array, validate_data
 
 from . import _arrays, _config, _devices
+from ._convert import SklearnConversionMixin
 
 # Bumped when a fitted estimator's pickled state changes incompatibly.
 PICKLE_FORMAT = 1
@@ -82,7 +83,7 @@ class Prepared:
         return array, _arrays.host_ref(array)
 
 
-class DeviceEstimatorMixin:
+class DeviceEstimatorMixin(SklearnConversionMixin):
     """Mixin for estimators with a ``device`` hyper-parameter.
 
     Fitted state is kept as NumPy arrays, so a model fitted on a GPU pickles, loads and predicts
