@@ -269,6 +269,48 @@ def test_pipeline_grid_search_cross_val_score(accel):
     assert runs == {f"gpulearn {'cpu' if accel == 'cpu' else 'cuda:0'}"}
 
 
+def test_grid_search_of_an_accelerated_estimator(accel):
+    """GridSearchCV and cross_val_score on the estimator itself (no pipeline between): since
+    scikit-learn 1.9 they set ``_parent_callback_ctx`` on it around each fit and delete it
+    after, so a fit on gpulearn must leave that attribute in place."""
+    X, y, _ = _data(n=120)
+    with gpulearn.accel.profile(print_report=False) as prof:
+        search = GridSearchCV(linear_model.Ridge(), {"alpha": [0.1, 10.0]}, cv=3).fit(X, y)
+        cross_val_score(ensemble.RandomForestRegressor(5, random_state=0), X, y, cv=3)
+    assert search.best_params_["alpha"] in (0.1, 10.0)
+    runs = {(r["estimator"], r["where"]) for r in prof.rows if r["method"] == "fit"}
+    where = f"gpulearn {'cpu' if accel == 'cpu' else 'cuda:0'}"
+    assert runs == {("Ridge", where), ("RandomForestRegressor", where)}, prof.rows
+
+
+def test_a_fit_keeps_what_configures_the_estimator():
+    """The fitted state replaces the old one, private attributes included, but not the
+    configuration: set_output's, metadata requests, callbacks, a meta-estimator's context."""
+    est = linear_model.Ridge()
+    config = {"_sklearn_output_config": {"transform": "pandas"}, "_skl_callbacks": [object()],
+              "_parent_callback_ctx": object(), "_metadata_request": object()}
+    vars(est).update(config, coef_=np.zeros(3), _stale_private=1)
+    _dispatch._set_fitted_state(est, {"coef_": np.ones(2), "n_features_in_": 2})
+    assert "_stale_private" not in vars(est)
+    assert est.coef_.shape == (2,) and est.n_features_in_ == 2
+    for key, value in config.items():
+        assert getattr(est, key) is value, key
+
+
+def test_callbacks_fall_back_to_scikit_learn(accel):
+    """Callbacks (scikit-learn >= 1.9's set_callbacks) are called by scikit-learn's solver;
+    gpulearn's fit has none to call, so such a fit runs scikit-learn's, which calls them."""
+    _utils = pytest.importorskip("sklearn.callback.tests._utils")
+    X, _, y = _data()
+    callback = _utils.RecordingCallback()
+    with gpulearn.accel.profile(print_report=False) as prof:
+        linear_model.LogisticRegression().set_callbacks(callback).fit(X, y)
+    fits = [r for r in prof.rows if r["method"] == "fit"]
+    assert len(fits) == 1 and fits[0]["where"] == "scikit-learn", prof.rows
+    assert "callbacks" in fits[0]["reason"]
+    assert callback.count_hooks("setup") == 1
+
+
 def test_set_output_pandas(accel):
     pd = pytest.importorskip("pandas")
     X, _, _ = _data()

@@ -114,7 +114,8 @@ def _wrapper(spec, method, original):
 def _dispatch(spec, method, original, estimator, args, kwargs):
     recording = _report.active()
     start = time.perf_counter() if recording else 0.0
-    reason = _param_reason(spec, estimator) or spec.unsupported(estimator, method, args, kwargs)
+    reason = (_param_reason(spec, estimator) or _callback_reason(estimator, method)
+              or spec.unsupported(estimator, method, args, kwargs))
     if reason is None:
         try:
             with _inside:
@@ -140,6 +141,14 @@ def _param_reason(spec, estimator):
         value = getattr(estimator, name, default)
         if value is not default and not _same(value, default):
             return f"{name}={value!r} (not a parameter of gpulearn's {spec.name})"
+    return None
+
+
+def _callback_reason(estimator, method):
+    """Callbacks registered with scikit-learn's ``set_callbacks``: its fit calls them at each
+    step of its own solver, gpulearn's has none to call."""
+    if method.startswith("fit") and getattr(estimator, "_skl_callbacks", None):
+        return "callbacks set (set_callbacks): gpulearn's fit calls none"
     return None
 
 
@@ -211,8 +220,10 @@ def _twin(gl_class, estimator):
 
 _MISSING = object()
 # Private attributes that configure an estimator rather than hold its fit (set_output's,
-# the metadata routing requests): a fit keeps them.
-_CONFIGURATION = {"_sklearn_output_config", "_metadata_request"}
+# the metadata routing requests, set_callbacks' callbacks, and the context a meta-estimator
+# such as GridSearchCV sets on it around its fit and deletes after): a fit keeps them.
+_CONFIGURATION = {"_sklearn_output_config", "_metadata_request", "_skl_callbacks",
+                  "_parent_callback_ctx"}
 
 
 def _set_fitted_state(estimator, state):
