@@ -157,6 +157,30 @@ def test_refit_replaces_the_state(accel):
     assert est.predict(X[:4, :3]).shape == (4,)
 
 
+@pytest.mark.parametrize("factory", [
+    lambda: linear_model.ElasticNet(alpha=1e-4, max_iter=2, tol=0, warm_start=True),
+    lambda: linear_model.LogisticRegression(max_iter=5, warm_start=True),
+], ids=["ElasticNet", "LogisticRegression"])
+def test_warm_start_continues_from_the_instances_fit(accel, factory):
+    """warm_start=True: a second fit starts from the first one's coefficients, as in
+    scikit-learn (each fit used to start a new gpulearn estimator, from zero)."""
+    import warnings
+    X, y_reg, y_clf = _data()
+    y = y_clf if isinstance(factory(), linear_model.LogisticRegression) else y_reg
+    with warnings.catch_warnings(), gpulearn.accel.profile(print_report=False) as prof:
+        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is small on purpose
+        est = factory().fit(X, y)
+        first = est.coef_.copy()
+        est.fit(X, y)
+        once = clone(est).set_params(warm_start=False).fit(X, y)
+    assert {r["where"] for r in prof.rows} == {f"gpulearn {'cpu' if accel == 'cpu' else 'cuda:0'}"}
+    np.testing.assert_array_equal(once.coef_, first)
+    assert not np.allclose(est.coef_, first)  # moved on from where the first fit stopped
+    if isinstance(est, linear_model.ElasticNet):  # coordinate descent: 2 + 2 sweeps are 4
+        four = clone(est).set_params(warm_start=False, max_iter=4).fit(X, y)
+        np.testing.assert_allclose(est.coef_, four.coef_, rtol=1e-10, atol=1e-12)
+
+
 # ---- fallback ----------------------------------------------------------------------------
 
 def _fallback_cases():

@@ -172,7 +172,7 @@ def _run(spec, method, original, estimator, args, kwargs, recording):
     """(result, where) of the call on gpulearn."""
     gl_class = spec.gpulearn_class
     if method.startswith("fit"):
-        twin = gl_class(**_params(gl_class, estimator), device=_device)
+        twin = _fit_twin(gl_class, estimator)
         out = getattr(twin, method)(*args, **kwargs)
         state = twin._sklearn_fitted_state()
         _set_fitted_state(estimator, state)
@@ -185,6 +185,29 @@ def _run(spec, method, original, estimator, args, kwargs, recording):
         out = getattr(twin, method)(*args, **kwargs)
         result = _wrap_output(original, method, out, args, estimator)
     return result, (_where(twin, args) if recording else None)
+
+
+def _fit_twin(gl_class, estimator):
+    """The gpulearn estimator that fits for the instance: a new one, or with ``warm_start``
+    set on a fitted instance, a copy of gpulearn's view of its fitted state (the fit starts
+    from there, as scikit-learn's does; a copy, so that a fit that fails leaves the instance
+    as it was)."""
+    params = _params(gl_class, estimator)
+    if params.get("warm_start") and _is_fitted(estimator):
+        import copy
+        return copy.deepcopy(gl_class._from_sklearn_fitted(estimator,
+                                                           {**params, "device": _device}))
+    return gl_class(**params, device=_device)
+
+
+def _is_fitted(estimator):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
 
 
 def _params(gl_class, estimator):
