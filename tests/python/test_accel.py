@@ -206,6 +206,8 @@ def _fallback_cases():
             5, monotonic_cst=[1, 0, 0, 0, 0], random_state=0), (X, y_reg), "monotonic_cst"),
         ("positive", lambda: linear_model.LinearRegression(positive=True), (X, y_reg),
          "positive"),
+        ("Gram matrix", lambda: linear_model.Lasso(0.01, precompute=X.T @ X,
+                                                   fit_intercept=False), (X, y_reg), "Gram"),
     ]
 
 

@@ -85,14 +85,23 @@ def _logistic(estimator, method):
     return None
 
 
+def _coordinate_descent(estimator, method):
+    if not isinstance(estimator.precompute, (bool, str)):
+        return ("precompute=<a Gram matrix> (scikit-learn checks and uses it; gpulearn "
+                "computes its own)")
+    return None
+
+
 _NEIGHBORS = _named("algorithm", {"kd_tree", "ball_tree"},
                     "searches by exact brute force, not with a tree")
 
 SPECS = (
     Spec("sklearn.linear_model", "LinearRegression", "gpulearn.linear_model", ("fit", "predict")),
     Spec("sklearn.linear_model", "Ridge", "gpulearn.linear_model", ("fit", "predict")),
-    Spec("sklearn.linear_model", "Lasso", "gpulearn.linear_model", ("fit", "predict")),
-    Spec("sklearn.linear_model", "ElasticNet", "gpulearn.linear_model", ("fit", "predict")),
+    Spec("sklearn.linear_model", "Lasso", "gpulearn.linear_model", ("fit", "predict"),
+         check=_coordinate_descent),
+    Spec("sklearn.linear_model", "ElasticNet", "gpulearn.linear_model", ("fit", "predict"),
+         check=_coordinate_descent),
     Spec("sklearn.linear_model", "LogisticRegression", "gpulearn.linear_model",
          ("fit", "predict", "predict_proba", "predict_log_proba", "decision_function"),
          check=_logistic),
