@@ -114,9 +114,9 @@ SPECS = (
          ("fit", "predict", "kneighbors"), check=_NEIGHBORS, note="exact brute force"),
     Spec("sklearn.ensemble", "RandomForestClassifier", "gpulearn.ensemble",
          ("fit", "predict", "predict_proba", "predict_log_proba", "apply"),
-         note="histogram splits, n_bins=256"),
+         note="splits among at most 256 quantile bins per feature"),
     Spec("sklearn.ensemble", "RandomForestRegressor", "gpulearn.ensemble",
-         ("fit", "predict", "apply"), note="histogram splits, n_bins=256"),
+         ("fit", "predict", "apply"), note="splits among at most 256 quantile bins per feature"),
 )
 
 PACKAGES = tuple(sorted({spec.package for spec in SPECS}))
