@@ -414,6 +414,20 @@ def test_pca_state_types(rng):
         assert converted._fit_svd_solver == reference._fit_svd_solver
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kmeans_tolerance_is_sklearns(dtype, rng, monkeypatch):
+    """KMeans' _tol, computed in row chunks (a few rows each here), is scikit-learn's."""
+    from sklearn.cluster._kmeans import _tolerance as sk_tolerance
+
+    from gpulearn.cluster import _kmeans
+    monkeypatch.setattr(_kmeans, "_TOL_CHUNK", 4 * N_FEATURES + 1)
+    X = _unlabelled(rng, dtype)[0]
+    ours, theirs = _kmeans._tolerance(X, 1e-3), sk_tolerance(X, 1e-3)
+    assert type(ours) is type(theirs)
+    assert ours == pytest.approx(theirs, rel=RTOL[dtype])
+    assert _kmeans._tolerance(X, 0) == sk_tolerance(X, 0) == 0
+
+
 def test_callable_weights_convert(rng):
     X, y = _classes(rng, np.float64, [0, 1, 2])
     sk = skn.KNeighborsClassifier(n_neighbors=5, weights=_inverse_square).fit(X[:N_FIT],
