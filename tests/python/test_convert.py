@@ -495,7 +495,8 @@ def test_unsupported_variants(rng):
     with pytest.raises(NotImplementedError, match="metric=<function"):
         NearestNeighbors.from_sklearn(skn.NearestNeighbors(metric=_manhattan).fit(X))
     with pytest.raises(NotImplementedError, match="'precomputed'"):
-        NearestNeighbors.from_sklearn(skn.NearestNeighbors(metric="precomputed").fit(np.abs(X @ X.T)))
+        distances = np.abs(X[:, None, :] - X[None, :, :]).sum(axis=2)
+        NearestNeighbors.from_sklearn(skn.NearestNeighbors(metric="precomputed").fit(distances))
     with pytest.raises(NotImplementedError, match="'hamming'"):
         NearestNeighbors.from_sklearn(skn.NearestNeighbors(metric="hamming").fit(X))
     with pytest.raises(NotImplementedError, match=r"metric_params \['w'\]"):
