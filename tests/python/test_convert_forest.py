@@ -92,6 +92,7 @@ CLASSIFIER_CASES = {
     "balanced": dict(class_weight="balanced", max_depth=6),
     "class_weight_dict": dict(class_weight={0: 1.0, 1: 3.0, 2: 0.5}),
     "no_bootstrap_entropy": dict(bootstrap=False, criterion="entropy", max_features=2),
+    "pruned": dict(ccp_alpha=0.004),  # renumbered by scikit-learn's pruning
 }
 REGRESSOR_CASES = {
     "depth1": dict(max_depth=1),
@@ -99,6 +100,8 @@ REGRESSOR_CASES = {
     "unlimited": dict(),
     "max_leaf_nodes": dict(max_leaf_nodes=23),
     "no_bootstrap": dict(bootstrap=False, max_features=0.6, min_samples_leaf=3),
+    # Criteria gpulearn does not fit with: the trees still walk as any other.
+    "absolute_error": dict(criterion="absolute_error", max_depth=5),
 }
 
 
@@ -162,6 +165,20 @@ def test_multi_output_regression_and_string_labels(device, rng):
     ours = RandomForestClassifier.from_sklearn(sk, device=device)
     assert_array_equal(ours.classes_, sk.classes_)
     assert_predicts_as_sklearn(ours, sk, X_test)
+
+
+def test_feature_names_are_kept(rng):
+    pd = pytest.importorskip("pandas")
+    X, y, X_test = classification_data(rng)
+    columns = [f"f{j}" for j in range(X.shape[1])]
+    X, X_test = pd.DataFrame(X, columns=columns), pd.DataFrame(X_test, columns=columns)
+    sk = ske.RandomForestClassifier(n_estimators=N_TREES, random_state=0).fit(X, y)
+    ours = RandomForestClassifier.from_sklearn(sk, device="cpu")
+    assert_array_equal(ours.feature_names_in_, columns)
+    assert_predicts_as_sklearn(ours, sk, X_test)
+    with pytest.raises(ValueError, match="feature names"):
+        ours.predict(X_test[columns[::-1]])
+    assert_array_equal(ours.as_sklearn().feature_names_in_, columns)
 
 
 def test_near_threshold_rows_need_the_float32_rule(rng):
