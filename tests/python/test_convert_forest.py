@@ -310,6 +310,7 @@ def test_as_sklearn_is_a_plain_sklearn_forest(kind, data, params, rng):
         assert sk.oob_score_ == ours.oob_score_
     assert "gpulearn" not in pickle.dumps(sk).decode("latin-1")
     assert_sklearn_predicts_as_gpulearn(sk, ours, X_test)
+    assert_sklearn_predicts_as_gpulearn(sk, ours, X_test.astype(np.float32))
     assert_allclose(sk.feature_importances_, ours.feature_importances_, rtol=1e-12, atol=1e-15)
     for t in (0, N_TREES - 1):
         assert_allclose(sk.estimators_[t].feature_importances_,
