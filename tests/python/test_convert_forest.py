@@ -188,8 +188,7 @@ def test_near_threshold_rows_need_the_float32_rule(rng):
     sk, _, _, X_test = fitted_sklearn("classifier", "unlimited", rng)
     X_near = near_thresholds(sk, X_test, rng)
     naive = RandomForestClassifier.from_sklearn(sk, device="cpu")
-    naive._sklearn_thresholds = False
-    naive._core_forest_cache = naive._core_forest_arrays()
+    naive._set_sklearn_routing(False)
     assert (naive.apply(X_near) != sk.apply(X_near)).any()
 
 
@@ -394,6 +393,20 @@ def test_accelerator_translations(rng):
     twin = RandomForestRegressor._from_sklearn_fitted(user, {**params, "device": "cpu"})
     X_near = near_thresholds(user, X_test, rng)
     assert_array_equal(twin.predict(X_near), user.predict(X_near))
+
+
+def test_a_gpulearn_forest_switched_to_sklearns_routing_predicts_as_its_sklearn_forest(rng):
+    """Any float64 rows (not float32-exact ones): what gpulearn.accel gets by switching the forest
+    it fitted to scikit-learn's rule."""
+    X, y, X_test = classification_data(rng)
+    ours = RandomForestClassifier(n_estimators=N_TREES, random_state=0, device="cpu").fit(X, y)
+    sk = ours.as_sklearn()
+    X_near = near_thresholds(sk, X_test, rng)
+    assert (ours.apply(X_near) != sk.apply(X_near)).any()  # gpulearn's own rule
+    ours._set_sklearn_routing(True)
+    assert_predicts_as_sklearn(ours, sk, X_near)
+    ours._set_sklearn_routing(False)
+    assert (ours.apply(X_near) != sk.apply(X_near)).any()
 
 
 # ============================================================================================

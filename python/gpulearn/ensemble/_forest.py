@@ -393,7 +393,15 @@ class _BaseForest(DeviceEstimatorMixin):
             self.__dict__.pop(attr, None)
             if attr in state:
                 setattr(self, attr, state[attr])
-        self._sklearn_thresholds = True
+        self._set_sklearn_routing(True)
+
+    def _set_sklearn_routing(self, enabled):
+        """Walk float64 X as scikit-learn does (``float32(x) <= threshold``; see
+        _forest_convert), or, ``enabled`` False, as gpulearn's own forests do (x itself). A
+        converted forest routes as scikit-learn; gpulearn.accel may switch a forest it fitted,
+        so that its predictions are those of the scikit-learn estimator it fitted for
+        (``_sklearn_fitted_state``), whether or not it keeps this forest."""
+        self._sklearn_thresholds = bool(enabled)
         self._split_threshold = None
         self._estimators_cache = None
         self._core_forest_cache = self._core_forest_arrays()
