@@ -395,6 +395,9 @@ class _BaseForest(DeviceEstimatorMixin):
                 setattr(self, attr, state[attr])
         self._set_sklearn_routing(True)
 
+    def _serve_as_sklearn(self):
+        self._set_sklearn_routing(True)
+
     def _set_sklearn_routing(self, enabled):
         """Walk float64 X as scikit-learn does (``float32(x) <= threshold``; see
         _forest_convert), or, ``enabled`` False, as gpulearn's own forests do (x itself). A
