@@ -175,6 +175,7 @@ def _run(spec, method, original, estimator, args, kwargs, recording):
     if method.startswith("fit"):
         twin = _fit_twin(gl_class, estimator)
         out = getattr(twin, method)(*args, **kwargs)
+        twin._serve_as_sklearn()
         state = twin._sklearn_fitted_state()
         _set_fitted_state(estimator, state)
         with _twins_lock:
