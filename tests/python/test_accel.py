@@ -349,6 +349,28 @@ def test_set_output_pandas(accel):
     assert isinstance(out, pd.DataFrame) and list(out.columns) == ["pca0", "pca1"]
 
 
+@pytest.mark.parametrize("factory", [
+    lambda: decomposition.PCA(2), lambda: decomposition.TruncatedSVD(2, random_state=0),
+    lambda: cluster.KMeans(2, n_init=1, random_state=0),
+], ids=["PCA", "TruncatedSVD", "KMeans"])
+@pytest.mark.parametrize("output", ["default", "pandas"])
+def test_fit_transform_runs_on_gpulearn(accel, factory, output):
+    """fit_transform on gpulearn, with set_output's container (scikit-learn configures it
+    under "transform" for fit_transform too; asking for "fit_transform" raised KeyError, and
+    every fit_transform fell back)."""
+    if output == "pandas":
+        pytest.importorskip("pandas")
+    X, _, _ = _data()
+    est = factory().set_output(transform=output)
+    with gpulearn.accel.profile(print_report=False) as prof:
+        out = est.fit_transform(X)
+    assert [(r["where"], r["reason"]) for r in prof.rows] == [
+        (f"gpulearn {'cpu' if accel == 'cpu' else 'cuda:0'}", None)]
+    assert type(out).__name__ == ("DataFrame" if output == "pandas" else "ndarray")
+    np.testing.assert_allclose(np.asarray(out), np.asarray(est.transform(X)), rtol=1e-8,
+                               atol=1e-10)
+
+
 def test_pickle_is_plain_scikit_learn(accel, tmp_path):
     """Models fitted under the accelerator load and predict where gpulearn cannot be
     imported."""

@@ -271,7 +271,8 @@ def _wrap_output(original, method, out, args, estimator):
         from sklearn.utils._set_output import _wrap_data_with_container
     except ImportError:  # pragma: no cover - scikit-learn moved it
         return out
-    return _wrap_data_with_container(method, out, args[0] if args else None, estimator)
+    # set_output configures "transform", which scikit-learn applies to fit_transform too
+    return _wrap_data_with_container("transform", out, args[0] if args else None, estimator)
 
 
 def _where(twin, args):
