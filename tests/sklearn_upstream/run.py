@@ -218,6 +218,15 @@ def summarize_calls(rows):
     return on, back, per, reasons
 
 
+def raised_in(tests_profile):
+    """[(reason class, [tests])] where gpulearn raised, most tests first."""
+    by = defaultdict(list)
+    for test, entry in sorted(tests_profile.items()):
+        for reason in entry.get("raised", ()):
+            by[_reason_class(reason)].append(test)
+    return sorted(by.items(), key=lambda kv: -len(kv[1]))
+
+
 def _reason_class(reason):
     """A fallback reason with its specifics (numbers, array reprs) blurred, to group them."""
     text = re.sub(r"array\(.*", "array(...)", reason)
@@ -256,6 +265,11 @@ def print_report(result, modules, tests_profile, rows, seconds, quick):
         print("Most common fallback reasons (calls):")
         for reason, calls in reasons.most_common(12):
             print(f"  {calls:6d}  {reason}")
+        raised = raised_in(tests_profile)
+        if raised:
+            print("gpulearn raised (then scikit-learn answered), by reason: tests, one of them:")
+            for reason, tests in raised[:10]:
+                print(f"  {len(tests):5d}  {reason[:150]}\n         e.g. {tests[0]}")
     if result["expected"]:
         print(f"\nExpected failures: {len(result['expected'])} tests "
               f"({sum(1 for v in result['matched'].values() if v[0])} xfail entries).")
@@ -344,6 +358,12 @@ def write_doc(result, modules, rows, tests_profile, seconds, xfail_entries, note
     out += ["", "The most common fallback reasons (calls):", ""]
     for reason, calls in reasons.most_common(15):
         out.append(f"- {calls}: {reason.replace('|', '/')}")
+    raised = raised_in(tests_profile)
+    if raised:
+        out += ["", "Where gpulearn raised on what it was given (scikit-learn then answered; each "
+                "is acceleration lost, and may hide a bug): tests, one of them.", ""]
+        for reason, tests in raised[:15]:
+            out.append(f"- {len(tests)}: {reason.replace('|', '/')} (e.g. `{tests[0]}`)")
     if result["unexpected"]:
         out += ["", "## Unexpected failures", ""]
         for test, outcome in sorted(result["unexpected"].items()):
@@ -369,7 +389,7 @@ def _device_words(rows):
     for (_, _, where, reason), (calls, _) in rows.items():
         if reason is None:
             wheres[where] += calls
-    return ", ".join(w for w, _ in wheres.most_common()) or "none"
+    return ", ".join(w.removeprefix("gpulearn ") for w, _ in wheres.most_common()) or "none"
 
 
 # ---- main ----------------------------------------------------------------------------------

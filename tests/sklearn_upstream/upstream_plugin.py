@@ -7,7 +7,8 @@ in every xdist worker too). Two jobs, each off unless its environment variable i
 - ``GPULEARN_UPSTREAM_PROFILE_DIR=dir`` (the accelerated run): around each test, open a
   ``gpulearn.accel.profile()``; at the end of the session write ``dir/profile-<worker>.json``:
 
-      {"tests": {nodeid: {"gpulearn": calls, "fallback": calls}},   # tests with any call
+      {"tests": {nodeid: {"gpulearn": calls, "fallback": calls,    # tests with any call
+                          "raised": [reasons where gpulearn raised, if any]}},
        "rows": [the profile's rows summed over the session]}
 
   so that the report can say how many estimator calls ran on gpulearn, why the others fell
@@ -76,7 +77,11 @@ def pytest_runtest_protocol(item, nextitem):
         return
     on_gpulearn = sum(r["calls"] for r in rows if r["reason"] is None)
     total = sum(r["calls"] for r in rows)
-    _tests[item.nodeid] = {"gpulearn": on_gpulearn, "fallback": total - on_gpulearn}
+    entry = {"gpulearn": on_gpulearn, "fallback": total - on_gpulearn}
+    raised = sorted({r["reason"] for r in rows if (r["reason"] or "").startswith("gpulearn raised")})
+    if raised:  # gpulearn failed on input it was given (not a refusal by the dispatch rules)
+        entry["raised"] = raised
+    _tests[item.nodeid] = entry
     for r in rows:
         key = (r["estimator"], r["method"], r["where"], r["reason"])
         calls, seconds = _rows.get(key, (0, 0.0))
