@@ -228,8 +228,10 @@ def _twin(gl_class, estimator):
 
 _MISSING = object()
 # Private attributes that configure an estimator rather than hold its fit (set_output's,
-# the metadata routing requests): a fit keeps them.
-_CONFIGURATION = {"_sklearn_output_config", "_metadata_request"}
+# the metadata routing requests, set_callbacks' callbacks and the callback context a
+# meta-estimator sets before fitting a clone and deletes after it): a fit keeps them.
+_CONFIGURATION = {"_sklearn_output_config", "_metadata_request", "_skl_callbacks",
+                  "_parent_callback_ctx"}
 
 
 def _set_fitted_state(estimator, state):
