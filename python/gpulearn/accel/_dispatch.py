@@ -183,7 +183,8 @@ def _params(gl_class, estimator):
 
 def _snapshot(estimator):
     """The objects of the estimator's fitted state (everything but its hyper-parameters)."""
-    return {k: v for k, v in estimator.__dict__.items() if k.endswith("_") or k.startswith("_")}
+    # k[-1:] == "_" is k.endswith("_") at half the cost (this runs on every fit)
+    return {k: v for k, v in estimator.__dict__.items() if k[-1:] == "_" or k[:1] == "_"}
 
 
 def _cache_twin(estimator, twin):
@@ -238,11 +239,12 @@ def _set_fitted_state(estimator, state):
     """The estimator's fitted attributes become ``state``: those of an earlier fit go first
     (scikit-learn's fit replaces them too)."""
     params = _param_names(type(estimator))
-    for key in [k for k in estimator.__dict__
-                if k not in params and (k.endswith("_") or k.startswith("_"))
-                and not k.startswith("__") and k not in _CONFIGURATION]:
-        del estimator.__dict__[key]
-    estimator.__dict__.update(state)
+    attributes = estimator.__dict__
+    for key in [k for k in attributes
+                if (k[-1:] == "_" or k[:1] == "_") and k not in params
+                and k[:2] != "__" and k not in _CONFIGURATION]:
+        del attributes[key]
+    attributes.update(state)
 
 
 @functools.lru_cache(maxsize=None)
