@@ -123,7 +123,8 @@ def _dispatch(spec, method, original, estimator, args, kwargs):
             reason = f"gpulearn raised {type(exc).__name__}: {_first_line(exc)}"
         else:
             if recording:
-                _report.record(spec.name, method, where, time.perf_counter() - start)
+                _report.record(spec.name, method, where, time.perf_counter() - start,
+                               note=spec.note or None)
             return result
     try:
         return original(estimator, *args, **kwargs)

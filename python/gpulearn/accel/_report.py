@@ -24,13 +24,16 @@ def active():
     return bool(_profiles) or logger.isEnabledFor(logging.INFO)
 
 
-def record(name, method, where, seconds, reason=None):
+def record(name, method, where, seconds, reason=None, note=None):
+    """One call: ``where`` it ran, ``reason`` it fell back (None: it did not), and ``note``,
+    what gpulearn ran where the user named no algorithm."""
     with _lock:
         for prof in _profiles:
-            prof._add(name, method, where, seconds, reason)
+            prof._add(name, method, where, seconds, reason, note)
     if logger.isEnabledFor(logging.INFO):
         if reason is None:
-            logger.info("%s.%s: %s (%.3f ms)", name, method, where, seconds * 1e3)
+            logger.info("%s.%s: %s%s (%.3f ms)", name, method, where,
+                        f" [{note}]" if note else "", seconds * 1e3)
         else:
             logger.info("%s.%s: scikit-learn, because %s (%.3f ms)", name, method, reason,
                         seconds * 1e3)
@@ -39,26 +42,27 @@ def record(name, method, where, seconds, reason=None):
 class Profile:
     """The calls made while it is open: one row per (estimator, method, where, reason).
 
-    ``rows`` lists them as dicts (estimator, method, where, reason, calls, seconds);
+    ``rows`` lists them as dicts (estimator, method, where, reason, calls, seconds, note);
     ``report()`` is the table printed when the profile closes.
     """
 
     def __init__(self, file=None, print_report=True):
         self._file = file
         self._print = print_report
-        self._rows = defaultdict(lambda: [0, 0.0])
+        self._rows = defaultdict(lambda: [0, 0.0, None])
 
-    def _add(self, name, method, where, seconds, reason):
+    def _add(self, name, method, where, seconds, reason, note):
         row = self._rows[(name, method, where, reason)]
         row[0] += 1
         row[1] += seconds
+        row[2] = note
 
     @property
     def rows(self):
         with _lock:
             items = list(self._rows.items())
         return [dict(estimator=k[0], method=k[1], where=k[2], reason=k[3], calls=v[0],
-                     seconds=v[1]) for k, v in items]
+                     seconds=v[1], note=v[2]) for k, v in items]
 
     def report(self):
         rows = sorted(self.rows, key=lambda r: (r["estimator"], r["method"], r["where"]))
@@ -67,7 +71,8 @@ class Profile:
         header = ("estimator", "method", "calls", "total", "ran on")
         table = [header] + [
             (r["estimator"], r["method"], str(r["calls"]), _seconds(r["seconds"]),
-             r["where"] + (f" ({r['reason']})" if r["reason"] else "")) for r in rows]
+             r["where"] + (f" ({r['reason']})" if r["reason"] else "")
+             + (f" [{r['note']}]" if r["note"] else "")) for r in rows]
         widths = [max(len(row[i]) for row in table) for i in range(4)]
         lines = ["gpulearn.accel profile"]
         for row in table:

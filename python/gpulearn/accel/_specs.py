@@ -88,6 +88,8 @@ def _logistic(estimator, method):
 _NEIGHBORS = _named("algorithm", {"kd_tree", "ball_tree"},
                     "searches by exact brute force, not with a tree")
 
+_BINNED = "splits among at most 256 quantile bins per feature"
+
 SPECS = (
     Spec("sklearn.linear_model", "LinearRegression", "gpulearn.linear_model", ("fit", "predict")),
     Spec("sklearn.linear_model", "Ridge", "gpulearn.linear_model", ("fit", "predict")),
@@ -114,9 +116,9 @@ SPECS = (
          ("fit", "predict", "kneighbors"), check=_NEIGHBORS, note="exact brute force"),
     Spec("sklearn.ensemble", "RandomForestClassifier", "gpulearn.ensemble",
          ("fit", "predict", "predict_proba", "predict_log_proba", "apply"),
-         note="histogram splits, n_bins=256"),
+         note=_BINNED),
     Spec("sklearn.ensemble", "RandomForestRegressor", "gpulearn.ensemble",
-         ("fit", "predict", "apply"), note="histogram splits, n_bins=256"),
+         ("fit", "predict", "apply"), note=_BINNED),
 )
 
 PACKAGES = tuple(sorted({spec.package for spec in SPECS}))
