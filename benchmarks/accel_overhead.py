@@ -76,7 +76,8 @@ def _pair(direct, accelerated, repeats, warmup):
 
 def _where(rows, method):
     mine = [r for r in rows if r["method"] == method]
-    return "; ".join(r["where"] + (f" ({r['reason']})" if r["reason"] else "") for r in mine)
+    return "; ".join(r["where"] + (f" ({r['reason']})" if r["reason"] else "")
+                     + (f" [{r['note']}]" if r.get("note") else "") for r in mine)
 
 
 def main(argv=None):

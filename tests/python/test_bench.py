@@ -385,8 +385,10 @@ def test_accel_view_runs_scikit_learns_class_on_gpulearn(capsys, tmp_path):
     assert accel["device"] == "cpu" and accel["direct"] == "gpulearn-cpu"
     # Every timed call (2 repeats; the warm-up is not profiled) ran on gpulearn's CPU backend.
     assert accel["ran_on"] == {
-        "fit": [{"method": "fit", "where": "gpulearn cpu", "reason": None, "calls": 2}],
-        "apply": [{"method": "predict", "where": "gpulearn cpu", "reason": None, "calls": 2}]}
+        "fit": [{"method": "fit", "where": "gpulearn cpu", "reason": None, "calls": 2,
+                 "note": None}],
+        "apply": [{"method": "predict", "where": "gpulearn cpu", "reason": None, "calls": 2,
+                   "note": None}]}
     assert accel["fell_back"] == {"fit": False, "apply": False}
     for phase in ("fit", "apply"):
         direct = by_backend["gpulearn-cpu"][phase]["median_s"]

@@ -61,7 +61,7 @@ def accel_line(record, labels):
     for phase in ("fit", "apply"):
         mine = [r for r in accel["ran_on"][phase] if r["method"] == names[phase]]
         where = [f"{r['calls']} on {r['where']}" + (f" ({r['reason']})" if r["reason"] else "")
-                 for r in mine]
+                 + (f" [{r['note']}]" if r.get("note") else "") for r in mine]
         unseen = len(record[phase]["times_s"]) - sum(r["calls"] for r in mine)
         if unseen > 0:
             where.append(f"{unseen} not seen by the accelerator (scikit-learn's code)")

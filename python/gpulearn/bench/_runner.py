@@ -135,8 +135,9 @@ class _Watch:
 
         with accel.profile(print_report=False) as prof:
             yield
-        self.rows = [{k: r[k] for k in ("method", "where", "reason", "calls")}
-                     for r in prof.rows]
+        # note: what gpulearn ran where the user named no algorithm ("exact brute force")
+        self.rows = [{"method": r["method"], "where": r["where"], "reason": r["reason"],
+                      "calls": r["calls"], "note": r.get("note")} for r in prof.rows]
 
 
 def ran_on_gpulearn(rows, method, calls, device):
