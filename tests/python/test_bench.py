@@ -659,7 +659,8 @@ def test_python_dash_m_help_explains_the_options():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     for option in ("--suite", "--algo", "--rows", "--cols", "--dtype", "--repeats", "--param",
-                   "--backends", "--output", "--csv", "--plot", "--list", "exit status"):
+                   "--backends", "--view", "--output", "--csv", "--plot", "--list",
+                   "exit status"):
         assert option in result.stdout
 
 

@@ -49,7 +49,8 @@ views:
 exit status: 0 when every gpulearn run succeeded with its quality within tolerance; 1 when
 a gpulearn run failed or its quality was outside tolerance; 2 on a usage error; 130 when
 interrupted (the runs finished so far are still reported and written). Peers' errors and
-quality flags are reported and do not change the status.
+quality flags, and accelerated runs that fell back to scikit-learn, are reported and do not
+change the status.
 """
 
 
