@@ -8,6 +8,7 @@ from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluste
 from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
@@ -64,6 +65,16 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     n_iter_ : int
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    Notes
+    -----
+    Conversion: ``from_sklearn`` and ``as_sklearn`` copy the fitted attributes as they are,
+    scikit-learn's private ones included (``_tol``, equal to scikit-learn's to rounding,
+    ``_n_init``, ``_algorithm``, ``_n_threads``, ``_n_features_out``). ``as_sklearn`` refuses
+    ``init="k-means||"`` (NotImplementedError: scikit-learn has no such initialisation).
+    ``predict`` gives the same labels away from ties (a sample within rounding of equidistant
+    to two centers); ``transform`` and ``score`` agree within 1e-10 relative to the largest
+    value in float64 and 1e-4 in float32 (the distances are computed by another formula).
     """
 
     _parameter_constraints = {
@@ -71,6 +82,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         "init": [StrOptions({"k-means++", "random", "k-means||"}), callable, "array-like"],
         "device": [str],
     }
+
+    _sklearn_estimator = "sklearn.cluster.KMeans"
+    _sklearn_attributes = ("n_features_in_", "feature_names_in_", "_tol", "_n_init",
+                           "_algorithm", "_n_threads", "cluster_centers_", "_n_features_out",
+                           "labels_", "inertia_", "n_iter_")
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
                  verbose=0, random_state=None, copy_x=True, algorithm="lloyd", device="auto"):
@@ -165,6 +181,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                 if result is None or candidate["inertia"] < result["inertia"]:
                     result, best_labels = candidate, _arrays.to_host(labels).copy()
             labels = best_labels if not on_device else _arrays.to_device_like(p.X, best_labels)
+        # scikit-learn's fit-time state, kept for its estimator (conversion, gpulearn.accel).
+        self._tol = _tolerance(p.X, self.tol)
+        self._n_init = n_init
+        self._algorithm = "lloyd" if self.n_clusters == 1 else self.algorithm
         del p, w
         self.cluster_centers_ = result["centers"]
         self.labels_ = _arrays.to_host(labels) if on_device else labels
@@ -266,3 +286,38 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+    # ---- conversion ----------------------------------------------------------------------
+
+    def _sklearn_fitted_state(self):
+        state = super()._sklearn_fitted_state()
+        if "_n_threads" not in state:
+            state["_n_threads"] = _openmp_effective_n_threads()
+        return state
+
+    def _sklearn_only_params(self):
+        if isinstance(self.init, str) and self.init == "k-means||":
+            raise NotImplementedError(
+                "init='k-means||' has no scikit-learn equivalent: set init='k-means++' (or "
+                "'random', or the fitted cluster_centers_) before as_sklearn()")
+        return {}
+
+
+def _tolerance(X, tol):
+    """scikit-learn's absolute tolerance, ``tol * mean(var(X, axis=0))`` (0 for tol=0), in
+    X's dtype, to rounding: computed where X is (NumPy, CuPy or PyTorch), in row chunks, so
+    that no copy of X is made."""
+    if tol == 0:
+        return 0
+    n, d = X.shape
+    mean = X.sum(0) / n
+    step = max(1, _TOL_CHUNK // d)
+    squares = 0.0
+    for start in range(0, n, step):
+        centred = X[start:start + step] - mean
+        squares += float((centred * centred).sum())
+    return np.dtype(str(X.dtype).replace("torch.", "")).type(squares / (n * d)) * tol
+
+
+# Entries of X centred at a time by _tolerance.
+_TOL_CHUNK = 1 << 20

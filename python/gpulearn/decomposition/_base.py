@@ -8,6 +8,12 @@ class DecompositionBase(DeviceEstimatorMixin):
     """Fit and projection plumbing; subclasses hold the model as NumPy attributes and say
     which compiled functions run it."""
 
+    # The fitted attributes both conversions copy as they are (scikit-learn's names, types and
+    # shapes); each estimator adds its own.
+    _sklearn_attributes = ("n_features_in_", "feature_names_in_", "components_",
+                           "explained_variance_", "explained_variance_ratio_",
+                           "singular_values_")
+
     # The compiled projection, ``f(ctx, model, X_ref, out_ref, inverse)``, and the model dict
     # it reads (``_model()``): set by each estimator.
     _core_project = None

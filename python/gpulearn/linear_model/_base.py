@@ -10,6 +10,12 @@ from .._base import DeviceEstimatorMixin, host_score
 from .._config import check_device_string
 
 
+# The fitted attributes every linear model shares with its scikit-learn twin (same names, types
+# and shapes), which both conversions copy as they are. ``predict`` reads only coef_ and
+# intercept_, so a scikit-learn fit by any solver (or with positive=True) predicts here.
+LINEAR_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "coef_", "intercept_")
+
+
 class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin):
     """Fit/predict for linear models whose compiled fit returns coef and intercept.
 

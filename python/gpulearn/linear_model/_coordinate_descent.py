@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .. import _core
-from ._base import LinearRegressorBase
+from ._base import LINEAR_ATTRIBUTES, LinearRegressorBase
 
 # scikit-learn's bound for the seed of its coordinate-descent generator (RAND_R_MAX).
 _RAND_R_MAX = 2**31 - 1
@@ -89,6 +89,14 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
     sklearn.linear_model.ElasticNet : the CPU reference this class follows.
     Lasso : the special case ``l1_ratio=1``.
 
+    Notes
+    -----
+    Conversion: ``from_sklearn`` and ``as_sklearn`` copy ``coef_``, ``intercept_``, ``n_iter_`` and
+    ``dual_gap_`` as they are (``sparse_coef_`` is computed from ``coef_`` on both sides).
+    ``ElasticNet.from_sklearn`` refuses a scikit-learn Lasso: convert it with
+    :class:`Lasso`. Predictions agree to rounding: within 1e-12 relative in float64, 1e-5 in
+    float32.
+
     Examples
     --------
     >>> import numpy as np
@@ -99,6 +107,9 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
     >>> ElasticNet(alpha=0.1, device="cpu").fit(X, y).coef_.shape
     (5,)
     """
+
+    _sklearn_estimator = "sklearn.linear_model.ElasticNet"
+    _sklearn_attributes = (*LINEAR_ATTRIBUTES, "n_iter_", "dual_gap_")
 
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -225,7 +236,8 @@ class Lasso(ElasticNet):
 
     A drop-in replacement for :class:`sklearn.linear_model.Lasso` for dense data: ElasticNet
     with ``l1_ratio=1``, minimising ``1 / (2 * n_samples) * ||y - Xw||^2_2 + alpha * ||w||_1``.
-    Parameters and attributes are those of :class:`ElasticNet`, without ``l1_ratio``.
+    Parameters and attributes are those of :class:`ElasticNet`, without ``l1_ratio``;
+    conversion too (same tolerances).
 
     See Also
     --------
@@ -240,6 +252,8 @@ class Lasso(ElasticNet):
     >>> np.round(reg.coef_, 2).tolist(), round(float(reg.intercept_), 2)
     ([0.85, 0.0], 0.15)
     """
+
+    _sklearn_estimator = "sklearn.linear_model.Lasso"
 
     _parameter_constraints = {
         k: v for k, v in ElasticNet._parameter_constraints.items() if k != "l1_ratio"

@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
 from .. import _core
-from ._base import LinearRegressorBase
+from ._base import LINEAR_ATTRIBUTES, LinearRegressorBase
 
 
 class LinearRegression(LinearRegressorBase, BaseEstimator):
@@ -62,6 +62,14 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
     sklearn.linear_model.LinearRegression : the CPU reference this class follows.
     gpulearn.linear_model.Ridge : least squares with L2 regularisation.
 
+    Notes
+    -----
+    Conversion: ``from_sklearn`` and ``as_sklearn`` copy ``coef_``, ``intercept_``, ``rank_`` and
+    ``singular_`` as they are (a scikit-learn fit with ``positive=True`` converts too: only
+    prediction needs the coefficients). Predictions of a converted model agree with the
+    original's to rounding (the same ``X @ coef_.T + intercept_``, summed in another order):
+    within 1e-12 relative in float64, 1e-5 in float32.
+
     Examples
     --------
     >>> import numpy as np
@@ -72,6 +80,9 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
     >>> np.round(reg.coef_, 6).tolist(), round(float(reg.intercept_), 6)
     ([1.0, 2.0], 3.0)
     """
+
+    _sklearn_estimator = "sklearn.linear_model.LinearRegression"
+    _sklearn_attributes = (*LINEAR_ATTRIBUTES, "rank_", "singular_")
 
     _parameter_constraints = {
         "fit_intercept": ["boolean"],

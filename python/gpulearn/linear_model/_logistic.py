@@ -16,6 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from .. import _arrays, _core
 from .._base import DeviceEstimatorMixin
 from .._config import check_device_string
+from ._base import LINEAR_ATTRIBUTES
 
 _SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 
@@ -155,6 +156,16 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
     --------
     sklearn.linear_model.LogisticRegression : the CPU reference this class follows.
 
+    Notes
+    -----
+    Conversion: ``from_sklearn`` and ``as_sklearn`` copy ``classes_``, ``coef_``,
+    ``intercept_`` and ``n_iter_`` as they are. gpulearn predicts with the binomial model
+    for two classes and the multinomial (softmax) one for more, as scikit-learn >= 1.8 does; a
+    scikit-learn fit with ``multi_class="ovr"`` (older versions) on three or more classes
+    raises NotImplementedError. Decision functions and probabilities agree to rounding (the
+    same formulas, summed in another order): within 1e-12 relative in float64 (absolute for
+    probabilities), 1e-5 in float32; predicted labels are equal away from ties.
+
     Examples
     --------
     >>> import numpy as np
@@ -166,6 +177,9 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
     >>> clf.predict_proba(X[:2]).shape
     (2, 2)
     """
+
+    _sklearn_estimator = "sklearn.linear_model.LogisticRegression"
+    _sklearn_attributes = (*LINEAR_ATTRIBUTES, "classes_", "n_iter_")
 
     _parameter_constraints = {
         "penalty": [StrOptions({"l1", "l2", "elasticnet"}), None,
@@ -294,6 +308,20 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
             warnings.warn(message, ConvergenceWarning, stacklevel=2)
         return self
+
+    def _adopt_sklearn_state(self, state):
+        # scikit-learn < 1.8's one-vs-rest model (multi_class="ovr", or "auto" with liblinear)
+        # normalises per-class sigmoids; gpulearn's multiclass model is the softmax. With two
+        # classes both are the binomial model.
+        multi_class = state.get("multi_class", "deprecated")
+        if len(state["classes_"]) > 2 and (
+                multi_class == "ovr" or (multi_class == "auto" and state.get("solver") ==
+                                         "liblinear")):
+            raise NotImplementedError(
+                f"LogisticRegression fitted with multi_class={multi_class!r} on more than two "
+                "classes (one-vs-rest probabilities): gpulearn's multiclass model is the "
+                "multinomial one")
+        super()._adopt_sklearn_state(state)
 
     def decision_function(self, X):
         """Confidence scores: the signed distance to the hyperplane(s).

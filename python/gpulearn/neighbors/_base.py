@@ -6,8 +6,9 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, issparse
 from sklearn.metrics import DistanceMetric
+from sklearn.neighbors import BallTree, KDTree
 from sklearn.neighbors import NearestNeighbors as _SkNearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
@@ -29,6 +30,9 @@ _METRICS = {
     "cosine": "cosine",
     "inner_product": "inner_product",
 }
+
+# scikit-learn's trees, by the ``algorithm`` that asks for them.
+_TREES = {"kd_tree": KDTree, "ball_tree": BallTree}
 
 _PARAMETER_CONSTRAINTS = {
     **_SkNearestNeighbors._parameter_constraints,
@@ -58,32 +62,45 @@ def _get_weights(dist, weights):
                      f"function, got {weights!r}")
 
 
+def _core_metric(metric, p, metric_params, warn):
+    """(the core's metric name, p) after scikit-learn's rules for minkowski and p; warns (as
+    scikit-learn's fit does) for minkowski with p < 1 when ``warn``. NotImplementedError for
+    what gpulearn does not compute."""
+    if callable(metric) or not isinstance(metric, str):
+        raise NotImplementedError(
+            f"metric={metric!r}: gpulearn computes the named metrics "
+            f"{sorted(_METRICS)}; callables and DistanceMetric objects are not supported")
+    if metric == "precomputed" or metric not in _METRICS:
+        raise NotImplementedError(
+            f"metric={metric!r} is not implemented in gpulearn; use one of "
+            f"{sorted(_METRICS)}")
+    params = dict(metric_params or {})
+    p = params.pop("p", p)
+    if params:
+        raise NotImplementedError(
+            f"metric_params {sorted(params)} are not supported by gpulearn (only 'p')")
+    p = 2.0 if p is None else float(p)
+    if warn and _METRICS[metric] == "minkowski" and p < 1:
+        warnings.warn("Mind that for 0 < p < 1, Minkowski metrics are not distance metrics. "
+                      "Continuing the execution with `algorithm='brute'`.", UserWarning,
+                      stacklevel=5)
+    return _METRICS[metric], p
+
+
 class NeighborsBase(DeviceEstimatorMixin):
     """Brute-force neighbours over the fitted index ``_fit_X``: a NumPy array, or the
-    C-ordered GPU array the estimator was fitted on (pickled as NumPy)."""
+    C-ordered GPU array the estimator was fitted on (pickled as NumPy).
+
+    Conversion (``from_sklearn`` / ``as_sklearn``): see :class:`NearestNeighbors`' notes.
+    """
+
+    # The fitted attributes both conversions copy as they are (subclasses add theirs).
+    _sklearn_attributes = ("n_features_in_", "feature_names_in_", "effective_metric_",
+                           "effective_metric_params_", "_fit_X", "n_samples_fit_")
 
     def _resolved_metric(self):
-        """(the core's metric name, p) after scikit-learn's rules for minkowski and p."""
-        metric = self.metric
-        if callable(metric) or not isinstance(metric, str):
-            raise NotImplementedError(
-                f"metric={metric!r}: gpulearn computes the named metrics "
-                f"{sorted(_METRICS)}; callables and DistanceMetric objects are not supported")
-        if metric == "precomputed" or metric not in _METRICS:
-            raise NotImplementedError(
-                f"metric={metric!r} is not implemented in gpulearn; use one of "
-                f"{sorted(_METRICS)}")
-        params = dict(self.metric_params or {})
-        p = params.pop("p", self.p)
-        if params:
-            raise NotImplementedError(
-                f"metric_params {sorted(params)} are not supported by gpulearn (only 'p')")
-        p = 2.0 if p is None else float(p)
-        if _METRICS[metric] == "minkowski" and p < 1:
-            warnings.warn("Mind that for 0 < p < 1, Minkowski metrics are not distance metrics. "
-                          "Continuing the execution with `algorithm='brute'`.", UserWarning,
-                          stacklevel=4)
-        return _METRICS[metric], p
+        """(the core's metric name, p) of the hyper-parameters (see ``_core_metric``)."""
+        return _core_metric(self.metric, self.p, self.metric_params, warn=True)
 
     def _set_effective_metric(self, metric, p):
         """effective_metric_ and effective_metric_params_ as scikit-learn sets them."""
@@ -272,6 +289,49 @@ class NeighborsBase(DeviceEstimatorMixin):
                                                     sort_results and mode == "distance")
         data = np.ones(len(ind)) if mode == "connectivity" else dist
         return csr_matrix((data, ind, offsets), shape=(len(offsets) - 1, self.n_samples_fit_))
+
+    # ---- conversion ------------------------------------------------------------------------
+
+    def _adopt_sklearn_state(self, state):
+        fit_X = state["_fit_X"]
+        if not isinstance(fit_X, np.ndarray):
+            if issparse(fit_X):
+                raise NotImplementedError(
+                    f"{type(self).__name__} fitted on sparse data: gpulearn's neighbours "
+                    "search dense data only")
+            fit_X = np.asarray(fit_X)
+        # The metric of the fit (scikit-learn's predict reads effective_metric_*, not the
+        # hyper-parameters, which may have been set since); a weight-less minkowski has "w":
+        # None there.
+        params = {k: v for k, v in state["effective_metric_params_"].items()
+                  if not (k == "w" and v is None)}
+        self._metric, self._p = _core_metric(state["effective_metric_"], None, params,
+                                             warn=False)
+        super()._adopt_sklearn_state(state)
+        if fit_X.dtype not in (np.float32, np.float64):
+            fit_X = fit_X.astype(np.float64)  # integers: computed in float64, as there
+        self._fit_X = np.ascontiguousarray(fit_X)
+        self._fit_method = "brute"
+
+    def _sklearn_fitted_state(self):
+        state = super()._sklearn_fitted_state()
+        fit_X = self._fit_X
+        if _arrays.device_ordinal(fit_X) is not None:
+            fit_X = state["_fit_X"] = np.ascontiguousarray(_arrays.to_host(fit_X))
+        state["_fit_method"], state["_tree"] = "brute", None
+        if self.algorithm in _TREES:
+            tree = _TREES[self.algorithm]
+            state["_fit_method"] = self.algorithm
+            state["_tree"] = tree(fit_X, self.leaf_size, metric=self.effective_metric_,
+                                  **self.effective_metric_params_)
+        return state
+
+    def _sklearn_only_params(self):
+        if self.metric == "inner_product":
+            raise NotImplementedError(
+                "metric='inner_product' (gpulearn's similarity) has no scikit-learn "
+                "equivalent; as_sklearn() converts models of scikit-learn's metrics only")
+        return {}
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -37,7 +37,20 @@ class KNeighborsClassifier(ClassifierMixin, NeighborsBase, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
     n_samples_fit_ : int
     outputs_2d_ : bool
+
+    Notes
+    -----
+    Conversion: as for :class:`gpulearn.neighbors.NearestNeighbors` (``classes_``, ``_y``
+    and ``outputs_2d_`` are scikit-learn's encoding, copied as they are; callable
+    ``weights`` convert too, and are called with the neighbours' distances as there).
+    ``predict`` of a converted model gives the same labels and ``predict_proba`` the same
+    probabilities within 1e-12 (the same vote; "distance" weights carry the distances'
+    rounding), away from exact distance ties among the k-th neighbours.
     """
+
+    _sklearn_estimator = "sklearn.neighbors.KNeighborsClassifier"
+    _sklearn_attributes = (*NeighborsBase._sklearn_attributes, "outputs_2d_", "classes_",
+                           "_y")
 
     _parameter_constraints = {
         **_PARAMETER_CONSTRAINTS,

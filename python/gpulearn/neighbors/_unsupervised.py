@@ -46,7 +46,29 @@ class NearestNeighbors(NeighborsBase, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
     n_samples_fit_ : int
+
+    Notes
+    -----
+    Conversion (all three neighbours estimators): the fitted attributes are scikit-learn's,
+    copied as they are, but for the search structure. ``as_sklearn`` (and gpulearn.accel)
+    gives scikit-learn's state of ``algorithm="brute"`` (``_fit_method="brute"``,
+    ``_tree=None``) where ``algorithm`` is "auto" or "brute": the same exact neighbours,
+    without building a tree; for "kd_tree" and "ball_tree", the tree scikit-learn's fit builds
+    (built on the host after the fit; ValueError where scikit-learn's fit would refuse the
+    metric for that tree). A GPU index is copied to the host. ``as_sklearn`` refuses gpulearn's
+    metric "inner_product". ``from_sklearn`` ignores scikit-learn's tree (gpulearn searches by
+    brute force, exactly) and refuses (NotImplementedError) sparse training data, callable or
+    DistanceMetric metrics, "precomputed", metrics gpulearn does not compute and
+    metric_params other than "p"; integer training data are converted to float64 (a copy),
+    as scikit-learn computes them.
+
+    ``kneighbors`` of a converted model gives the same indices (away from exact ties, which
+    go to the smaller index here) and distances within 1e-9 relative in float64 (plus 1e-7
+    absolute for a query equal to an indexed row, where scikit-learn's Euclidean distance is
+    a cancellation residue), 1e-5 relative in float32.
     """
+
+    _sklearn_estimator = "sklearn.neighbors.NearestNeighbors"
 
     _parameter_constraints = dict(_PARAMETER_CONSTRAINTS)
 
