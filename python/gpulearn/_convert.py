@@ -149,6 +149,12 @@ class SklearnConversionMixin:
         return {name: self.__dict__[name] for name in self._sklearn_attributes
                 if name in self.__dict__}
 
+    def _serve_as_sklearn(self):
+        """Make this fitted estimator compute as the scikit-learn estimator holding its
+        ``_sklearn_fitted_state()`` would, where the two differ (a forest's float64 routing);
+        gpulearn.accel calls it after each fit, so the cached twin and one rebuilt from the
+        state agree. Default: nothing differs."""
+
     def _sklearn_only_params(self):
         """Hyper-parameters scikit-learn's class has and this one lacks, as the scikit-learn
         estimator should get them (default: scikit-learn's defaults)."""

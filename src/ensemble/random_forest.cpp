@@ -108,16 +108,22 @@ PreparedForest<T>::PreparedForest(const ForestView& v) {
   impl->n_features = v.n_features;
   impl->tree_offsets.resize(n_trees + 1);
   for (int64_t t = 0; t <= n_trees; ++t) impl->tree_offsets[t] = off[t] - first;
-  // Every tree is in preorder (children after their parent) with features in range, so each
-  // walk ends inside its own tree: corrupt arrays are refused, never followed.
+  // Every tree lists children after their parent (gpulearn's and scikit-learn's depth-first
+  // preorder, scikit-learn's best-first order alike) with features in range, so each walk ends
+  // inside its own tree: corrupt arrays are refused, never followed. The packed records hold
+  // tree-local children and features in 32 bits: a larger tree or feature index is refused
+  // rather than narrowed (and sent to a wrong node, or read as a leaf).
+  constexpr int64_t kMaxIndex = std::numeric_limits<int32_t>::max();
   for (int64_t t = 0; t < n_trees; ++t) {
     const int64_t base = off[t], size = off[t + 1] - off[t];
     GPULEARN_EXPECTS(size >= 1, "tree ", t, " of the forest has no node");
+    GPULEARN_EXPECTS(size <= kMaxIndex, "tree ", t, " of the forest has ", size,
+                     " nodes; at most 2^31 - 1 are supported");
     for (int64_t i = 0; i < size; ++i) {
       const int64_t li = v.children_left[base + i], ri = v.children_right[base + i];
       if (li == -1 && ri == -1) continue;
       GPULEARN_EXPECTS(li > i && li < size && ri > i && ri < size && v.feature[base + i] >= 0 &&
-                           v.feature[base + i] < v.n_features,
+                           v.feature[base + i] < v.n_features && v.feature[base + i] <= kMaxIndex,
                        "node ", i, " of tree ", t, " of the forest is malformed");
     }
   }

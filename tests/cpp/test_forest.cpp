@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "forest_shapes.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
@@ -358,6 +359,49 @@ TEST(RandomForest, PreparedForestPredictsAsTheView) {
   bad.feature = feature.data();
   EXPECT_TRUE(ThrowsWith<InvalidArgument>(
       [&] { random_forest_predict<double>(ctx, bad, D.x(), a.data()); }, {"malformed"}));
+}
+
+// scikit-learn's trees (from_sklearn): best-first numbering and a 3000-deep chain are walked as
+// they are, in double and in float; indices that would not fit the packed 32-bit records are
+// refused, not narrowed.
+TEST(RandomForest, TraversesSklearnShapedTrees) {
+  using test_util::ThrowsWith;
+  Context ctx(Device::cpu());
+  const test_shapes::ShapesForest shapes;
+  const std::vector<double> X = test_shapes::ShapesForest::rows();
+  const std::vector<int64_t> expected = test_shapes::ShapesForest::leaves(X);
+  const int64_t n = static_cast<int64_t>(X.size()) / 2;
+  const std::vector<float> Xf(X.begin(), X.end());
+  std::vector<int64_t> leaves(n * 2), leaves_f(n * 2);
+  random_forest_apply<double>(ctx, shapes.view(), MatrixView<const double>(X.data(), n, 2),
+                              leaves.data());
+  random_forest_apply<float>(ctx, shapes.view(), MatrixView<const float>(Xf.data(), n, 2),
+                             leaves_f.data());
+  EXPECT_EQ(leaves, expected);
+  EXPECT_EQ(leaves_f, expected);
+  std::vector<double> mean(n * 2);
+  random_forest_predict<double>(ctx, shapes.view(), MatrixView<const double>(X.data(), n, 2),
+                                mean.data());
+  for (int64_t r = 0; r < n; ++r) {
+    ASSERT_EQ(mean[r * 2], static_cast<double>(expected[r * 2] + expected[r * 2 + 1]) / 2) << r;
+    ASSERT_EQ(mean[r * 2 + 1], 1.0) << r;
+  }
+
+  const int64_t past_int32 = int64_t{1} << 31;
+  std::vector<int64_t> feature = shapes.forest.feature;
+  feature[0] = past_int32;
+  ForestView wide = shapes.view();
+  wide.n_features = past_int32 + 1;
+  wide.feature = feature.data();
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([&] { PreparedForest<double>{wide}; },
+                                          {"node 0 of tree 0", "malformed"}));
+  // Refused from the offsets alone, before any node is read.
+  const std::vector<int64_t> huge_offsets = {0, past_int32};
+  ForestView huge = shapes.view();
+  huge.n_trees = 1;
+  huge.tree_offsets = huge_offsets.data();
+  EXPECT_TRUE(ThrowsWith<InvalidArgument>([&] { PreparedForest<float>{huge}; },
+                                          {"tree 0", "2147483648 nodes", "at most 2^31 - 1"}));
 }
 
 TEST(RandomForest, BadInput) {

@@ -31,6 +31,7 @@
 #include "core/backend.hpp"
 #include "ensemble/forest_rules.hpp"
 #include "ensemble/primitives.hpp"
+#include "forest_shapes.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/matrix.hpp"
@@ -696,6 +697,28 @@ TEST(RandomForestCuda, FitAndPredictMatchCpu) {
   random_forest_apply(cpu, c.view(), Xv, la.data());
   random_forest_apply(gpu, c.view(), Xv, lb.data());
   EXPECT_EQ(la, lb);
+}
+
+// scikit-learn-shaped trees (best-first numbering, a 3000-deep chain) on CUDA: the leaves the
+// CPU test expects, and the CPU's means.
+TEST(RandomForestCuda, TraversesSklearnShapedTrees) {
+  GPULEARN_SKIP_WITHOUT_CUDA();
+  Context cpu(Device::cpu()), gpu(Device::cuda(0));
+  const test_shapes::ShapesForest shapes;
+  const std::vector<double> X = test_shapes::ShapesForest::rows();
+  const int64_t n = static_cast<int64_t>(X.size()) / 2;
+  const std::vector<float> Xf(X.begin(), X.end());
+  const MatrixView<const double> Xv(X.data(), n, 2);
+  std::vector<int64_t> leaves(n * 2), leaves_f(n * 2);
+  random_forest_apply<double>(gpu, shapes.view(), Xv, leaves.data());
+  random_forest_apply<float>(gpu, shapes.view(), MatrixView<const float>(Xf.data(), n, 2),
+                             leaves_f.data());
+  EXPECT_EQ(leaves, test_shapes::ShapesForest::leaves(X));
+  EXPECT_EQ(leaves_f, leaves);
+  std::vector<double> a(n * 2), b(n * 2);
+  random_forest_predict<double>(cpu, shapes.view(), Xv, a.data());
+  random_forest_predict<double>(gpu, shapes.view(), Xv, b.data());
+  EXPECT_EQ(a, b);
 }
 
 }  // namespace

@@ -134,9 +134,12 @@ struct RandomForestParams {
 };
 
 /// A read-only view of a fitted forest in host memory: the trees' node arrays (scikit-learn's
-/// tree_ layout, each tree in depth-first preorder, left child first) concatenated; node i of
-/// tree t is entry tree_offsets[t] + i. Built by RandomForest::view() or over arrays a caller
-/// keeps (the Python layer keeps NumPy arrays).
+/// tree_ layout) concatenated; node i of tree t is entry tree_offsets[t] + i. Each tree starts at
+/// its root and lists every node's children after it: gpulearn's trees are in depth-first
+/// preorder, left child first; scikit-learn's trees in its depth-first or best-first
+/// (max_leaf_nodes) order are taken as they are. Trees of any depth; at most 2^31 - 1 nodes per
+/// tree and features below 2^31. Built by RandomForest::view() or over arrays a caller keeps (the
+/// Python layer keeps NumPy arrays).
 struct ForestView {
   int64_t n_trees = 0;
   int64_t n_features = 0;

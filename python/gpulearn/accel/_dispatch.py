@@ -166,6 +166,7 @@ def _run(spec, method, original, estimator, args, kwargs, recording):
     if method.startswith("fit"):
         twin = gl_class(**_params(gl_class, estimator), device=_device)
         out = getattr(twin, method)(*args, **kwargs)
+        twin._serve_as_sklearn()
         state = twin._sklearn_fitted_state()
         _set_fitted_state(estimator, state)
         _cache_twin(estimator, twin)

@@ -24,6 +24,8 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 from .. import _arrays, _core
 from .._base import DeviceEstimatorMixin, host_score
 from .._config import check_device_string
+from ._forest_convert import (float32_split_thresholds, forest_feature_importances,
+                              forest_from_sklearn, sklearn_trees)
 from ._tree import ForestTreeClassifier, ForestTreeRegressor
 
 _MAX_INT = np.iinfo(np.int32).max
@@ -91,6 +93,13 @@ def _balanced_class_weight(classes, y, sample_weight):
                                     sample_weight=sample_weight)
     except TypeError:  # older scikit-learn balances by counts only
         return compute_class_weight("balanced", classes=classes, y=y)
+
+
+def _sklearn_keeps_sample_weight():
+    """Whether scikit-learn's forests keep ``_sample_weight`` (1.9 and later: their
+    ``estimators_samples_`` draws by it)."""
+    from sklearn.ensemble._forest import BaseForest
+    return "_sample_weight" in BaseForest._get_estimators_indices.__code__.co_names
 
 
 class _BaseForest(DeviceEstimatorMixin):
@@ -223,6 +232,10 @@ class _BaseForest(DeviceEstimatorMixin):
 
         self._forest = {key: result[key] for key in _FOREST_ARRAYS}
         self._max_features = int(result["max_features"])
+        self._n_samples = int(n_samples)  # scikit-learn's private record of the fit
+        self._n_samples_bootstrap = int(n_boot) if self.bootstrap else None
+        self._sklearn_thresholds = False  # X compared as is (see _core_forest_arrays)
+        self.__dict__.pop("_split_threshold", None)
         self._estimators_cache = None
         self._core_forest_cache = self._core_forest_arrays()
         self.feature_importances_ = result["feature_importances"]
@@ -267,6 +280,15 @@ class _BaseForest(DeviceEstimatorMixin):
             offsets = offsets[trees.start:trees.stop + 1]
         model = {key: forest[key] for key in _NODE_ARRAYS[1:]}
         model["tree_offsets"] = offsets
+        if getattr(self, "_sklearn_thresholds", False):
+            # A forest adopted from scikit-learn, whose trees compare float32(x) with the
+            # threshold: thresholds that route float64 x so (see _forest_convert).
+            if self.__dict__.get("_split_threshold") is None:
+                internal = np.flatnonzero(forest["children_left"] != -1)
+                threshold = forest["threshold"].copy()
+                threshold[internal] = float32_split_thresholds(threshold[internal])
+                self._split_threshold = threshold
+            model["threshold"] = self._split_threshold
         return _core.random_forest_prepare(model, int(self.n_features_in_))
 
     def _predict_mean(self, X, trees=None):
@@ -328,12 +350,112 @@ class _BaseForest(DeviceEstimatorMixin):
         state = super().__getstate__()  # a copy
         state.pop("_estimators_cache", None)  # rebuilt on demand from _forest
         state.pop("_core_forest_cache", None)  # likewise (and not picklable)
+        state.pop("_split_threshold", None)  # likewise
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         if "_forest" in self.__dict__:
             self._core_forest_cache = self._core_forest_arrays()
+
+    # ---- conversion (from_sklearn, as_sklearn, gpulearn.accel) ----------------------------
+
+    def _adopt_sklearn_state(self, state):
+        """The fitted forest of a scikit-learn forest's ``__dict__``: its trees' node arrays
+        concatenated (one copy, O(nodes), one step per tree), predicting scikit-learn's
+        predictions: X is routed as scikit-learn routes float32(X) (see _forest_convert)."""
+        name = type(self).__name__
+        n_outputs = int(state["n_outputs_"])
+        if self._is_classifier and n_outputs != 1:
+            raise NotImplementedError(
+                f"Multi-output classification (n_outputs_={n_outputs}) is not supported by "
+                f"gpulearn's {name}: keep scikit-learn's forest, or convert one forest per "
+                "output.")
+        if self.monotonic_cst is not None:
+            raise NotImplementedError(
+                f"monotonic_cst is not supported by gpulearn's {name}: this scikit-learn "
+                "forest was fitted with monotonicity constraints.")
+        n_classes = int(state["n_classes_"]) if self._is_classifier else 0
+        forest = forest_from_sklearn(state["estimators_"], n_classes, n_outputs, name)
+        self.n_features_in_ = int(state["n_features_in_"])
+        if "feature_names_in_" in state:
+            self.feature_names_in_ = state["feature_names_in_"]
+        self.n_outputs_ = n_outputs
+        if self._is_classifier:
+            self.classes_ = state["classes_"]
+            self.n_classes_ = n_classes
+        self._forest = forest
+        self._max_features = int(state["estimators_"][0].max_features_)
+        self._n_samples = state.get("_n_samples")
+        self._n_samples_bootstrap = state.get("_n_samples_bootstrap")
+        self.feature_importances_ = forest_feature_importances(forest, self.n_features_in_)
+        for attr in _OOB_ATTRIBUTES:
+            self.__dict__.pop(attr, None)
+            if attr in state:
+                setattr(self, attr, state[attr])
+        self._set_sklearn_routing(True)
+
+    def _serve_as_sklearn(self):
+        self._set_sklearn_routing(True)
+
+    def _set_sklearn_routing(self, enabled):
+        """Walk float64 X as scikit-learn does (``float32(x) <= threshold``; see
+        _forest_convert), or, ``enabled`` False, as gpulearn's own forests do (x itself). A
+        converted forest routes as scikit-learn; gpulearn.accel may switch a forest it fitted,
+        so that its predictions are those of the scikit-learn estimator it fitted for
+        (``_sklearn_fitted_state``), whether or not it keeps this forest."""
+        self._sklearn_thresholds = bool(enabled)
+        self._split_threshold = None
+        self._estimators_cache = None
+        self._core_forest_cache = self._core_forest_arrays()
+
+    def _sklearn_fitted_state(self):
+        """scikit-learn's fitted attributes of this forest: ``estimators_`` as real
+        DecisionTree* estimators (copies of the node arrays), the forest's private records, the
+        out-of-bag results. The trees' ``random_state`` seeds are drawn as scikit-learn draws
+        them, but do not reproduce gpulearn's bootstrap draws (``estimators_samples_``)."""
+        sk_forest = self._sklearn_class()()
+        tree_class = type(sk_forest.estimator)
+        tree_params = {p: getattr(self, p) for p in sk_forest.estimator_params
+                       if p != "random_state"}
+        forest = self._forest
+        n_trees = forest["tree_offsets"].shape[0] - 1
+        seed = self.random_state if isinstance(self.random_state, Integral) else 0
+        seeds = np.random.RandomState(seed).randint(_MAX_INT, size=n_trees)
+        n_classes = self.n_classes_ if self._is_classifier else 0
+        state = {
+            "estimator_": tree_class(),
+            "estimators_": sklearn_trees(forest, tree_class, tree_params, seeds,
+                                         self.n_features_in_, self.n_outputs_, n_classes,
+                                         self._max_features),
+            "n_features_in_": self.n_features_in_,
+            "n_outputs_": self.n_outputs_,
+            "_n_samples": self._fitted_n_samples(),
+            "_n_samples_bootstrap": self.__dict__.get("_n_samples_bootstrap"),
+        }
+        if _sklearn_keeps_sample_weight():
+            state["_sample_weight"] = None  # not kept by gpulearn (used by estimators_samples_)
+        if "feature_names_in_" in self.__dict__:
+            state["feature_names_in_"] = self.feature_names_in_
+        if self._is_classifier:
+            state["classes_"] = self.classes_
+            state["n_classes_"] = int(self.n_classes_)
+        for attr in _OOB_ATTRIBUTES:
+            if attr in self.__dict__:
+                state[attr] = self.__dict__[attr]
+        return state
+
+    def _fitted_n_samples(self):
+        """The training rows (recorded by fit; for a forest pickled before it was, the rows of
+        the out-of-bag results, else the largest root count)."""
+        n = self.__dict__.get("_n_samples")
+        if n is not None:
+            return int(n)
+        for attr in ("oob_decision_function_", "oob_prediction_"):
+            if attr in self.__dict__:
+                return int(self.__dict__[attr].shape[0])
+        roots = self._forest["n_node_samples"][self._forest["tree_offsets"][:-1]]
+        return int(roots.max())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -429,6 +551,26 @@ _NOTES_DOC = """
       ``estimators_samples_`` and ``estimator_`` are not provided.
     - Forests are reproducible for a fixed ``random_state`` but not bit-identical to
       scikit-learn's (different random streams and binning).
+
+    Conversion (``from_sklearn`` / ``as_sklearn``):
+
+    - ``from_sklearn(fitted)`` takes scikit-learn's trees as they are (any depth, best-first
+      numbering from ``max_leaf_nodes``, class weights, with or without bootstrap, and for the
+      regressor several outputs) and predicts exactly scikit-learn's predict, predict_proba,
+      predict_log_proba and apply on every device. scikit-learn compares ``float32(x)`` with
+      each float64 threshold, also for float64 X; a converted forest keeps that rule (it walks
+      float64 X against thresholds moved so that ``x <= t'`` exactly when
+      ``float32(x) <= t``; ``estimators_[i].tree_.threshold`` shows scikit-learn's own), while
+      a forest fitted by gpulearn compares float64 X in float64. Refused (NotImplementedError):
+      multi-output classification, ``monotonic_cst``, and trees that split on missing values.
+      NaN in X raises ValueError where scikit-learn would route it.
+    - ``as_sklearn()`` gives a plain scikit-learn forest of DecisionTree estimators holding
+      scikit-learn ``Tree`` objects (copies of the node arrays), which predicts what this
+      forest predicts on float32 X and on float64 X exactly representable in float32
+      (scikit-learn rounds other float64 values to float32 before comparing, so a row within a
+      float32 rounding of a threshold may take the other branch). The trees' ``random_state``
+      does not reproduce gpulearn's bootstrap draws, so ``estimators_samples_`` is not this
+      forest's.
 """
 
 
@@ -506,6 +648,7 @@ default=None
     """
 
     _is_classifier = True
+    _sklearn_estimator = "sklearn.ensemble.RandomForestClassifier"
     _parameter_constraints = {
         **_PARAMETER_CONSTRAINTS,
         "criterion": [StrOptions({"gini", "entropy", "log_loss"})],
@@ -727,6 +870,7 @@ class RandomForestRegressor(RegressorMixin, _BaseForest, BaseEstimator):
     (3,)
     """
 
+    _sklearn_estimator = "sklearn.ensemble.RandomForestRegressor"
     _parameter_constraints = {
         **_PARAMETER_CONSTRAINTS,
         "criterion": [StrOptions({"squared_error", "friedman_mse", "absolute_error",

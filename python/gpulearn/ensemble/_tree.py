@@ -19,7 +19,9 @@ def _window(array, start, stop):
 class ForestTreeStructure:
     """One tree's node arrays, named and shaped as scikit-learn's ``tree_`` (``Tree``).
 
-    Nodes are numbered in depth-first preorder, left child first, from the root (0).
+    Nodes are numbered from the root (0), children after their parent: in depth-first preorder,
+    left child first, for gpulearn's trees; as scikit-learn numbered them (depth-first, or
+    best-first with ``max_leaf_nodes``) for a forest converted by ``from_sklearn``.
 
     Attributes
     ----------
