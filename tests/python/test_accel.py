@@ -185,6 +185,37 @@ def test_warm_start_continues_from_the_instances_fit(accel, factory):
         np.testing.assert_allclose(est.coef_, four.coef_, rtol=1e-10, atol=1e-12)
 
 
+def test_a_fitted_attribute_added_or_replaced_rebuilds_the_view(accel):
+    X, y, _ = _data()
+    est = linear_model.Ridge().fit(X, y)
+    est.predict(X[:2])
+    twin = _dispatch._twins[est][0]
+    est.predict(X[:2])
+    assert _dispatch._twins[est][0] is twin  # same state: the cached view
+    est.extra_ = 1.0  # one attribute more: a new view
+    est.predict(X[:2])
+    assert _dispatch._twins[est][0] is not twin
+    twin = _dispatch._twins[est][0]
+    est.intercept_ = est.intercept_ + 1.0  # an attribute replaced: a new view, the new value
+    np.testing.assert_allclose(est.predict(X[:2]), linear_model.Ridge().fit(X, y).predict(
+        X[:2]) + 1.0)
+    assert _dispatch._twins[est][0] is not twin
+
+
+def test_fit_keeps_the_callback_attributes(accel):
+    """A meta-estimator sets _parent_callback_ctx on a clone before its fit and deletes it
+    after (scikit-learn 1.9's callbacks); set_callbacks stores _skl_callbacks."""
+    X, y, _ = _data()
+    est = linear_model.Ridge()
+    context, callbacks = object(), []
+    est._parent_callback_ctx, est._skl_callbacks = context, callbacks
+    with gpulearn.accel.profile(print_report=False) as prof:
+        est.fit(X, y)
+    assert [r["where"] for r in prof.rows] == [f"gpulearn {accel}" if accel == "cpu"
+                                               else "gpulearn cuda:0"]
+    assert est._parent_callback_ctx is context and est._skl_callbacks is callbacks
+
+
 # ---- fallback ----------------------------------------------------------------------------
 
 def _fallback_cases():

@@ -356,6 +356,136 @@ def test_cli_usage_errors(capsys, args, message):
     assert "ridge" not in out  # nothing ran
 
 
+# ---- the accel view: scikit-learn's class under gpulearn.accel -------------------------------
+
+
+def _accel_state():
+    """(installed, device, Ridge.fit patched): what a run must leave as it found it."""
+    from sklearn.linear_model import Ridge
+
+    from gpulearn import accel
+    from gpulearn.accel import _dispatch
+
+    return accel.is_installed(), _dispatch._device, _dispatch.is_patched(Ridge, "fit")
+
+
+def test_accel_view_runs_scikit_learns_class_on_gpulearn(capsys, tmp_path):
+    before = _accel_state()
+    out_json, out_csv = tmp_path / "run.json", tmp_path / "run.csv"
+    status, out, err = run_cli(capsys, *TINY, "--view", "accel", "--algo", "ridge", "--output",
+                               str(out_json), "--csv", str(out_csv))
+    assert status == 0, out + err
+    assert _accel_state() == before == (False, before[1], False)  # installed only meanwhile
+    doc = json.loads(out_json.read_text())
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    by_backend = {r["backend"]: r for r in doc["results"] if r["status"] == "ok"}
+    assert set(by_backend) >= {"sklearn", "gpulearn-cpu", "accel-cpu"}
+    assert "accel" not in by_backend["sklearn"] and "accel" not in by_backend["gpulearn-cpu"]
+    accel = by_backend["accel-cpu"]["accel"]
+    assert accel["device"] == "cpu" and accel["direct"] == "gpulearn-cpu"
+    # Every timed call (2 repeats; the warm-up is not profiled) ran on gpulearn's CPU backend.
+    assert accel["ran_on"] == {
+        "fit": [{"method": "fit", "where": "gpulearn cpu", "reason": None, "calls": 2,
+                 "note": None}],
+        "apply": [{"method": "predict", "where": "gpulearn cpu", "reason": None, "calls": 2,
+                   "note": None}]}
+    assert accel["fell_back"] == {"fit": False, "apply": False}
+    for phase in ("fit", "apply"):
+        direct = by_backend["gpulearn-cpu"][phase]["median_s"]
+        mine = by_backend["accel-cpu"][phase]["median_s"]
+        assert accel["vs_direct"][phase] == pytest.approx(mine / direct)
+        assert accel["overhead_s"][phase] == pytest.approx(mine - direct)
+    assert doc["summary"]["accel_fallbacks"] == []
+    assert "accel cpu" in out and "ran on: fit 2 on gpulearn cpu; predict 2 on gpulearn cpu" in out
+    assert "vs gpulearn cpu called directly: fit " in out and "FELL BACK" not in out
+    if not gpulearn.cuda_available():
+        assert doc["backends"]["accel-cuda"]["available"] is False
+        assert "skipped backend accel cuda" in out
+    with open(out_csv, newline="") as f:
+        rows = {r["backend"]: r for r in csv.DictReader(f)}
+    assert rows["accel-cpu"]["accel_fit_fell_back"] == "False"
+    assert json.loads(rows["accel-cpu"]["accel_apply_ran_on"])[0]["where"] == "gpulearn cpu"
+    assert rows["sklearn"]["accel_fit_ran_on"] == ""
+
+
+def test_accel_fallback_is_shown_and_not_compared(capsys, tmp_path):
+    """KMeans(algorithm="elkan") runs scikit-learn's code under the accelerator (gpulearn runs
+    Lloyd's iterations): the result says so and gets no ratio over the direct call."""
+    out_json = tmp_path / "run.json"
+    status, out, err = run_cli(capsys, *TINY, "--view", "accel", "--algo", "kmeans", "--param",
+                               "algorithm=elkan", "--output", str(out_json), "-q")
+    assert status == 0, out + err  # a fallback is reported, not a failure
+    doc = json.loads(out_json.read_text())
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    (record,) = [r for r in doc["results"] if r["backend"] == "accel-cpu"]
+    accel = record["accel"]
+    assert accel["fell_back"] == {"fit": True, "apply": True}
+    assert accel["vs_direct"] == {"fit": None, "apply": None}
+    assert {(r["method"], r["where"]) for r in accel["ran_on"]["fit"]} == {
+        ("fit", "scikit-learn")}
+    assert "algorithm='elkan'" in accel["ran_on"]["fit"][0]["reason"]
+    assert doc["summary"]["accel_fallbacks"] == [
+        "kmeans 2000x40 float32 accel-cpu (host): fit, predict"]
+    row = next(line for line in out.splitlines() if line.startswith("  accel cpu"))
+    assert row.count("fallback") == 2  # in place of both speedups
+    assert "FELL BACK to scikit-learn, its times are scikit-learn's: fit 2 on scikit-learn (" in out
+    assert "called directly" not in out
+    assert "1 accelerated run(s) fell back to scikit-learn" in out
+
+
+def test_scikit_learn_stays_plain_when_the_accelerator_was_on(capsys):
+    """Under GPULEARN_ACCEL=1 (here: install()), the scikit-learn backend still runs its own
+    code; the accelerator is left on, on its device, after the run."""
+    from gpulearn import accel
+
+    accel.install(device="auto", subprocesses=False)
+    try:
+        with accel.profile(print_report=False) as prof:
+            status, out, err = run_cli(capsys, *TINY, "--view", "accel", "--algo", "ridge",
+                                       "-q")
+        assert status == 0, out + err
+        assert _accel_state()[:2] == (True, "auto")
+    finally:
+        accel.uninstall()
+    # Only the accelerated backend's calls were dispatched: 1 warm-up + 2 timed per phase.
+    calls = {}
+    for r in prof.rows:
+        calls[r["method"]] = calls.get(r["method"], 0) + r["calls"]
+    assert calls == {"fit": 3, "predict": 3}
+
+
+def test_ran_on_gpulearn_needs_every_timed_call_on_the_device():
+    from gpulearn.bench._runner import ran_on_gpulearn
+
+    def row(where, calls, method="predict", reason=None):
+        return {"method": method, "where": where, "reason": reason, "calls": calls}
+
+    assert ran_on_gpulearn([row("gpulearn cpu", 3)], "predict", 3, "cpu")
+    # a nested call of another method does not count
+    assert ran_on_gpulearn([row("gpulearn cpu", 3), row("scikit-learn", 1, "score", "x")],
+                           "predict", 3, "cpu")
+    assert not ran_on_gpulearn([row("gpulearn cpu", 2)], "predict", 3, "cpu")  # one unseen
+    assert not ran_on_gpulearn([row("gpulearn cpu", 2), row("scikit-learn", 1, reason="x")],
+                               "predict", 3, "cpu")
+    assert not ran_on_gpulearn([row("gpulearn cpu", 3)], "predict", 3, "cuda")
+    assert ran_on_gpulearn([row("gpulearn cuda:0", 3)], "predict", 3, "cuda")
+
+
+def test_accel_backends_run_only_when_asked_for(capsys):
+    from gpulearn.bench import _cli
+
+    default, _ = _cli._select_backends(None)
+    assert not any(b.accel for b in default)
+    view, status = _cli._select_backends(None, "accel")
+    assert [b.name for b in view][:3] == ["sklearn", "gpulearn-cpu", "accel-cpu"]
+    assert list(status) == ["sklearn", "gpulearn-cpu", "accel-cpu", "gpulearn-cuda",
+                            "accel-cuda"]
+    status, _, err = run_cli(capsys, "--view", "accel", "--backends", "gpulearn-cpu")
+    assert status == 2 and "give --backends or --view, not both" in err
+    status, out, _ = run_cli(capsys, "--list")
+    assert "accel-cpu" in out and "(only by name or --view accel)" in out
+
+
 # ---- failures during a run -----------------------------------------------------------------
 
 
@@ -529,7 +659,8 @@ def test_python_dash_m_help_explains_the_options():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     for option in ("--suite", "--algo", "--rows", "--cols", "--dtype", "--repeats", "--param",
-                   "--backends", "--output", "--csv", "--plot", "--list", "exit status"):
+                   "--backends", "--view", "--output", "--csv", "--plot", "--list",
+                   "exit status"):
         assert option in result.stdout
 
 

@@ -1,5 +1,8 @@
 """The backends a benchmark compares: gpulearn on CUDA and on the CPU, scikit-learn, and any
-peer found installed (scikit-learn-intelex, cuML, plain CuPy and PyTorch baselines).
+peer found installed (scikit-learn-intelex, cuML, plain CuPy and PyTorch baselines); and, asked
+for by name or with ``--view accel``, scikit-learn's own class run under ``gpulearn.accel``
+(``accel-cpu``, ``accel-cuda``), beside gpulearn called directly, to show the accelerator's
+overhead.
 
 A backend answers three questions: is it usable on this machine at all (and if not, why),
 does it have a counterpart of a given algorithm, and how to build that estimator. GPU backends
@@ -59,6 +62,14 @@ class Backend:
     lacks: Callable = lambda algorithm: None
     is_gpulearn: bool = False
     is_reference: bool = False
+    # "cpu"/"cuda": scikit-learn's class under gpulearn.accel on that device (the runner
+    # installs the accelerator around this backend's runs only); None: called as it is, with
+    # the accelerator paused
+    accel: str | None = None
+    # the backend timing the same computation called directly (accel-cpu: gpulearn-cpu)
+    direct: str | None = None
+    # run when no --backends/--view names the backends (the accelerated ones are asked for)
+    default: bool = True
 
 
 def _peer(name):
@@ -107,6 +118,15 @@ def _cuml_reason():
     return reason or _import_reason("cuml", "cuml-cu12")
 
 
+def _accel_lacks(algorithm):
+    """None when gpulearn.accel takes over the algorithm's scikit-learn class, else why not."""
+    from gpulearn import accel
+
+    if algorithm.sklearn in accel.ESTIMATORS:  # "sklearn.linear_model.Ridge", as the registry
+        return None
+    return f"gpulearn.accel does not accelerate {algorithm.sklearn}"
+
+
 _sklearnex_lacks, _sklearnex_make = _peer("sklearnex")
 _cuml_lacks, _cuml_make = _peer("cuml")
 
@@ -120,6 +140,12 @@ BACKENDS = {
         Backend("gpulearn-cuda", "gpulearn cuda", gpu=True, unavailable=gpulearn_cuda_reason,
                 make=lambda a, p: import_object(a.gpulearn)(device="cuda", **p),
                 is_gpulearn=True),
+        Backend("accel-cpu", "accel cpu", gpu=False, unavailable=lambda: None,
+                make=lambda a, p: import_object(a.sklearn)(**p), lacks=_accel_lacks,
+                is_gpulearn=True, accel="cpu", direct="gpulearn-cpu", default=False),
+        Backend("accel-cuda", "accel cuda", gpu=True, unavailable=gpulearn_cuda_reason,
+                make=lambda a, p: import_object(a.sklearn)(**p), lacks=_accel_lacks,
+                is_gpulearn=True, accel="cuda", direct="gpulearn-cuda", default=False),
         Backend("sklearnex", "sklearn-intelex", gpu=False,
                 unavailable=lambda: _import_reason("sklearnex", "scikit-learn-intelex"),
                 make=_sklearnex_make, lacks=_sklearnex_lacks),

@@ -9,6 +9,11 @@ median) and the speedup over scikit-learn, with a quality figure beside the time
 the device, and on host data with the copies timed. Beside each time: the roofline floor of the
 case on that device (bytes over measured bandwidth, FLOPs over measured GEMM peak) and the
 fraction of it reached.
+
+--view accel adds scikit-learn's own class run under gpulearn.accel (unmodified scikit-learn
+code, on gpulearn's CPU and CUDA backends) beside gpulearn called directly: its time over the
+direct call's shows the accelerator's overhead, and each result says where its timed calls
+ran (a fallback to scikit-learn is shown, never compared as if accelerated).
 """
 
 import argparse
@@ -32,17 +37,32 @@ examples:
   gpulearn-bench --suite standard --output run.json --plot speedup.png
   gpulearn-bench --algo ridge --rows 1e6 --cols 100 --dtype float32 --repeats 5
   gpulearn-bench --algo ridge --param alpha=0.1,1,10 --csv sweep.csv
+  gpulearn-bench --view accel --algo ridge,kmeans   the accelerator's overhead over direct calls
   gpulearn-bench --list                             algorithms and backends on this machine
+
+views:
+  default   scikit-learn, gpulearn (CUDA and CPU) and every peer found installed
+  accel     scikit-learn, gpulearn called directly and scikit-learn's class under
+            gpulearn.accel, on the CPU and on CUDA where available
+            (--backends gpulearn-cpu,accel-cpu,gpulearn-cuda,accel-cuda)
 
 exit status: 0 when every gpulearn run succeeded with its quality within tolerance; 1 when
 a gpulearn run failed or its quality was outside tolerance; 2 on a usage error; 130 when
 interrupted (the runs finished so far are still reported and written). Peers' errors and
-quality flags are reported and do not change the status.
+quality flags, and accelerated runs that fell back to scikit-learn, are reported and do not
+change the status.
 """
 
 
 class UsageError(ValueError):
     pass
+
+
+# --view NAME -> the backends it runs beside scikit-learn (None: every default one usable here)
+VIEWS = {
+    "default": None,
+    "accel": ("gpulearn-cpu", "accel-cpu", "gpulearn-cuda", "accel-cuda"),
+}
 
 
 def _split(text):
@@ -168,7 +188,11 @@ def _parser():
     how = p.add_argument_group("how")
     how.add_argument("--backends", metavar="B[,B...]",
                      help="backends to run beside scikit-learn, which always runs (default: "
-                          f"every one usable here; known: {', '.join(_backends.BACKENDS)})")
+                          "every one usable here but the accelerated ones; known: "
+                          f"{', '.join(_backends.BACKENDS)})")
+    how.add_argument("--view", choices=tuple(VIEWS), default="default",
+                     help="a set of backends: accel compares scikit-learn's class under "
+                          "gpulearn.accel with gpulearn called directly (see views below)")
     how.add_argument("--repeats", type=int, default=3,
                      help="timed calls per phase after the warm-up; the median is reported "
                           "(default: 3)")
@@ -196,14 +220,24 @@ def _parser():
     return p
 
 
-def _select_backends(text):
-    names = list(_backends.BACKENDS)
-    if text is not None:
+def _select_backends(text, view="default", everything=False):
+    """(the usable backends asked for, scikit-learn first; the status of each asked for).
+    ``everything``: every known backend (for --list)."""
+    if text is not None and view != "default":
+        raise UsageError(f"--view {view} runs its own backends: give --backends or --view, "
+                         "not both")
+    if everything:
+        names = list(_backends.BACKENDS)
+    elif text is not None:
         names = _split(text)
         unknown = [n for n in names if n not in _backends.BACKENDS]
         if unknown:
             raise UsageError(f"unknown backend(s) {', '.join(unknown)}; known: "
                              f"{', '.join(_backends.BACKENDS)}")
+    elif VIEWS[view] is not None:
+        names = list(VIEWS[view])
+    else:
+        names = [name for name, b in _backends.BACKENDS.items() if b.default]
     names = ["sklearn"] + [n for n in names if n != "sklearn"]
     usable, status = [], {}
     for name in names:
@@ -224,7 +258,9 @@ def _print_list(registry, status):
             print(f"      {suite}: {sizes}")
     print("backends:")
     for name, s in status.items():
-        print(f"  {name:<14}" + ("usable" if s["available"] else f"skipped: {s['reason']}"))
+        asked = "" if _backends.BACKENDS[name].default else " (only by name or --view accel)"
+        print(f"  {name:<14}" + ("usable" if s["available"] else f"skipped: {s['reason']}")
+              + asked)
 
 
 def _check_writable(paths):
@@ -262,7 +298,7 @@ def main(argv=None):
         if args.warmup < 0:
             raise UsageError("--warmup must be at least 0")
         registry = algorithms()
-        backends, status = _select_backends(args.backends)
+        backends, status = _select_backends(args.backends, args.view, everything=args.list)
         if args.list:
             _print_list(registry, status)
             return 0
@@ -328,11 +364,15 @@ def main(argv=None):
 
 def _summarise(doc, records, args, labels):
     own, flagged, peers = _report.failures(records)
+    fell_back = doc["summary"]["accel_fallbacks"]
     print(f"{len(records)} runs: {len(own)} gpulearn error(s), {len(flagged)} quality figure(s) "
-          f"outside tolerance (marked !), {len(peers)} peer error(s)")
+          f"outside tolerance (marked !), {len(peers)} peer error(s)"
+          + (f", {len(fell_back)} accelerated run(s) fell back to scikit-learn"
+             if any("accel" in r for r in records) else ""))
     for title, items in (("gpulearn errors", doc["summary"]["gpulearn_errors"]),
                          ("outside tolerance", doc["summary"]["quality_outside_tolerance"]),
-                         ("peer errors", doc["summary"]["peer_errors"])):
+                         ("peer errors", doc["summary"]["peer_errors"]),
+                         ("fell back to scikit-learn", fell_back)):
         for item in items:
             print(f"  {title}: {item}")
     if args.output:

@@ -42,8 +42,49 @@ def _row(cells):
     return "  " + " ".join(f"{c:{align}{width}}" for c, (_, width, align) in zip(cells, _COLUMNS))
 
 
+def _signed_seconds(seconds):
+    return ("+" if seconds >= 0 else "-") + format_seconds(abs(seconds))
+
+
+def _phase_names(record):
+    return {"fit": "fit", "apply": record["method"]}
+
+
+def accel_line(record, labels):
+    """Under an accelerated backend's row: where its timed calls ran and, per phase that ran
+    on gpulearn, its time over gpulearn's called directly; a fallback is said in capitals."""
+    accel = record.get("accel")
+    if not accel or not accel["ran_on"]:
+        return None
+    names = _phase_names(record)
+    ran, fell = [], []
+    for phase in ("fit", "apply"):
+        mine = [r for r in accel["ran_on"][phase] if r["method"] == names[phase]]
+        where = [f"{r['calls']} on {r['where']}" + (f" ({r['reason']})" if r["reason"] else "")
+                 + (f" [{r['note']}]" if r.get("note") else "") for r in mine]
+        unseen = len(record[phase]["times_s"]) - sum(r["calls"] for r in mine)
+        if unseen > 0:
+            where.append(f"{unseen} not seen by the accelerator (scikit-learn's code)")
+        (fell if accel["fell_back"][phase] else ran).append(
+            f"{names[phase]} {', '.join(where) or 'no call'}")
+    parts = []
+    if fell:
+        parts.append("FELL BACK to scikit-learn, its times are scikit-learn's: "
+                     + "; ".join(fell))
+    if ran:
+        parts.append("ran on: " + "; ".join(ran))
+    vs = accel.get("vs_direct") or {}
+    compared = [f"{names[p]} {vs[p]:.2f}x ({_signed_seconds(accel['overhead_s'][p])})"
+                for p in ("fit", "apply") if vs.get(p) is not None]
+    if compared:
+        direct = labels.get(accel["direct"], accel["direct"])
+        parts.append(f"vs {direct} called directly: {', '.join(compared)}")
+    return "      " + " | ".join(parts)
+
+
 def case_table(case, records, labels):
-    """The block of the table for one case: a heading, then one line per backend and data."""
+    """The block of the table for one case: a heading, then one line per backend and data (and
+    under an accelerated backend's, where it ran and its overhead over the direct call)."""
     quality = case.algorithm.quality
     heading = [name.format(method=case.algorithm.method, quality=quality.name)
                for name, _, _ in _COLUMNS]
@@ -53,16 +94,29 @@ def case_table(case, records, labels):
         if r["status"] != "ok":
             lines.append(_row(start)[:-1].rstrip() + f"  {r['status']}: {r['error']}")
             continue
-        speed = r["speedup"] or {}
+        speed = dict(r["speedup"] or {})
+        fell_back = (r.get("accel") or {}).get("fell_back") or {}
+        speed_cells = {phase: "fallback" if fell_back.get(phase) else
+                       f"{speed[phase]:.2f}x" if phase in speed else "-"
+                       for phase in ("fit", "apply")}
         q = r["quality"]
         flag = " !" if q["within_tolerance"] is False else ""
         lines.append(_row(start + [
-            format_seconds(r["fit"]["median_s"]), _spread(r["fit"]),
-            f"{speed['fit']:.2f}x" if "fit" in speed else "-", _floor(r, "fit"),
-            format_seconds(r["apply"]["median_s"]), _spread(r["apply"]),
-            f"{speed['apply']:.2f}x" if "apply" in speed else "-", _floor(r, "apply"),
+            format_seconds(r["fit"]["median_s"]), _spread(r["fit"]), speed_cells["fit"],
+            _floor(r, "fit"),
+            format_seconds(r["apply"]["median_s"]), _spread(r["apply"]), speed_cells["apply"],
+            _floor(r, "apply"),
             ("not finite" if q["value"] is None else f"{q['value']:.6g}") + flag]).rstrip())
+        extra = accel_line(r, labels)
+        if extra:
+            lines.append(extra)
     return "\n".join(lines)
+
+
+def accel_fallbacks(records):
+    """The accelerated runs with a timed phase that fell back to scikit-learn."""
+    return [r for r in records if r["status"] == "ok" and r.get("accel")
+            and any(r["accel"]["fell_back"].values())]
 
 
 def failures(records):
@@ -103,7 +157,11 @@ def document(machine, versions, settings, ceilings, backends, records, complete=
         "summary": {"runs": len(records), "complete": complete,
                     "gpulearn_errors": [key(r) for r in own],
                     "quality_outside_tolerance": [key(r) for r in flagged],
-                    "peer_errors": [key(r) for r in peers]},
+                    "peer_errors": [key(r) for r in peers],
+                    "accel_fallbacks": [
+                        key(r) + ": " + ", ".join(_phase_names(r)[p] for p, fell in
+                                                  r["accel"]["fell_back"].items() if fell)
+                        for r in accel_fallbacks(records)]},
     }
 
 
@@ -125,7 +183,9 @@ CSV_FIELDS = ("algorithm", "estimator", "params", "rows", "cols", "dtype", "test
               "method", "apply_median_s", "apply_min_s", "apply_max_s", "quality_metric",
               "quality", "quality_reference", "quality_within_tolerance", "speedup_fit",
               "speedup_apply", "fit_floor_s", "fit_roofline_fraction", "apply_floor_s",
-              "apply_roofline_fraction")
+              "apply_roofline_fraction", "accel_fit_ran_on", "accel_apply_ran_on",
+              "accel_fit_fell_back", "accel_apply_fell_back", "accel_fit_vs_direct",
+              "accel_apply_vs_direct")
 
 
 def write_csv(records, path):
@@ -145,6 +205,13 @@ def _write_csv(records, f):
             roof = (r["roofline"] or {}).get(phase)
             row[f"{phase}_floor_s"] = roof["floor_s"] if roof else ""
             row[f"{phase}_roofline_fraction"] = roof["fraction"] if roof else ""
+        accel = r.get("accel") or {}
+        for phase in ("fit", "apply"):
+            ran_on = (accel.get("ran_on") or {}).get(phase)
+            row[f"accel_{phase}_ran_on"] = json.dumps(ran_on) if ran_on is not None else ""
+            row[f"accel_{phase}_fell_back"] = (accel.get("fell_back") or {}).get(phase, "")
+            vs = (accel.get("vs_direct") or {}).get(phase)
+            row[f"accel_{phase}_vs_direct"] = "" if vs is None else vs
         q = r["quality"] or {}
         row.update(quality_metric=q.get("metric", ""), quality=q.get("value", ""),
                    quality_reference=q.get("reference", ""),
@@ -162,8 +229,10 @@ def write_plot(records, labels, path):
             and r["backend"] != "sklearn"]
     if not rows:
         raise ValueError("nothing to plot: no backend beside scikit-learn gave a result")
+    fallen = {id(r) for r in accel_fallbacks(rows)}
     names = [f"{r['algorithm']} {compact(r['rows'])}x{r['cols']} {r['dtype']} | "
-             f"{labels.get(r['backend'], r['backend'])} ({r['data']})" for r in rows]
+             f"{labels.get(r['backend'], r['backend'])} ({r['data']})"
+             + (" FELL BACK" if id(r) in fallen else "") for r in rows]
     backends = sorted({r["backend"] for r in rows})
     colours = {b: f"C{i}" for i, b in enumerate(backends)}
     fig = Figure(figsize=(13, 1.5 + 0.32 * len(rows)), layout="constrained")

@@ -4,8 +4,16 @@ For each case (algorithm, size, parameters) scikit-learn runs first: its times a
 speedups divide, its quality figure what the others are held to. Every other backend follows,
 GPU backends twice (data resident on the device; data on the host, the copies timed). A backend
 that raises is recorded with its error and the run goes on.
+
+The accelerated backends (``accel-cpu``, ``accel-cuda``) run scikit-learn's class with
+``gpulearn.accel`` installed around their own runs only (and uninstalled after, unless it was
+on before); every other backend runs with the accelerator paused, so scikit-learn stays
+scikit-learn's own code even under ``GPULEARN_ACCEL=1``. Their timed calls are profiled: each
+result says where every timed call ran, and a phase that fell back to scikit-learn is marked
+as such, not compared with gpulearn called directly.
 """
 
+import contextlib
 import dataclasses
 import gc
 import math
@@ -71,19 +79,97 @@ def cupy_sync():
     cupy.cuda.runtime.deviceSynchronize()
 
 
-def _timed(fn, sync, warmup, repeats):
-    """(seconds of each of ``repeats`` calls after ``warmup`` untimed ones, the last result)."""
+def _timed(fn, sync, warmup, repeats, watch=contextlib.nullcontext):
+    """(seconds of each of ``repeats`` calls after ``warmup`` untimed ones, the last result);
+    ``watch()`` is open around the timed calls only."""
     result = None
     for _ in range(warmup):
         result = fn()
         sync()
     times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        sync()
-        times.append(time.perf_counter() - t0)
+    with watch():
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            result = fn()
+            sync()
+            times.append(time.perf_counter() - t0)
     return times, result
+
+
+@contextlib.contextmanager
+def accelerated(device):
+    """gpulearn.accel installed on ``device`` while open; afterwards as it was before (off,
+    unless it was on, then on its former device)."""
+    from gpulearn import accel
+    from gpulearn.accel import _dispatch
+
+    was_installed, was_device = accel.is_installed(), _dispatch._device
+    accel.install(device=device, subprocesses=False)
+    try:
+        yield
+    finally:
+        if not was_installed:
+            accel.uninstall()
+        _dispatch.set_device(was_device)
+
+
+def _backend_context(backend):
+    """Around one backend's run: the accelerator on its device for an accelerated backend,
+    paused for any other (scikit-learn must run its own code)."""
+    if backend.accel is not None:
+        return accelerated(backend.accel)
+    from gpulearn import accel
+
+    return accel.paused()
+
+
+class _Watch:
+    """Records where the timed calls of one phase ran (a gpulearn.accel profile)."""
+
+    def __init__(self):
+        self.rows = []
+
+    @contextlib.contextmanager
+    def __call__(self):
+        from gpulearn import accel
+
+        with accel.profile(print_report=False) as prof:
+            yield
+        # note: what gpulearn ran where the user named no algorithm ("exact brute force")
+        self.rows = [{"method": r["method"], "where": r["where"], "reason": r["reason"],
+                      "calls": r["calls"], "note": r.get("note")} for r in prof.rows]
+
+
+def ran_on_gpulearn(rows, method, calls, device):
+    """Whether all ``calls`` timed calls of ``method`` ran on gpulearn on ``device`` ("cpu",
+    "cuda"): that many recorded, each "gpulearn <device>" (a call the accelerator never saw
+    ran scikit-learn's code; nested calls of other methods are not counted)."""
+    mine = [r for r in rows if r["method"] == method]
+    return (sum(r["calls"] for r in mine) == calls
+            and all(r["reason"] is None and r["where"].startswith(f"gpulearn {device}")
+                    for r in mine))
+
+
+def _compare_with_direct(records, backends):
+    """On each accelerated record of one case: its time over the same computation on the
+    backend called directly (same data placement), per phase that ran on gpulearn."""
+    by_key = {(r["backend"], r["data"]): r for r in records}
+    for r in records:
+        backend = backends.get(r["backend"])
+        if r["status"] != "ok" or backend is None or backend.accel is None:
+            continue
+        direct = by_key.get((backend.direct, r["data"]))
+        if direct is None or direct["status"] != "ok":
+            continue
+        accel = r["accel"]
+        accel["vs_direct"], accel["overhead_s"] = {}, {}
+        for phase in ("fit", "apply"):
+            if accel["fell_back"][phase]:
+                accel["vs_direct"][phase] = accel["overhead_s"][phase] = None
+                continue
+            mine, theirs = r[phase]["median_s"], direct[phase]["median_s"]
+            accel["vs_direct"][phase] = mine / max(theirs, 1e-9)
+            accel["overhead_s"][phase] = mine - theirs
 
 
 def _summary(times):
@@ -136,12 +222,14 @@ class Runner:
             for backend, placement in self._targets(case):
                 if self.progress is not None:
                     self.progress.step(f"{case.short()} | {backend.label} ({placement} data)")
-                record = self._run_one(case, backend, placement, data, device_data,
-                                       device_reason, reference)
+                with _backend_context(backend):
+                    record = self._run_one(case, backend, placement, data, device_data,
+                                           device_reason, reference)
                 self._release()  # what one backend cached must not crowd the next
                 if backend.is_reference:
                     reference = record
                 case_records.append(record)
+            _compare_with_direct(case_records, {b.name: b for b in self.backends})
             records.extend(case_records)
             if self.on_case_done is not None:
                 self.on_case_done(case, case_records)
@@ -187,6 +275,10 @@ class Runner:
             "method": algorithm.method, "fit": None, "apply": None, "quality": None,
             "speedup": None, "roofline": None,
         }
+        if backend.accel is not None:
+            record["accel"] = {"device": backend.accel, "direct": backend.direct,
+                               "ran_on": None, "fell_back": None, "vs_direct": None,
+                               "overhead_s": None}
         lacks = backend.lacks(algorithm)
         if lacks is None and placement == "device" and device_data is None:
             lacks = device_reason or "no data on the device"
@@ -196,17 +288,22 @@ class Runner:
         inputs = device_data if placement == "device" else data
         sync = self._sync(backend)
         model = None
+        watches = {"fit": _Watch(), "apply": _Watch()}
+        if backend.accel is None:
+            watches = {"fit": contextlib.nullcontext, "apply": contextlib.nullcontext}
         try:
             model = backend.make(algorithm, case.params)
             fit_args = (inputs.X_train,) if inputs.y_train is None else (inputs.X_train,
                                                                          inputs.y_train)
-            fit_times, _ = _timed(lambda: model.fit(*fit_args), sync, self.warmup, self.repeats)
+            fit_times, _ = _timed(lambda: model.fit(*fit_args), sync, self.warmup, self.repeats,
+                                  watches["fit"])
             method = getattr(model, algorithm.method)
             if backend.gpu and placement == "host":  # the copy back belongs to the call
                 apply = lambda: to_host(method(inputs.X_test))  # noqa: E731
             else:
                 apply = lambda: method(inputs.X_test)  # noqa: E731
-            apply_times, output = _timed(apply, sync, self.warmup, self.repeats)
+            apply_times, output = _timed(apply, sync, self.warmup, self.repeats,
+                                         watches["apply"])
             value = float(algorithm.quality.score(model, data, to_host(output)))
             if not np.isfinite(value):
                 value = None
@@ -214,6 +311,12 @@ class Runner:
             record.update(status="error", error=f"{type(exc).__name__}: {exc}")
             return record
         record["fit"], record["apply"] = _summary(fit_times), _summary(apply_times)
+        if backend.accel is not None:
+            names = {"fit": "fit", "apply": algorithm.method}
+            record["accel"]["ran_on"] = {phase: w.rows for phase, w in watches.items()}
+            record["accel"]["fell_back"] = {
+                phase: not ran_on_gpulearn(w.rows, names[phase], self.repeats, backend.accel)
+                for phase, w in watches.items()}
         quality = algorithm.quality
         record["quality"] = {"metric": quality.name, "value": value, "reference": None,
                              "within_tolerance": None, "tolerance": quality.tolerance,
