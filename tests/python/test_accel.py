@@ -243,6 +243,10 @@ def _fallback_cases():
          "positive"),
         ("Gram matrix", lambda: linear_model.Lasso(0.01, precompute=X.T @ X,
                                                    fit_intercept=False), (X, y_reg), "Gram"),
+        ("cholesky on wide X", lambda: linear_model.Ridge(solver="cholesky"),
+         (X[:4], y_reg[:4]), "solver='cholesky' with n_samples <= n_features"),
+        ("verbose", lambda: cluster.KMeans(3, verbose=1, random_state=0, n_init=1), (X,),
+         "verbose=1"),
     ]
 
 
@@ -566,3 +570,47 @@ def test_lazy_patching_of_packages_imported_later():
     """)])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_a_named_solver_sends_only_the_fit_to_scikit_learn(accel):
+    """The solver decides how the model is fitted, not what it predicts: predictions of a
+    model scikit-learn fitted with solver="saga" run on gpulearn, with scikit-learn's
+    answers."""
+    X, _, y = _data()
+    with gpulearn.accel.profile(print_report=False) as prof:
+        est = linear_model.LogisticRegression(solver="saga", max_iter=2000).fit(X, y)
+        proba = est.predict_proba(X)
+    where = {r["method"]: r["where"] for r in prof.rows}
+    assert where["fit"] == "scikit-learn"
+    assert where["predict_proba"].startswith("gpulearn")
+    gpulearn.accel.uninstall()
+    np.testing.assert_allclose(proba, est.predict_proba(X), rtol=1e-12, atol=1e-14)
+
+
+def test_logistic_with_a_1d_coef_predicts_on_gpulearn(accel):
+    """scikit-learn predicts with a 1-D coef_ and a scalar intercept_ (LogisticRegressionCV's
+    scoring sets them so on a scratch estimator); so does the accelerated one."""
+    X, _, y = _data()
+    est = linear_model.LogisticRegression().fit(X, y)
+    est.coef_, est.intercept_ = est.coef_[0].copy(), float(est.intercept_[0])
+    with gpulearn.accel.profile(print_report=False) as prof:
+        scores, labels = est.decision_function(X), est.predict(X)
+    where = {r["where"] for r in prof.rows}
+    assert where == {f"gpulearn {'cpu' if accel == 'cpu' else 'cuda:0'}"}
+    gpulearn.accel.uninstall()
+    np.testing.assert_allclose(scores, est.decision_function(X), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(labels, est.predict(X))
+
+
+def test_forest_keeps_scikit_learns_weight_record(accel):
+    """_sample_weight (scikit-learn >= 1.9): the sample weights times the class weights."""
+    X, _, y = _data()
+    w = np.random.default_rng(SEED).uniform(0.5, 2.0, size=len(y))
+    est = ensemble.RandomForestClassifier(5, class_weight="balanced", random_state=0)
+    est.fit(X, y, sample_weight=w)
+    gpulearn.accel.uninstall()
+    plain = ensemble.RandomForestClassifier(5, class_weight="balanced", random_state=0)
+    plain.fit(X, y, sample_weight=w)
+    if "_sample_weight" not in vars(plain):
+        pytest.skip("this scikit-learn keeps no _sample_weight (before 1.9)")
+    np.testing.assert_allclose(est._sample_weight, plain._sample_weight, rtol=1e-15)

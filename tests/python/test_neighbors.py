@@ -370,6 +370,23 @@ def test_metric_params_p_is_used_like_sklearn(uniform):
     assert_allclose(dist, ref_dist, rtol=RTOL_F64, atol=ATOL_F64)
 
 
+def test_p_in_metric_params_warns_as_sklearn(uniform):
+    X, _ = uniform
+    with pytest.warns(SyntaxWarning, match="Parameter p is found in metric_params"):
+        NearestNeighbors(metric_params={"p": 3}, device="cpu").fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SyntaxWarning)
+        NearestNeighbors(metric_params={"p": 3}, p=None, device="cpu").fit(X)  # no p: silent
+
+
+def test_all_zero_weights_are_refused_as_sklearn(labelled):
+    X, y = labelled[:2]
+    clf = KNeighborsClassifier(3, weights=lambda d: np.zeros_like(d), device="cpu").fit(X, y)
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError, match="All neighbors of some sample is getting zero"):
+            method(X[:5])
+
+
 # ---- kneighbors(X=None): each point excluded from its own neighbours -----------------------
 
 

@@ -13,6 +13,7 @@ falls back too, with gpulearn's message as the reason.
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from scipy import sparse
 
 _FIT = ("fit",)
@@ -63,14 +64,22 @@ class Spec:
             if sparse.issparse(arg):
                 return "sparse input (gpulearn takes dense arrays)"
         if self.check is not None:
-            return self.check(estimator, method)
+            return self.check(estimator, method, args)
         return None
 
 
-def _named(param, values, what):
+def _fitting(method):
+    return method.startswith("fit")
+
+
+def _named(param, values, what, fit_only=True):
     """A check: the parameter ``param`` set to one of ``values`` names an algorithm gpulearn
-    does not run; ``what`` says what gpulearn would run instead."""
-    def check(estimator, method):
+    does not run; ``what`` says what gpulearn would run instead. ``fit_only``: the algorithm
+    only decides how the model is fitted (predictions from a fitted model run on gpulearn);
+    otherwise it decides every query too (the neighbours' search)."""
+    def check(estimator, method, args):
+        if fit_only and not _fitting(method):
+            return None
         value = getattr(estimator, param)
         if isinstance(value, str) and value in values:
             return f"{param}={value!r} (gpulearn {what})"
@@ -78,38 +87,70 @@ def _named(param, values, what):
     return check
 
 
-def _logistic(estimator, method):
-    if estimator.solver != "lbfgs":
+def _all(*checks):
+    def check(estimator, method, args):
+        for one in checks:
+            reason = one(estimator, method, args)
+            if reason is not None:
+                return reason
+        return None
+    return check
+
+
+def _quiet(estimator, method, args):
+    """verbose > 0 asks for scikit-learn's progress messages, which gpulearn does not print."""
+    if _fitting(method) and getattr(estimator, "verbose", 0):
+        return f"verbose={estimator.verbose!r} (gpulearn prints no progress messages)"
+    return None
+
+
+def _logistic(estimator, method, args):
+    if _fitting(method) and estimator.solver != "lbfgs":
         return (f"solver={estimator.solver!r} (gpulearn runs L-BFGS, or OWL-QN for an L1 "
                 "penalty, not this solver)")
     return None
 
 
-def _coordinate_descent(estimator, method):
-    if not isinstance(estimator.precompute, (bool, str)):
+def _ridge(estimator, method, args):
+    """Named "cholesky" on X with no more rows than columns: scikit-learn solves the dual
+    (kernel) system by Cholesky there, gpulearn an SVD of X."""
+    if _fitting(method) and estimator.solver == "cholesky" and args:
+        shape = getattr(args[0], "shape", None)
+        if shape is None:
+            shape = np.shape(args[0])
+        if len(shape) == 2 and shape[0] <= shape[1]:
+            return ("solver='cholesky' with n_samples <= n_features (scikit-learn solves the "
+                    "dual system by Cholesky, gpulearn runs an SVD of X)")
+    return None
+
+
+def _coordinate_descent(estimator, method, args):
+    if _fitting(method) and not isinstance(estimator.precompute, (bool, str)):
         return ("precompute=<a Gram matrix> (scikit-learn checks and uses it; gpulearn "
                 "computes its own)")
     return None
 
 
 _NEIGHBORS = _named("algorithm", {"kd_tree", "ball_tree"},
-                    "searches by exact brute force, not with a tree")
+                    "searches by exact brute force, not with a tree", fit_only=False)
 
 _BINNED = "splits among at most 256 quantile bins per feature"
 
 SPECS = (
     Spec("sklearn.linear_model", "LinearRegression", "gpulearn.linear_model", ("fit", "predict")),
-    Spec("sklearn.linear_model", "Ridge", "gpulearn.linear_model", ("fit", "predict")),
+    Spec("sklearn.linear_model", "Ridge", "gpulearn.linear_model", ("fit", "predict"),
+         check=_ridge),
     Spec("sklearn.linear_model", "Lasso", "gpulearn.linear_model", ("fit", "predict"),
          check=_coordinate_descent),
     Spec("sklearn.linear_model", "ElasticNet", "gpulearn.linear_model", ("fit", "predict"),
          check=_coordinate_descent),
     Spec("sklearn.linear_model", "LogisticRegression", "gpulearn.linear_model",
          ("fit", "predict", "predict_proba", "predict_log_proba", "decision_function"),
-         check=_logistic),
+         check=_all(_logistic, _quiet)),
     Spec("sklearn.cluster", "KMeans", "gpulearn.cluster",
          ("fit", "fit_predict", "fit_transform", "predict", "transform", "score"),
-         check=_named("algorithm", {"elkan"}, "runs Lloyd's iterations, not Elkan's")),
+         check=_all(_named("algorithm", {"elkan"}, "runs Lloyd's iterations, not Elkan's"),
+                    _quiet)),
     Spec("sklearn.decomposition", "PCA", "gpulearn.decomposition",
          ("fit", "fit_transform", "transform", "inverse_transform", "score", "score_samples"),
          check=_named("svd_solver", {"arpack"}, "runs an exact SVD, not ARPACK's Lanczos")),
@@ -124,10 +165,10 @@ SPECS = (
     Spec("sklearn.neighbors", "KNeighborsRegressor", "gpulearn.neighbors",
          ("fit", "predict", "kneighbors"), check=_NEIGHBORS, note="exact brute force"),
     Spec("sklearn.ensemble", "RandomForestClassifier", "gpulearn.ensemble",
-         ("fit", "predict", "predict_proba", "predict_log_proba", "apply"),
+         ("fit", "predict", "predict_proba", "predict_log_proba", "apply"), check=_quiet,
          note=_BINNED),
     Spec("sklearn.ensemble", "RandomForestRegressor", "gpulearn.ensemble",
-         ("fit", "predict", "apply"), note=_BINNED),
+         ("fit", "predict", "apply"), check=_quiet, note=_BINNED),
 )
 
 PACKAGES = tuple(sorted({spec.package for spec in SPECS}))

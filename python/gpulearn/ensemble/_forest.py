@@ -207,6 +207,8 @@ class _BaseForest(DeviceEstimatorMixin):
 
         min_samples_split, min_samples_leaf = self._resolved_counts(n_samples)
         seed = int(check_random_state(self.random_state).randint(_MAX_INT))
+        # scikit-learn's record of the weights (>= 1.9): sample times class weights, float64.
+        self._sample_weight = weight
         if weight is not None:
             weight = _arrays.readable(np.ascontiguousarray(weight, dtype=dtype))
         w_ref = None if weight is None else _arrays.host_ref(weight)
@@ -388,6 +390,7 @@ class _BaseForest(DeviceEstimatorMixin):
         self._max_features = int(state["estimators_"][0].max_features_)
         self._n_samples = state.get("_n_samples")
         self._n_samples_bootstrap = state.get("_n_samples_bootstrap")
+        self._sample_weight = state.get("_sample_weight")
         self.feature_importances_ = forest_feature_importances(forest, self.n_features_in_)
         for attr in _OOB_ATTRIBUTES:
             self.__dict__.pop(attr, None)
@@ -434,7 +437,7 @@ class _BaseForest(DeviceEstimatorMixin):
             "_n_samples_bootstrap": self.__dict__.get("_n_samples_bootstrap"),
         }
         if _sklearn_keeps_sample_weight():
-            state["_sample_weight"] = None  # not kept by gpulearn (used by estimators_samples_)
+            state["_sample_weight"] = self.__dict__.get("_sample_weight")
         if "feature_names_in_" in self.__dict__:
             state["feature_names_in_"] = self.feature_names_in_
         if self._is_classifier:

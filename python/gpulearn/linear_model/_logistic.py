@@ -322,6 +322,13 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
                 "classes (one-vs-rest probabilities): gpulearn's multiclass model is the "
                 "multinomial one")
         super()._adopt_sklearn_state(state)
+        # scikit-learn predicts with a 1-D coef_ and a scalar intercept_ too (as the binary
+        # model); LogisticRegressionCV's scoring sets them so on a scratch estimator. Views:
+        # the arrays stay shared.
+        if np.ndim(self.coef_) == 1:
+            self.coef_ = np.asarray(self.coef_).reshape(1, -1)
+        if np.ndim(self.intercept_) == 0:
+            self.intercept_ = np.reshape(self.intercept_, (1,))
 
     def decision_function(self, X):
         """Confidence scores: the signed distance to the hyperplane(s).

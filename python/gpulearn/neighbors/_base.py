@@ -75,6 +75,9 @@ def _core_metric(metric, p, metric_params, warn):
             f"metric={metric!r} is not implemented in gpulearn; use one of "
             f"{sorted(_METRICS)}")
     params = dict(metric_params or {})
+    if warn and "p" in params and p is not None:
+        warnings.warn("Parameter p is found in metric_params. The corresponding parameter from "
+                      "__init__ is ignored.", SyntaxWarning, stacklevel=5)
     p = params.pop("p", p)
     if params:
         raise NotImplementedError(

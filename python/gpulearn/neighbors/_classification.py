@@ -106,6 +106,10 @@ class KNeighborsClassifier(ClassifierMixin, NeighborsBase, BaseEstimator):
         weights = _get_weights(dist, self.weights)
         if weights is None:
             weights = np.ones_like(ind, dtype=np.float64)
+        elif np.any(np.all(weights == 0, axis=1)):
+            raise ValueError(
+                "All neighbors of some sample is getting zero weights. Please modify 'weights' "
+                "to avoid this case if you are using a user-defined function.")
         classes = self.classes_ if self.outputs_2d_ else [self.classes_]
         y = self._y.reshape(self._y.shape[0], -1)
         rows = np.arange(ind.shape[0])
