@@ -17,6 +17,7 @@ import importlib
 import inspect
 
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from ._config import check_device_string
 
@@ -53,6 +54,11 @@ class SklearnConversionMixin:
         return cached
 
     @classmethod
+    def _shared_params(cls, estimator):
+        """The shared hyper-parameters' values on ``estimator`` (of either class)."""
+        return {name: getattr(estimator, name) for name in cls._shared_param_names()}
+
+    @classmethod
     def _check_sklearn_fitted(cls, fitted):
         """Refuse what is not a fitted instance of the scikit-learn twin (TypeError,
         NotFittedError), naming what was given."""
@@ -65,7 +71,7 @@ class SklearnConversionMixin:
             raise TypeError(
                 f"{cls.__name__}.from_sklearn takes a {sk_class.__name__}; got a "
                 f"{type(fitted).__name__}: convert it with gpulearn's {type(fitted).__name__}.")
-        if not _is_fitted(fitted):
+        if not is_fitted(fitted):
             raise NotFittedError(
                 f"This {type(fitted).__name__} instance is not fitted yet: fit it before "
                 f"converting it with {cls.__name__}.from_sklearn.")
@@ -98,7 +104,7 @@ class SklearnConversionMixin:
         device = check_device_string(device)
         # A copy: later changes to one estimator leave the other as it is.
         fitted = copy.deepcopy(fitted)
-        params = {name: getattr(fitted, name) for name in cls._shared_param_names()}
+        params = cls._shared_params(fitted)
         params["device"] = device
         return cls._from_sklearn_fitted(fitted, params)
 
@@ -114,7 +120,7 @@ class SklearnConversionMixin:
         NotFittedError : this estimator is not fitted.
         NotImplementedError : a hyper-parameter has no scikit-learn equivalent (named).
         """
-        if not _is_fitted(self):
+        if not is_fitted(self):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet: fit it before "
                 "converting it with as_sklearn().")
@@ -161,9 +167,9 @@ class SklearnConversionMixin:
         return {}
 
 
-def _is_fitted(estimator):
+def is_fitted(estimator):
+    """Whether scikit-learn's ``check_is_fitted`` passes (gpulearn.accel asks it too)."""
     try:
-        from sklearn.utils.validation import check_is_fitted
         check_is_fitted(estimator)
     except NotFittedError:
         return False

@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 
+from .. import _convert
 from . import _report
 from ._specs import SPECS
 
@@ -194,25 +195,15 @@ def _fit_twin(gl_class, estimator):
     from there, as scikit-learn's does; a copy, so that a fit that fails leaves the instance
     as it was)."""
     params = _params(gl_class, estimator)
-    if params.get("warm_start") and _is_fitted(estimator):
+    if params.get("warm_start") and _convert.is_fitted(estimator):
         import copy
         return copy.deepcopy(gl_class._from_sklearn_fitted(estimator,
                                                            {**params, "device": _device}))
     return gl_class(**params, device=_device)
 
 
-def _is_fitted(estimator):
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-    try:
-        check_is_fitted(estimator)
-    except NotFittedError:
-        return False
-    return True
-
-
 def _params(gl_class, estimator):
-    return {name: getattr(estimator, name) for name in gl_class._shared_param_names()}
+    return gl_class._shared_params(estimator)
 
 
 def _snapshot(estimator):

@@ -42,20 +42,18 @@ class Spec:
 
     @property
     def sklearn_class(self):
-        cls = self._classes.get("sklearn")
-        if cls is None:
-            import importlib
-            cls = self._classes["sklearn"] = getattr(importlib.import_module(self.package),
-                                                     self.name)
-        return cls
+        return self._class("sklearn", self.package)
 
     @property
     def gpulearn_class(self):
-        cls = self._classes.get("gpulearn")
+        return self._class("gpulearn", self.gpulearn)
+
+    def _class(self, library, module):
+        """The class ``name`` of ``module``, imported on first use."""
+        cls = self._classes.get(library)
         if cls is None:
             import importlib
-            cls = self._classes["gpulearn"] = getattr(importlib.import_module(self.gpulearn),
-                                                      self.name)
+            cls = self._classes[library] = getattr(importlib.import_module(module), self.name)
         return cls
 
     def unsupported(self, estimator, method, args, kwargs):
