@@ -1,4 +1,4 @@
-// gpulearn._core, clustering: KMeans. Record: {centers, inertia, n_iter} (KMeansModel);
+// gpulearn._core, clustering: KMeans. Record: {centers, inertia, n_iter, tol} (KMeansModel);
 // predict and transform take a record with centers (n_clusters x n_features).
 #include <cstdint>
 #include <string>
@@ -28,6 +28,7 @@ py::dict kmeans_record(const KMeansModel<T>& m) {
   d["centers"] = to_numpy(m.centers, {m.n_clusters, m.n_features});
   d["inertia"] = m.inertia;
   d["n_iter"] = m.n_iter;
+  d["tol"] = m.tol;
   return d;
 }
 

@@ -390,6 +390,7 @@ KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& p, MatrixView<const 
   KMeansModel<T> best;
   best.n_clusters = k;
   best.n_features = d;
+  best.tol = tol;
   bool have_best = false;
   for (int r = 0; r < p.n_init; ++r) {
     Run<T> run(be, p, in, mean, rng);

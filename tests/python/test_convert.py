@@ -415,17 +415,18 @@ def test_pca_state_types(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_kmeans_tolerance_is_sklearns(dtype, rng, monkeypatch):
-    """KMeans' _tol, computed in row chunks (a few rows each here), is scikit-learn's."""
+def test_kmeans_tolerance_is_sklearns(dtype, rng):
+    """KMeans' _tol (the core's absolute tolerance: tol times the mean feature variance) is
+    scikit-learn's, with scikit-learn's type; 0 for tol=0."""
     from sklearn.cluster._kmeans import _tolerance as sk_tolerance
 
-    from gpulearn.cluster import _kmeans
-    monkeypatch.setattr(_kmeans, "_TOL_CHUNK", 4 * N_FEATURES + 1)
+    from gpulearn.cluster import KMeans
     X = _unlabelled(rng, dtype)[0]
-    ours, theirs = _kmeans._tolerance(X, 1e-3), sk_tolerance(X, 1e-3)
+    ours = KMeans(3, tol=1e-3, n_init=1, random_state=0, device="cpu").fit(X)._tol
+    theirs = sk_tolerance(X, 1e-3)
     assert type(ours) is type(theirs)
     assert ours == pytest.approx(theirs, rel=RTOL[dtype])
-    assert _kmeans._tolerance(X, 0) == sk_tolerance(X, 0) == 0
+    assert KMeans(3, tol=0, n_init=1, random_state=0, device="cpu").fit(X)._tol == 0
 
 
 def test_callable_weights_convert(rng):

@@ -59,6 +59,7 @@ struct KMeansModel {
   std::vector<T> centers;  // n_clusters x n_features, row-major
   double inertia = 0;      // sum of the weighted squared distances to the closest center
   int n_iter = 0;          // Lloyd iterations of the best run
+  double tol = 0;  // the absolute tolerance used: params.tol times the mean feature variance
 };
 
 /// Fits k-means. init_centers (host, n_clusters x n_features) is read for KMeansInit::kArray

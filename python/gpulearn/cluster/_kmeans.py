@@ -182,7 +182,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                     result, best_labels = candidate, _arrays.to_host(labels).copy()
             labels = best_labels if not on_device else _arrays.to_device_like(p.X, best_labels)
         # scikit-learn's fit-time state, kept for its estimator (conversion, gpulearn.accel).
-        self._tol = _tolerance(p.X, self.tol)
+        self._tol = 0 if self.tol == 0 else dtype.type(result["tol"])
         self._n_init = n_init
         self._algorithm = "lloyd" if self.n_clusters == 1 else self.algorithm
         del p, w
@@ -301,23 +301,3 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                 "init='k-means||' has no scikit-learn equivalent: set init='k-means++' (or "
                 "'random', or the fitted cluster_centers_) before as_sklearn()")
         return {}
-
-
-def _tolerance(X, tol):
-    """scikit-learn's absolute tolerance, ``tol * mean(var(X, axis=0))`` (0 for tol=0), in
-    X's dtype, to rounding: computed where X is (NumPy, CuPy or PyTorch), in row chunks, so
-    that no copy of X is made."""
-    if tol == 0:
-        return 0
-    n, d = X.shape
-    mean = X.sum(0) / n
-    step = max(1, _TOL_CHUNK // d)
-    squares = 0.0
-    for start in range(0, n, step):
-        centred = X[start:start + step] - mean
-        squares += float((centred * centred).sum())
-    return np.dtype(str(X.dtype).replace("torch.", "")).type(squares / (n * d)) * tol
-
-
-# Entries of X centred at a time by _tolerance.
-_TOL_CHUNK = 1 << 20
