@@ -48,6 +48,10 @@ py::dict pca_record(const PcaModel<T>& m) {
   d["noise_variance"] = m.noise_variance;
   d["n_components"] = m.n_components;
   d["whiten"] = m.whiten;
+  d["fit_transform_components"] =
+      m.fit_transform_components.empty()
+          ? py::object(py::none())
+          : py::object(to_numpy(m.fit_transform_components, {m.n_components, m.n_features}));
   d["solver"] = m.solver;
   return d;
 }

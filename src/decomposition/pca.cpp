@@ -356,6 +356,7 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X
     sp = detail::randomized_spectrum(be, X, m.mean.data(), exp, plan);
     total_sq = sp.total_sq;
   }
+  if (!sp.us.empty()) m.fit_transform_components.assign(sp.us.begin(), sp.us.begin() + k * d);
   std::vector<double> ev(k);
   for (int64_t i = 0; i < k; ++i) ev[i] = sp.s[i] * sp.s[i] / static_cast<double>(n - 1);
   const double total = total_sq / static_cast<double>(n - 1);

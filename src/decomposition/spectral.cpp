@@ -223,6 +223,32 @@ Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, 
       sp.s[t] = std::ldexp(s[t], -exp);
       for (int64_t i = 0; i < d; ++i) sp.vt[t * d + i] = U[i * c + t];
     }
+    // u s = Q Q^T M v with Q an orthonormal basis of Y = M Z: Q Q^T = Y C^+ Y^T, and
+    // Y^T M = H^T, so u s = M w with w = Z C^+ H^T v (the 2^exp scales cancel in C^+ H^T).
+    sp.us.assign(checked_mul(sp.p, d), 0.0);
+    std::vector<double> a(c), b(c);
+    for (int64_t t = 0; t < sp.p; ++t) {
+      const double* v = sp.vt.data() + t * d;
+      for (int64_t r = 0; r < c; ++r) {  // a = H^T v
+        double acc = 0;
+        for (int64_t i = 0; i < d; ++i) acc += H[i * c + r] * v[i];
+        a[r] = acc;
+      }
+      std::fill(b.begin(), b.end(), 0.0);  // b = E diag(1/lambda) E^T a, the kept directions
+      for (int64_t j = 0; j < c; ++j) {
+        if (!(lam[j] > floor)) continue;
+        double e_a = 0;
+        for (int64_t r = 0; r < c; ++r) e_a += C[r * c + j] * a[r];
+        e_a /= lam[j];
+        for (int64_t r = 0; r < c; ++r) b[r] += C[r * c + j] * e_a;
+      }
+      double* w = sp.us.data() + t * d;  // w = Z b
+      for (int64_t i = 0; i < d; ++i) {
+        double acc = 0;
+        for (int64_t r = 0; r < c; ++r) acc += Z[i * c + r] * b[r];
+        w[i] = acc;
+      }
+    }
   }
   flip_signs(sp, d);
   return sp;
@@ -235,6 +261,9 @@ void flip_signs(Spectrum& sp, int64_t d) {
     for (int64_t i = 1; i < d; ++i) arg = std::abs(row[i]) > std::abs(row[arg]) ? i : arg;
     if (row[arg] < 0) {
       for (int64_t i = 0; i < d; ++i) row[i] = -row[i];
+      if (!sp.us.empty()) {  // u flips with v (svd_flip)
+        for (int64_t i = 0; i < d; ++i) sp.us[t * d + i] = -sp.us[t * d + i];
+      }
     }
   }
 }

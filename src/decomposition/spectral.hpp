@@ -18,6 +18,10 @@ struct Spectrum {
   std::vector<double> s;   // p, descending, >= 0
   std::vector<double> vt;  // p x d, row-major, orthonormal rows, signs per svd_flip
   double total_sq = -1;    // ||Xc||_F^2 when the solver measured it, else -1
+  // p x d, row-major, or empty: rows w with Xc w = u s, the randomized SVD's left singular
+  // vectors times their values (scikit-learn's fit_transform), where that is not Xc v (tall X:
+  // u lies in the sampled range only). Empty: Xc v is u s.
+  std::vector<double> us;
 };
 
 /// Checks X for a decomposition fit (at least min_samples rows, 1 column, finite, readable by

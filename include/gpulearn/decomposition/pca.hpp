@@ -82,6 +82,11 @@ struct PcaModel {
   bool whiten = false;
   /// The solver that ran: "full", "covariance_eigh", "randomized" or "arpack" (run as "full").
   std::string solver;
+  /// k x d, or empty: where the randomized solver's U S (scikit-learn's fit_transform of the
+  /// training data) is not the projection on components (n >= d), (X - mean) times this
+  /// matrix's transpose is U S; pca_transform with these rows as components gives
+  /// fit_transform's result. Not part of the fitted model (transform never reads it).
+  std::vector<T> fit_transform_components;
 };
 
 /// The solver pca_fit runs for n x d data: params.svd_solver, or scikit-learn's choice for kAuto.

@@ -18,9 +18,17 @@ class DecompositionBase(DeviceEstimatorMixin):
     # it reads (``_model()``): set by each estimator.
     _core_project = None
 
-    def _project(self, X, inverse=False):
-        """transform (or inverse_transform) X into a new array of the input's kind."""
-        model = self._model()
+    def _fit_transform(self, X):
+        """fit_transform (each class defines it, so that set_output wraps it)."""
+        projection = self._fit(X).get("fit_transform_components")
+        if projection is None:
+            return self.transform(X)
+        return self._project(X, model={**self._model(), "components": projection})
+
+    def _project(self, X, inverse=False, model=None):
+        """transform (or inverse_transform) X into a new array of the input's kind; ``model``
+        replaces ``self._model()``'s record."""
+        model = self._model() if model is None else model
         k, d = self.components_.shape
         n_in, n_out = (k, d) if inverse else (d, k)
         p = self._prepare(X, reset=False, dtype=self.components_.dtype,

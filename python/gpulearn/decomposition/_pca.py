@@ -118,6 +118,12 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         -------
         self : object
         """
+        self._fit(X)
+        return self
+
+    def _fit(self, X):
+        """Fit; the core's record (its ``fit_transform_components`` serve
+        fit_transform)."""
         self._validate_params()
         check_device_string(self.device)
         p = self._prepare(X, reset=True)
@@ -151,7 +157,7 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.n_components_ = int(result["n_components"])
         self.n_samples_ = n
         self.noise_variance_ = dtype.type(result["noise_variance"])
-        return self
+        return result
 
     _core_project = staticmethod(_core.pca_transform)
 
@@ -185,9 +191,24 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         return self._project(X)
 
+
     def fit_transform(self, X, y=None):
-        """Fit the model with X, then project X (the same as ``fit(X).transform(X)``)."""
-        return self.fit(X).transform(X)
+        """Fit on X, then return U S of its SVD, as scikit-learn's fit_transform does
+        (``U * sqrt(n_samples - 1)`` when ``whiten``). That is ``fit(X).transform(X)`` but for
+        the randomized solver on data with at least as many samples as features, whose U spans
+        the sampled range only, so that U S differs from ``transform(X)`` by the
+        approximation's error.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        X_new : array of shape (n_samples, n_components), of the kind of array that came in
+        """
+        return self._fit_transform(X)
 
     def inverse_transform(self, X):
         """Map projections back to the data space: ``X @ components_ + mean_`` (whitening

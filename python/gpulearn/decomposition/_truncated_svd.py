@@ -78,6 +78,11 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         -------
         self : object
         """
+        self._fit(X)
+        return self
+
+    def _fit(self, X):
+        """Fit; the core's record."""
         self._validate_params()
         check_device_string(self.device)
         p = self._prepare(X, reset=True, ensure_min_features=2)
@@ -101,7 +106,7 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         self.explained_variance_ = result["explained_variance"]
         self.explained_variance_ratio_ = result["explained_variance_ratio"]
         self.singular_values_ = result["singular_values"]
-        return self
+        return result
 
     _core_project = staticmethod(_core.truncated_svd_transform)
 
@@ -110,8 +115,19 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         return {"components": self.components_}
 
     def fit_transform(self, X, y=None):
-        """Fit on X, then project it (the same as ``fit(X).transform(X)``)."""
-        return self.fit(X).transform(X)
+        """Fit on X, then project it (``fit(X).transform(X)``, as scikit-learn's does for
+        both solvers: its randomized U Sigma is not X V).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        X_new : array of shape (n_samples, n_components), of the kind of array that came in
+        """
+        return self._fit_transform(X)
 
     def transform(self, X):
         """Project X: ``X @ components_.T``.
