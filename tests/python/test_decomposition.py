@@ -819,3 +819,19 @@ def test_noise_variance_is_never_a_negative_rounding_residue(solver):
     model = PCA(5, svd_solver=solver, random_state=0, device="cpu").fit(X)
     assert model.noise_variance_ >= 0
     assert model.noise_variance_ < 1e-12 * model.explained_variance_.sum()
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_randomized_fit_transform_is_u_times_s(device):
+    """Randomized on n >= d: fit_transform is U S, whose columns are orthogonal with norms
+    singular_values_ (scikit-learn's test_pca_singular_values), which transform(X) is not."""
+    rng = np.random.default_rng(SEED)
+    X = rng.normal(size=(400, 30)) @ rng.normal(size=(30, 30))
+    pca = PCA(4, svd_solver="randomized", iterated_power=1, random_state=0, device=device)
+    Z = np.asarray(pca.fit_transform(X))
+    gram = Z.T @ Z
+    assert_allclose(np.sqrt(np.diag(gram)), pca.singular_values_, rtol=1e-10)
+    off = gram - np.diag(np.diag(gram))
+    assert np.max(np.abs(off)) < 1e-9 * pca.singular_values_[0] ** 2
+    T = np.asarray(pca.transform(X))
+    assert not np.allclose(np.linalg.norm(T, axis=0), pca.singular_values_, rtol=1e-6)
