@@ -115,18 +115,8 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         return {"components": self.components_}
 
     def fit_transform(self, X, y=None):
-        """Fit on X, then project it (``fit(X).transform(X)``, as scikit-learn's does for
-        both solvers: its randomized U Sigma is not X V).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-
-        Returns
-        -------
-        X_new : array of shape (n_samples, n_components), of the kind of array that came in
-        """
+        """``fit(X).transform(X)``: X V^T, as scikit-learn's returns for both solvers (not its
+        randomized U Sigma). ``y`` is ignored; returns an array of the kind that came in."""
         return self._fit_transform(X)
 
     def transform(self, X):
