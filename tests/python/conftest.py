@@ -91,3 +91,15 @@ def _restore_gpulearn_config():
 def rng():
     """A NumPy generator seeded with the recorded SEED: every test draws its own fresh data."""
     return np.random.default_rng(SEED)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A distributed.Client on a LocalCluster of 2 worker processes with 1 thread each (each
+    worker process has its own CUDA context: under the emulator, its own emulated device)."""
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client

@@ -1,0 +1,8 @@
+"""gpulearn on Dask: the single-machine estimators, fitted across a Dask cluster's workers.
+
+Each worker computes on its own device (its GPU under dask-cuda's LocalCUDACluster, gpulearn's
+CPU backend on a plain LocalCluster or SSHCluster); data stay on the worker that holds them and
+only model-sized reductions travel. Results equal the single-machine estimator's to within float
+reduction order (each class states its tolerance); ``to_local()`` returns that estimator.
+See docs/dask.md.
+"""

@@ -1,0 +1,197 @@
+"""A data set's row blocks where they live, and the two operations every distributed fit is made
+of: run a function on each block where the block is, and gather the (small) results.
+
+A distributed fit is the single-machine driver with its reductions done across blocks: the
+per-block function calls the same compiled primitive as the single-machine fit, on the block's
+rows, on the device of the worker holding it; only model-sized results (sums, Gram matrices,
+gradients, top-k candidates) travel back. ``Partitions`` is that contract. ``DaskPartitions``
+keeps the blocks on Dask workers (futures); ``LocalPartitions`` keeps them in this process, as a
+reference without Dask (tests) and for NumPy input.
+
+Where NCCL could later replace Dask: ``Partitions.map`` followed by a sum over its results is the
+one reduction every family uses (``allreduce`` would be its GPU-to-GPU form, with the result
+left on every worker instead of gathered); see docs/dask.md.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import _devices
+
+# How long one distributed step (one map over the blocks) may take before the fit gives up, in
+# seconds; Dask's own config key, so users set it as they set Dask's other timeouts:
+#   dask.config.set({"gpulearn.step-timeout": 3600})
+DEFAULT_STEP_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of rows, in the process (and on the device) that computes on it.
+
+    X : (rows, n_features) C-ordered float32/float64 array (NumPy, or CuPy on a GPU worker);
+    y, w : the block's targets and sample weights (None when absent);
+    offset : the global index of the block's first row (ties between blocks break on it);
+    device : 'cpu' or 'cuda:N', resolved on the worker that holds the block.
+    """
+
+    X: Any
+    y: Any
+    w: Any
+    offset: int
+    device: str
+
+    @property
+    def n_rows(self):
+        return int(self.X.shape[0])
+
+    @property
+    def context(self):
+        """The compiled context of the block's device (cached per thread)."""
+        return _devices.context(self.device)
+
+
+class Partitions:
+    """Blocks of one data set, in order; ``offsets[i]`` is block i's first global row."""
+
+    offsets: tuple
+    n_features: int
+    dtype: np.dtype
+    feature_names: Any = None
+
+    @property
+    def n_rows(self):
+        return int(self.offsets[-1])
+
+    @property
+    def n_blocks(self):
+        return len(self.offsets) - 1
+
+    def map(self, fn: Callable, *args, step: str = "") -> list:
+        """``[fn(block, *args) for block in blocks]``, each run where its block lives; the
+        results, which must be small, gathered in block order. ``step`` names the step in
+        errors."""
+        raise NotImplementedError
+
+    def map_state(self, fn: Callable, state, *args, step: str = ""):
+        """Like ``map`` for a function with per-row state kept beside each block (k-means'
+        labels): ``fn(block, state_i, *args) -> (result_i, new_state_i)``, ``state`` None or a
+        previous call's. Returns (results, new state); the state never travels."""
+        raise NotImplementedError
+
+    def map_blocks(self, fn: Callable, *args, step: str = ""):
+        """``fn(block, *args)`` on every block, its (row-sized) results left where the block
+        is: a list of handles, one per block, for ``collect`` (predictions)."""
+        raise NotImplementedError
+
+
+class LocalPartitions(Partitions):
+    """Blocks in this process: NumPy arrays split at given row boundaries."""
+
+    def __init__(self, X, y=None, w=None, bounds=None, device="cpu", feature_names=None):
+        n = X.shape[0]
+        bounds = list(bounds) if bounds is not None else [0, n]
+        self.offsets = tuple(int(b) for b in bounds)
+        self.n_features = int(X.shape[1])
+        self.dtype = np.dtype(X.dtype)
+        self.feature_names = feature_names
+        self.blocks = [
+            Block(X[a:b], None if y is None else y[a:b], None if w is None else w[a:b], a, device)
+            for a, b in zip(bounds[:-1], bounds[1:])
+        ]
+
+    def map(self, fn, *args, step=""):
+        return [fn(b, *args) for b in self.blocks]
+
+    def map_state(self, fn, state, *args, step=""):
+        state = [None] * len(self.blocks) if state is None else state
+        pairs = [fn(b, s, *args) for b, s in zip(self.blocks, state)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    def map_blocks(self, fn, *args, step=""):
+        return [fn(b, *args) for b in self.blocks]
+
+
+def _call_on_block(fn, block, *args):
+    return fn(block, *args)
+
+
+def _call_on_block_state(fn, block, state, *args):
+    return fn(block, state, *args)
+
+
+class DaskPartitions(Partitions):
+    """Blocks held by Dask workers as futures of ``Block``; built by ``_inputs.partition``."""
+
+    def __init__(self, client, block_futures, offsets, n_features, dtype, feature_names=None,
+                 estimator="", timeout=None):
+        self.client = client
+        self.blocks = list(block_futures)
+        self.offsets = tuple(int(o) for o in offsets)
+        self.n_features = int(n_features)
+        self.dtype = np.dtype(dtype)
+        self.feature_names = feature_names
+        self.estimator = estimator
+        self.timeout = timeout
+
+    def _step_timeout(self):
+        if self.timeout is not None:
+            return self.timeout
+        import dask
+
+        return float(dask.config.get("gpulearn.step-timeout", DEFAULT_STEP_TIMEOUT))
+
+    def _submit(self, fn, *args):
+        # Dask runs a task where its largest input is, so each block's task runs on the worker
+        # holding the block; the small arguments travel inside the task.
+        return [self.client.submit(_call_on_block, fn, b, *args, pure=False)
+                for b in self.blocks]
+
+    def gather(self, futures, step):
+        """The results of ``futures``, in order, within the step timeout; a lost worker or a
+        timeout becomes an error naming the step and the worker."""
+        from distributed import wait
+
+        timeout = self._step_timeout()
+        what = f"{self.estimator}: the {step or 'distributed'} step"
+        try:
+            wait(futures, timeout=timeout)
+        except TimeoutError:
+            pending = [f for f in futures if not f.done()]
+            where = sorted({w for f in pending for w in self.client.who_has([f]).get(f.key, ())})
+            for f in pending:
+                f.cancel()
+            raise TimeoutError(
+                f"{what} did not finish within {timeout:g} s ({len(pending)} of {len(futures)} "
+                f"blocks pending{'; on ' + ', '.join(where) if where else ''}). Raise "
+                f"dask.config 'gpulearn.step-timeout' if the data are that large.") from None
+        try:
+            return self.client.gather(futures)
+        except Exception as exc:
+            if type(exc).__name__ == "KilledWorker":  # distributed.scheduler.KilledWorker
+                worker = getattr(exc, "last_worker", None)
+                name = getattr(worker, "address", None) or str(worker or "a worker")
+                raise RuntimeError(
+                    f"{what} failed: the worker {name} died while running it, and Dask gave up "
+                    f"rescheduling the task ({exc.task!r}). The fit was abandoned; the "
+                    f"estimator is unchanged.") from exc
+            raise
+
+    def map(self, fn, *args, step=""):
+        return self.gather(self._submit(fn, *args), step)
+
+    def map_state(self, fn, state, *args, step=""):
+        state = [None] * len(self.blocks) if state is None else state
+        pairs = [self.client.submit(_call_on_block_state, fn, b, s, *args, pure=False)
+                 for b, s in zip(self.blocks, state)]
+        results = [self.client.submit(operator.itemgetter(0), p, pure=False) for p in pairs]
+        new_state = [self.client.submit(operator.itemgetter(1), p, pure=False) for p in pairs]
+        out = self.gather(results, step)
+        return out, new_state
+
+    def map_blocks(self, fn, *args, step=""):
+        return self._submit(fn, *args)
