@@ -6,3 +6,15 @@ only model-sized reductions travel. Results equal the single-machine estimator's
 reduction order (each class states its tolerance); ``to_local()`` returns that estimator.
 See docs/dask.md.
 """
+
+try:
+    import dask as _dask  # noqa: F401
+    import distributed as _distributed  # noqa: F401
+except ImportError as exc:  # pragma: no cover - the extra is installed by the test setup
+    raise ImportError(
+        "gpulearn.dask needs Dask: pip install gpulearn[dask] (dask[array,dataframe] and "
+        f"distributed); {exc}") from exc
+
+from ._neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+
+__all__ = ["KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors"]

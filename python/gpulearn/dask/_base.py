@@ -16,6 +16,20 @@ from sklearn.base import is_classifier, is_regressor
 from ._inputs import as_dask_array, get_client, is_dask_collection, partition
 
 
+def check_feature_names(estimator, feature_names, n_features):
+    """scikit-learn's feature-name check (reset=False) of a Dask input whose column names are
+    ``feature_names`` (None: no string names), with scikit-learn's warnings and errors."""
+    from sklearn.utils.validation import _check_feature_names
+
+    if feature_names is None:
+        proxy = np.empty((0, n_features))
+    else:
+        import pandas as pd
+
+        proxy = pd.DataFrame(columns=list(feature_names))
+    _check_feature_names(estimator, proxy, reset=False)
+
+
 def _apply(block, estimator, method, kwargs):
     return getattr(estimator, method)(block, **kwargs)
 
@@ -64,8 +78,11 @@ class DaskEstimatorMixin:
         is: a dask array chunked like X's rows."""
         import dask.array as da
 
-        Xd, _ = as_dask_array(X)
+        Xd, names = as_dask_array(X)
+        check_feature_names(self, names, Xd.shape[1])
         local = self.to_local()
+        # The names were checked once, here; the blocks are plain arrays.
+        local.__dict__.pop("feature_names_in_", None)
         first = next(i for i, c in enumerate(Xd.chunks[0]) if c > 0) if Xd.shape[0] else None
         if first is None:
             raise ValueError(f"Found array with 0 sample(s) (shape={Xd.shape}) while a minimum "
@@ -135,4 +152,5 @@ def dask_or_local(method):
     return wrapper
 
 
-__all__ = ["DaskEstimatorMixin", "dask_or_local", "get_client", "is_dask_collection"]
+__all__ = ["DaskEstimatorMixin", "check_feature_names", "dask_or_local", "get_client",
+           "is_dask_collection"]

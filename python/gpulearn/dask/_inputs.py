@@ -96,8 +96,9 @@ def _make_block(X, y, w, offset, device, dtype):
 
 
 def partition(X, y=None, sample_weight=None, *, client=None, device="auto", estimator="",
-              y_dtype=None):
-    """``DaskPartitions`` of X (and y, sample_weight, aligned to X's rows), persisted."""
+              dtype=None):
+    """``DaskPartitions`` of X (and y, sample_weight, aligned to X's rows), persisted; X in
+    ``dtype`` (a fitted model's) or by the fit rule (``compute_dtype``)."""
     client = get_client(client)
     X, feature_names = as_dask_array(X)
     n, d = X.shape
@@ -107,7 +108,7 @@ def partition(X, y=None, sample_weight=None, *, client=None, device="auto", esti
     if d == 0:
         raise ValueError(f"Found array with 0 feature(s) (shape=({n}, {d})) while a minimum of "
                          f"1 is required.")
-    dtype = compute_dtype(X)
+    dtype = compute_dtype(X) if dtype is None else np.dtype(dtype)
     row_chunks = X.chunks[0]
     parts = {"X": X}
     for name, v in (("y", y), ("sample_weight", sample_weight)):

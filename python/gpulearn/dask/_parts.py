@@ -151,9 +151,9 @@ class DaskPartitions(Partitions):
         return [self.client.submit(_call_on_block, fn, b, *args, pure=False)
                 for b in self.blocks]
 
-    def gather(self, futures, step):
-        """The results of ``futures``, in order, within the step timeout; a lost worker or a
-        timeout becomes an error naming the step and the worker."""
+    def wait(self, futures, step):
+        """Waits for ``futures`` within the step timeout; a lost worker, a timeout or an error
+        in a task becomes an error naming the step (and the worker)."""
         from distributed import wait
 
         timeout = self._step_timeout()
@@ -169,17 +169,24 @@ class DaskPartitions(Partitions):
                 f"{what} did not finish within {timeout:g} s ({len(pending)} of {len(futures)} "
                 f"blocks pending{'; on ' + ', '.join(where) if where else ''}). Raise "
                 f"dask.config 'gpulearn.step-timeout' if the data are that large.") from None
-        try:
-            return self.client.gather(futures)
-        except Exception as exc:
-            if type(exc).__name__ == "KilledWorker":  # distributed.scheduler.KilledWorker
-                worker = getattr(exc, "last_worker", None)
-                name = getattr(worker, "address", None) or str(worker or "a worker")
-                raise RuntimeError(
-                    f"{what} failed: the worker {name} died while running it, and Dask gave up "
-                    f"rescheduling the task ({exc.task!r}). The fit was abandoned; the "
-                    f"estimator is unchanged.") from exc
-            raise
+        for f in futures:
+            if f.status != "finished":
+                try:
+                    f.result()
+                except Exception as exc:
+                    if type(exc).__name__ == "KilledWorker":  # distributed's KilledWorker
+                        worker = getattr(exc, "last_worker", None)
+                        name = getattr(worker, "address", None) or str(worker or "a worker")
+                        raise RuntimeError(
+                            f"{what} failed: the worker {name} died while running it, and Dask "
+                            f"gave up rescheduling the task ({exc.task!r}). The fit was "
+                            f"abandoned; the estimator is unchanged.") from exc
+                    raise
+
+    def gather(self, futures, step):
+        """The results of ``futures``, in order (see ``wait`` for the errors)."""
+        self.wait(futures, step)
+        return self.client.gather(futures)
 
     def map(self, fn, *args, step=""):
         return self.gather(self._submit(fn, *args), step)

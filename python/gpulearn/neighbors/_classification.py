@@ -97,28 +97,36 @@ class KNeighborsClassifier(ClassifierMixin, NeighborsBase, BaseEstimator):
     def _probabilities(self, X):
         """Per output, the (n_queries, n_classes) weighted vote, normalised."""
         check_is_fitted(self, "_fit_X")
+        self._check_weights_metric()
+        dist, ind, _ = self._kneighbors(X, None)
+        ind = np.asarray(_arrays.to_host(ind))
+        return self._vote(np.asarray(_arrays.to_host(dist)),
+                          self._y.reshape(self._y.shape[0], -1)[ind])
+
+    def _check_weights_metric(self):
         if self.weights == "distance" and self._metric == "inner_product":
             raise ValueError("weights='distance' needs a distance; metric='inner_product' is a "
                              "similarity")
-        dist, ind, _ = self._kneighbors(X, None)
-        dist = np.asarray(_arrays.to_host(dist))
-        ind = np.asarray(_arrays.to_host(ind))
+
+    def _vote(self, dist, labels):
+        """Per output, the normalised weighted vote of the neighbours whose distances are
+        ``dist`` (n_queries, k) and encoded labels ``labels`` (n_queries, k, n_outputs): the
+        one vote of every search, local or distributed (gpulearn.dask)."""
         weights = _get_weights(dist, self.weights)
         if weights is None:
-            weights = np.ones_like(ind, dtype=np.float64)
+            weights = np.ones(dist.shape, dtype=np.float64)
         elif np.any(np.all(weights == 0, axis=1)):
             raise ValueError(
                 "All neighbors of some sample is getting zero weights. Please modify 'weights' "
                 "to avoid this case if you are using a user-defined function.")
         classes = self.classes_ if self.outputs_2d_ else [self.classes_]
-        y = self._y.reshape(self._y.shape[0], -1)
-        rows = np.arange(ind.shape[0])
+        rows = np.arange(dist.shape[0])
         out = []
         for k, classes_k in enumerate(classes):
-            labels = y[:, k][ind]
-            proba = np.zeros((ind.shape[0], classes_k.size))
-            for j in range(ind.shape[1]):  # O(n_neighbors) vectorised steps
-                proba[rows, labels[:, j]] += weights[:, j]
+            labels_k = labels[:, :, k]
+            proba = np.zeros((dist.shape[0], classes_k.size))
+            for j in range(dist.shape[1]):  # O(n_neighbors) vectorised steps
+                proba[rows, labels_k[:, j]] += weights[:, j]
             normalizer = proba.sum(axis=1)[:, np.newaxis]
             normalizer[normalizer == 0.0] = 1.0
             out.append(proba / normalizer)
@@ -141,7 +149,10 @@ class KNeighborsClassifier(ClassifierMixin, NeighborsBase, BaseEstimator):
         -------
         y : ndarray of shape (n_queries,) or (n_queries, n_outputs)
         """
-        proba = self._probabilities(X)
+        return self._labels_of(self._probabilities(X))
+
+    def _labels_of(self, proba):
+        """The predicted labels of the votes ``proba`` (one array per output)."""
         classes = self.classes_ if self.outputs_2d_ else [self.classes_]
         pred = [classes_k[np.argmax(p, axis=1)] for classes_k, p in zip(classes, proba)]
         return np.stack(pred, axis=1) if self.outputs_2d_ else pred[0]

@@ -115,15 +115,20 @@ class KNeighborsRegressor(RegressorMixin, NeighborsBase, BaseEstimator):
             raise ValueError("weights='distance' needs a distance; metric='inner_product' is a "
                              "similarity")
         dist, ind, _ = self._kneighbors(X, None)
-        dist = np.asarray(_arrays.to_host(dist))
         ind = np.asarray(_arrays.to_host(ind))
+        return self._average(np.asarray(_arrays.to_host(dist)),
+                             self._y.reshape(self._y.shape[0], -1)[ind], self._y.ndim == 1)
+
+    def _average(self, dist, targets, one_output):
+        """The (weighted) average of the neighbours whose distances are ``dist`` (n_queries,
+        k) and targets ``targets`` (n_queries, k, n_outputs): the one average of every search,
+        local or distributed (gpulearn.dask)."""
         weights = _get_weights(dist, self.weights)
-        y = self._y.reshape(self._y.shape[0], -1)
         if weights is None:
-            pred = np.mean(y[ind], axis=1)
+            pred = np.mean(targets, axis=1)
         else:
-            pred = np.empty((ind.shape[0], y.shape[1]), dtype=np.float64)
+            pred = np.empty((dist.shape[0], targets.shape[2]), dtype=np.float64)
             denom = np.sum(weights, axis=1)
-            for j in range(y.shape[1]):
-                pred[:, j] = np.sum(y[ind, j] * weights, axis=1) / denom
-        return pred.ravel() if self._y.ndim == 1 else pred
+            for j in range(targets.shape[2]):
+                pred[:, j] = np.sum(targets[:, :, j] * weights, axis=1) / denom
+        return pred.ravel() if one_output else pred
