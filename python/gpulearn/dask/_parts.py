@@ -137,6 +137,11 @@ class DaskPartitions(Partitions):
         self.feature_names = feature_names
         self.estimator = estimator
         self.timeout = timeout
+        # What the distributed steps moved between this process and the workers: the
+        # arguments sent with each block's task and the results gathered back (bytes, as
+        # dask.sizeof measures them), and the number of steps. Worker-to-worker transfers
+        # are the workers' own counters (benchmarks/dask_scaling.py reads both).
+        self.traffic = {"steps": 0, "sent": 0, "gathered": 0}
 
     def _step_timeout(self):
         if self.timeout is not None:
@@ -146,6 +151,10 @@ class DaskPartitions(Partitions):
         return float(dask.config.get("gpulearn.step-timeout", DEFAULT_STEP_TIMEOUT))
 
     def _submit(self, fn, *args):
+        from dask.sizeof import sizeof
+
+        self.traffic["steps"] += 1
+        self.traffic["sent"] += sizeof(args) * len(self.blocks)
         # Dask runs a task where its largest input is, so each block's task runs on the worker
         # holding the block; the small arguments travel inside the task.
         return [self.client.submit(_call_on_block, fn, b, *args, pure=False)
@@ -185,13 +194,21 @@ class DaskPartitions(Partitions):
 
     def gather(self, futures, step):
         """The results of ``futures``, in order (see ``wait`` for the errors)."""
+        from dask.sizeof import sizeof
+
         self.wait(futures, step)
-        return self.client.gather(futures)
+        results = self.client.gather(futures)
+        self.traffic["gathered"] += sum(sizeof(r) for r in results)
+        return results
 
     def map(self, fn, *args, step=""):
         return self.gather(self._submit(fn, *args), step)
 
     def map_state(self, fn, state, *args, step=""):
+        from dask.sizeof import sizeof
+
+        self.traffic["steps"] += 1
+        self.traffic["sent"] += sizeof(args) * len(self.blocks)
         state = [None] * len(self.blocks) if state is None else state
         pairs = [self.client.submit(_call_on_block_state, fn, b, s, *args, pure=False)
                  for b, s in zip(self.blocks, state)]
