@@ -173,6 +173,7 @@ class _DaskNeighborsMixin(DaskEstimatorMixin):
         client = index.client
         with_targets = reduce is not None
         largest_first = self._metric == "inner_product"
+        index.traffic["steps"] += 1
         out = []
         for j, q in enumerate(queries.blocks):
             cands = [client.submit(_candidates, ib, q, k, self._metric, self._p, same and i == j,

@@ -15,6 +15,7 @@ left on every worker instead of gathered); see docs/dask.md.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -27,6 +28,21 @@ from .. import _devices
 # seconds; Dask's own config key, so users set it as they set Dask's other timeouts:
 #   dask.config.set({"gpulearn.step-timeout": 3600})
 DEFAULT_STEP_TIMEOUT = 600.0
+
+
+# Lists that collect every DaskPartitions made while ``recording()`` is active (benchmarks).
+_RECORDERS: list = []
+
+
+@contextlib.contextmanager
+def recording():
+    """Collects the ``DaskPartitions`` made in the block, for their ``traffic`` counts."""
+    made: list = []
+    _RECORDERS.append(made)
+    try:
+        yield made
+    finally:
+        _RECORDERS.remove(made)
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,8 @@ class DaskPartitions(Partitions):
         # dask.sizeof measures them), and the number of steps. Worker-to-worker transfers
         # are the workers' own counters (benchmarks/dask_scaling.py reads both).
         self.traffic = {"steps": 0, "sent": 0, "gathered": 0}
+        for made in _RECORDERS:
+            made.append(self)
 
     def _step_timeout(self):
         if self.timeout is not None:
