@@ -2,6 +2,12 @@
 // Records: {coef, intercept, rank, singular_values, solver} (LinearModel), plus {n_iter,
 // dual_gap, gap_tol, converged} (ElasticNetModel); LogisticModel's fields. Prediction takes a
 // record with coef (n_outputs x n_features) and intercept (n_outputs).
+//
+// LogisticRegression's driver also runs over data given by Python (gpulearn.dask): a subclass
+// of _core.LogisticData implements its passes (check, loss_grad), each a map over row blocks
+// that calls logistic_block_check / logistic_block_loss_grad (the single-machine data's passes
+// on one block) where the block lives, and a sum in block order; logistic_fit_data runs the
+// driver over it.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -67,6 +73,90 @@ py::dict logistic_record(const LogisticModel<T>& m) {
   return d;
 }
 
+// LogisticData implemented in Python. The driver runs with the GIL released (compute()), so each
+// call back takes it; an exception raised in Python leaves the driver as error_already_set and
+// reaches the caller as the original Python exception.
+class PyLogisticData final : public LogisticData {
+ public:
+  int64_t n_samples() const override {
+    py::gil_scoped_acquire gil;
+    PYBIND11_OVERRIDE_PURE(int64_t, LogisticData, n_samples, );
+  }
+  int64_t n_features() const override {
+    py::gil_scoped_acquire gil;
+    PYBIND11_OVERRIDE_PURE(int64_t, LogisticData, n_features, );
+  }
+  LogisticDataStats check(int64_t n_classes) override {
+    py::gil_scoped_acquire gil;
+    PYBIND11_OVERRIDE_PURE(LogisticDataStats, LogisticData, check, n_classes);
+  }
+  // Python sees coef as an (m, n_features + 1) float64 array and returns (loss, grad).
+  double loss_grad(int64_t m, const std::vector<double>& coef,
+                   std::vector<double>& grad) override {
+    py::gil_scoped_acquire gil;
+    const py::function f = py::get_override(static_cast<const LogisticData*>(this), "loss_grad");
+    if (!f) py::pybind11_fail("LogisticData.loss_grad is not implemented");
+    const py::ssize_t p = len(coef.size()) / m;
+    const py::tuple r = f(to_numpy(coef, {m, p}));
+    GPULEARN_EXPECTS(r.size() == 2, "LogisticData.loss_grad must return (loss, grad)");
+    const auto g = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(r[1]);
+    GPULEARN_EXPECTS(g && g.size() == len(grad.size()), "LogisticData.loss_grad: grad must hold ",
+                     m, " x ", p, " values");
+    std::copy(g.data(), g.data() + g.size(), grad.begin());
+    return r[0].cast<double>();
+  }
+};
+
+void bind_logistic_data(py::module_& m) {
+  py::class_<LogisticDataStats>(m, "LogisticDataStats", "linear_model::LogisticDataStats")
+      .def(py::init([](double weight_sum, int64_t n_positive) {
+             return LogisticDataStats{weight_sum, n_positive};
+           }),
+           py::arg("weight_sum"), py::arg("n_positive"))
+      .def_readwrite("weight_sum", &LogisticDataStats::weight_sum)
+      .def_readwrite("n_positive", &LogisticDataStats::n_positive);
+  py::class_<LogisticData, PyLogisticData>(m, "LogisticData", "linear_model::LogisticData")
+      .def(py::init<>());
+  // The single-machine data's passes over one block of rows (run on the worker holding it).
+  m.def(
+      "logistic_block_check",
+      [](Context& ctx, const ArrayRef& X, const Labels& labels, const py::object& w,
+         int64_t n_classes) {
+        const int32_t* lab = labels_of(labels, X.rows);
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return compute([&] {
+            return logistic_local_data<T>(ctx, X.view<const T>(),
+                                          VectorView<const int32_t>(lab, X.rows), weights_of<T>(w))
+                ->check(n_classes);
+          });
+        });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("labels"), py::arg("sample_weight"),
+      py::arg("n_classes"));
+  m.def(
+      "logistic_block_loss_grad",
+      [](Context& ctx, const ArrayRef& X, const Labels& labels, const py::object& w,
+         const py::array_t<double, py::array::c_style | py::array::forcecast>& coef) {
+        const int32_t* lab = labels_of(labels, X.rows);
+        GPULEARN_EXPECTS(coef.ndim() == 2 && coef.shape(1) == X.cols + 1,
+                         "coef must be (n_outputs, n_features + 1)");
+        const int64_t m = coef.shape(0);
+        const std::vector<double> c(coef.data(), coef.data() + coef.size());
+        std::vector<double> grad(c.size());
+        const double loss = by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return compute([&] {
+            return logistic_local_data<T>(ctx, X.view<const T>(),
+                                          VectorView<const int32_t>(lab, X.rows), weights_of<T>(w))
+                ->loss_grad(m, c, grad);
+          });
+        });
+        return py::make_tuple(loss, move_to_numpy(std::move(grad), {m, X.cols + 1}));
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("labels"), py::arg("sample_weight"), py::arg("coef"));
+}
+
 void bind_params(py::module_& m) {
   params_class<LinearRegressionParams>(m, "LinearRegressionParams",
                                        "linear_model::LinearRegressionParams")
@@ -122,6 +212,7 @@ void bind_params(py::module_& m) {
 
 void register_linear_model(py::module_& m) {
   bind_params(m);
+  bind_logistic_data(m);
   m.def(
       "linear_regression_fit",
       [](Context& ctx, const LinearRegressionParams& p, const ArrayRef& X, const ArrayRef& Y,
@@ -189,6 +280,23 @@ void register_linear_model(py::module_& m) {
       },
       py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("labels"), py::arg("n_classes"),
       py::arg("sample_weight"), py::arg("coef_init"));
+  m.def(
+      "logistic_fit_data",
+      [](Context& ctx, const LogisticRegressionParams& p, LogisticData& data, int64_t n_classes,
+         const std::string& dtype, const py::object& coef_init) {
+        const std::vector<double> start = doubles_of(coef_init);
+        auto fit = [&](auto zero) {
+          using T = decltype(zero);
+          return logistic_record(compute(
+              [&] { return logistic_regression_fit<T>(ctx, p, data, n_classes, start); }));
+        };
+        if (dtype == "float32") return fit(0.0f);
+        GPULEARN_EXPECTS(dtype == "float64", "dtype must be 'float32' or 'float64', got '", dtype,
+                         "'");
+        return fit(0.0);
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("data"), py::arg("n_classes"), py::arg("dtype"),
+      py::arg("coef_init"));
 }
 
 }  // namespace gpulearn::bindings

@@ -1,10 +1,14 @@
-// The logistic-regression driver, written once for every backend: input checks, the data made
-// native once, scikit-learn's objective (normalised by C sum_i w_i) with its penalty terms
-// added on the host, and the quasi-Newton solver over the parameters (quasi_newton.cpp). Each
-// objective evaluation is one Backend::logistic_loss_grad pass over X.
+// The logistic-regression driver, written once for every backend and for data in one place or
+// spread over workers: it sees its data only through LogisticData (a checking pass, then one
+// loss-and-gradient pass per objective evaluation), adds scikit-learn's penalty terms on the
+// host (the objective normalised by C sum_i w_i) and runs the quasi-Newton solver over the
+// parameters (quasi_newton.cpp). LocalLogisticData is the single-machine data: each pass one
+// LinearModelPrimitives call over X.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "../core/native.hpp"
@@ -32,74 +36,127 @@ void check_params(const LogisticRegressionParams& p) {
                    "intercept_scaling must be a finite number >= 0, got ", p.intercept_scaling);
 }
 
-// The sample weights as a contiguous native vector, and their sum in double.
+// LogisticData over one X: the checks and the loss pass on ctx's backend, the data made native
+// once (on the first loss_grad, so a check that fails copies nothing).
 template <typename T>
-struct NativeWeights {
-  Scratch<T> copy;
-  VectorView<const T> view;
-  double sum = 0;
-};
+class LocalLogisticData final : public LogisticData {
+ public:
+  LocalLogisticData(Context& ctx, MatrixView<const T> X, VectorView<const int32_t> labels,
+                    VectorView<const T> w)
+      : be_(ctx.backend()), X_(X), labels_(labels), w_(w) {}
 
-template <typename T>
-NativeWeights<T> native_weights(Backend& be, VectorView<const T> w, int64_t n) {
-  NativeWeights<T> nw;
-  if (w.empty()) {
-    nw.sum = static_cast<double>(n);
-    return nw;
+  int64_t n_samples() const override { return X_.rows; }
+  int64_t n_features() const override { return X_.cols; }
+
+  LogisticDataStats check(int64_t n_classes) override {
+    check_shapes();
+    LogisticDataStats stats;
+    for (int64_t i = 0; i < labels_.size; ++i) {
+      const int32_t c = labels_.data[i * labels_.stride];
+      GPULEARN_EXPECTS(c >= 0 && c < n_classes, "labels must be class indices in [0, ", n_classes,
+                       "), got ", c);
+      stats.n_positive += c == 1 ? 1 : 0;
+    }
+    gpulearn::detail::checked_input(be_, X_);
+    if (w_.empty()) {
+      stats.weight_sum = static_cast<double>(X_.rows);
+    } else {
+      gpulearn::detail::checked_weights(be_, w_);
+      for (T v : gpulearn::detail::to_host(be_, w_)) stats.weight_sum += static_cast<double>(v);
+    }
+    return stats;
   }
-  const std::vector<T> host = detail::to_host(be, w);
-  for (T v : host) nw.sum += static_cast<double>(v);
-  GPULEARN_EXPECTS(nw.sum > 0, "sample_weight sums to zero: at least one sample needs a ",
-                   "positive weight");
-  nw.copy = Scratch<T>(be, n);
-  be.copy(nw.copy.data, be.native_space(), host.data(), MemorySpace::kHost, n * int64_t(sizeof(T)));
-  nw.view = VectorView<const T>(nw.copy.data, n, 1, be.native_space());
-  return nw;
-}
+
+  double loss_grad(int64_t m, const std::vector<double>& coef,
+                   std::vector<double>& grad) override {
+    check_shapes();
+    const int64_t size = m * (X_.cols + 1);
+    GPULEARN_EXPECTS(m >= 1 && static_cast<int64_t>(coef.size()) == size &&
+                         static_cast<int64_t>(grad.size()) == size,
+                     "loss_grad: coef and grad must hold ", m, " x ", X_.cols + 1, " values");
+    make_native();
+    return be_.primitives<gpulearn::detail::LinearModelPrimitives<T>>().logistic_loss_grad(
+        native_->X.view, native_->labels.data, native_->w, m, coef.data(), grad.data());
+  }
+
+ private:
+  void check_shapes() const {
+    const int64_t n = X_.rows;
+    GPULEARN_EXPECTS(labels_.size == n, "X has ", n, " samples but y has ", labels_.size);
+    GPULEARN_EXPECTS(labels_.space == MemorySpace::kHost, "labels must be in host memory");
+    GPULEARN_EXPECTS(w_.empty() || w_.size == n, "sample_weight has ", w_.size,
+                     " entries but X has ", n, " samples");
+    GPULEARN_EXPECTS(w_.empty() || w_.space == X_.space,
+                     "X and sample_weight must both be in host memory or both in device memory");
+  }
+
+  // The primitive takes X, the labels and contiguous weights in native memory.
+  struct Native {
+    NativeMatrix<T> X;
+    Scratch<int32_t> labels;
+    Scratch<T> w_copy;
+    VectorView<const T> w;
+  };
+
+  void make_native() {
+    if (native_) return;
+    const int64_t n = X_.rows;
+    auto nat = std::make_unique<Native>(Native{NativeMatrix<T>(be_, X_), Scratch<int32_t>(be_, n),
+                                               Scratch<T>(), VectorView<const T>()});
+    std::vector<int32_t> lab(n);
+    for (int64_t i = 0; i < n; ++i) lab[i] = labels_.data[i * labels_.stride];
+    be_.copy(nat->labels.data, be_.native_space(), lab.data(), MemorySpace::kHost,
+             n * int64_t(sizeof(int32_t)));
+    if (!w_.empty()) {
+      const std::vector<T> host = gpulearn::detail::to_host(be_, w_);
+      nat->w_copy = Scratch<T>(be_, n);
+      be_.copy(nat->w_copy.data, be_.native_space(), host.data(), MemorySpace::kHost,
+               n * int64_t(sizeof(T)));
+      nat->w = VectorView<const T>(nat->w_copy.data, n, 1, be_.native_space());
+    }
+    native_ = std::move(nat);
+  }
+
+  Backend& be_;
+  MatrixView<const T> X_;
+  VectorView<const int32_t> labels_;
+  VectorView<const T> w_;
+  std::unique_ptr<Native> native_;
+};
 
 }  // namespace
 
 template <typename T>
-LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionParams& params,
-                                         MatrixView<const T> X, const std::vector<int32_t>& labels,
-                                         int64_t n_classes, VectorView<const T> w,
+std::unique_ptr<LogisticData> logistic_local_data(Context& ctx, MatrixView<const T> X,
+                                                  VectorView<const int32_t> labels,
+                                                  VectorView<const T> sample_weight) {
+  return std::make_unique<LocalLogisticData<T>>(ctx, X, labels, sample_weight);
+}
+
+template <typename T>
+LogisticModel<T> logistic_regression_fit(Context& /*ctx*/, const LogisticRegressionParams& params,
+                                         LogisticData& data, int64_t n_classes,
                                          const std::vector<double>& coef_init) {
   check_params(params);
-  Backend& be = ctx.backend();
-  const int64_t n = X.rows, d = X.cols;
+  const int64_t n = data.n_samples(), d = data.n_features();
   GPULEARN_EXPECTS(n >= 1, "Found array with 0 sample(s) (shape=(", n, ", ", d,
                    ")) while a minimum of 1 is required.");
   GPULEARN_EXPECTS(d >= 1, "Found array with 0 feature(s) (shape=(", n, ", ", d,
                    ")) while a minimum of 1 is required.");
   GPULEARN_EXPECTS(n_classes >= 2, "This solver needs samples of at least 2 classes in the data",
                    ", but the data contains only ", n_classes);
-  GPULEARN_EXPECTS(static_cast<int64_t>(labels.size()) == n, "X has ", n, " samples but y has ",
-                   labels.size());
-  for (int32_t c : labels) {
-    GPULEARN_EXPECTS(c >= 0 && c < n_classes, "labels must be class indices in [0, ", n_classes,
-                     "), got ", c);
-  }
-  GPULEARN_EXPECTS(w.empty() || w.size == n, "sample_weight has ", w.size, " entries but X has ", n,
-                   " samples");
-  GPULEARN_EXPECTS(w.empty() || w.space == X.space,
-                   "X and sample_weight must both be in host memory or both in device memory");
-  gpulearn::detail::checked_input(be, X);
-  if (!w.empty()) gpulearn::detail::checked_weights(be, w);
+  const LogisticDataStats stats = data.check(n_classes);
+  GPULEARN_EXPECTS(stats.weight_sum > 0, "sample_weight sums to zero: at least one sample needs a ",
+                   "positive weight");
   const int64_t m = n_classes == 2 ? 1 : n_classes, p = d + 1;
   GPULEARN_EXPECTS(coef_init.empty() || static_cast<int64_t>(coef_init.size()) == m * p,
                    "coef_init has ", coef_init.size(), " entries, expected ", m, " x ", p);
   for (double v : coef_init)
     GPULEARN_EXPECTS(std::isfinite(v), "coef_init holds a non-finite value");
 
-  const NativeMatrix<T> Xn(be, X);
-  Scratch<int32_t> lab(be, n);
-  be.copy(lab.data, be.native_space(), labels.data(), MemorySpace::kHost,
-          n * int64_t(sizeof(int32_t)));
-  const NativeWeights<T> wn = native_weights(be, w, n);
-
   // Penalty weights per parameter: 1 on coefficients; on intercepts 0, or liblinear's
   // (b / intercept_scaling)^2 / 2 and |b| / intercept_scaling.
-  const double lambda = std::isinf(params.C) ? 0.0 : 1.0 / (params.C * wn.sum);
+  const double lambda = std::isinf(params.C) ? 0.0 : 1.0 / (params.C * stats.weight_sum);
   const double is = params.intercept_scaling;
   std::vector<double> l2(m * p), l1(m * p);
   for (int64_t t = 0; t < m; ++t) {
@@ -111,11 +168,9 @@ LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionP
       l1[t * p + j] = lambda * params.l1_ratio * l1w;
     }
   }
-  const double inv_sum = 1.0 / wn.sum;
+  const double inv_sum = 1.0 / stats.weight_sum;
   auto objective = [&](const std::vector<double>& x, std::vector<double>& g) {
-    double f =
-        inv_sum * be.primitives<gpulearn::detail::LinearModelPrimitives<T>>().logistic_loss_grad(
-                      Xn.view, lab.data, wn.view, m, x.data(), g.data());
+    double f = inv_sum * data.loss_grad(m, x, g);
     for (int64_t i = 0; i < m * p; ++i) {
       g[i] = inv_sum * g[i] + l2[i] * x[i];
       f += 0.5 * l2[i] * x[i] * x[i];
@@ -140,8 +195,7 @@ LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionP
     // #neg), 1) / n of its start (L2, TRON's rule).
     opt.gradient_norm = params.l1_ratio > 0 ? 1 : 2;
     if (opt.gradient_norm == 2) {
-      int64_t pos = 0;
-      for (int32_t c : labels) pos += c == 1 ? 1 : 0;
+      const int64_t pos = stats.n_positive;
       opt.gtol *= static_cast<double>(std::max<int64_t>(std::min(pos, n - pos), 1)) / n;
     }
   }
@@ -166,6 +220,15 @@ LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionP
 }
 
 template <typename T>
+LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionParams& params,
+                                         MatrixView<const T> X, const std::vector<int32_t>& labels,
+                                         int64_t n_classes, VectorView<const T> w,
+                                         const std::vector<double>& coef_init) {
+  LocalLogisticData<T> data(ctx, X, VectorView<const int32_t>(labels.data(), static_cast<int64_t>(labels.size())), w);
+  return logistic_regression_fit<T>(ctx, params, data, n_classes, coef_init);
+}
+
+template <typename T>
 void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, MatrixView<const T> X,
                                 MatrixView<T> out) {
   if (model.coef.empty() || model.n_features <= 0) {
@@ -176,6 +239,11 @@ void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, Mat
 }
 
 #define GPULEARN_INSTANTIATE(T)                                                                    \
+  template std::unique_ptr<LogisticData> logistic_local_data<T>(                                   \
+      Context&, MatrixView<const T>, VectorView<const int32_t>, VectorView<const T>);              \
+  template LogisticModel<T> logistic_regression_fit<T>(Context&, const LogisticRegressionParams&,  \
+                                                       LogisticData&, int64_t,                     \
+                                                       const std::vector<double>&);                \
   template LogisticModel<T> logistic_regression_fit<T>(                                            \
       Context&, const LogisticRegressionParams&, MatrixView<const T>, const std::vector<int32_t>&, \
       int64_t, VectorView<const T>, const std::vector<double>&);                                   \

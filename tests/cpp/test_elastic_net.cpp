@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -386,6 +387,86 @@ TEST_F(LogisticCpuTest, IntegerWeightsEqualRepeatedRows) {
   const auto b = logistic_regression_fit<double>(ctx_, p, R.x(), R.labels, 2);
   for (int64_t j = 0; j < D.d; ++j) EXPECT_NEAR(a.coef[j], b.coef[j], 1e-7);
   EXPECT_NEAR(a.intercept[0], b.intercept[0], 1e-7);
+}
+
+// LogisticData over row blocks, each the single-machine data of its rows, the passes summed in
+// block order: what gpulearn.dask does across workers, here in one process.
+class BlockLogisticData final : public LogisticData {
+ public:
+  BlockLogisticData(Context& ctx, const Data<double>& D, const std::vector<int64_t>& bounds)
+      : n_(D.n), d_(D.d) {
+    for (size_t b = 0; b + 1 < bounds.size(); ++b) {
+      const int64_t begin = bounds[b], rows = bounds[b + 1] - begin;
+      blocks_.push_back(logistic_local_data<double>(
+          ctx, D.x().block_rows(begin, rows),
+          VectorView<const int32_t>(D.labels.data() + begin, rows),
+          D.w.empty() ? VectorView<const double>()
+                      : VectorView<const double>(D.w.data() + begin, rows)));
+    }
+  }
+  int64_t n_samples() const override { return n_; }
+  int64_t n_features() const override { return d_; }
+  LogisticDataStats check(int64_t n_classes) override {
+    LogisticDataStats total;
+    for (auto& b : blocks_) {
+      const LogisticDataStats s = b->check(n_classes);
+      total.weight_sum += s.weight_sum;
+      total.n_positive += s.n_positive;
+    }
+    return total;
+  }
+  double loss_grad(int64_t m, const std::vector<double>& coef,
+                   std::vector<double>& grad) override {
+    ++passes;
+    double loss = 0;
+    std::fill(grad.begin(), grad.end(), 0.0);
+    std::vector<double> g(grad.size());
+    for (auto& b : blocks_) {
+      loss += b->loss_grad(m, coef, g);
+      for (size_t i = 0; i < g.size(); ++i) grad[i] += g[i];
+    }
+    return loss;
+  }
+  int64_t passes = 0;
+
+ private:
+  int64_t n_, d_;
+  std::vector<std::unique_ptr<LogisticData>> blocks_;
+};
+
+TEST_F(LogisticCpuTest, DriverOverRowBlocksMatchesOneMatrix) {
+  // Blocks of uneven sizes, one of a single row: the loss and gradient differ from the one-matrix
+  // pass by summation order only (~1e-16), and the solver follows the same path to the end.
+  for (int64_t K : {2, 3}) {
+    const auto D = make_data<double>(300, 5, 40 + K, /*weights=*/true, K);
+    for (double rho : {0.0, 0.5}) {
+      LogisticRegressionParams p;
+      p.C = 0.5;
+      p.l1_ratio = rho;
+      p.tol = 1e-8;
+      p.max_iter = 1000;
+      const auto one = logistic_regression_fit<double>(ctx_, p, D.x(), D.labels, K, D.weights());
+      BlockLogisticData blocks(ctx_, D, {0, 37, 38, 158, 300});
+      const auto split = logistic_regression_fit<double>(ctx_, p, blocks, K);
+      EXPECT_GT(blocks.passes, 0);
+      EXPECT_EQ(split.n_iter, one.n_iter) << "classes " << K << " l1_ratio " << rho;
+      double scale = 0, diff = 0;
+      for (size_t j = 0; j < one.coef.size(); ++j) {
+        scale = std::max(scale, std::abs(one.coef[j]));
+        diff = std::max(diff, std::abs(one.coef[j] - split.coef[j]));
+      }
+      for (size_t t = 0; t < one.intercept.size(); ++t) {
+        diff = std::max(diff, std::abs(one.intercept[t] - split.intercept[t]));
+      }
+      EXPECT_LE(diff, 1e-10 * scale) << "classes " << K << " l1_ratio " << rho;
+    }
+  }
+  // A bad block fails the fit with the single-machine message.
+  auto D = make_data<double>(50, 3, 45, /*weights=*/false, 2);
+  D.X[40 * 3 + 1] = std::numeric_limits<double>::quiet_NaN();
+  BlockLogisticData blocks(ctx_, D, {0, 30, 50});
+  EXPECT_THROW(logistic_regression_fit<double>(ctx_, LogisticRegressionParams{}, blocks, 2),
+               InvalidArgument);
 }
 
 TEST_F(LogisticCpuTest, FloatInputIsNearlyStationary) {

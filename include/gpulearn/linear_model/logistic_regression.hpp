@@ -12,6 +12,11 @@
 // evaluation of the loss and its gradient is one pass over X on the backend (a GEMM for the
 // linear predictions, a fused loss/residual pass, a GEMM for X^T R; cuBLAS and our kernels on a
 // CUDA context, where X, the labels and the weights are copied to the device once per fit).
+//
+// The driver reads its data only through LogisticData: one checking pass, then one loss and
+// gradient pass per objective evaluation. logistic_local_data implements it over one X;
+// gpulearn.dask implements it over row blocks held by Dask workers (each pass the local
+// implementation's on every block, summed in block order), so both run the same driver.
 // Stops when every component of the (pseudo-)gradient of the objective is at most tol, after
 // a step that reduces it by a relative 64 eps or less, or after max_iter steps.
 //
@@ -25,6 +30,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,6 +75,53 @@ struct LogisticModel {
   /// "lbfgs" or "owlqn".
   std::string solver;
 };
+
+/// What the driver learns of its data in the checking pass (LogisticData::check).
+struct LogisticDataStats {
+  /// sum_i w_i, in double (the number of rows without sample weights).
+  double weight_sum = 0;
+  /// The rows labelled 1 (LIBLINEAR's L2 stopping rule scales its tolerance by them).
+  int64_t n_positive = 0;
+};
+
+/// The passes over the training data (X, labels, sample weights) that the driver makes: the
+/// reductions a fit is written over. Nothing here depends on X's element type: every result
+/// crosses in double, so one interface serves float and double data.
+class LogisticData {
+ public:
+  virtual ~LogisticData() = default;
+  virtual int64_t n_samples() const = 0;
+  virtual int64_t n_features() const = 0;
+  /// Checks the data (labels in [0, n_classes), X finite, sample weights finite and
+  /// non-negative; InvalidArgument with scikit-learn's messages otherwise) and returns its
+  /// stats. The driver calls it once, before any loss_grad.
+  virtual LogisticDataStats check(int64_t n_classes) = 0;
+  /// Returns sum_i w_i loss_i at coef and writes its gradient in coef into grad: the loss and
+  /// layout of LinearModelPrimitives::logistic_loss_grad (coef and grad: m x (n_features + 1),
+  /// row-major, host; m == 1 the binomial loss, else the multinomial). Sums in double, in an
+  /// order fixed by the data's layout (never by scheduling), so a fit is reproducible.
+  virtual double loss_grad(int64_t m, const std::vector<double>& coef,
+                           std::vector<double>& grad) = 0;
+};
+
+/// The data of a single-machine fit: X (n x d), labels (n, host int32 class indices) and
+/// sample_weight (n, or empty) as logistic_regression_fit takes them; the views and ctx must
+/// outlive the object. Each pass runs on ctx's backend; X, labels and weights are made native
+/// (copied to the device for a CUDA context) on the first loss_grad, once. Shapes are checked
+/// in each pass (InvalidArgument), not at construction.
+template <typename T>
+std::unique_ptr<LogisticData> logistic_local_data(Context& ctx, MatrixView<const T> X,
+                                                  VectorView<const int32_t> labels,
+                                                  VectorView<const T> sample_weight = {});
+
+/// The driver over any LogisticData: checks params, makes data.check(n_classes), then solves
+/// with one data.loss_grad per objective evaluation; the penalty, the solver and the result are
+/// host algebra on (n_classes x n_features) parameters. coef_init as below. T is the element
+/// type of the returned model.
+template <typename T>
+LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionParams& params,
+                                         LogisticData& data, int64_t n_classes,
+                                         const std::vector<double>& coef_init = {});
 
 /// Fits a logistic regression. labels (n, host) are class indices in [0, n_classes), n_classes
 /// >= 2. coef_init (n_outputs x (n_features + 1), row-major: coefficients then intercept; or

@@ -238,13 +238,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
-        check_device_string(self.device)
-        penalty, l1_ratio, C = _resolve_penalty(self)
-        if self.n_jobs is not None:
-            warnings.warn(
-                "'n_jobs' has no effect since 1.8 and will be removed in 1.10. You provided "
-                f"'n_jobs={self.n_jobs}', please leave it unspecified.", FutureWarning)
+        l1_ratio, C = self._check_fit_params()
         if sparse.issparse(X):
             raise TypeError(
                 "gpulearn's LogisticRegression takes dense data; sparse input is not "
@@ -257,17 +251,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
                 raise ValueError(f"y must be 1-D with {p.n_samples} entries, got shape {y.shape}")
         dtype, n_samples, n_features = p.dtype, p.n_samples, p.n_features
         check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        n_classes = len(self.classes_)
-        if self.solver == "liblinear" and n_classes > 2:
-            raise ValueError(
-                "The 'liblinear' solver does not support multiclass classification "
-                "(n_classes >= 3). Either use another solver or wrap the estimator in a "
-                "OneVsRestClassifier to keep applying a one-versus-rest scheme.")
-        if n_classes < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {self.classes_[0]!r}")
+        n_classes = self._set_classes(np.unique(y))
         labels = np.searchsorted(self.classes_, y).astype(np.int32)
 
         w = w_ref = None
@@ -280,23 +264,64 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
                 w *= cw[labels].astype(dtype)
             w, w_ref = p.put(w, "sample_weight")
 
+        result = _core.logistic_fit(p.ctx, self._core_params(l1_ratio, C), p.ref, labels,
+                                    n_classes, w_ref, self._coef_init(n_classes, n_features))
+        return self._set_fitted(result, dtype)
+
+    # fit = _check_fit_params + _set_classes + a core fit + _set_fitted: the steps gpulearn.dask's
+    # LogisticRegression shares, with the core fit run over its row blocks.
+    def _check_fit_params(self):
+        """Validates the hyper-parameters (scikit-learn's rules and warnings); returns the
+        (l1_ratio, C) the core minimises with."""
+        self._validate_params()
+        check_device_string(self.device)
+        _, l1_ratio, C = _resolve_penalty(self)
+        if self.n_jobs is not None:
+            warnings.warn(
+                "'n_jobs' has no effect since 1.8 and will be removed in 1.10. You provided "
+                f"'n_jobs={self.n_jobs}', please leave it unspecified.", FutureWarning)
+        return l1_ratio, C
+
+    def _set_classes(self, classes):
+        """Sets ``classes_`` (the sorted distinct labels) and returns their number, refused
+        where the solver cannot fit them."""
+        self.classes_ = classes
+        n_classes = len(self.classes_)
+        if self.solver == "liblinear" and n_classes > 2:
+            raise ValueError(
+                "The 'liblinear' solver does not support multiclass classification "
+                "(n_classes >= 3). Either use another solver or wrap the estimator in a "
+                "OneVsRestClassifier to keep applying a one-versus-rest scheme.")
+        if n_classes < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {self.classes_[0]!r}")
+        return n_classes
+
+    def _core_params(self, l1_ratio, C):
+        scaling = float(self.intercept_scaling) if self.solver == "liblinear" else 0.0
+        return _core.LogisticRegressionParams(
+            C=C, l1_ratio=l1_ratio, fit_intercept=bool(self.fit_intercept),
+            max_iter=int(self.max_iter), tol=float(self.tol), intercept_scaling=scaling)
+
+    def _coef_init(self, n_classes, n_features):
+        """The warm start ((n_outputs, n_features + 1) float64: coefficients, then intercept),
+        or None."""
         n_outputs = 1 if n_classes == 2 else n_classes
-        coef_init = None
         if self.warm_start and hasattr(self, "coef_"):
             prev = np.hstack([np.atleast_2d(self.coef_),
                               np.asarray(self.intercept_).reshape(-1, 1)]).astype(np.float64)
             if prev.shape == (n_outputs, n_features + 1):
-                coef_init = prev
-        scaling = float(self.intercept_scaling) if self.solver == "liblinear" else 0.0
-        ctx, X_ref = p.ctx, p.ref
-        params = _core.LogisticRegressionParams(
-            C=C, l1_ratio=l1_ratio, fit_intercept=bool(self.fit_intercept),
-            max_iter=int(self.max_iter), tol=float(self.tol), intercept_scaling=scaling)
-        result = _core.logistic_fit(ctx, params, X_ref, labels, n_classes, w_ref, coef_init)
+                return prev
+        return None
+
+    def _set_fitted(self, result, dtype):
+        """Sets the fitted attributes from the core's record (warns where it did not
+        converge); returns self."""
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
         if not self.fit_intercept:
-            self.intercept_ = np.zeros(n_outputs, dtype=dtype)
+            self.intercept_ = np.zeros(self.coef_.shape[0], dtype=dtype)
         self.n_iter_ = np.array([result["n_iter"]], dtype=np.int32)
         if not result["converged"]:
             message = (f"{self.solver} failed to converge after {result['n_iter']} "
@@ -306,7 +331,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
                             f"(max_iter={self.max_iter}).")
             message += ("\nYou might also want to scale the data as shown in:\n"
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
-            warnings.warn(message, ConvergenceWarning, stacklevel=2)
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)
         return self
 
     def _adopt_sklearn_state(self, state):
