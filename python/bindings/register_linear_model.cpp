@@ -91,8 +91,7 @@ class PyLogisticData final : public LogisticData {
     PYBIND11_OVERRIDE_PURE(LogisticDataStats, LogisticData, check, n_classes);
   }
   // Python sees coef as an (m, n_features + 1) float64 array and returns (loss, grad).
-  double loss_grad(int64_t m, const std::vector<double>& coef,
-                   std::vector<double>& grad) override {
+  double loss_grad(int64_t m, const std::vector<double>& coef, std::vector<double>& grad) override {
     py::gil_scoped_acquire gil;
     const py::function f = py::get_override(static_cast<const LogisticData*>(this), "loss_grad");
     if (!f) py::pybind11_fail("LogisticData.loss_grad is not implemented");
@@ -287,8 +286,8 @@ void register_linear_model(py::module_& m) {
         const std::vector<double> start = doubles_of(coef_init);
         auto fit = [&](auto zero) {
           using T = decltype(zero);
-          return logistic_record(compute(
-              [&] { return logistic_regression_fit<T>(ctx, p, data, n_classes, start); }));
+          return logistic_record(
+              compute([&] { return logistic_regression_fit<T>(ctx, p, data, n_classes, start); }));
         };
         if (dtype == "float32") return fit(0.0f);
         GPULEARN_EXPECTS(dtype == "float64", "dtype must be 'float32' or 'float64', got '", dtype,

@@ -67,8 +67,7 @@ class LocalLogisticData final : public LogisticData {
     return stats;
   }
 
-  double loss_grad(int64_t m, const std::vector<double>& coef,
-                   std::vector<double>& grad) override {
+  double loss_grad(int64_t m, const std::vector<double>& coef, std::vector<double>& grad) override {
     check_shapes();
     const int64_t size = m * (X_.cols + 1);
     GPULEARN_EXPECTS(m >= 1 && static_cast<int64_t>(coef.size()) == size &&
@@ -224,7 +223,8 @@ LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionP
                                          MatrixView<const T> X, const std::vector<int32_t>& labels,
                                          int64_t n_classes, VectorView<const T> w,
                                          const std::vector<double>& coef_init) {
-  LocalLogisticData<T> data(ctx, X, VectorView<const int32_t>(labels.data(), static_cast<int64_t>(labels.size())), w);
+  LocalLogisticData<T> data(
+      ctx, X, VectorView<const int32_t>(labels.data(), static_cast<int64_t>(labels.size())), w);
   return logistic_regression_fit<T>(ctx, params, data, n_classes, coef_init);
 }
 

@@ -415,8 +415,7 @@ class BlockLogisticData final : public LogisticData {
     }
     return total;
   }
-  double loss_grad(int64_t m, const std::vector<double>& coef,
-                   std::vector<double>& grad) override {
+  double loss_grad(int64_t m, const std::vector<double>& coef, std::vector<double>& grad) override {
     ++passes;
     double loss = 0;
     std::fill(grad.begin(), grad.end(), 0.0);

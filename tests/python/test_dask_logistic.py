@@ -1,9 +1,11 @@
 """gpulearn.dask.LogisticRegression against the single-machine estimator.
 
 The distributed fit runs the same compiled driver over the same per-block primitive: the loss
-and gradient differ by summation order only, so the solver follows the same path. Measured on
-these data (float64, tol 1e-8): coefficients within 3e-13 of the single-machine ones relative to
-their largest (RTOL_F64 holds a margin), the same n_iter_.
+and gradient differ by summation order only (3e-16 relative here), so the solver takes the same
+number of steps. Its last steps, where the objective is flat to rounding, amplify that: measured
+on these data (float64, tol 1e-8), coefficients and intercepts within 1.6e-10 of the
+single-machine ones relative to their largest (most cases 1e-16 to 6e-14; the largest in
+three-class fits), n_iter_ equal. RTOL_F64 holds a margin over that.
 """
 
 import pickle
@@ -22,7 +24,7 @@ from gpulearn.dask._logistic import LogisticRegression  # noqa: E402
 # Uneven row chunks: a one-row chunk, an empty one, more chunks than the 2 workers.
 CHUNKS = (37, 1, 0, 120, 42)
 N = sum(CHUNKS)
-RTOL_F64 = 1e-10
+RTOL_F64 = 1e-9
 # float32: losses and gradients are formed in float per block, so summation order moves them by
 # ~1e-7 and the iterates by up to ~1e-5 of the coefficients' scale.
 RTOL_F32 = 1e-4
@@ -55,7 +57,6 @@ def _assert_same_fit(dist, local, rtol):
 
 
 @pytest.mark.parametrize("n_classes, params, weighted", [
-    (2, {}, False),
     (2, {"l1_ratio": 0.5, "solver": "saga", "C": 0.3}, True),
     (3, {}, True),
     (3, {"l1_ratio": 1.0, "solver": "saga"}, False),
@@ -108,24 +109,23 @@ def test_predictions_are_dask_arrays_chunked_like_x(dask_client):
         np.testing.assert_allclose(out.compute(), getattr(local, method)(X), rtol=1e-12,
                                    atol=1e-14, err_msg=method)
     assert dist.score(Xd, _dask(y)) == pytest.approx(local.score(X, y), abs=1e-12)
-    # Binary: a 1-D decision function.
-    X2, y2 = _data(2)
-    binary = LogisticRegression(device="cpu").fit(_dask(X2), _dask(y2))
-    out = binary.decision_function(_dask(X2))
-    assert out.ndim == 1 and out.chunks == (CHUNKS,)
-    np.testing.assert_allclose(out.compute(), binary.to_local().decision_function(X2),
-                               rtol=1e-12)
 
 
-def test_to_local_pickles_and_predicts_the_same(dask_client):
+def test_binary_to_local_pickles_and_predicts_the_same(dask_client):
     X, y = _data(2)
-    dist = LogisticRegression(C=0.5, device="cpu").fit(_dask(X), _dask(y))
+    kw = dict(C=0.5, tol=1e-8, device="cpu")
+    dist = LogisticRegression(**kw).fit(_dask(X), _dask(y))
+    _assert_same_fit(dist, LocalLogisticRegression(**kw).fit(X, y), RTOL_F64)
     local = dist.to_local()
     assert type(local) is LocalLogisticRegression
     assert local.get_params() == dist.get_params()
     again = pickle.loads(pickle.dumps(local))
     np.testing.assert_array_equal(again.coef_, dist.coef_)
     np.testing.assert_array_equal(again.predict(X), dist.predict(_dask(X)).compute())
+    # Two classes: a 1-D decision function, chunked like X.
+    out = dist.decision_function(_dask(X))
+    assert out.ndim == 1 and out.chunks == (CHUNKS,)
+    np.testing.assert_allclose(out.compute(), again.decision_function(X), rtol=1e-12)
 
 
 def test_numpy_input_fits_on_one_machine(dask_client):
@@ -179,7 +179,10 @@ def test_worker_errors_reach_the_caller(dask_client, rng):
     X, y = _data(2)
     w = rng.uniform(0.2, 3.0, size=N)
     w[160] = -1.0
-    with pytest.raises(ValueError, match="Negative values in sample_weight|sample weights must"):
+    message = "Negative values in data passed to `sample_weight`"
+    with pytest.raises(ValueError, match=message):
+        LocalLogisticRegression(device="cpu").fit(X, y, sample_weight=w)
+    with pytest.raises(ValueError, match=message):
         LogisticRegression(device="cpu").fit(_dask(X), _dask(y), sample_weight=_dask(w))
     with pytest.raises(ValueError, match="only one class"):
         LogisticRegression(device="cpu").fit(_dask(X), _dask(np.zeros(N, dtype=int)))
