@@ -30,7 +30,11 @@ def check_feature_names(estimator, feature_names, n_features):
     _check_feature_names(estimator, proxy, reset=False)
 
 
-def _apply(block, estimator, method, kwargs):
+def _apply(block, estimator, method, kwargs, empty=None):
+    # A chunk of zero rows (which dask arrays may hold) gets an empty result of the output's
+    # shape and dtype: the single-machine methods refuse zero samples.
+    if block.shape[0] == 0 and empty is not None:
+        return empty
     return getattr(estimator, method)(block, **kwargs)
 
 
@@ -94,8 +98,9 @@ class DaskEstimatorMixin:
         chunks = (Xd.chunks[0],) + tuple((s,) for s in tail)
         drop = () if len(tail) == 1 else (1,) if not tail else ()
         new = () if len(tail) <= 1 else tuple(range(2, 1 + len(tail)))
-        return Xd.map_blocks(_apply, local, method, kwargs, dtype=probe.dtype, chunks=chunks,
-                             drop_axis=drop, new_axis=new or None,
+        empty = np.empty((0,) + tail, dtype=probe.dtype)
+        return Xd.map_blocks(_apply, local, method, kwargs, empty, dtype=probe.dtype,
+                             chunks=chunks, drop_axis=drop, new_axis=new or None,
                              meta=np.empty((0,) * (1 + len(tail)), dtype=probe.dtype))
 
     def _dask_score(self, X, y, sample_weight=None):
