@@ -14,6 +14,7 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gpulearn/core/context.hpp"
@@ -435,29 +436,46 @@ class BlockLogisticData final : public LogisticData {
 
 TEST_F(LogisticCpuTest, DriverOverRowBlocksMatchesOneMatrix) {
   // Blocks of uneven sizes, one of a single row: the loss and gradient differ from the one-matrix
-  // pass by summation order only (~1e-16), and the solver follows the same path to the end.
-  for (int64_t K : {2, 3}) {
-    const auto D = make_data<double>(300, 5, 40 + K, /*weights=*/true, K);
-    for (double rho : {0.0, 0.5}) {
-      LogisticRegressionParams p;
-      p.C = 0.5;
-      p.l1_ratio = rho;
-      p.tol = 1e-8;
-      p.max_iter = 1000;
-      const auto one = logistic_regression_fit<double>(ctx_, p, D.x(), D.labels, K, D.weights());
-      BlockLogisticData blocks(ctx_, D, {0, 37, 38, 158, 300});
-      const auto split = logistic_regression_fit<double>(ctx_, p, blocks, K);
-      EXPECT_GT(blocks.passes, 0);
-      EXPECT_EQ(split.n_iter, one.n_iter) << "classes " << K << " l1_ratio " << rho;
-      double scale = 0, diff = 0;
-      for (size_t j = 0; j < one.coef.size(); ++j) {
-        scale = std::max(scale, std::abs(one.coef[j]));
-        diff = std::max(diff, std::abs(one.coef[j] - split.coef[j]));
+  // pass by summation order only (~1e-16). On centred X (a well-conditioned problem) the solver
+  // then takes the same steps to the end (measured: within 3e-14, coefficients of order 0.5).
+  // On X ~ N(3, 1) the problem is ill-conditioned and the solver creeps (hundreds of steps): the
+  // rounding changes its path and where it stops, so both fits are only as close as their
+  // stopping rule makes them (measured 1.7e-9 with L2, 6.7e-6 and 233 vs 248 steps with OWL-QN):
+  // there they must reach the same objective and both be stationary.
+  for (bool centred : {true, false}) {
+    for (int64_t K : {2, 3}) {
+      auto D = make_data<double>(300, 5, 40 + K, /*weights=*/true, K);
+      if (centred) {
+        for (auto& v : D.X) v -= 3.0;
       }
-      for (size_t t = 0; t < one.intercept.size(); ++t) {
-        diff = std::max(diff, std::abs(one.intercept[t] - split.intercept[t]));
+      for (double rho : {0.0, 0.5}) {
+        LogisticRegressionParams p;
+        p.C = 0.5;
+        p.l1_ratio = rho;
+        p.tol = 1e-8;
+        p.max_iter = 1000;
+        const auto one = logistic_regression_fit<double>(ctx_, p, D.x(), D.labels, K, D.weights());
+        BlockLogisticData blocks(ctx_, D, {0, 37, 38, 158, 300});
+        const auto split = logistic_regression_fit<double>(ctx_, p, blocks, K);
+        EXPECT_GT(blocks.passes, 0);
+        const std::string what = std::string(centred ? "centred" : "off-centre") + " classes " +
+                                 std::to_string(K) + " l1_ratio " + std::to_string(rho);
+        double scale = 0, diff = 0;
+        for (size_t j = 0; j < one.coef.size(); ++j) {
+          scale = std::max(scale, std::abs(one.coef[j]));
+          diff = std::max(diff, std::abs(one.coef[j] - split.coef[j]));
+        }
+        for (size_t t = 0; t < one.intercept.size(); ++t) {
+          diff = std::max(diff, std::abs(one.intercept[t] - split.intercept[t]));
+        }
+        if (centred) {
+          EXPECT_EQ(split.n_iter, one.n_iter) << what;
+          EXPECT_LE(diff, 1e-10 * scale) << what;
+        } else {
+          EXPECT_NEAR(split.objective, one.objective, 1e-12 * std::abs(one.objective)) << what;
+          EXPECT_LT(logistic_kkt(D, split, p.C, rho), kLogisticKkt) << what;
+        }
       }
-      EXPECT_LE(diff, 1e-10 * scale) << "classes " << K << " l1_ratio " << rho;
     }
   }
   // A bad block fails the fit with the single-machine message.
