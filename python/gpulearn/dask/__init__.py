@@ -15,6 +15,8 @@ except ImportError as exc:  # pragma: no cover - the extra is installed by the t
         "gpulearn.dask needs Dask: pip install gpulearn[dask] (dask[array,dataframe] and "
         f"distributed); {exc}") from exc
 
+from ._logistic import LogisticRegression
 from ._neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
-__all__ = ["KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors"]
+__all__ = ["KNeighborsClassifier", "KNeighborsRegressor", "LogisticRegression",
+           "NearestNeighbors"]
