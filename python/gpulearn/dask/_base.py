@@ -10,13 +10,17 @@ into a Dask collection chunked like the input.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
 
 from ._inputs import as_dask_array, get_client, is_dask_collection, partition
 
 
-def _apply(block, estimator, method, kwargs):
+def _apply(block, estimator, method, kwargs, tail=(), dtype=None):
+    if block.shape[0] == 0 and dtype is not None:  # an empty chunk: estimators refuse 0 rows
+        return np.empty((0,) + tuple(tail), dtype=dtype)
     return getattr(estimator, method)(block, **kwargs)
 
 
@@ -77,7 +81,8 @@ class DaskEstimatorMixin:
         chunks = (Xd.chunks[0],) + tuple((s,) for s in tail)
         drop = () if len(tail) == 1 else (1,) if not tail else ()
         new = () if len(tail) <= 1 else tuple(range(2, 1 + len(tail)))
-        return Xd.map_blocks(_apply, local, method, kwargs, dtype=probe.dtype, chunks=chunks,
+        return Xd.map_blocks(_apply, local, method, kwargs, tail, probe.dtype,
+                             dtype=probe.dtype, chunks=chunks,
                              drop_axis=drop, new_axis=new or None,
                              meta=np.empty((0,) * (1 + len(tail)), dtype=probe.dtype))
 
@@ -129,10 +134,10 @@ def dask_or_local(method):
             return method(self, X, *args, **kwargs)
         return getattr(super(DaskEstimatorMixin, self), name)(X, *args, **kwargs)
 
-    wrapper.__name__ = name
-    wrapper.__qualname__ = method.__qualname__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
+    # update_wrapper also sets __wrapped__: inspect.signature (scikit-learn's
+    # has_fit_parameter(est, "sample_weight"), meta-estimators) then sees the method's own
+    # parameters instead of (X, *args, **kwargs).
+    return functools.update_wrapper(wrapper, method)
 
 
 __all__ = ["DaskEstimatorMixin", "dask_or_local", "get_client", "is_dask_collection"]
