@@ -210,10 +210,9 @@ def test_nan_in_one_partition_raises_the_single_machine_error(cls, params, dask_
         cls(device="cpu", **params).fit(dask_of(X), dask_of(y), sample_weight=dask_of(w))
 
 
-def test_reductions_travel_in_block_order_and_the_driver_runs_once(dask_client, rng):
-    # The Python LinearData is called by the compiled driver; an exception raised in it leaves
-    # the driver as itself.
-    from gpulearn import _core
+def test_an_exception_in_a_reduction_leaves_the_driver_as_itself(dask_client, rng):
+    # The Python LinearData is called back by the compiled driver (GIL released around it).
+    from gpulearn import _core, _devices
     from gpulearn.dask import _linear_model
 
     class Boom(Exception):
@@ -228,8 +227,6 @@ def test_reductions_travel_in_block_order_and_the_driver_runs_once(dask_client, 
         raise Boom("from Python")
 
     data.centered_gram = boom
-    from gpulearn import _devices
-
     with pytest.raises(Boom, match="from Python"):
         _core.ridge_fit(_devices.context("cpu"), _core.RidgeParams(), data)
 
