@@ -8,13 +8,22 @@
 // that calls logistic_block_check / logistic_block_loss_grad (the single-machine data's passes
 // on one block) where the block lives, and a sum in block order; logistic_fit_data runs the
 // driver over it.
+//
+// The least-squares and elastic-net drivers also run over data given by its reductions
+// (gpulearn/linear_model/linear_data.hpp), for gpulearn.dask: LinearDataFloat32/Float64 are the
+// LinearData interface, subclassed in Python (each method a map over the blocks and a combine;
+// python/gpulearn/dask/_linear_model.py), and linear_block_* are the reductions of one block,
+// run on the worker holding it by the same local implementation the single-machine fits use.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
 #include "gpulearn/linear_model/elastic_net.hpp"
+#include "gpulearn/linear_model/linear_data.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
 #include "gpulearn/linear_model/logistic_regression.hpp"
 
@@ -207,11 +216,249 @@ void bind_params(py::module_& m) {
       .def_readwrite("intercept_scaling", &LogisticRegressionParams::intercept_scaling);
 }
 
+// ---- LinearData across the binding
+
+// n values of T from a Python sequence or array (the means and scales Python passes back).
+template <typename T>
+std::vector<T> values_of(const py::handle& obj, int64_t n, const char* what) {
+  const auto a = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(obj);
+  GPULEARN_EXPECTS(a && a.size() == n, what, " must hold ", n, " numbers");
+  return std::vector<T>(a.data(), a.data() + n);
+}
+
+// Copies a (rows x cols) array returned from Python into out; rows <= max_rows when max_rows
+// >= 0 (an R factor's rows), else exactly rows. Returns the rows.
+template <typename T>
+int64_t copy_result(const py::handle& obj, int64_t rows, int64_t cols, T* out, const char* what,
+                    bool at_most = false) {
+  const auto a = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(obj);
+  GPULEARN_EXPECTS(a, what, " is not a numeric array");
+  const int64_t r = a.ndim() == 2 ? a.shape(0) : (cols == 1 && a.ndim() == 1 ? a.shape(0) : -1);
+  const int64_t c = a.ndim() == 2 ? a.shape(1) : 1;
+  GPULEARN_EXPECTS(r >= 0 && c == cols && (at_most ? r <= rows : r == rows), what,
+                   " has the wrong shape: expected (", rows, ", ", cols, ")");
+  if (r * c > 0) std::memcpy(out, a.data(), sizeof(T) * r * c);
+  return r;
+}
+
+template <typename T>
+py::array_t<T> vector_array(const T* v, int64_t n) {
+  return to_numpy(std::vector<T>(v, v + n), {static_cast<py::ssize_t>(n)});
+}
+
+// LinearData implemented in Python: the driver calls these from the thread compute() released
+// the GIL on, so each call takes the GIL back; a Python exception leaves the driver as itself.
+template <typename T>
+class PyLinearData : public LinearData<T> {
+ public:
+  PyLinearData(int64_t n, int64_t d, int64_t k, bool weighted)
+      : n_(n), d_(d), k_(k), weighted_(weighted) {}
+  int64_t n_samples() const override { return n_; }
+  int64_t n_features() const override { return d_; }
+  int64_t n_targets() const override { return k_; }
+  bool weighted() const override { return weighted_; }
+
+  DataMagnitudes<T> magnitudes() override {
+    py::gil_scoped_acquire gil;
+    const auto r = values_of<T>(call("magnitudes"), 3, "magnitudes()");
+    return DataMagnitudes<T>{r[0], r[1], r[2]};
+  }
+  double weighted_means(T* x_mean, T* y_mean) override {
+    py::gil_scoped_acquire gil;
+    const py::tuple r = call("weighted_means");
+    GPULEARN_EXPECTS(r.size() == 3, "weighted_means() must return (x_mean, y_mean, w_sum)");
+    copy_result<T>(r[0], d_, 1, x_mean, "x_mean");
+    copy_result<T>(r[1], k_, 1, y_mean, "y_mean");
+    return r[2].cast<double>();
+  }
+  void centered_gram(const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* gram,
+                     T* xty) override {
+    py::gil_scoped_acquire gil;
+    const py::tuple r =
+        call("centered_gram", vector_array(x_mean, d_), vector_array(y_mean, k_), x_scale, y_scale);
+    GPULEARN_EXPECTS(r.size() == 2, "centered_gram() must return (gram, xty)");
+    copy_result<T>(r[0], d_, d_, gram, "gram");
+    copy_result<T>(r[1], d_, k_, xty, "xty");
+  }
+  void target_gram(const T* y_mean, T y_scale, T* yty) override {
+    py::gil_scoped_acquire gil;
+    copy_result<T>(call("target_gram", vector_array(y_mean, k_), y_scale), k_, k_, yty, "yty");
+  }
+  int64_t centered_r_factor(const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* r_factor,
+                            T* qty) override {
+    py::gil_scoped_acquire gil;
+    const py::tuple r = call("centered_r_factor", vector_array(x_mean, d_),
+                             vector_array(y_mean, k_), x_scale, y_scale);
+    GPULEARN_EXPECTS(r.size() == 2, "centered_r_factor() must return (r_factor, qty)");
+    const int64_t r_max = std::min(n_, d_);
+    const int64_t rows = copy_result<T>(r[0], r_max, d_, r_factor, "r_factor", true);
+    GPULEARN_EXPECTS(copy_result<T>(r[1], r_max, k_, qty, "qty", true) == rows,
+                     "r_factor and qty have different numbers of rows");
+    return rows;
+  }
+
+ private:
+  // The Python override of a pure virtual method (the interface has no default for it).
+  template <typename... Args>
+  py::object call(const char* name, Args&&... args) const {
+    const py::function f = py::get_override(static_cast<const LinearData<T>*>(this), name);
+    if (!f) {
+      throw py::type_error(std::string("a LinearData subclass must implement ") + name + "()");
+    }
+    return f(std::forward<Args>(args)...);
+  }
+  int64_t n_, d_, k_;
+  bool weighted_;
+};
+
+template <typename T>
+void bind_linear_data(py::module_& m, const char* name) {
+  py::class_<LinearData<T>, PyLinearData<T>>(
+      m, name,
+      "A linear model's training data given by its reductions (C++ LinearData): subclass it, "
+      "call this __init__(n_samples, n_features, n_targets, weighted), and implement "
+      "magnitudes(), weighted_means(), centered_gram(x_mean, y_mean, x_scale, y_scale), "
+      "target_gram(y_mean, y_scale) and centered_r_factor(x_mean, y_mean, x_scale, y_scale).")
+      .def(py::init<int64_t, int64_t, int64_t, bool>(), py::arg("n_samples"), py::arg("n_features"),
+           py::arg("n_targets"), py::arg("weighted"))
+      .def_property_readonly("n_samples", &LinearData<T>::n_samples)
+      .def_property_readonly("n_features", &LinearData<T>::n_features)
+      .def_property_readonly("n_targets", &LinearData<T>::n_targets)
+      .def_property_readonly("weighted", &LinearData<T>::weighted);
+}
+
+// One block's reductions: the local implementation over the block's arrays, on ctx.
+template <typename T>
+std::unique_ptr<LinearData<T>> block_data(Context& ctx, const ArrayRef& X, const ArrayRef& Y,
+                                          const py::object& w) {
+  return local_linear_data<T>(ctx, X.view<const T>(), Y.view<const T>(), weights_of<T>(w));
+}
+
+void bind_block_reductions(py::module_& m) {
+  m.def(
+      "linear_block_magnitudes",
+      [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w) {
+        return by_dtype(X, [&](auto zero) -> py::object {
+          using T = decltype(zero);
+          const auto data = block_data<T>(ctx, X, Y, w);
+          const DataMagnitudes<T> mag = compute([&] { return data->magnitudes(); });
+          return py::make_tuple(static_cast<double>(mag.x), static_cast<double>(mag.y),
+                                static_cast<double>(mag.w));
+        });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
+      "(max |X|, max |Y|, max w) of one block, checked as a fit checks them.");
+  m.def(
+      "linear_block_means",
+      [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w) {
+        return by_dtype(X, [&](auto zero) -> py::object {
+          using T = decltype(zero);
+          const auto data = block_data<T>(ctx, X, Y, w);
+          std::vector<T> xm(X.cols), ym(Y.cols);
+          const double w_sum = compute([&] { return data->weighted_means(xm.data(), ym.data()); });
+          return py::make_tuple(to_numpy(xm, {len(xm.size())}), to_numpy(ym, {len(ym.size())}),
+                                w_sum);
+        });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
+      "(x_mean, y_mean, w_sum) of one block: weighted means in X's dtype, the weight sum in "
+      "double.");
+  m.def(
+      "linear_block_gram",
+      [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
+         const py::object& x_mean, const py::object& y_mean, double x_scale, double y_scale) {
+        return by_dtype(X, [&](auto zero) -> py::object {
+          using T = decltype(zero);
+          const auto data = block_data<T>(ctx, X, Y, w);
+          const std::vector<T> xm = values_of<T>(x_mean, X.cols, "x_mean");
+          const std::vector<T> ym = values_of<T>(y_mean, Y.cols, "y_mean");
+          std::vector<T> G(checked_mul(X.cols, X.cols)), B(checked_mul(X.cols, Y.cols));
+          compute([&] {
+            data->centered_gram(xm.data(), ym.data(), static_cast<T>(x_scale),
+                                static_cast<T>(y_scale), G.data(), B.data());
+          });
+          return py::make_tuple(move_to_numpy(std::move(G), {X.cols, X.cols}),
+                                move_to_numpy(std::move(B), {X.cols, Y.cols}));
+        });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("x_mean"),
+      py::arg("y_mean"), py::arg("x_scale"), py::arg("y_scale"),
+      "(Xc^T W Xc, Xc^T W Yc) of one block, centred and scaled as given.");
+  m.def(
+      "linear_block_target_gram",
+      [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
+         const py::object& y_mean, double y_scale) {
+        return by_dtype(X, [&](auto zero) -> py::object {
+          using T = decltype(zero);
+          const auto data = block_data<T>(ctx, X, Y, w);
+          const std::vector<T> ym = values_of<T>(y_mean, Y.cols, "y_mean");
+          std::vector<T> YY(checked_mul(Y.cols, Y.cols));
+          compute([&] { data->target_gram(ym.data(), static_cast<T>(y_scale), YY.data()); });
+          return move_to_numpy(std::move(YY), {Y.cols, Y.cols});
+        });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("y_mean"),
+      py::arg("y_scale"), "Yc^T W Yc of one block.");
+  m.def(
+      "linear_block_r_factor",
+      [](Context& ctx, const ArrayRef& X, const ArrayRef& Y, const py::object& w,
+         const py::object& x_mean, const py::object& y_mean, double x_scale, double y_scale) {
+        return by_dtype(X, [&](auto zero) -> py::object {
+          using T = decltype(zero);
+          const auto data = block_data<T>(ctx, X, Y, w);
+          const std::vector<T> xm = values_of<T>(x_mean, X.cols, "x_mean");
+          const std::vector<T> ym = values_of<T>(y_mean, Y.cols, "y_mean");
+          const int64_t r_max = std::min(X.rows, X.cols);
+          std::vector<T> R(checked_mul(r_max, X.cols)), Z(checked_mul(r_max, Y.cols));
+          const int64_t r = compute([&] {
+            return data->centered_r_factor(xm.data(), ym.data(), static_cast<T>(x_scale),
+                                           static_cast<T>(y_scale), R.data(), Z.data());
+          });
+          R.resize(r * X.cols);
+          Z.resize(r * Y.cols);
+          return py::make_tuple(move_to_numpy(std::move(R), {r, X.cols}),
+                                move_to_numpy(std::move(Z), {r, Y.cols}));
+        });
+      },
+      py::arg("ctx"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("x_mean"),
+      py::arg("y_mean"), py::arg("x_scale"), py::arg("y_scale"),
+      "(R, Q^T W^1/2 Yc) of a QR of one block's W^1/2 Xc: R is min(rows, d) x d. On stacked "
+      "blocks' factors (zero means, scales 1, no weights) it is their tall-skinny QR.");
+}
+
+// The drivers over a Python LinearData, one overload per element type.
+template <typename T>
+void bind_data_fits(py::module_& m) {
+  m.def(
+      "linear_regression_fit",
+      [](Context& ctx, const LinearRegressionParams& p, LinearData<T>& data) {
+        return linear_record(compute([&] { return linear_regression_fit<T>(ctx, p, data); }));
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("data"));
+  m.def(
+      "ridge_fit",
+      [](Context& ctx, const RidgeParams& p, LinearData<T>& data) {
+        return linear_record(compute([&] { return ridge_fit<T>(ctx, p, data); }));
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("data"));
+  m.def(
+      "elastic_net_fit",
+      [](Context& ctx, const ElasticNetParams& p, LinearData<T>& data,
+         const py::object& coef_init) {
+        const std::vector<double> start = doubles_of(coef_init);
+        return elastic_net_record(compute([&] { return elastic_net_fit<T>(ctx, p, data, start); }));
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("data"), py::arg("coef_init"));
+}
+
 }  // namespace
 
 void register_linear_model(py::module_& m) {
   bind_params(m);
   bind_logistic_data(m);
+  bind_linear_data<float>(m, "LinearDataFloat32");
+  bind_linear_data<double>(m, "LinearDataFloat64");
+  bind_block_reductions(m);
   m.def(
       "linear_regression_fit",
       [](Context& ctx, const LinearRegressionParams& p, const ArrayRef& X, const ArrayRef& Y,
@@ -262,6 +509,8 @@ void register_linear_model(py::module_& m) {
       },
       py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
       py::arg("coef_init"));
+  bind_data_fits<float>(m);
+  bind_data_fits<double>(m);
   m.def(
       "logistic_fit",
       [](Context& ctx, const LogisticRegressionParams& p, const ArrayRef& X, const Labels& labels,

@@ -1,6 +1,6 @@
-// The preparation every linear-model driver shares: input checks, and the centring and exact
-// power-of-two scaling of X and y (with the Gram system built from them) that keep products
-// from over- or underflowing. Internal to src/linear_model/.
+// The preparation every linear-model driver shares (over LinearData, linear_data.hpp): input
+// checks, and the centring and exact power-of-two scaling of X and y (with the Gram system built
+// from them) that keep products from over- or underflowing. Internal to src/linear_model/.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
 #include "gpulearn/core/context.hpp"
+#include "gpulearn/linear_model/linear_data.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
 
 namespace gpulearn::linear_model::detail {
@@ -23,30 +24,18 @@ using gpulearn::detail::pow2_exponent;
 
 // The largest magnitudes of a fit's inputs (w: 0 without weights).
 template <typename T>
-struct Magnitudes {
-  T x = 0, y = 0, w = 0;
-};
+using Magnitudes = DataMagnitudes<T>;
 
-// Checks a fit's inputs and measures them.
+// Checks a fit's shapes and inputs (data.magnitudes() checks and measures the values).
 template <typename T>
-inline Magnitudes<T> check_fit_inputs(Context& ctx, MatrixView<const T> X, MatrixView<const T> Y,
-                                      VectorView<const T> w) {
-  Backend& be = ctx.backend();
-  GPULEARN_EXPECTS(X.rows >= 1, "Found array with 0 sample(s) (shape=(", X.rows, ", ", X.cols,
+inline Magnitudes<T> check_fit_inputs(LinearData<T>& data) {
+  const int64_t n = data.n_samples(), d = data.n_features();
+  GPULEARN_EXPECTS(n >= 1, "Found array with 0 sample(s) (shape=(", n, ", ", d,
                    ")) while a minimum of 1 is required.");
-  GPULEARN_EXPECTS(X.cols >= 1, "Found array with 0 feature(s) (shape=(", X.rows, ", ", X.cols,
+  GPULEARN_EXPECTS(d >= 1, "Found array with 0 feature(s) (shape=(", n, ", ", d,
                    ")) while a minimum of 1 is required.");
-  GPULEARN_EXPECTS(Y.rows == X.rows, "X has ", X.rows, " samples but y has ", Y.rows);
-  GPULEARN_EXPECTS(Y.cols >= 1, "y has no target column");
-  GPULEARN_EXPECTS(w.empty() || w.size == X.rows, "sample_weight has ", w.size,
-                   " entries but X has ", X.rows, " samples");
-  GPULEARN_EXPECTS(Y.space == X.space && (w.empty() || w.space == X.space),
-                   "X, y and sample_weight must all be in host memory or all in device memory");
-  Magnitudes<T> mag;
-  mag.x = gpulearn::detail::checked_input(be, X);
-  mag.y = checked_max_abs(be, Y, "y");
-  if (!w.empty()) mag.w = checked_weights(be, w);
-  return mag;
+  GPULEARN_EXPECTS(data.n_targets() >= 1, "y has no target column");
+  return data.magnitudes();
 }
 
 // How a fit centres and scales its data (see Backend::centered_gram): weighted means (zeros
@@ -66,19 +55,17 @@ struct Centring {
 };
 
 template <typename T>
-inline Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T> X,
-                            MatrixView<const T> Y, VectorView<const T> w,
-                            const Magnitudes<T>& mag) {
+inline Centring<T> centring(LinearData<T>& data, bool fit_intercept, const Magnitudes<T>& mag) {
   constexpr int kLimit = std::numeric_limits<T>::max_exponent - 4;
   const int w_exp = pow2_exponent(mag.w) / 2;
-  Centring<T> c{std::vector<T>(X.cols, T(0)), std::vector<T>(Y.cols, T(0)),
+  const int64_t d = data.n_features(), k = data.n_targets();
+  Centring<T> c{std::vector<T>(d, T(0)), std::vector<T>(k, T(0)),
                 std::clamp(pow2_exponent(mag.x) + w_exp, -kLimit, kLimit),
                 std::clamp(pow2_exponent(mag.y) + w_exp, -kLimit, kLimit)};
-  c.w_sum = static_cast<double>(X.rows);
-  if (!fit_intercept && w.empty()) return c;
-  double w_sum = 0;
-  std::vector<T> xm(X.cols), ym(Y.cols);
-  be.weighted_means(X, Y, w, xm.data(), ym.data(), &w_sum);
+  c.w_sum = static_cast<double>(data.n_samples());
+  if (!fit_intercept && !data.weighted()) return c;
+  std::vector<T> xm(d), ym(k);
+  const double w_sum = data.weighted_means(xm.data(), ym.data());
   GPULEARN_EXPECTS(w_sum > 0, "sample_weight sums to zero: at least one sample needs a ",
                    "positive weight");
   auto finite = [](const std::vector<T>& v) {
@@ -96,18 +83,17 @@ inline Centring<T> centring(Backend& be, bool fit_intercept, MatrixView<const T>
 }
 
 template <typename T>
-inline void gram_system(Backend& be, MatrixView<const T> X, MatrixView<const T> Y,
-                        VectorView<const T> w, const Centring<T>& c, std::vector<T>& G,
+inline void gram_system(LinearData<T>& data, const Centring<T>& c, std::vector<T>& G,
                         std::vector<T>& B) {
-  const int64_t d = X.cols, k = Y.cols;
+  const int64_t d = data.n_features(), k = data.n_targets();
   G.resize(checked_mul(d, d));
   B.resize(checked_mul(d, k));
-  be.centered_gram(X, Y, w, c.x.data(), c.y.data(), c.x_scale(), c.y_scale(), G.data(), B.data());
+  data.centered_gram(c.x.data(), c.y.data(), c.x_scale(), c.y_scale(), G.data(), B.data());
   auto finite = [](T a) { return std::isfinite(a); };
   GPULEARN_EXPECTS(
       std::all_of(G.begin(), G.end(), finite) && std::all_of(B.begin(), B.end(), finite),
-      "X^T X overflows even after scaling (", X.rows, " samples up to |X| = ", "2^", -c.x_exp,
-      "): rescale the data or use float64");
+      "X^T X overflows even after scaling (", data.n_samples(), " samples up to |X| = ", "2^",
+      -c.x_exp, "): rescale the data or use float64");
 }
 
 // Cholesky solve of (G + alpha I) coef^T = B for one alpha; false when the factorisation fails

@@ -1,6 +1,7 @@
-// The elastic-net driver, written once for every backend: input checks, centring and scaling
-// (shared with least squares, centring.hpp), then scikit-learn's coordinate descent on either
-// the Gram system (formed by the backend) or a centred host copy of the data. Both present the
+// The elastic-net driver, written once for every backend and over the data's reductions
+// (LinearData): input checks, centring and scaling (shared with least squares, centring.hpp),
+// then scikit-learn's coordinate descent on either the Gram system (a reduction) or a centred
+// host copy of the data (only data held in one process offers one). Both present the
 // descent with the same three operations (a coordinate's correlation with the residual, a
 // coefficient update, the terms of the duality gap), so the descent, its screening and its
 // stopping rule are written once.
@@ -16,7 +17,6 @@ namespace gpulearn::linear_model {
 
 namespace {
 
-using detail::Backend;
 using detail::Centring;
 using detail::Magnitudes;
 
@@ -270,45 +270,15 @@ void check_params(const ElasticNetParams& p, int64_t d, int64_t k,
   }
 }
 
-// Xs = sqrt(w) (X - mean) 2^x_exp as a column-major host double matrix (the data path).
-template <typename T>
-std::vector<double> centred_columns(Backend& be, MatrixView<const T> X, VectorView<const T> w,
-                                    const Centring<T>& c, std::vector<double>& sqrt_w) {
-  const int64_t n = X.rows, d = X.cols;
-  std::vector<T> host;
-  const T* rows = X.data;
-  int64_t ld = X.ld;
-  if (X.space != MemorySpace::kHost) {
-    host = detail::to_host(be, X);
-    rows = host.data();
-    ld = d;
-  }
-  sqrt_w.assign(n, 1.0);
-  if (!w.empty()) {
-    const std::vector<T> wh = detail::to_host(be, w);  // any stride
-    for (int64_t i = 0; i < n; ++i) sqrt_w[i] = std::sqrt(static_cast<double>(wh[i]));
-  }
-  std::vector<double> Xs(checked_mul(n, d));
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < d; ++j) {
-      const double centred = static_cast<double>(rows[i * ld + j]) - c.x[j];
-      Xs[j * n + i] = sqrt_w[i] * std::ldexp(centred, c.x_exp);
-    }
-  }
-  return Xs;
-}
-
 }  // namespace
 
 template <typename T>
-ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
-                                   MatrixView<const T> X, MatrixView<const T> Y,
-                                   VectorView<const T> w, const std::vector<double>& coef_init) {
-  const Magnitudes<T> mag = detail::check_fit_inputs(ctx, X, Y, w);
-  const int64_t n = X.rows, d = X.cols, k = Y.cols;
+ElasticNetModel<T> elastic_net_fit(Context& /*ctx*/, const ElasticNetParams& params,
+                                   LinearData<T>& data, const std::vector<double>& coef_init) {
+  const Magnitudes<T> mag = detail::check_fit_inputs(data);
+  const int64_t n = data.n_samples(), d = data.n_features(), k = data.n_targets();
   check_params<T>(params, d, k, coef_init);
-  Backend& be = ctx.backend();
-  const Centring<T> c = detail::centring(be, params.fit_intercept, X, Y, w, mag);
+  const Centring<T> c = detail::centring(data, params.fit_intercept, mag);
 
   // The descent minimises S times the objective, S = sum_i w_i, on data scaled by 2^x_exp (X)
   // and 2^y_exp (y): 1/2 ||ys - Xs v||^2 + l1 ||v||_1 + l2/2 ||v||^2 with coef = v 2^(x - y),
@@ -322,7 +292,13 @@ ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
   // scikit-learn (weights rescaled to sum to n) holds to tol ||y||^2 as (n / S) ||X^T W R||^2:
   // in the scaled units that is the raw gap times n / (S 2^(2x)).
   const double ols_gap = std::ldexp(static_cast<double>(n) / S, -2 * c.x_exp);
-  const bool gram = params.path == CdPath::kGram || (params.path == CdPath::kAuto && n >= d);
+  // Data without a centred copy (a distributed data set) descends on the Gram system: the
+  // same coordinate updates as over the data, in another rounding.
+  if (params.path == CdPath::kData && !data.has_centred_copy()) {
+    GPULEARN_FAIL(Unsupported, "path 'data' needs the data in one process; use 'gram' or 'auto'");
+  }
+  const bool gram = params.path == CdPath::kGram || !data.has_centred_copy() ||
+                    (params.path == CdPath::kAuto && n >= d);
 
   ElasticNetModel<T> m;
   m.n_features = d;
@@ -335,22 +311,19 @@ ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
   m.converged.resize(k);
 
   std::vector<double> Qd, Bd, y2(k);
-  std::vector<double> Xs, sqrt_w;
+  std::vector<double> Xs, Ys;  // the data path's centred copies, column-major
   if (gram) {
     std::vector<T> G, B;
-    detail::gram_system(be, X, Y, w, c, G, B);
+    detail::gram_system(data, c, G, B);
     Qd.assign(G.begin(), G.end());
     Bd.assign(B.begin(), B.end());
     // ys^T W ys per target: the Gram matrix of Y (its diagonal), one more pass over Y only.
     std::vector<T> YY(checked_mul(k, k));
-    T none = 0;
-    be.centered_gram(Y, MatrixView<const T>(Y.data, n, 0, 0, Y.space), w, c.y.data(), &none,
-                     c.y_scale(), T(1), YY.data(), &none);
+    data.target_gram(c.y.data(), c.y_scale(), YY.data());
     for (int64_t t = 0; t < k; ++t) y2[t] = YY[t * k + t];
   } else {
-    Xs = centred_columns(be, X, w, c, sqrt_w);
+    data.centred_copy(c.x.data(), c.y.data(), c.x_exp, c.y_exp, Xs, Ys);
   }
-  const std::vector<T> Yh = gram ? std::vector<T>() : detail::to_host(be, Y);
 
   for (int64_t t = 0; t < k; ++t) {
     std::vector<double> v(d, 0.0);
@@ -365,10 +338,7 @@ ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
       GramOps ops(d, Qd, std::move(q), y2[t]);
       r = coordinate_descent(ops, v, l1, l2, params, seed, ols_gap);
     } else {
-      std::vector<double> ys(n);
-      for (int64_t i = 0; i < n; ++i) {
-        ys[i] = sqrt_w[i] * std::ldexp(static_cast<double>(Yh[i * k + t]) - c.y[t], c.y_exp);
-      }
+      std::vector<double> ys(Ys.begin() + t * n, Ys.begin() + (t + 1) * n);
       DataOps ops(n, d, Xs, std::move(ys));
       r = coordinate_descent(ops, v, l1, l2, params, seed, ols_gap);
     }
@@ -384,10 +354,20 @@ ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
   return m;
 }
 
-#define GPULEARN_INSTANTIATE(T)                                                            \
-  template ElasticNetModel<T> elastic_net_fit<T>(Context&, const ElasticNetParams&,        \
-                                                 MatrixView<const T>, MatrixView<const T>, \
-                                                 VectorView<const T>, const std::vector<double>&);
+template <typename T>
+ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
+                                   MatrixView<const T> X, MatrixView<const T> Y,
+                                   VectorView<const T> w, const std::vector<double>& coef_init) {
+  const auto data = local_linear_data(ctx, X, Y, w);
+  return elastic_net_fit(ctx, params, *data, coef_init);
+}
+
+#define GPULEARN_INSTANTIATE(T)                                                                    \
+  template ElasticNetModel<T> elastic_net_fit<T>(Context&, const ElasticNetParams&,                \
+                                                 MatrixView<const T>, MatrixView<const T>,         \
+                                                 VectorView<const T>, const std::vector<double>&); \
+  template ElasticNetModel<T> elastic_net_fit<T>(Context&, const ElasticNetParams&,                \
+                                                 LinearData<T>&, const std::vector<double>&);
 GPULEARN_INSTANTIATE(float)
 GPULEARN_INSTANTIATE(double)
 #undef GPULEARN_INSTANTIATE

@@ -1,6 +1,8 @@
-// The least-squares driver, written once for every backend: input checks, the choice between
-// the Gram path and the rank-revealing path, and the small dense algebra that turns the
-// backend's reductions (d x d, d x k, independent of n_samples) into coefficients.
+// The least-squares driver, written once for every backend and written over the data's
+// reductions (LinearData, linear_data.hpp), so that a single-machine fit and a distributed one
+// run the same code: input checks, the choice between the Gram path and the rank-revealing
+// path, and the small dense algebra (on ctx's backend) that turns the reductions (d x d, d x k,
+// independent of n_samples) into coefficients. The choice depends on reductions only.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -161,13 +163,12 @@ struct SvdSystem {
 };
 
 template <typename T>
-SvdSystem<T> svd_system(Backend& be, MatrixView<const T> X, MatrixView<const T> Y,
-                        VectorView<const T> w, const Centring<T>& c) {
-  const int64_t d = X.cols, k = Y.cols;
-  const int64_t r_max = std::min(X.rows, d);
+SvdSystem<T> svd_system(Backend& be, LinearData<T>& data, const Centring<T>& c) {
+  const int64_t d = data.n_features(), k = data.n_targets();
+  const int64_t r_max = std::min(data.n_samples(), d);
   std::vector<T> R(checked_mul(r_max, d)), Z(checked_mul(r_max, k));
-  const int64_t r = be.centered_r_factor(X, Y, w, c.x.data(), c.y.data(), c.x_scale(), c.y_scale(),
-                                         R.data(), Z.data());
+  const int64_t r =
+      data.centered_r_factor(c.x.data(), c.y.data(), c.x_scale(), c.y_scale(), R.data(), Z.data());
   GPULEARN_ASSERT(r == r_max);
   SvdSystem<T> sys;
   sys.p = std::min(r, d);
@@ -194,18 +195,17 @@ void finish(LinearModel<T>& m, const Centring<T>& c) {
 
 template <typename T>
 LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams& params,
-                                     MatrixView<const T> X, MatrixView<const T> Y,
-                                     VectorView<const T> w) {
+                                     LinearData<T>& data) {
   if (params.positive) {
     GPULEARN_FAIL(Unsupported, "positive=True is not implemented yet in gpulearn's ",
                   "LinearRegression; use positive=False");
   }
   GPULEARN_EXPECTS(params.tol >= 0 && std::isfinite(params.tol),
                    "tol must be a finite number >= 0, got ", params.tol);
-  const Magnitudes<T> mag = check_fit_inputs(ctx, X, Y, w);
+  const Magnitudes<T> mag = check_fit_inputs(data);
   Backend& be = ctx.backend();
-  const int64_t d = X.cols, k = Y.cols;
-  const Centring<T> c = centring(be, params.fit_intercept, X, Y, w, mag);
+  const int64_t n = data.n_samples(), d = data.n_features(), k = data.n_targets();
+  const Centring<T> c = centring(data, params.fit_intercept, mag);
   // scipy.linalg.lstsq's cond, as LAPACK's gelsd reads it: outside (0, 1), machine epsilon.
   const double rcond = params.tol > 0 && params.tol < 1 ? params.tol : kEps<T>;
 
@@ -215,9 +215,9 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
 
   // Gram path, for tall X whose spectrum lstsq would keep whole (lambda_min > rcond^2
   // lambda_max) and whose Gram matrix Cholesky accepts. The eigenvalues give singular_.
-  if (X.rows > d) {
+  if (n > d) {
     std::vector<T> G, B;
-    gram_system(be, X, Y, w, c, G, B);
+    gram_system(data, c, G, B);
     std::vector<T> lam(d);  // eigenvalues only (G is left as it is): the tol test, singular_
     be.symmetric_eigh(d, G.data(), lam.data(), /*vectors=*/false);
     const double lmax = lam[d - 1], lmin = lam[0];
@@ -239,7 +239,7 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
   // cond = eps is a coin toss there (scikit-learn, one duplicated column, 40 seeds: rank 7
   // instead of 6 in 9 to 23 of them).
   // Both backends report the numerical rank instead, and keep noise out of coef.
-  const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
+  const SvdSystem<T> sys = svd_system(be, data, c);
   const double s_max = sys.p > 0 ? static_cast<double>(sys.s[0]) : 0.0;
   const double cutoff =
       std::max(rcond * s_max, gpulearn::detail::svd_rounding_floor<T>(sys.p, d, s_max));
@@ -255,22 +255,21 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
 }
 
 template <typename T>
-LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<const T> X,
-                         MatrixView<const T> Y, VectorView<const T> w) {
+LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, LinearData<T>& data) {
   if (params.positive) {
     GPULEARN_FAIL(Unsupported, "positive=True is not implemented yet in gpulearn's Ridge; ",
                   "use positive=False");
   }
-  const int64_t d = X.cols, k = Y.cols;
+  const int64_t n = data.n_samples(), d = data.n_features(), k = data.n_targets();
   GPULEARN_EXPECTS(params.alpha.size() == 1 || static_cast<int64_t>(params.alpha.size()) == k,
                    "Number of targets and number of penalties do not correspond: ",
                    params.alpha.size(), " != ", k);
   for (double a : params.alpha) {
     GPULEARN_EXPECTS(std::isfinite(a) && a >= 0, "alpha must be a finite number >= 0, got ", a);
   }
-  const Magnitudes<T> mag = check_fit_inputs(ctx, X, Y, w);
+  const Magnitudes<T> mag = check_fit_inputs(data);
   Backend& be = ctx.backend();
-  const Centring<T> c = centring(be, params.fit_intercept, X, Y, w, mag);
+  const Centring<T> c = centring(data, params.fit_intercept, mag);
   // The penalty of the scaled problem (see Centring); it may overflow to +inf for absurd
   // alphas, which every path below maps to coef = 0, the limit.
   auto alpha = [&](int64_t t) {
@@ -284,9 +283,9 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
   m.n_targets = k;
 
   // Wide X (n <= d) skips the d x d Gram matrix: the QR reduction is n x d.
-  if (params.solver != RidgeSolver::kSvd && X.rows > d) {
+  if (params.solver != RidgeSolver::kSvd && n > d) {
     std::vector<T> G, B;
-    gram_system(be, X, Y, w, c, G, B);
+    gram_system(data, c, G, B);
     if (one_alpha && cholesky_coef(be, d, k, G, B, alpha(0), m.coef)) {
       m.solver = "cholesky";
     } else {
@@ -311,7 +310,7 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
   if (m.solver.empty()) {
     // solver="svd", wide X, or a singular Gram system (alpha = 0 with rank-deficient X):
     // scikit-learn falls back to its SVD solver there too.
-    const SvdSystem<T> sys = svd_system(be, X, Y, w, c);
+    const SvdSystem<T> sys = svd_system(be, data, c);
     const double cutoff =
         gpulearn::detail::svd_rounding_floor<T>(sys.p, d, sys.p > 0 ? sys.s[0] : 0.0);
     m.coef = spectral_solve<T>(d, k, sys.p, sys.V, sys.utz, [&](int64_t i, int64_t t) {
@@ -325,6 +324,21 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<con
 }
 
 template <typename T>
+LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams& params,
+                                     MatrixView<const T> X, MatrixView<const T> Y,
+                                     VectorView<const T> w) {
+  const auto data = local_linear_data(ctx, X, Y, w);
+  return linear_regression_fit(ctx, params, *data);
+}
+
+template <typename T>
+LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<const T> X,
+                         MatrixView<const T> Y, VectorView<const T> w) {
+  const auto data = local_linear_data(ctx, X, Y, w);
+  return ridge_fit(ctx, params, *data);
+}
+
+template <typename T>
 void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const T> X,
                     MatrixView<T> out) {
   if (model.coef.empty() || model.n_features <= 0) {
@@ -334,17 +348,15 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const 
                                    model.coef.data(), model.intercept.data(), out, "the model");
 }
 
-namespace detail {
-
-
-}  // namespace detail
-
 #define GPULEARN_INSTANTIATE(T)                                                              \
   template LinearModel<T> linear_regression_fit<T>(Context&, const LinearRegressionParams&,  \
                                                    MatrixView<const T>, MatrixView<const T>, \
                                                    VectorView<const T>);                     \
   template LinearModel<T> ridge_fit<T>(Context&, const RidgeParams&, MatrixView<const T>,    \
                                        MatrixView<const T>, VectorView<const T>);            \
+  template LinearModel<T> linear_regression_fit<T>(Context&, const LinearRegressionParams&,  \
+                                                   LinearData<T>&);                          \
+  template LinearModel<T> ridge_fit<T>(Context&, const RidgeParams&, LinearData<T>&);        \
   template void linear_predict<T>(Context&, const LinearModel<T>&, MatrixView<const T>,      \
                                   MatrixView<T>);
 GPULEARN_INSTANTIATE(float)

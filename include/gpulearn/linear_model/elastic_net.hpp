@@ -84,4 +84,11 @@ ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
                                    VectorView<const T> sample_weight = {},
                                    const std::vector<double>& coef_init = {});
 
+/// The same fit over data given by its reductions (linear_data.hpp), on the Gram system unless
+/// the data offers a centred copy (then params.path decides as above); kData on data without
+/// one throws Unsupported. The descent itself runs on the host, whatever ctx's device.
+template <typename T>
+ElasticNetModel<T> elastic_net_fit(Context& ctx, const ElasticNetParams& params,
+                                   LinearData<T>& data, const std::vector<double>& coef_init = {});
+
 }  // namespace gpulearn::linear_model

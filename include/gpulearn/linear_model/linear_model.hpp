@@ -28,6 +28,7 @@
 
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/linear_model/linear_data.hpp"
 
 namespace gpulearn::linear_model {
 
@@ -82,6 +83,16 @@ LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams&
 template <typename T>
 LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, MatrixView<const T> X,
                          MatrixView<const T> Y, VectorView<const T> sample_weight = {});
+
+/// The same two fits over data given by its reductions (linear_data.hpp): the drivers the
+/// functions above run, over local_linear_data(ctx, X, Y, w). ctx is where the driver's small
+/// dense algebra runs (d x d factorisations); the passes over the data run where data makes
+/// them. Results equal the overloads above for the same reductions.
+template <typename T>
+LinearModel<T> linear_regression_fit(Context& ctx, const LinearRegressionParams& params,
+                                     LinearData<T>& data);
+template <typename T>
+LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, LinearData<T>& data);
 
 /// out (n x k) = X coef^T + intercept. out must live in the memory space X lives in; on a CUDA
 /// context both may be host or device memory. Returns once out is written (also on a device).

@@ -10,6 +10,8 @@ into a Dask collection chunked like the input.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
 
@@ -151,10 +153,10 @@ def dask_or_local(method):
             return method(self, X, *args, **kwargs)
         return getattr(super(DaskEstimatorMixin, self), name)(X, *args, **kwargs)
 
-    wrapper.__name__ = name
-    wrapper.__qualname__ = method.__qualname__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
+    # update_wrapper also sets __wrapped__: inspect.signature (scikit-learn's
+    # has_fit_parameter(est, "sample_weight"), meta-estimators) then sees the method's own
+    # parameters instead of (X, *args, **kwargs).
+    return functools.update_wrapper(wrapper, method)
 
 
 __all__ = ["DaskEstimatorMixin", "check_feature_names", "dask_or_local", "get_client",

@@ -19,9 +19,10 @@ LINEAR_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "coef_", "intercept_
 class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin):
     """Fit/predict for linear models whose compiled fit returns coef and intercept.
 
-    Subclasses implement ``_core_fit(ctx, X_ref, Y_ref, w_ref, y_ndim)`` returning the dict of
-    ``_core.*_fit`` and ``_set_extra(result)`` for solver outputs, and may extend
-    ``_check_params()``.
+    Subclasses implement ``_core_fit(ctx, n_features, n_targets, *data)`` returning the dict
+    of ``_core.*_fit`` (``data``: the arrays ``X_ref, Y_ref, w_ref``, or one ``LinearData``
+    object, which gpulearn.dask passes) and ``_set_extra(result)`` for solver outputs, and may
+    extend ``_check_params()`` and ``_check_fit_input()``.
     """
 
     # Whether the solver honours positive=True (coordinate descent does; the direct solvers
@@ -79,8 +80,18 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         y_ndim = len(y.shape)
         w, w_ref = (None, None) if w is None else p.put(w, "sample_weight")
         ctx, X_ref = p.ctx, p.ref
-        result = self._core_fit(ctx, X_ref, Y_ref, w_ref, y_ndim)
+        result = self._core_fit(ctx, X_ref.cols, Y_ref.cols, X_ref, Y_ref, w_ref)
         del p, y, w
+        return self._set_fitted(result, y_ndim)
+
+    def _check_fit_input(self, X, sample_weight):
+        """What a fit checks before validating its parameters; returns the sample weights to
+        use (None for unit weights)."""
+        return sample_weight
+
+    def _set_fitted(self, result, y_ndim):
+        """Sets the fitted attributes from the record of a compiled fit (``y_ndim``: 1 or 2,
+        the dimensions of the ``y`` fitted); returns self."""
         coef, intercept = result["coef"], result["intercept"]
         # scikit-learn's conventions: 1-D y gives 1-D coef_ and a scalar intercept_; no
         # intercept gives intercept_ = 0.0. Ridge (``_ravel_single_target``) also gives a 1-D

@@ -165,6 +165,10 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        sample_weight = self._check_fit_input(X, sample_weight)
+        return super().fit(X, y, sample_weight)
+
+    def _check_fit_input(self, X, sample_weight):
         if sparse.issparse(X):
             raise TypeError(
                 f"gpulearn's {type(self).__name__} takes dense data; sparse input is not "
@@ -173,13 +177,10 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         if self.alpha == 0:
             warnings.warn(
                 "With alpha=0, this algorithm does not converge well. You are advised to use "
-                "the LinearRegression estimator", stacklevel=2)
-        if isinstance(sample_weight, Real):
-            sample_weight = None
-        return super().fit(X, y, sample_weight)
+                "the LinearRegression estimator", stacklevel=3)
+        return None if isinstance(sample_weight, Real) else sample_weight
 
-    def _core_fit(self, ctx, X_ref, Y_ref, w_ref, y_ndim):
-        n_features, n_targets = X_ref.cols, Y_ref.cols
+    def _core_fit(self, ctx, n_features, n_targets, *data):
         if not isinstance(self.precompute, (bool, str)):
             gram = np.asarray(self.precompute)
             if gram.shape != (n_features, n_features):
@@ -202,7 +203,7 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
             fit_intercept=bool(self.fit_intercept), max_iter=int(self.max_iter),
             tol=float(self.tol), positive=bool(self.positive), selection=self.selection,
             seeds=seeds, path=path)
-        return _core.elastic_net_fit(ctx, params, X_ref, Y_ref, w_ref, coef_init)
+        return _core.elastic_net_fit(ctx, params, *data, coef_init)
 
     def _set_extra(self, result):
         n_iter = [int(v) for v in result["n_iter"]]

@@ -102,10 +102,10 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
         self.positive = positive
         self.device = device
 
-    def _core_fit(self, ctx, X_ref, Y_ref, w_ref, y_ndim):
+    def _core_fit(self, ctx, n_features, n_targets, *data):
         params = _core.LinearRegressionParams(fit_intercept=bool(self.fit_intercept),
                                               tol=float(self.tol), positive=bool(self.positive))
-        return _core.linear_regression_fit(ctx, params, X_ref, Y_ref, w_ref)
+        return _core.linear_regression_fit(ctx, params, *data)
 
     def _set_extra(self, result):
         self.rank_ = int(result["rank"])

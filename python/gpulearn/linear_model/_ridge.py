@@ -125,9 +125,8 @@ class Ridge(LinearRegressorBase, BaseEstimator):
                 f"alpha must be a non-negative float or a 1-D array of them; got {self.alpha!r}"
             )
 
-    def _core_fit(self, ctx, X_ref, Y_ref, w_ref, y_ndim):
+    def _core_fit(self, ctx, n_features, n_targets, *data):
         alpha = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
-        n_targets = Y_ref.cols
         if alpha.size != 1 and alpha.size != n_targets:
             raise ValueError(
                 "Number of targets and number of penalties do not correspond: "
@@ -135,7 +134,7 @@ class Ridge(LinearRegressorBase, BaseEstimator):
             )
         params = _core.RidgeParams(alpha=alpha.tolist(), fit_intercept=bool(self.fit_intercept),
                                    solver=self.solver, positive=bool(self.positive))
-        return _core.ridge_fit(ctx, params, X_ref, Y_ref, w_ref)
+        return _core.ridge_fit(ctx, params, *data)
 
     def _set_extra(self, result):
         self.n_iter_ = None

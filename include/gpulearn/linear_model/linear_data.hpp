@@ -1,0 +1,86 @@
+// A linear model's training data as the least-squares and elastic-net drivers see it: the
+// passes they make over it, each a reduction whose result does not grow with n_samples.
+//
+// The drivers (src/linear_model/least_squares.cpp, coordinate_descent.cpp) are written over this
+// interface, not over X: the single-machine fits (linear_regression_fit(ctx, params, X, Y, w)
+// and friends) run them over local_linear_data(ctx, X, Y, w), which makes each pass with the
+// context's backend; a distributed fit runs the same drivers over data whose passes are made
+// block by block where the blocks live and combined (gpulearn.dask, python/gpulearn/dask/
+// _linear_model.py): magnitudes by max, means by their weight sums, Gram matrices by sum, R
+// factors by a QR of the stacked blocks' factors (tall-skinny QR).
+//
+// Conventions: X is n x d, Y n x k, w n (or none: every weight 1). Xc = (X - 1 x_mean^T)
+// x_scale and Yc = (Y - 1 y_mean^T) y_scale, W = diag(w); the scales are powers of two (exact).
+// Every result is written to host memory, row-major, of the sizes given.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gpulearn/core/context.hpp"
+#include "gpulearn/core/error.hpp"
+#include "gpulearn/core/matrix.hpp"
+
+namespace gpulearn::linear_model {
+
+/// The largest magnitudes of a fit's inputs: max |X|, max |Y|, max w (0 without weights).
+template <typename T>
+struct DataMagnitudes {
+  T x = 0, y = 0, w = 0;
+};
+
+template <typename T>
+class LinearData {
+ public:
+  virtual ~LinearData() = default;
+
+  virtual int64_t n_samples() const = 0;
+  virtual int64_t n_features() const = 0;
+  virtual int64_t n_targets() const = 0;
+  /// Whether sample weights were given.
+  virtual bool weighted() const = 0;
+
+  /// Checks the data and measures it: throws InvalidArgument (scikit-learn's messages) for
+  /// NaN/inf in X or Y, negative or non-finite weights, inconsistent shapes, or data the
+  /// computing backend cannot read.
+  virtual DataMagnitudes<T> magnitudes() = 0;
+
+  /// x_mean (d) and y_mean (k): the weighted column means; returns sum_i w_i, in double.
+  virtual double weighted_means(T* x_mean, T* y_mean) = 0;
+
+  /// gram = Xc^T W Xc (d x d, both triangles), xty = Xc^T W Yc (d x k).
+  virtual void centered_gram(const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* gram,
+                             T* xty) = 0;
+
+  /// yty = Yc^T W Yc (k x k): the targets' own Gram matrix (the elastic net's ||y||^2).
+  virtual void target_gram(const T* y_mean, T y_scale, T* yty) = 0;
+
+  /// The R factor (r x d, upper trapezoidal, zeros below the diagonal) of a QR decomposition
+  /// of W^1/2 Xc and Q^T W^1/2 Yc (r x k), r = min(n, d); returns r. Row signs are arbitrary.
+  virtual int64_t centered_r_factor(const T* x_mean, const T* y_mean, T x_scale, T y_scale,
+                                    T* r_factor, T* qty) = 0;
+
+  /// Whether centred_copy is available: data held whole in one process. The elastic net
+  /// descends over such a copy on wide data; without it, always on the Gram system (the same
+  /// iterates up to rounding).
+  virtual bool has_centred_copy() const { return false; }
+
+  /// xs (column-major n x d) = sqrt(w) (X - x_mean) 2^x_exp and ys (column-major n x k) =
+  /// sqrt(w) (Y - y_mean) 2^y_exp, in double in host memory, each entry computed in double.
+  virtual void centred_copy(const T* /*x_mean*/, const T* /*y_mean*/, int /*x_exp*/, int /*y_exp*/,
+                            std::vector<double>& /*xs*/, std::vector<double>& /*ys*/) {
+    GPULEARN_FAIL(Unsupported, "this data offers no centred copy of its rows: use its Gram ",
+                  "reductions (the elastic net's path 'gram' or 'auto')");
+  }
+};
+
+/// The data X (n x d), Y (n x k) and sample weights w (n, or empty) as one block, each pass
+/// made by ctx's backend (where the arrays live: host memory, or device memory for a CUDA
+/// context). Keeps views only: the arrays must outlive the returned object. Checks nothing
+/// until magnitudes() is called.
+template <typename T>
+std::unique_ptr<LinearData<T>> local_linear_data(Context& ctx, MatrixView<const T> X,
+                                                 MatrixView<const T> Y, VectorView<const T> w = {});
+
+}  // namespace gpulearn::linear_model
