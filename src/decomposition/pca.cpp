@@ -288,10 +288,16 @@ std::vector<T> to_t(const std::vector<double>& v) {
 
 template <typename T>
 PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X) {
+  LocalSpectralData<T> data(ctx, X);
+  return pca_fit(ctx, params, data);
+}
+
+template <typename T>
+PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, SpectralData<T>& X) {
   check_params(params);
-  const int exp = detail::checked_fit_scale(ctx, X, 2);
+  const int exp = detail::checked_fit_scale(X, 2);
   Backend& be = ctx.backend();
-  const int64_t n = X.rows, d = X.cols, mn = std::min(n, d);
+  const int64_t n = X.rows(), d = X.cols(), mn = std::min(n, d);
   const NComponents& c = params.n_components;
   const PcaSolver solver = pca_resolve_solver(params, n, d);
   const char* name = solver_name(solver);
@@ -308,7 +314,7 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X
     GPULEARN_EXPECTS(c.kind != Kind::kCount || c.count <= mn, "n_components=", c.count,
                      " must be between 0 and min(n_samples, n_features)=", mn, " with svd_solver='",
                      name, "'");
-    m.mean = detail::column_means(be, X);
+    m.mean = detail::column_means(X);
     const Spectrum sp = solver == PcaSolver::kFull
                             ? detail::exact_spectrum(be, X, m.mean.data(), exp)
                             : detail::gram_spectrum(be, X, m.mean.data(), exp);
@@ -338,7 +344,7 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X
   GPULEARN_EXPECTS(solver != PcaSolver::kArpack || k < mn, "n_components=", k,
                    " must be strictly less than min(n_samples, n_features)=", mn,
                    " with svd_solver='arpack'");
-  m.mean = detail::column_means(be, X);
+  m.mean = detail::column_means(X);
   Spectrum sp;
   double total_sq = 0;
   if (solver == PcaSolver::kArpack) {
@@ -494,6 +500,7 @@ void pca_score_samples(Context& ctx, const PcaModel<T>& model, MatrixView<const 
 
 #define GPULEARN_INSTANTIATE(T)                                                             \
   template PcaModel<T> pca_fit<T>(Context&, const PcaParams&, MatrixView<const T>);         \
+  template PcaModel<T> pca_fit<T>(Context&, const PcaParams&, SpectralData<T>&);            \
   template void pca_transform<T>(Context&, const PcaModel<T>&, MatrixView<const T>,         \
                                  MatrixView<T>);                                            \
   template void pca_inverse_transform<T>(Context&, const PcaModel<T>&, MatrixView<const T>, \

@@ -5,7 +5,7 @@
 // and the SVD of B = Q^T M; for wide M it transposes, so that (Omega n x l) the right singular
 // vectors are sought in Z = orth((M^T M)^q M^T Omega) and come from the SVD of M Z. Normalising
 // between steps only changes the basis, so both subspaces can be reached with d x l products
-// G Z = M^T (M Z), one pass over X each (Backend::centered_products), orthonormalised on the
+// G Z = M^T (M Z), one pass over X each (SpectralData::centered_products), orthonormalised on the
 // host:
 // - tall: Z = orth((M^T M)^q Omega) by q passes; H = G Z by one more. With Y = M Z = Q R,
 //   B^T B = M^T Y (Y^T Y)^+ Y^T M = H C^+ H^T, C = Z^T H; so B's singular values and right
@@ -26,17 +26,10 @@
 
 #include "../core/checks.hpp"
 #include "../core/hash_uniform.hpp"
-#include "primitives.hpp"
 
 namespace gpulearn::detail {
 
 namespace {
-
-// An n x 0 view of X: the "no Y" of the least-squares reductions.
-template <typename T>
-MatrixView<const T> no_columns(MatrixView<const T> X) {
-  return MatrixView<const T>(X.data, X.rows, 0, 0, X.space);
-}
 
 // Standard normal draws from the counter-based hash both backends share (Box-Muller): the same
 // on every machine, unlike std::normal_distribution.
@@ -82,33 +75,30 @@ std::vector<double> at_b(int64_t m, int64_t a_cols, int64_t b_cols, const std::v
 }  // namespace
 
 template <typename T>
-int checked_fit_scale(Context& ctx, MatrixView<const T> X, int64_t min_samples) {
-  Backend& be = ctx.backend();
-  GPULEARN_EXPECTS(X.rows >= min_samples, "Found array with ", X.rows, " sample(s) (shape=(",
-                   X.rows, ", ", X.cols, ")) while a minimum of ", min_samples, " is required.");
-  GPULEARN_EXPECTS(X.cols >= 1, "Found array with 0 feature(s) (shape=(", X.rows, ", ", X.cols,
+int checked_fit_scale(SpectralData<T>& X, int64_t min_samples) {
+  const int64_t n = X.rows(), d = X.cols();
+  GPULEARN_EXPECTS(n >= min_samples, "Found array with ", n, " sample(s) (shape=(", n, ", ", d,
+                   ")) while a minimum of ", min_samples, " is required.");
+  GPULEARN_EXPECTS(d >= 1, "Found array with 0 feature(s) (shape=(", n, ", ", d,
                    ")) while a minimum of 1 is required.");
-  return pow2_exponent(checked_input(be, X));
+  const T amax = X.max_abs();
+  GPULEARN_EXPECTS(std::isfinite(amax), "Input X contains NaN or infinity.");
+  return pow2_exponent(amax);
 }
 
 template <typename T>
-std::vector<T> column_means(Backend& be, MatrixView<const T> X) {
-  std::vector<T> mean(X.cols);
-  T none = 0;
-  double w_sum = 0;
-  be.weighted_means(X, no_columns(X), VectorView<const T>(), mean.data(), &none, &w_sum);
+std::vector<T> column_means(SpectralData<T>& X) {
+  std::vector<T> mean(X.cols());
+  X.column_means(mean.data());
   return mean;
 }
 
 template <typename T>
-Spectrum exact_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp) {
-  const int64_t n = X.rows, d = X.cols, r_max = std::min(n, d);
-  const std::vector<T> zeros(mean == nullptr ? d : 0, T(0));
-  T none = 0;
-  std::vector<T> R(checked_mul(r_max, d)), qty(1);
-  const int64_t r =
-      be.centered_r_factor(X, no_columns(X), VectorView<const T>(), mean ? mean : zeros.data(),
-                           &none, std::ldexp(T(1), exp), T(1), R.data(), qty.data());
+Spectrum exact_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp) {
+  const int64_t n = X.rows(), d = X.cols(), r_max = std::min(n, d);
+  std::vector<T> R(checked_mul(r_max, d));
+  const int64_t r = X.centered_r_factor(mean, std::ldexp(T(1), exp), R.data());
+  GPULEARN_ASSERT(r <= r_max);
   Spectrum sp;
   sp.p = std::min(r, d);
   std::vector<T> U(checked_mul(r, sp.p)), s(sp.p), vt(checked_mul(sp.p, d));
@@ -121,13 +111,10 @@ Spectrum exact_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int e
 }
 
 template <typename T>
-Spectrum gram_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp) {
-  const int64_t d = X.cols;
-  const std::vector<T> zeros(mean == nullptr ? d : 0, T(0));
-  T none = 0;
+Spectrum gram_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp) {
+  const int64_t d = X.cols();
   std::vector<T> G(checked_mul(d, d)), lam(d);
-  be.centered_gram(X, no_columns(X), VectorView<const T>(), mean ? mean : zeros.data(), &none,
-                   std::ldexp(T(1), exp), T(1), G.data(), &none);
+  X.centered_gram(mean, std::ldexp(T(1), exp), G.data());
   GPULEARN_EXPECTS(std::all_of(G.begin(), G.end(), [](T a) { return std::isfinite(a); }),
                    "X^T X overflows even after scaling: rescale the data or use float64");
   be.symmetric_eigh(d, G.data(), lam.data(), /*vectors=*/true);
@@ -145,9 +132,9 @@ Spectrum gram_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int ex
 }
 
 template <typename T>
-Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp,
+Spectrum randomized_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp,
                              const RandomizedPlan& plan) {
-  const int64_t n = X.rows, d = X.cols;
+  const int64_t n = X.rows(), d = X.cols();
   const bool wide = n < d;
   const int64_t start_rows = randomized_start_rows(n, d);
   int64_t c = plan.l;
@@ -165,8 +152,7 @@ Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, 
   auto gram_times = [&](const std::vector<double>& Z, int64_t cols) {  // G Z, d x cols
     std::vector<double> H(checked_mul(d, cols));
     const std::vector<T> zt = to_t<T>(Z);
-    total_sq = be.primitives<DecompositionPrimitives<T>>().centered_products(
-        X, mean, scale, cols, zt.data(), nullptr, H.data());
+    total_sq = X.centered_products(mean, scale, cols, zt.data(), nullptr, H.data());
     return H;
   };
 
@@ -174,8 +160,7 @@ Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, 
   if (wide) {  // Z = orth(M^T Omega)
     std::vector<double> H(checked_mul(d, c));
     const std::vector<T> yt = to_t<T>(start);
-    total_sq = be.primitives<DecompositionPrimitives<T>>().centered_products(
-        X, mean, scale, c, nullptr, yt.data(), H.data());
+    total_sq = X.centered_products(mean, scale, c, nullptr, yt.data(), H.data());
     Z = orth(be, d, c, H);
   } else {
     Z = orth(be, d, c, start);
@@ -268,12 +253,12 @@ void flip_signs(Spectrum& sp, int64_t d) {
   }
 }
 
-#define GPULEARN_INSTANTIATE(T)                                                          \
-  template int checked_fit_scale<T>(Context&, MatrixView<const T>, int64_t);             \
-  template std::vector<T> column_means<T>(Backend&, MatrixView<const T>);                \
-  template Spectrum exact_spectrum<T>(Backend&, MatrixView<const T>, const T*, int);     \
-  template Spectrum gram_spectrum<T>(Backend&, MatrixView<const T>, const T*, int);      \
-  template Spectrum randomized_spectrum<T>(Backend&, MatrixView<const T>, const T*, int, \
+#define GPULEARN_INSTANTIATE(T)                                                       \
+  template int checked_fit_scale<T>(SpectralData<T>&, int64_t);                       \
+  template std::vector<T> column_means<T>(SpectralData<T>&);                          \
+  template Spectrum exact_spectrum<T>(Backend&, SpectralData<T>&, const T*, int);     \
+  template Spectrum gram_spectrum<T>(Backend&, SpectralData<T>&, const T*, int);      \
+  template Spectrum randomized_spectrum<T>(Backend&, SpectralData<T>&, const T*, int, \
                                            const RandomizedPlan&);
 GPULEARN_INSTANTIATE(float)
 GPULEARN_INSTANTIATE(double)

@@ -1,7 +1,8 @@
 // The spectral core shared by PCA and TruncatedSVD (src/decomposition/pca.cpp,
 // truncated_svd.cpp): input checks and scaling, the three ways to the leading singular triplets
-// of the (optionally centred) data, scikit-learn's sign rule, and the projections. Backend
-// passes over X; every small result (d x l, l x l, d x d) is host memory, kept in double.
+// of the (optionally centred) data, scikit-learn's sign rule, and the projections. The passes
+// over X are SpectralData's reductions (one MatrixView, or blocks across workers); the algebra
+// on their small results (d x l, l x l, d x d) runs on `be`, in host memory, kept in double.
 #pragma once
 
 #include <cstdint>
@@ -9,8 +10,11 @@
 
 #include "../core/backend.hpp"
 #include "gpulearn/core/context.hpp"
+#include "gpulearn/decomposition/spectral_data.hpp"
 
 namespace gpulearn::detail {
+
+using decomposition::SpectralData;
 
 /// Leading singular values and right singular vectors of Xc = X - 1 mean^T (mean optional).
 struct Spectrum {
@@ -27,19 +31,19 @@ struct Spectrum {
 /// Checks X for a decomposition fit (at least min_samples rows, 1 column, finite, readable by
 /// the backend) and returns the exponent e such that 2^e X has its largest |entry| near 1.
 template <typename T>
-int checked_fit_scale(Context& ctx, MatrixView<const T> X, int64_t min_samples);
+int checked_fit_scale(SpectralData<T>& X, int64_t min_samples);
 
 /// The column means of X (double sums).
 template <typename T>
-std::vector<T> column_means(Backend& be, MatrixView<const T> X);
+std::vector<T> column_means(SpectralData<T>& X);
 
 /// All min(n, d) singular triplets, exactly: the R factor of a chunked QR of 2^e Xc, then its SVD.
 template <typename T>
-Spectrum exact_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp);
+Spectrum exact_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp);
 
 /// All d eigenpairs of Xc^T Xc (one SYRK pass), as singular triplets: s = sqrt(max(lambda, 0)).
 template <typename T>
-Spectrum gram_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp);
+Spectrum gram_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp);
 
 /// The randomized solver's inputs (see pca.hpp for the start matrix's shape).
 struct RandomizedPlan {
@@ -53,7 +57,7 @@ struct RandomizedPlan {
 /// The k leading triplets by Halko et al.'s randomized SVD, spanning the subspace scikit-learn's
 /// randomized_svd spans from the same start (see spectral.cpp). total_sq is set.
 template <typename T>
-Spectrum randomized_spectrum(Backend& be, MatrixView<const T> X, const T* mean, int exp,
+Spectrum randomized_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp,
                              const RandomizedPlan& plan);
 
 /// The row count of the randomized start matrix: d for n >= d, else n (scikit-learn transposes

@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "../core/checks.hpp"
-#include "primitives.hpp"
 #include "spectral.hpp"
 
 namespace gpulearn::decomposition {
@@ -13,6 +12,13 @@ namespace gpulearn::decomposition {
 template <typename T>
 TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
                                        MatrixView<const T> X) {
+  LocalSpectralData<T> data(ctx, X);
+  return truncated_svd_fit(ctx, params, data);
+}
+
+template <typename T>
+TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
+                                       SpectralData<T>& X) {
   GPULEARN_EXPECTS(params.n_iter >= 0, "n_iter must be >= 0, got ", params.n_iter);
   GPULEARN_EXPECTS(params.n_oversamples >= 1, "n_oversamples must be >= 1, got ",
                    params.n_oversamples);
@@ -20,11 +26,12 @@ TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& p
                    "tol must be a finite number >= 0, got ", params.tol);
   GPULEARN_EXPECTS(params.n_components >= 1, "n_components must be >= 1, got ",
                    params.n_components);
-  GPULEARN_EXPECTS(X.cols >= 2 || X.rows == 0, "Found array with ", X.cols, " feature(s) (shape=(",
-                   X.rows, ", ", X.cols, ")) while a minimum of 2 is required.");
-  const int exp = detail::checked_fit_scale(ctx, X, 1);
+  GPULEARN_EXPECTS(X.cols() >= 2 || X.rows() == 0, "Found array with ", X.cols(),
+                   " feature(s) (shape=(", X.rows(), ", ", X.cols(),
+                   ")) while a minimum of 2 is required.");
+  const int exp = detail::checked_fit_scale(X, 1);
   detail::Backend& be = ctx.backend();
-  const int64_t n = X.rows, d = X.cols, k = params.n_components;
+  const int64_t n = X.rows(), d = X.cols(), k = params.n_components;
   const bool arpack = params.algorithm == TruncatedSvdAlgorithm::kArpack;
   if (arpack) {
     GPULEARN_EXPECTS(k < std::min(n, d), "n_components=", k,
@@ -59,7 +66,7 @@ TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& p
 
   // scikit-learn's explained variance: the variance (ddof 0) of each column of X V^T, i.e.
   // v^T Xc^T Xc v / n with Xc centred on the column means, and the ratio to X's total variance.
-  const std::vector<T> mean = detail::column_means(be, X);
+  const std::vector<T> mean = detail::column_means(X);
   std::vector<T> V(checked_mul(d, k));  // components^T, d x k
   for (int64_t j = 0; j < k; ++j) {
     for (int64_t i = 0; i < d; ++i) V[i * k + j] = m.components[j * d + i];
@@ -67,9 +74,7 @@ TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& p
   std::vector<double> H(checked_mul(d, k));
   const T scale = std::ldexp(T(1), exp);
   const double total_sq =
-      std::ldexp(be.primitives<detail::DecompositionPrimitives<T>>().centered_products(
-                     X, mean.data(), scale, k, V.data(), nullptr, H.data()),
-                 -2 * exp);
+      std::ldexp(X.centered_products(mean.data(), scale, k, V.data(), nullptr, H.data()), -2 * exp);
   const double total_var = total_sq / static_cast<double>(n);
   m.explained_variance.resize(k);
   m.explained_variance_ratio.resize(k);
@@ -114,6 +119,8 @@ void truncated_svd_inverse_transform(Context& ctx, const TruncatedSvdModel<T>& m
 #define GPULEARN_INSTANTIATE(T)                                                           \
   template TruncatedSvdModel<T> truncated_svd_fit<T>(Context&, const TruncatedSvdParams&, \
                                                      MatrixView<const T>);                \
+  template TruncatedSvdModel<T> truncated_svd_fit<T>(Context&, const TruncatedSvdParams&, \
+                                                     SpectralData<T>&);                   \
   template void truncated_svd_transform<T>(Context&, const TruncatedSvdModel<T>&,         \
                                            MatrixView<const T>, MatrixView<T>);           \
   template void truncated_svd_inverse_transform<T>(Context&, const TruncatedSvdModel<T>&, \

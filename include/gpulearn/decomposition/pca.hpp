@@ -30,6 +30,7 @@
 
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/decomposition/spectral_data.hpp"
 
 namespace gpulearn::decomposition {
 
@@ -94,6 +95,13 @@ PcaSolver pca_resolve_solver(const PcaParams& params, int64_t n, int64_t d);
 
 template <typename T>
 PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X);
+
+/// The same fit over X's reductions (spectral_data.hpp): the driver the MatrixView overload runs
+/// on LocalSpectralData(ctx, X), and a distributed fit on its blocks. ctx runs only the d x d
+/// algebra (a CPU context for a distributed fit); the passes run wherever X's implementation
+/// runs them.
+template <typename T>
+PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, SpectralData<T>& X);
 
 /// out (n x k) = (X - mean) components^T, divided by sqrt(explained_variance) when whitening
 /// (clipped below at machine epsilon, as scikit-learn). out must live where X lives.

@@ -20,6 +20,7 @@
 
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/decomposition/spectral_data.hpp"
 
 namespace gpulearn::decomposition {
 
@@ -54,6 +55,11 @@ struct TruncatedSvdModel {
 template <typename T>
 TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
                                        MatrixView<const T> X);
+
+/// The same fit over X's reductions (spectral_data.hpp; see pca_fit's overload).
+template <typename T>
+TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
+                                       SpectralData<T>& X);
 
 /// out (n x k) = X components^T; out must live where X lives.
 template <typename T>

@@ -129,6 +129,13 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         p = self._prepare(X, reset=True)
         ctx, X_ref = p.ctx, p.ref
         n, d = X_ref.rows, X_ref.cols
+        result = _core.pca_fit(ctx, self._core_params(n, d, np.dtype(X_ref.dtype)), X_ref)
+        del p
+        self._set_fitted(result, n)
+        return result
+
+    def _core_params(self, n, d, dtype):
+        """The PcaParams of a fit on n x d data of ``dtype`` (the random start drawn here)."""
         power = "auto" if self.iterated_power == "auto" else int(self.iterated_power)
         n_components = _plain_n_components(self.n_components)
         params = _core.PcaParams(n_components=n_components, whiten=bool(self.whiten),
@@ -142,11 +149,13 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             rows = n if n < d else d
             start = check_random_state(self.random_state).normal(
                 size=(rows, k + self.n_oversamples))
-            if X_ref.dtype == "float32":
+            if dtype == np.float32:
                 start = start.astype(np.float32).astype(np.float64)
             params.random_start = start
-        result = _core.pca_fit(ctx, params, X_ref)
-        del p
+        return params
+
+    def _set_fitted(self, result, n_samples):
+        """The fitted attributes from the core's record of a fit on n_samples rows."""
         dtype = result["components"].dtype
         self._fit_svd_solver = result["solver"]
         self.components_ = result["components"]
@@ -155,9 +164,8 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.singular_values_ = result["singular_values"]
         self.mean_ = result["mean"]
         self.n_components_ = int(result["n_components"])
-        self.n_samples_ = n
+        self.n_samples_ = n_samples
         self.noise_variance_ = dtype.type(result["noise_variance"])
-        return result
 
     _core_project = staticmethod(_core.pca_transform)
 

@@ -87,26 +87,34 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         check_device_string(self.device)
         p = self._prepare(X, reset=True, ensure_min_features=2)
         ctx, X_ref = p.ctx, p.ref
-        n, d = X_ref.rows, X_ref.cols
+        params = self._core_params(X_ref.rows, X_ref.cols, np.dtype(X_ref.dtype))
+        result = _core.truncated_svd_fit(ctx, params, X_ref)
+        del p
+        self._set_fitted(result)
+        return result
+
+    def _core_params(self, n, d, dtype):
+        """The TruncatedSvdParams of a fit on n x d data of ``dtype`` (the random start drawn
+        here)."""
         start = None
         if self.algorithm == "randomized":
             # scikit-learn's draw, on the side its randomized_svd draws (it transposes wide
             # data), rounded as it rounds it for float32 data.
             start = check_random_state(self.random_state).normal(
                 size=(n if n < d else d, self.n_components + self.n_oversamples))
-            if X_ref.dtype == "float32":
+            if dtype == np.float32:
                 start = start.astype(np.float32).astype(np.float64)
-        params = _core.TruncatedSvdParams(
+        return _core.TruncatedSvdParams(
             n_components=int(self.n_components), algorithm=self.algorithm,
             n_iter=int(self.n_iter), n_oversamples=int(self.n_oversamples), tol=float(self.tol),
             random_start=start)
-        result = _core.truncated_svd_fit(ctx, params, X_ref)
-        del p
+
+    def _set_fitted(self, result):
+        """The fitted attributes from the core's record."""
         self.components_ = result["components"]
         self.explained_variance_ = result["explained_variance"]
         self.explained_variance_ratio_ = result["explained_variance_ratio"]
         self.singular_values_ = result["singular_values"]
-        return result
 
     _core_project = staticmethod(_core.truncated_svd_transform)
 
