@@ -113,9 +113,7 @@ class PyKMeansData : public KMeansData<T> {
   bool has_weights() override { PYBIND11_OVERRIDE_PURE(bool, Base, has_weights, ); }
   void reset_labels() override { PYBIND11_OVERRIDE_PURE(void, Base, reset_labels, ); }
   void keep_labels() override { PYBIND11_OVERRIDE_PURE(void, Base, keep_labels, ); }
-  void take_candidate(int64_t c) override {
-    PYBIND11_OVERRIDE_PURE(void, Base, take_candidate, c);
-  }
+  void take_candidate(int64_t c) override { PYBIND11_OVERRIDE_PURE(void, Base, take_candidate, c); }
   double total(bool by_potentials) override {
     PYBIND11_OVERRIDE_PURE(double, Base, total, by_potentials);
   }
@@ -146,9 +144,9 @@ class PyKMeansData : public KMeansData<T> {
   void candidate_potentials(const T* shift, const T* candidates, int64_t t, double* out) override {
     py::gil_scoped_acquire gil;
     const int64_t d = this->n_features();
-    copy_result(method("candidate_potentials")(host_array(shift, {d}),
-                                               host_array(candidates, {t, d})),
-                out, t, "candidate_potentials");
+    copy_result(
+        method("candidate_potentials")(host_array(shift, {d}), host_array(candidates, {t, d})), out,
+        t, "candidate_potentials");
   }
   void lower_potentials(const T* shift, const T* candidates, int64_t m) override {
     py::gil_scoped_acquire gil;
@@ -175,8 +173,7 @@ class PyKMeansData : public KMeansData<T> {
   void rows(const int64_t* idx, int64_t t, T* out, int32_t* labels, double* weights) override {
     py::gil_scoped_acquire gil;
     const int64_t d = this->n_features();
-    const py::tuple r(method("rows")(host_array(idx, {t}), labels != nullptr,
-                                     weights != nullptr));
+    const py::tuple r(method("rows")(host_array(idx, {t}), labels != nullptr, weights != nullptr));
     copy_result(r[0], out, t * d, "rows");
     if (labels != nullptr) copy_result(r[1], labels, t, "rows");
     if (weights != nullptr) copy_result(r[2], weights, t, "rows");
@@ -249,9 +246,7 @@ void def_block_methods(py::class_<LocalKMeansData<T>>& cls) {
              const Shift s = shift_of(shift);
              const int64_t t = cands.shape(0);
              std::vector<double> pot(t);
-             compute([&] {
-               b.candidate_potentials(s.data, cands.data(), t, pot.data());
-             });
+             compute([&] { b.candidate_potentials(s.data, cands.data(), t, pot.data()); });
              return move_to_numpy(std::move(pot), {t});
            })
       .def("lower_potentials",
@@ -301,10 +296,10 @@ template <typename U>
 U* state_of(const py::object& ref, int64_t rows, int64_t cols, bool on_device, const char* what) {
   if (ref.is_none()) return nullptr;
   const auto a = ref.cast<ArrayRef>();
-  GPULEARN_EXPECTS(a.rows == rows && a.cols == cols && (a.ld == cols || a.rows <= 1) &&
-                       a.on_device == on_device,
-                   "k-means block state '", what, "' must be a contiguous (", rows, ", ", cols,
-                   ") array where X is");
+  GPULEARN_EXPECTS(
+      a.rows == rows && a.cols == cols && (a.ld == cols || a.rows <= 1) && a.on_device == on_device,
+      "k-means block state '", what, "' must be a contiguous (", rows, ", ", cols,
+      ") array where X is");
   return reinterpret_cast<U*>(a.ptr);
 }
 

@@ -91,8 +91,7 @@ void unset_labels(Backend& be, int32_t* labels, MemorySpace space, int64_t n) {
 template <typename T>
 class Run {
  public:
-  Run(KMeansData<T>& data, const KMeansParams& p, const std::vector<T>& mean,
-      std::mt19937_64& rng)
+  Run(KMeansData<T>& data, const KMeansParams& p, const std::vector<T>& mean, std::mt19937_64& rng)
       : data_(data),
         p_(p),
         mean_(mean),

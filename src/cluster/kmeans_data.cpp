@@ -2,6 +2,8 @@
 // primitives, with the per-row state in the backend's native memory. The single-machine fit
 // runs the driver over one of these for all of X; a distributed fit runs one per block, the
 // caller keeping the block's state between calls.
+#include "gpulearn/cluster/kmeans_data.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <optional>
@@ -11,7 +13,6 @@
 #include "../core/checks.hpp"
 #include "../core/hash_uniform.hpp"
 #include "../core/native.hpp"
-#include "gpulearn/cluster/kmeans_data.hpp"
 #include "primitives.hpp"
 
 namespace gpulearn::cluster {
@@ -142,8 +143,8 @@ LocalKMeansData<T>::LocalKMeansData(Context& ctx, MatrixView<const T> X, VectorV
   s.pot.caller = state.potentials;
   s.cand.caller = state.candidates;
   s.n_cand = state.n_candidates;
-  for (MemorySpace* space : {&s.labels.caller_space, &s.dist.caller_space, &s.pot.caller_space,
-                             &s.cand.caller_space}) {
+  for (MemorySpace* space :
+       {&s.labels.caller_space, &s.dist.caller_space, &s.pot.caller_space, &s.cand.caller_space}) {
     *space = X.space;
   }
 }
@@ -205,8 +206,8 @@ KMeansPassStats LocalKMeansData<T>::assign(const T* shift, const T* centers, int
   int32_t* labels = s.labels.get(s.be, s.n(), true, true);
   T* dist = keep_distances ? s.dist.get(s.be, s.n(), false, true) : nullptr;
   const detail::KMeansStepStats stats =
-      s.km.kmeans_assign(s.X(), weighted ? s.w() : VectorView<const T>(), shift, centers, k,
-                         labels, dist, weights != nullptr ? sums : nullptr, weights);
+      s.km.kmeans_assign(s.X(), weighted ? s.w() : VectorView<const T>(), shift, centers, k, labels,
+                         dist, weights != nullptr ? sums : nullptr, weights);
   return KMeansPassStats{stats.inertia, stats.changed};
 }
 
@@ -282,8 +283,8 @@ template <typename T>
 void LocalKMeansData<T>::weighted_draws(bool by_potentials, const double* u, int64_t t,
                                         int64_t* idx) {
   Impl& s = *impl_;
-  const VectorView<const T> p = by_potentials ? VectorView<const T>(s.pot_view(false))
-                                              : VectorView<const T>();
+  const VectorView<const T> p =
+      by_potentials ? VectorView<const T>(s.pot_view(false)) : VectorView<const T>();
   s.km.weighted_draws(p, s.w(), u, t, idx);
   for (int64_t j = 0; j < t; ++j) idx[j] += s.offset;
 }
