@@ -44,6 +44,11 @@ def _ref(a):
     return _arrays.device_ref(a) if _arrays.device_ordinal(a) is not None else _arrays.host_ref(a)
 
 
+def _aligned(a):
+    """``a`` C-ordered and aligned (arrays Dask deserialises may sit at any byte offset)."""
+    return None if a is None else np.require(a, requirements=["C", "A"])
+
+
 def _local(block, state, **arrays):
     """The LocalKMeansData of the block with the given state arrays (keep them alive)."""
     return _core.kmeans_block(block.context, _ref(block.X), _ref(state["w"]), block.offset,
@@ -72,7 +77,8 @@ def _assign(block, state, shift, centers, weighted, keep, want_sums, want_weight
     if keep:
         new["dist"] = xp.empty(block.n_rows, dtype=block.X.dtype)
     local = _local(block, new, labels=new["labels"], distances=new.get("dist") if keep else None)
-    result = local.assign(shift, centers, weighted, keep, want_sums, want_weights)
+    result = local.assign(_aligned(shift), _aligned(centers), weighted, keep, want_sums,
+                          want_weights)
     local.flush()
     return result, new
 
@@ -84,7 +90,7 @@ def _keep_labels(block, state):
 def _init_potentials(block, state, shift, center):
     new = {**state, "pot": _xp(block).empty(block.n_rows, dtype=block.X.dtype)}
     local = _local(block, new, potentials=new["pot"])
-    local.init_potentials(shift, center)
+    local.init_potentials(_aligned(shift), _aligned(center))
     local.flush()
     return None, new
 
@@ -93,7 +99,7 @@ def _candidate_potentials(block, state, shift, candidates):
     cand = _xp(block).empty((block.n_rows, candidates.shape[0]), dtype=block.X.dtype)
     new = {**state, "cand": cand}
     local = _local(block, new, potentials=state["pot"], candidates=cand)
-    out = local.candidate_potentials(shift, candidates)
+    out = local.candidate_potentials(_aligned(shift), _aligned(candidates))
     local.flush()
     return out, new
 
@@ -117,7 +123,7 @@ def _lower_potentials(block, state, shift, candidates):
            "dist": xp.empty(block.n_rows, dtype=block.X.dtype)}
     local = _local(block, new, labels=new["labels"], distances=new["dist"],
                    potentials=new["pot"])
-    local.lower_potentials(shift, candidates)
+    local.lower_potentials(_aligned(shift), _aligned(candidates))
     local.flush()
     return None, new
 
@@ -131,7 +137,7 @@ def _weighted_draws(block, state, by_potentials, plan):
     if u is None:
         return np.empty(0, dtype=np.int64), state
     pot = state["pot"] if by_potentials else None
-    return _local(block, state, potentials=pot).weighted_draws(by_potentials, u), state
+    return _local(block, state, potentials=pot).weighted_draws(by_potentials, _aligned(u)), state
 
 
 def _independent_draws(block, state, scale, seed):
@@ -148,7 +154,7 @@ def _rows(block, state, plan, want_labels, want_weights):
     if idx is None:
         return None, state
     local = _local(block, state, labels=state["labels"] if want_labels else None)
-    return local.rows(idx, want_labels, want_weights), state
+    return local.rows(_aligned(idx), want_labels, want_weights), state
 
 
 def _best_labels(handle):
