@@ -340,7 +340,10 @@ class KMeans(DaskEstimatorMixin, _LocalKMeans):
     float reduction order (~1e-12 relative in float64, ~1e-5 in float32; a label can only differ
     for a row within rounding of equidistant to two centers). Per Lloyd iteration each block
     sends back k x d + k partial sums (float64) and two numbers; k-means++ moves 2 + ln k rows
-    and as many sums per center; the labels, distances and potentials stay on the workers.
+    and as many sums per center (five steps per center: prefer "k-means||" for large k, five
+    rounds of four steps); the labels, distances and potentials stay on the workers. Under
+    dask-cuda, give CuPy-backed blocks: a host block on a GPU worker is copied to the device
+    at every pass.
 
     Attributes
     ----------
