@@ -38,6 +38,8 @@ uint64_t seed_at(uint64_t seed, int64_t offset) {
 // by flush() once written.
 template <typename U>
 struct StateArray {
+  const char* name = "";
+  bool borrowed = false;  // block mode: the caller keeps the array, which must then be given
   U* caller = nullptr;
   MemorySpace caller_space = MemorySpace::kHost;
   Scratch<U> own;
@@ -47,6 +49,9 @@ struct StateArray {
   bool written = false;
 
   U* get(Backend& be, int64_t n, bool read, bool write) {
+    GPULEARN_EXPECTS(!borrowed || caller != nullptr || n == 0,
+                     "k-means: this pass needs the block's per-row state '", name,
+                     "', which was not given");
     if (caller == nullptr) {  // owned: grows to the largest size asked for
       if (own_size < n) {
         own = Scratch<U>(be, n);
@@ -60,7 +65,6 @@ struct StateArray {
       data = own.data;
       if (read) be.copy(data, be.native_space(), caller, caller_space, n * int64_t(sizeof(U)));
     }
-    GPULEARN_EXPECTS(data != nullptr || n == 0, "k-means: a per-row state array is missing");
     size = n;
     written = written || write;
     return data;
@@ -143,6 +147,11 @@ LocalKMeansData<T>::LocalKMeansData(Context& ctx, MatrixView<const T> X, VectorV
   s.pot.caller = state.potentials;
   s.cand.caller = state.candidates;
   s.n_cand = state.n_candidates;
+  s.labels.name = "labels";
+  s.dist.name = "distances";
+  s.pot.name = "potentials";
+  s.cand.name = "candidates";
+  s.labels.borrowed = s.dist.borrowed = s.pot.borrowed = s.cand.borrowed = true;
   for (MemorySpace* space :
        {&s.labels.caller_space, &s.dist.caller_space, &s.pot.caller_space, &s.cand.caller_space}) {
     *space = X.space;
