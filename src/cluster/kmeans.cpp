@@ -1,6 +1,8 @@
 // The k-means driver, written once for every backend: checks, the initialisations, Lloyd's
 // iterations with scikit-learn's convergence rule and empty-cluster relocation, the best of
-// n_init runs. Every pass over the data is a backend primitive; what stays here is O(k d).
+// n_init runs. It is written over KMeansData (include/gpulearn/cluster/kmeans_data.hpp): every
+// pass over the data is one of its methods (for one matrix, LocalKMeansData calls the backend
+// primitives; for blocks on Dask workers, one call per block), and what stays here is O(k d).
 #include "gpulearn/cluster/kmeans.hpp"
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "gpulearn/cluster/kmeans_data.hpp"
 #include "primitives.hpp"
 
 namespace gpulearn::cluster {
@@ -84,21 +87,17 @@ void unset_labels(Backend& be, int32_t* labels, MemorySpace space, int64_t n) {
   be.copy(labels, space, unset.data(), MemorySpace::kHost, n * int64_t(sizeof(int32_t)));
 }
 
-// One run's state and the steps of the algorithm, over the native inputs.
+// One run's state and the steps of the algorithm, over the data's passes.
 template <typename T>
 class Run {
  public:
-  Run(Backend& be, const KMeansParams& p, const NativeInputs<T>& in, const std::vector<T>& mean,
-      std::mt19937_64& rng)
-      : be_(be),
-        km_(be.primitives<ClusterPrimitives<T>>()),
+  Run(KMeansData<T>& data, const KMeansParams& p, const std::vector<T>& mean, std::mt19937_64& rng)
+      : data_(data),
         p_(p),
-        X_(in.X),
-        w_(in.w),
         mean_(mean),
         rng_(rng),
-        n_(X_.rows),
-        d_(X_.cols),
+        n_(data.n_rows()),
+        d_(data.n_features()),
         k_(p.n_clusters) {}
 
   // Centers (shifted frame) by k-means++: the first drawn by weight, each next the best of
@@ -108,26 +107,23 @@ class Run {
                                ? p_.n_local_trials
                                : 2 + static_cast<int64_t>(std::log(static_cast<double>(k_)));
     std::vector<T> centers(k_ * d_);
-    Scratch<T> cur(be_, n_), dist(be_, n_ * trials);
-    const VectorView<T> cur_v(cur.data, n_, 1, be_.native_space());
-    std::vector<T> row = draw_rows(VectorView<const T>(), 1);
+    std::vector<T> row = draw_rows(1);
     std::copy(row.begin(), row.end(), centers.begin());
-    km_.sq_distances(X_, mean_.data(), row.data(), 1, column(cur.data, 1));
+    data_.init_potentials(mean_.data(), row.data());
     std::vector<double> pot(trials);
     std::vector<int64_t> idx(trials);
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     for (int64_t c = 1; c < k_; ++c) {
       std::vector<double> u(trials);
       for (double& x : u) x = uniform(rng_);
-      km_.weighted_draws(cur_v, w_, u.data(), trials, idx.data());
+      data_.weighted_draws(true, u.data(), trials, idx.data());
       std::vector<T> candidates = gather(idx);
-      const MatrixView<T> D(dist.data, n_, trials, trials, be_.native_space());
-      km_.sq_distances(X_, mean_.data(), candidates.data(), trials, D);
-      km_.min_potentials(cur_v, D, w_, pot.data());
+      data_.candidate_potentials(mean_.data(), candidates.data(), trials, pot.data());
       const int64_t best = std::min_element(pot.begin(), pot.end()) - pot.begin();
-      km_.min_update(cur_v, D, best);
+      data_.take_candidate(best);
       std::copy_n(candidates.begin() + best * d_, d_, centers.begin() + c * d_);
     }
+    data_.release_potentials();
     return centers;
   }
 
@@ -140,10 +136,10 @@ class Run {
       std::vector<int64_t> idx(k_);
       std::vector<double> u(k_);
       for (double& x : u) x = uniform(rng_);
-      if (w_.empty()) {
+      if (!data_.has_weights()) {
         for (int64_t s = 0; s < k_; ++s) idx[s] = std::min<int64_t>(n_ - 1, u[s] * n_);
       } else {
-        km_.weighted_draws(VectorView<const T>(), w_, u.data(), k_, idx.data());
+        data_.weighted_draws(false, u.data(), k_, idx.data());
       }
       for (int64_t i : idx) {
         if (static_cast<int64_t>(chosen.size()) < k_ && seen.insert(i).second) chosen.push_back(i);
@@ -159,55 +155,47 @@ class Run {
   // the candidates weighted by the rows closest to them, then weighted k-means++ among the
   // candidates (on the host: there are few). Falls back to k-means++ when too few were drawn.
   std::vector<T> kmeans_parallel(uint64_t seed) {
-    Scratch<T> cur(be_, n_), nearest(be_, n_);
-    Scratch<int32_t> labels(be_, n_);
-    unset_labels(be_, labels.data, be_.native_space(), n_);
-    const VectorView<T> cur_v(cur.data, n_, 1, be_.native_space());
-    std::vector<T> candidates = draw_rows(VectorView<const T>(), 1);
-    km_.sq_distances(X_, mean_.data(), candidates.data(), 1, column(cur.data, 1));
+    data_.reset_labels();
+    std::vector<T> candidates = draw_rows(1);
+    data_.init_potentials(mean_.data(), candidates.data());
     const double l = p_.oversampling_factor * static_cast<double>(k_);
     for (int r = 0; r < p_.parallel_rounds; ++r) {
-      double phi = 0;
-      km_.min_potentials(cur_v, column(cur.data, 1), w_, &phi);
+      const double phi = data_.total(true);
       if (!(phi > 0)) break;  // every row sits on a candidate
       const std::vector<int64_t> idx =
-          km_.independent_draws(cur_v, w_, l / phi, seed + 0x51ED27ull * (r + 1));
+          data_.independent_draws(l / phi, seed + 0x51ED27ull * (r + 1));
       if (idx.empty()) continue;
       std::vector<T> rows = gather(idx);
-      const int64_t m = static_cast<int64_t>(idx.size());
-      // One assignment pass gives each row's distance to the nearest new candidate (tiled:
-      // never n x m at once); cur keeps the smaller of the two.
-      km_.kmeans_assign(X_, VectorView<const T>(), mean_.data(), rows.data(), m, labels.data,
-                        nearest.data, nullptr, nullptr);
-      km_.min_update(cur_v, column(nearest.data, 1), 0);
+      data_.lower_potentials(mean_.data(), rows.data(), static_cast<int64_t>(idx.size()));
       candidates.insert(candidates.end(), rows.begin(), rows.end());
     }
+    data_.release_potentials();
     const int64_t m = static_cast<int64_t>(candidates.size()) / d_;
     if (m < k_) return kmeans_plus_plus();
-    std::vector<double> sums(m * d_), weights(m);
-    km_.kmeans_assign(X_, w_, mean_.data(), candidates.data(), m, labels.data, nullptr, sums.data(),
-                      weights.data());
+    std::vector<double> weights(m);
+    data_.assign(mean_.data(), candidates.data(), m, true, false, nullptr, weights.data());
     // Weighted k-means++ among the candidates, on the host.
-    std::unique_ptr<Backend> host = detail::make_cpu_backend(1);
+    Context host(Device::parse("cpu"));
+    host.set_n_threads(1);
     std::vector<T> cw(weights.begin(), weights.end());
-    NativeInputs<T> small(*host, MatrixView<const T>(candidates.data(), m, d_),
-                          VectorView<const T>(cw.data(), m));
+    LocalKMeansData<T> small(host, MatrixView<const T>(candidates.data(), m, d_),
+                             VectorView<const T>(cw.data(), m), nullptr);
     const std::vector<T> zero(d_, T(0));  // the candidates are in the shifted frame already
-    return Run<T>(*host, p_, small, zero, rng_).kmeans_plus_plus();
+    return Run<T>(small, p_, zero, rng_).kmeans_plus_plus();
   }
 
   // Lloyd's iterations from `centers` (shifted frame), as scikit-learn's _kmeans_single_lloyd:
   // stop when no label changes, or when the centers moved less than tol in total (squared).
-  // Leaves the final labels in `labels` and returns the inertia.
-  double lloyd(std::vector<T>& centers, double tol, int32_t* labels, int* n_iter) {
-    unset_labels(be_, labels, be_.native_space(), n_);
+  // Leaves the final labels in the data and returns the inertia.
+  double lloyd(std::vector<T>& centers, double tol, int* n_iter) {
+    data_.reset_labels();
     std::vector<double> sums(k_ * d_), weights(k_);
     std::vector<T> next(k_ * d_);
     int it = 0;
     for (; it < p_.max_iter; ++it) {
-      const detail::KMeansStepStats stats = km_.kmeans_assign(
-          X_, w_, mean_.data(), centers.data(), k_, labels, nullptr, sums.data(), weights.data());
-      relocate_empty(centers, labels, sums, weights);
+      const KMeansPassStats stats =
+          data_.assign(mean_.data(), centers.data(), k_, true, false, sums.data(), weights.data());
+      relocate_empty(centers, sums, weights);
       // A cluster still empty (duplicates, zero weights) sits on the heaviest one, as in
       // scikit-learn, rather than keeping a stale position.
       const int64_t heaviest = std::max_element(weights.begin(), weights.end()) - weights.begin();
@@ -227,33 +215,28 @@ class Run {
     }
     *n_iter = std::min(it + 1, p_.max_iter);
     // The labels and inertia of the final centers, whether or not the labels had settled.
-    return km_
-        .kmeans_assign(X_, w_, mean_.data(), centers.data(), k_, labels, nullptr, nullptr, nullptr)
-        .inertia;
+    return data_.assign(mean_.data(), centers.data(), k_, true, false, nullptr, nullptr).inertia;
   }
 
  private:
   // Empty clusters take the rows farthest from their centers (scikit-learn's relocation): the
   // row's weighted contribution moves from its cluster to the empty one.
-  void relocate_empty(const std::vector<T>& centers, int32_t* labels, std::vector<double>& sums,
+  void relocate_empty(const std::vector<T>& centers, std::vector<double>& sums,
                       std::vector<double>& weights) {
     std::vector<int64_t> empty;
     for (int64_t j = 0; j < k_; ++j) {
       if (weights[j] == 0) empty.push_back(j);
     }
     if (empty.empty()) return;
-    Scratch<T> dist(be_, n_);
-    km_.kmeans_assign(X_, w_, mean_.data(), centers.data(), k_, labels, dist.data, nullptr,
-                      nullptr);
+    data_.assign(mean_.data(), centers.data(), k_, true, true, nullptr, nullptr);
     const int64_t m = static_cast<int64_t>(empty.size());
     std::vector<int64_t> far(m);
-    km_.largest(VectorView<const T>(dist.data, n_, 1, be_.native_space()), m, far.data());
-    const std::vector<T> rows = gather(far);
+    data_.largest_distances(m, far.data(), nullptr);
     std::vector<int32_t> old_of(m);
+    std::vector<double> weight_of(m);
+    const std::vector<T> rows = gather(far, old_of.data(), weight_of.data());
     double farthest = 0;  // measured directly: duplicates give exactly 0, as in scikit-learn
     for (int64_t e = 0; e < m; ++e) {
-      be_.copy(&old_of[e], MemorySpace::kHost, labels + far[e], be_.native_space(),
-               sizeof(int32_t));
       double dist2 = 0;
       for (int64_t l = 0; l < d_; ++l) {
         const double v = static_cast<double>(rows[e * d_ + l]) - centers[old_of[e] * d_ + l];
@@ -264,7 +247,7 @@ class Run {
     if (farthest == 0) return;  // more clusters than distinct rows: nothing to relocate
     for (int64_t e = 0; e < m; ++e) {
       const int32_t old = old_of[e];
-      const double wi = weight_of(far[e]);
+      const double wi = weight_of[e];
       for (int64_t l = 0; l < d_; ++l) {
         const double x = wi * static_cast<double>(rows[e * d_ + l]);
         sums[old * d_ + l] -= x;
@@ -275,47 +258,34 @@ class Run {
     }
   }
 
-  // t rows drawn with probability proportional to w * p (p empty: w alone; neither: uniform).
-  std::vector<T> draw_rows(VectorView<const T> p, int64_t t) {
+  // t rows drawn with probability proportional to their weight (uniform without weights).
+  std::vector<T> draw_rows(int64_t t) {
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     std::vector<double> u(t);
     for (double& x : u) x = uniform(rng_);
     std::vector<int64_t> idx(t);
-    if (p.empty() && w_.empty()) {
+    if (!data_.has_weights()) {
       for (int64_t s = 0; s < t; ++s) idx[s] = std::min<int64_t>(n_ - 1, u[s] * n_);
     } else {
-      km_.weighted_draws(p, w_, u.data(), t, idx.data());
+      data_.weighted_draws(false, u.data(), t, idx.data());
     }
     return gather(idx);
   }
 
-  // Rows idx of X, shifted by the mean, into host memory.
-  std::vector<T> gather(const std::vector<int64_t>& idx) {
+  // Rows idx of X, shifted by the mean, into host memory (with their labels and weights where
+  // asked).
+  std::vector<T> gather(const std::vector<int64_t>& idx, int32_t* labels = nullptr,
+                        double* weights = nullptr) {
     std::vector<T> rows(idx.size() * d_);
+    data_.rows(idx.data(), static_cast<int64_t>(idx.size()), rows.data(), labels, weights);
     for (size_t s = 0; s < idx.size(); ++s) {
-      be_.copy(rows.data() + s * d_, MemorySpace::kHost, X_.row(idx[s]), be_.native_space(),
-               d_ * int64_t(sizeof(T)));
       for (int64_t l = 0; l < d_; ++l) rows[s * d_ + l] -= mean_[l];
     }
     return rows;
   }
 
-  double weight_of(int64_t i) {
-    if (w_.empty()) return 1.0;
-    T wi = 0;
-    be_.copy(&wi, MemorySpace::kHost, w_.data + i * w_.stride, be_.native_space(), sizeof(T));
-    return wi;
-  }
-
-  MatrixView<T> column(T* data, int64_t cols) {
-    return MatrixView<T>(data, n_, cols, cols, be_.native_space());
-  }
-
-  Backend& be_;
-  ClusterPrimitives<T>& km_;
+  KMeansData<T>& data_;
   const KMeansParams& p_;
-  MatrixView<const T> X_;
-  VectorView<const T> w_;
   const std::vector<T>& mean_;
   std::mt19937_64& rng_;
   int64_t n_, d_, k_;
@@ -342,17 +312,29 @@ struct CentredCenters {
 }  // namespace
 
 template <typename T>
-KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& p, MatrixView<const T> X,
-                          VectorView<const T> sample_weight, const T* init_centers,
-                          int32_t* labels) {
-  Backend& be = ctx.backend();
-  check_common(be, X, sample_weight);
+KMeansModel<T> kmeans_fit(const KMeansParams& p, KMeansData<T>& data, const T* init_centers) {
+  const int64_t n = data.n_rows(), d = data.n_features(), k = p.n_clusters;
+  GPULEARN_EXPECTS(n >= 1, "Found array with 0 sample(s) (shape=(", n, ", ", d,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(d >= 1, "Found array with 0 feature(s) (shape=(", n, ", ", d,
+                   ")) while a minimum of 1 is required.");
+  const KMeansDataRange range = data.check();
+  // Squared distances of d features must stay finite in T (|x - c|^2 <= 4 d amax^2).
+  const double limit = std::sqrt(static_cast<double>(std::numeric_limits<T>::max()) /
+                                 (4.0 * static_cast<double>(d)));
+  GPULEARN_EXPECTS(range.max_abs_x < limit, "X has entries up to ", static_cast<T>(range.max_abs_x),
+                   " in magnitude: squared distances between its rows overflow ",
+                   sizeof(T) == 4 ? "float32" : "float64", "; scale X (or use float64)");
+  if (data.has_weights()) {
+    GPULEARN_EXPECTS(range.max_weight > 0,
+                     "Sample weights must contain at least one non-zero number.");
+  }
   GPULEARN_EXPECTS(p.n_clusters >= 1, "n_clusters must be at least 1, got ", p.n_clusters);
   // Labels are int32: the backends' assignment takes at most INT32_MAX centers.
   GPULEARN_EXPECTS(p.n_clusters <= INT32_MAX, "n_clusters must be at most ", INT32_MAX, ", got ",
                    p.n_clusters);
-  GPULEARN_EXPECTS(X.rows >= p.n_clusters, "n_samples=", X.rows,
-                   " should be >= n_clusters=", p.n_clusters, ".");
+  GPULEARN_EXPECTS(n >= p.n_clusters, "n_samples=", n, " should be >= n_clusters=", p.n_clusters,
+                   ".");
   GPULEARN_EXPECTS(p.n_init >= 1, "n_init must be at least 1, got ", p.n_init);
   GPULEARN_EXPECTS(p.max_iter >= 1, "max_iter must be at least 1, got ", p.max_iter);
   GPULEARN_EXPECTS(p.tol >= 0, "tol must be non-negative, got ", p.tol);
@@ -360,40 +342,32 @@ KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& p, MatrixView<const 
                    "init is an array but no centers were given");
   GPULEARN_EXPECTS(p.parallel_rounds >= 1 && p.oversampling_factor > 0,
                    "k-means|| needs at least one round and a positive oversampling factor");
-  const int64_t n = X.rows, d = X.cols, k = p.n_clusters;
-  NativeInputs<T> in(be, X, sample_weight);
 
   // The data's mean (unweighted, as scikit-learn centres), and its mean variance for tol: one
-  // pass each through the assignment primitive with a single center.
+  // assignment pass each with a single center.
   std::vector<T> mean(d, T(0));
   double tol = 0;
   {
-    Scratch<int32_t> one(be, n);
-    unset_labels(be, one.data, be.native_space(), n);
+    data.reset_labels();
     std::vector<double> sums(d), count(1);
     std::vector<T> origin(d, T(0));
-    be.primitives<ClusterPrimitives<T>>().kmeans_assign(in.X, VectorView<const T>(), nullptr,
-                                                        origin.data(), 1, one.data, nullptr,
-                                                        sums.data(), count.data());
+    data.assign(nullptr, origin.data(), 1, false, false, sums.data(), count.data());
     for (int64_t l = 0; l < d; ++l) mean[l] = static_cast<T>(sums[l] / count[0]);
     if (p.tol > 0) {
-      const double ss = be.primitives<ClusterPrimitives<T>>()
-                            .kmeans_assign(in.X, VectorView<const T>(), mean.data(), origin.data(),
-                                           1, one.data, nullptr, nullptr, nullptr)
-                            .inertia;
+      const double ss =
+          data.assign(mean.data(), origin.data(), 1, false, false, nullptr, nullptr).inertia;
       tol = p.tol * ss / (static_cast<double>(n) * static_cast<double>(d));
     }
   }
 
   std::mt19937_64 rng(p.seed);
-  Scratch<int32_t> run_labels(be, n);
   KMeansModel<T> best;
   best.n_clusters = k;
   best.n_features = d;
   best.tol = tol;
   bool have_best = false;
   for (int r = 0; r < p.n_init; ++r) {
-    Run<T> run(be, p, in, mean, rng);
+    Run<T> run(data, p, mean, rng);
     std::vector<T> centers;
     switch (p.init) {
       case KMeansInit::kKMeansPlusPlus:
@@ -413,19 +387,36 @@ KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& p, MatrixView<const 
         break;
     }
     int n_iter = 0;
-    const double inertia = run.lloyd(centers, tol, run_labels.data, &n_iter);
+    const double inertia = run.lloyd(centers, tol, &n_iter);
     if (!have_best || inertia < best.inertia) {
       have_best = true;
       best.inertia = inertia;
       best.n_iter = n_iter;
       best.centers = centers;
-      be.copy(labels, X.space, run_labels.data, be.native_space(), n * int64_t(sizeof(int32_t)));
+      data.keep_labels();
     }
   }
   for (int64_t j = 0; j < k; ++j) {
     for (int64_t l = 0; l < d; ++l) best.centers[j * d + l] += mean[l];
   }
   return best;
+}
+
+template <typename T>
+KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& p, MatrixView<const T> X,
+                          VectorView<const T> sample_weight, const T* init_centers,
+                          int32_t* labels) {
+  // The checks that only one matrix has; the driver checks the rest, in check_common's order.
+  GPULEARN_EXPECTS(X.rows >= 1, "Found array with 0 sample(s) (shape=(", X.rows, ", ", X.cols,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(X.cols >= 1, "Found array with 0 feature(s) (shape=(", X.rows, ", ", X.cols,
+                   ")) while a minimum of 1 is required.");
+  GPULEARN_EXPECTS(sample_weight.empty() || sample_weight.size == X.rows, "sample_weight has ",
+                   sample_weight.size, " entries but X has ", X.rows, " samples");
+  GPULEARN_EXPECTS(sample_weight.empty() || sample_weight.space == X.space,
+                   "X and sample_weight must both be in host memory or both in device memory");
+  LocalKMeansData<T> data(ctx, X, sample_weight, labels);
+  return kmeans_fit<T>(p, data, init_centers);
 }
 
 template <typename T>
@@ -493,6 +484,7 @@ void kmeans_sq_distances(Context& ctx, const KMeansModel<T>& model, MatrixView<c
 #define GPULEARN_INSTANTIATE(T)                                                              \
   template KMeansModel<T> kmeans_fit<T>(Context&, const KMeansParams&, MatrixView<const T>,  \
                                         VectorView<const T>, const T*, int32_t*);            \
+  template KMeansModel<T> kmeans_fit<T>(const KMeansParams&, KMeansData<T>&, const T*);      \
   template double kmeans_predict<T>(Context&, const KMeansModel<T>&, MatrixView<const T>,    \
                                     VectorView<const T>, int32_t*);                          \
   template void kmeans_sq_distances<T>(Context&, const KMeansModel<T>&, MatrixView<const T>, \

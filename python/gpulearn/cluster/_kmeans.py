@@ -159,16 +159,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         labels, labels_ref = p.empty((n_samples,), np.int32)
 
         def run(init_name, centers, runs):
-            seed = int(random_state.randint(np.iinfo(np.int32).max))
-            params = _core.KMeansParams(n_clusters=int(self.n_clusters), init=init_name,
-                                        n_init=runs, max_iter=int(self.max_iter),
-                                        tol=float(self.tol), seed=seed)
+            params = self._core_params(init_name, runs, random_state)
             return _core.kmeans_fit(ctx, params, X_ref, w_ref, centers, labels_ref)
 
-        if isinstance(self.init, str):
-            result = run(self.init, None, n_init)
-        elif not callable(self.init):
-            result = run("array", self._check_centers(self.init, dtype), 1)
+        if not callable(self.init):
+            result = run(*self._init_spec(dtype, n_init))
         else:
             # Called once per run on the data centred on their mean, as scikit-learn does; the
             # centers it returns are in that frame.
@@ -181,23 +176,41 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                 if result is None or candidate["inertia"] < result["inertia"]:
                     result, best_labels = candidate, _arrays.to_host(labels).copy()
             labels = best_labels if not on_device else _arrays.to_device_like(p.X, best_labels)
+        del p, w
+        self._set_fitted(result, _arrays.to_host(labels) if on_device else labels, dtype, n_init)
+        return self
+
+    def _core_params(self, init_name, runs, random_state):
+        """The core's KMeansParams of one fit, its seed drawn from ``random_state``."""
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        return _core.KMeansParams(n_clusters=int(self.n_clusters), init=init_name, n_init=runs,
+                                  max_iter=int(self.max_iter), tol=float(self.tol), seed=seed)
+
+    def _init_spec(self, dtype, n_init):
+        """(init name, initial centers or None, runs) for a string or array ``init``."""
+        if isinstance(self.init, str):
+            return self.init, None, n_init
+        return "array", self._check_centers(self.init, dtype), 1
+
+    def _set_fitted(self, result, labels, dtype, n_init, distinct=None):
+        """The fitted attributes from the core's record and the best run's labels (``distinct``:
+        how many clusters they use, counted here when not given)."""
         # scikit-learn's fit-time state, kept for its estimator (conversion, gpulearn.accel).
         self._tol = 0 if self.tol == 0 else dtype.type(result["tol"])
         self._n_init = n_init
         self._algorithm = "lloyd" if self.n_clusters == 1 else self.algorithm
-        del p, w
         self.cluster_centers_ = result["centers"]
-        self.labels_ = _arrays.to_host(labels) if on_device else labels
+        self.labels_ = labels
         self.inertia_ = float(result["inertia"])
         self.n_iter_ = int(result["n_iter"])
         self._n_features_out = self.n_clusters
-        distinct = len(np.unique(self.labels_))
+        if distinct is None:
+            distinct = len(np.unique(self.labels_))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
                 f"({self.n_clusters}). Possibly due to duplicate points in X.",
-                ConvergenceWarning, stacklevel=2)
-        return self
+                ConvergenceWarning, stacklevel=3)
 
     @staticmethod
     def _weights(p, sample_weight):

@@ -65,6 +65,11 @@ class DaskEstimatorMixin:
         local.__dict__.update({k: v for k, v in vars(self).items() if k not in params})
         return local
 
+    def _local_for_prediction(self):
+        """The fitted single-machine estimator that predicts block by block (``to_local()``;
+        an estimator whose fitted state holds per-row results on the workers leaves them out)."""
+        return self.to_local()
+
     # ---- fitting --------------------------------------------------------------------------
     def _partitions(self, X, y=None, sample_weight=None, client=None):
         """X (and y, sample_weight) as ``DaskPartitions`` on the workers' devices."""
@@ -86,7 +91,7 @@ class DaskEstimatorMixin:
 
         Xd, names = as_dask_array(X)
         check_feature_names(self, names, Xd.shape[1])
-        local = self.to_local()
+        local = self._local_for_prediction()
         # The names were checked once, here; the blocks are plain arrays.
         local.__dict__.pop("feature_names_in_", None)
         first = next(i for i, c in enumerate(Xd.chunks[0]) if c > 0) if Xd.shape[0] else None

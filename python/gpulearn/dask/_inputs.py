@@ -89,7 +89,9 @@ def _make_block(X, y, w, offset, device, dtype):
     if data_device is None:
         X = check_array(X, dtype=dtype, ensure_all_finite=False, ensure_min_samples=0,
                         order="C")
-        X = _arrays.readable(X)
+        # Aligned too: a chunk Dask received from another process may sit at any byte offset,
+        # and the core reads whole elements.
+        X = np.require(_arrays.readable(X), requirements=["A"])
     else:
         X, _ = _arrays.as_device_matrix(X, "X", dtype=dtype)
     return Block(X, y, w, int(offset), _devices.resolve(device, data_device))

@@ -96,7 +96,8 @@ class Partitions:
     def map_state(self, fn: Callable, state, *args, step: str = ""):
         """Like ``map`` for a function with per-row state kept beside each block (k-means'
         labels): ``fn(block, state_i, *args) -> (result_i, new_state_i)``, ``state`` None or a
-        previous call's. Returns (results, new state); the state never travels."""
+        previous call's. Returns (results, new state); the state never travels. The new state is
+        a list of opaque handles (``state_of(handle)`` on a worker gives the block's state)."""
         raise NotImplementedError
 
     def map_blocks(self, fn: Callable, *args, step: str = ""):
@@ -136,8 +137,20 @@ def _call_on_block(fn, block, *args):
     return fn(block, *args)
 
 
+class _Kept(tuple):
+    """(result, state) of one block's ``map_state`` step, left on its worker: the next step's
+    state handle (one task per block and step; the state is unwrapped where it is)."""
+
+
 def _call_on_block_state(fn, block, state, *args):
-    return fn(block, state, *args)
+    if isinstance(state, _Kept):
+        state = state[1]
+    return _Kept(fn(block, state, *args))
+
+
+def state_of(handle):
+    """A block's state from its ``map_state`` handle, in a task on the worker holding it."""
+    return handle[1] if isinstance(handle, _Kept) else handle
 
 
 class DaskPartitions(Partitions):
@@ -228,12 +241,12 @@ class DaskPartitions(Partitions):
         self.traffic["steps"] += 1
         self.traffic["sent"] += sizeof(args) * len(self.blocks)
         state = [None] * len(self.blocks) if state is None else state
+        # The new state handles are the futures of the (result, state) pairs: two tasks per block
+        # and step (the step and the result's extraction), not three.
         pairs = [self.client.submit(_call_on_block_state, fn, b, s, *args, pure=False)
                  for b, s in zip(self.blocks, state)]
         results = [self.client.submit(operator.itemgetter(0), p, pure=False) for p in pairs]
-        new_state = [self.client.submit(operator.itemgetter(1), p, pure=False) for p in pairs]
-        out = self.gather(results, step)
-        return out, new_state
+        return self.gather(results, step), pairs
 
     def map_blocks(self, fn, *args, step=""):
         return self._submit(fn, *args)
