@@ -15,11 +15,12 @@ except ImportError as exc:  # pragma: no cover - the extra is installed by the t
         "gpulearn.dask needs Dask: pip install gpulearn[dask] (dask[array,dataframe] and "
         f"distributed); {exc}") from exc
 
+from ._cluster import KMeans
 from ._decomposition import PCA, TruncatedSVD
 from ._linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from ._logistic import LogisticRegression
 from ._neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
-__all__ = ["ElasticNet", "KNeighborsClassifier", "KNeighborsRegressor", "Lasso",
+__all__ = ["ElasticNet", "KMeans", "KNeighborsClassifier", "KNeighborsRegressor", "Lasso",
            "LinearRegression", "LogisticRegression", "NearestNeighbors", "PCA", "Ridge",
            "TruncatedSVD"]
