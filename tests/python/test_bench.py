@@ -33,10 +33,12 @@ TINY = ["--rows", "2000", "--cols", "40", "--test-rows", "500", "--repeats", "2"
 
 
 def _gpulearn_estimators():
-    """Every public estimator class of gpulearn's sub-packages (gpulearn.bench aside)."""
+    """Every public estimator class of gpulearn's sub-packages: gpulearn.bench aside, and
+    gpulearn.dask, whose classes are the same estimators fitted across a cluster (their
+    benchmark is benchmarks/dask_scaling.py)."""
     found = {}
     for info in pkgutil.iter_modules(gpulearn.__path__):
-        if info.name.startswith("_") or info.name == "bench" or not info.ispkg:
+        if info.name.startswith("_") or info.name in ("bench", "dask") or not info.ispkg:
             continue
         module = importlib.import_module(f"gpulearn.{info.name}")
         for name in getattr(module, "__all__", []):
