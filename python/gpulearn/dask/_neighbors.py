@@ -263,7 +263,20 @@ class NearestNeighbors(_DaskNeighborsMixin, _NearestNeighbors):
         return self
 
 
-class KNeighborsClassifier(_DaskNeighborsMixin, _KNeighborsClassifier):
+class _DaskSupervisedNeighbors(_DaskNeighborsMixin):
+    """What the classifier and the regressor add: scores over Dask input, from their own
+    distributed predict."""
+
+    def score(self, X, y, sample_weight=None):
+        if not hasattr(X, "dask"):
+            return super().score(X, y, sample_weight)
+        return self._dask_score(X, y, sample_weight)
+
+    def _dask_method(self, method, X, **kwargs):
+        return getattr(self, method)(X, **kwargs)
+
+
+class KNeighborsClassifier(_DaskSupervisedNeighbors, _KNeighborsClassifier):
     """k-nearest-neighbours vote over a distributed index (exact brute force).
 
     Parameters and attributes are those of :class:`gpulearn.neighbors.KNeighborsClassifier`.
@@ -327,16 +340,8 @@ class KNeighborsClassifier(_DaskNeighborsMixin, _KNeighborsClassifier):
         tail = (len(classes),) if self.outputs_2d_ else ()
         return self._as_dask(labels, queries, tail, classes[0].dtype)
 
-    def score(self, X, y, sample_weight=None):
-        if not hasattr(X, "dask"):
-            return super().score(X, y, sample_weight)
-        return self._dask_score(X, y, sample_weight)
 
-    def _dask_method(self, method, X, **kwargs):
-        return getattr(self, method)(X, **kwargs)
-
-
-class KNeighborsRegressor(_DaskNeighborsMixin, _KNeighborsRegressor):
+class KNeighborsRegressor(_DaskSupervisedNeighbors, _KNeighborsRegressor):
     """k-nearest-neighbours regression over a distributed index (exact brute force).
 
     Parameters and attributes are those of :class:`gpulearn.neighbors.KNeighborsRegressor`.
@@ -368,11 +373,3 @@ class KNeighborsRegressor(_DaskNeighborsMixin, _KNeighborsRegressor):
             X, None, reduce=(_average_block, self._template(), self._one_output))
         probe = queries.client.submit(_shape_and_dtype, out[0]).result()
         return self._as_dask(out, queries, probe[0], probe[1])
-
-    def score(self, X, y, sample_weight=None):
-        if not hasattr(X, "dask"):
-            return super().score(X, y, sample_weight)
-        return self._dask_score(X, y, sample_weight)
-
-    def _dask_method(self, method, X, **kwargs):
-        return getattr(self, method)(X, **kwargs)
