@@ -12,7 +12,7 @@
 namespace gpulearn::ensemble::forest_fit {
 
 template <typename T>
-void append_tree(const FitInputs<T>& in, const fr::GrownTree& g, RandomForest& f,
+void append_tree(const Assembly<T>& in, const fr::GrownTree& g, RandomForest& f,
                  std::vector<double>& importances_sum, int64_t& trees_with_splits) {
   const fr::GrowSpec& s = in.spec;
   const int64_t ch = s.n_channels;
@@ -94,8 +94,8 @@ void append_tree(const FitInputs<T>& in, const fr::GrownTree& g, RandomForest& f
     }
     if (keep[it.node]) {
       const int32_t j = gn.feature;
-      const double a = in.binned.bin_max[int64_t{j} * fr::kMaxBins + gn.bin_lo];
-      const double b = in.binned.bin_min[int64_t{j} * fr::kMaxBins + gn.bin_hi];
+      const double a = in.bin_max[int64_t{j} * fr::kMaxBins + gn.bin_lo];
+      const double b = in.bin_min[int64_t{j} * fr::kMaxBins + gn.bin_hi];
       // Midway between the node's neighbouring values, as scikit-learn; never at b itself.
       double threshold = a / 2 + b / 2;
       if (threshold == b || std::isinf(threshold)) threshold = a;
@@ -127,9 +127,9 @@ void append_tree(const FitInputs<T>& in, const fr::GrownTree& g, RandomForest& f
   }
 }
 
-template void append_tree<float>(const FitInputs<float>&, const fr::GrownTree&, RandomForest&,
+template void append_tree<float>(const Assembly<float>&, const fr::GrownTree&, RandomForest&,
                                  std::vector<double>&, int64_t&);
-template void append_tree<double>(const FitInputs<double>&, const fr::GrownTree&, RandomForest&,
+template void append_tree<double>(const Assembly<double>&, const fr::GrownTree&, RandomForest&,
                                   std::vector<double>&, int64_t&);
 
 }  // namespace gpulearn::ensemble::forest_fit

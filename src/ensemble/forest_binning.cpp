@@ -1,5 +1,5 @@
-// Quantile binning of the training set: bin edges from a row sample (scikit-learn's rule),
-// then the backend's forest_bin pass over X.
+// Quantile binning of the training set: which rows the bin edges come from, their values, and
+// the edges (scikit-learn's rule); the data's bin pass (LocalForestData::bin) codes X on them.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -10,37 +10,10 @@
 #include "primitives.hpp"
 
 namespace gpulearn::ensemble::forest_fit {
-namespace {
 
 // Bin edges come from at most this many rows (scikit-learn's histogram gradient boosting uses
 // the same subsample size).
 constexpr int64_t kBinSampleRows = 200000;
-
-// Rows idx (ascending) of X as doubles (idx.size() x d), from host or device memory.
-template <typename T>
-std::vector<double> sample_rows(Backend& be, MatrixView<const T> X,
-                                const std::vector<int64_t>& idx) {
-  const int64_t d = X.cols, m = static_cast<int64_t>(idx.size());
-  std::vector<double> out(checked_mul(m, d));
-  if (X.space == MemorySpace::kHost) {
-    for (int64_t k = 0; k < m; ++k) std::copy_n(X.row(idx[k]), d, &out[k * d]);
-    return out;
-  }
-  // Device rows: blocks of consecutive rows, one transfer each.
-  const int64_t block = std::max<int64_t>(1, (int64_t{64} << 20) / (X.ld * int64_t(sizeof(T))));
-  std::vector<T> buf;
-  int64_t k = 0;
-  for (int64_t r0 = 0; r0 < X.rows && k < m; r0 += block) {
-    const int64_t r1 = std::min(X.rows, r0 + block);
-    if (idx[k] >= r1) continue;
-    const int64_t count = (r1 - r0 - 1) * X.ld + d;
-    buf.resize(count);
-    be.copy(buf.data(), MemorySpace::kHost, X.data + r0 * X.ld, X.space,
-            count * int64_t(sizeof(T)));
-    for (; k < m && idx[k] < r1; ++k) std::copy_n(&buf[(idx[k] - r0) * X.ld], d, &out[k * d]);
-  }
-  return out;
-}
 
 // Per feature, at most n_bins - 1 ascending edges: midpoints between consecutive distinct
 // values when there are at most n_bins of them, else the distinct midpoint-quantiles at
@@ -81,26 +54,40 @@ BinEdges quantile_edges(const std::vector<double>& sample, int64_t m, int64_t d,
   return b;
 }
 
-}  // namespace
-
-template <typename T>
-Binned<T> bin_features(Backend& be, MatrixView<const T> X, int n_bins, int n_threads) {
-  const int64_t n = X.rows, d = X.cols;
+std::vector<int64_t> bin_sample_index(int64_t n) {
   std::vector<int64_t> idx;
   const int64_t m = std::min(n, kBinSampleRows);
   for (int64_t k = 0; k < m; ++k) idx.push_back(m == n ? k : k * n / m);
-  Binned<T> b;
-  b.edges = quantile_edges(sample_rows(be, X, idx), m, d, n_bins, n_threads);
-  b.codes = Scratch<uint8_t>(be, checked_mul(n, d));
-  b.bin_min.assign(d * fr::kMaxBins, std::numeric_limits<T>::infinity());
-  b.bin_max.assign(d * fr::kMaxBins, -std::numeric_limits<T>::infinity());
-  be.primitives<detail::EnsemblePrimitives<T>>().forest_bin(X, b.edges.edges.data(),
-                                                            b.edges.offsets.data(), b.codes.data,
-                                                            b.bin_min.data(), b.bin_max.data());
-  return b;
+  return idx;
 }
 
-template Binned<float> bin_features<float>(Backend&, MatrixView<const float>, int, int);
-template Binned<double> bin_features<double>(Backend&, MatrixView<const double>, int, int);
+// Rows idx (ascending) of X as doubles (idx.size() x d), from host or device memory.
+template <typename T>
+void sample_rows(Backend& be, MatrixView<const T> X, const int64_t* idx, int64_t m, double* out) {
+  const int64_t d = X.cols;
+  if (X.space == MemorySpace::kHost) {
+    for (int64_t k = 0; k < m; ++k) std::copy_n(X.row(idx[k]), d, &out[k * d]);
+    return;
+  }
+  // Device rows: blocks of consecutive rows, one transfer each.
+  const int64_t block = std::max<int64_t>(1, (int64_t{64} << 20) / (X.ld * int64_t(sizeof(T))));
+  std::vector<T> buf;
+  int64_t k = 0;
+  for (int64_t r0 = 0; r0 < X.rows && k < m; r0 += block) {
+    const int64_t r1 = std::min(X.rows, r0 + block);
+    if (idx[k] >= r1) continue;
+    const int64_t count = (r1 - r0 - 1) * X.ld + d;
+    buf.resize(count);
+    be.copy(buf.data(), MemorySpace::kHost, X.data + r0 * X.ld, X.space,
+            count * int64_t(sizeof(T)));
+    for (; k < m && idx[k] < r1; ++k) std::copy_n(&buf[(idx[k] - r0) * X.ld], d, &out[k * d]);
+  }
+}
+
+template void sample_rows<float>(Backend&, MatrixView<const float>, const int64_t*, int64_t,
+                                 double*);
+template void sample_rows<double>(Backend&, MatrixView<const double>, const int64_t*, int64_t,
+                                  double*);
+
 
 }  // namespace gpulearn::ensemble::forest_fit

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../core/host_device.hpp"
+#include "gpulearn/ensemble/forest_data.hpp"
 
 namespace gpulearn::detail::forest {
 
@@ -28,24 +29,12 @@ constexpr int kMaxBins = 256;
 // scikit-learn's EPSILON in its tree builders (the double machine epsilon).
 constexpr double kEpsilon = 2.220446049250313e-16;
 
-enum class Crit : int32_t { kGini = 0, kEntropy = 1, kSquaredError = 2, kFriedmanMse = 3 };
-
-/// Everything a backend needs to grow trees, in plain values (copied to the device as is).
-struct GrowSpec {
-  Crit criterion = Crit::kGini;
-  int32_t n_classes = 0;   // classifier: C >= 1; regressor: 0
-  int32_t n_outputs = 1;   // regressor: k; classifier: 1
-  int32_t n_channels = 0;  // C + 1, or 2 k + 2
-  int32_t n_features = 0;
-  int32_t max_features = 0;  // features visited per node, 1..n_features
-  int64_t max_depth = -1;    // negative: unlimited (the root has depth 0)
-  int64_t min_samples_split = 2;
-  int64_t min_samples_leaf = 1;
-  int64_t min_weight_leaf = 0;  // in weight quanta
-  double min_impurity_decrease = 0;
-  // The real value of one quantum of weight, of w y and of w y^2 (powers of two).
-  double w_unit = 1, y_unit = 1, y2_unit = 1;
-};
+// The spec and the grown trees are public (include/gpulearn/ensemble/forest_data.hpp): a fit
+// over data split across processes passes them between the driver and the data's parts.
+using Crit = ensemble::Criterion;
+using ensemble::GrowSpec;
+using ensemble::GrownNode;
+using ensemble::GrownTree;
 
 GPULEARN_HOST_DEVICE inline int count_channel(const GrowSpec& s) { return s.n_channels - 1; }
 
@@ -296,22 +285,6 @@ GPULEARN_HOST_DEVICE inline bool split_accepted(const GrowSpec& s, double improv
 }
 
 // ---- what a backend returns ----
-
-/// One node of a grown tree.
-struct GrownNode {
-  int32_t left = -1, right = -1;  // indices in the tree's node list; -1 at a leaf
-  int32_t feature = -1;           // split feature; -1 at a leaf
-  int32_t bin_lo = -1, bin_hi = -1;
-  int32_t depth = 0;
-  double improvement = 0;  // split_improvement of the split
-};
-
-/// A grown tree: nodes[0] is the root; children may be listed in any order. stats holds each
-/// node's n_channels sums (node-major).
-struct GrownTree {
-  std::vector<GrownNode> nodes;
-  std::vector<int64_t> stats;
-};
 
 /// The training set a backend grows trees on.
 struct TrainingSet {

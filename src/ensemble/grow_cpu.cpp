@@ -47,9 +47,11 @@ struct Task {
 
 class TreeGrower {
  public:
+  // root_weight: the weight (quanta) of the whole tree's root when this grower's root is one of
+  // its nodes (split_improvement is relative to it); 0 when its root is the tree's.
   TreeGrower(const TrainingSet& data, const GrowSpec& s, const int32_t* counts, const double* mult,
-             uint64_t key)
-      : data_(data), s_(s), ch_(s.n_channels), key_(key) {
+             uint64_t key, int64_t root_weight)
+      : data_(data), s_(s), ch_(s.n_channels), key_(key), given_root_weight_(root_weight) {
     for (int64_t i = 0; i < data.n; ++i) {
       if (counts[i] == 0) continue;
       const double m = mult == nullptr || s.n_classes == 0 ? 1.0 : mult[data.labels[i]];
@@ -67,7 +69,8 @@ class TreeGrower {
     std::vector<int64_t> root_stats(ch_, 0);
     for (const Slot& sl : slots_) add_row(root_stats.data(), sl);
     set_stats(root, root_stats.data());
-    root_weight_ = forest::weight_of(s_, root_stats.data());
+    root_weight_ = given_root_weight_ > 0 ? given_root_weight_
+                                          : forest::weight_of(s_, root_stats.data());
     std::vector<Task> stack;
     Task first{root, 0, static_cast<int64_t>(slots_.size()), 0, key_, nullptr};
     if (all_features_ && !small(first)) {
@@ -281,6 +284,7 @@ class TreeGrower {
   const GrowSpec& s_;
   const int ch_;
   const uint64_t key_;
+  const int64_t given_root_weight_;
   bool all_features_ = false;
   std::vector<Slot> slots_, tmp_;
   GrownTree* tree_ = nullptr;
@@ -295,11 +299,13 @@ class TreeGrower {
 
 void grow_trees_cpu(int n_threads, const forest::TrainingSet& data, const forest::GrowSpec& spec,
                     int64_t n_trees, const int32_t* counts, const double* class_mult,
-                    const uint64_t* keys, std::vector<forest::GrownTree>& trees) {
+                    const uint64_t* keys, std::vector<forest::GrownTree>& trees,
+                    const int64_t* root_weights) {
   trees.assign(n_trees, GrownTree{});
   parallel_for(n_trees, n_threads, [&](int64_t t) {
     const double* mult = class_mult == nullptr ? nullptr : class_mult + t * spec.n_classes;
-    TreeGrower grower(data, spec, counts + t * data.n, mult, keys[t]);
+    TreeGrower grower(data, spec, counts + t * data.n, mult, keys[t],
+                      root_weights == nullptr ? 0 : root_weights[t]);
     trees[t] = grower.grow();
   });
 }

@@ -1,8 +1,12 @@
-// The random-forest driver, written once for every backend: checks, binning
-// (forest_binning.cpp), the fixed-point statistics, bootstrap draws and class weights per tree,
-// then the backend grows the trees (grow_trees), forest_assembly.cpp turns them into
-// scikit-learn's node arrays, and this file sums importances and out-of-bag predictions.
+// The random-forest driver, written once for every backend and over its data's passes
+// (ForestData: one matrix, or blocks across processes): checks, binning (forest_binning.cpp),
+// the fixed-point statistics, bootstrap draws and class weights per tree, then growth: the data
+// grows whole trees (or subtrees) itself, and larger nodes of split data are split here level by
+// level from summed histograms; forest_assembly.cpp turns the trees into scikit-learn's node
+// arrays, and this file sums importances and out-of-bag predictions.
 #include "gpulearn/ensemble/random_forest.hpp"
+
+#include "gpulearn/ensemble/forest_data.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -173,73 +177,9 @@ namespace {
 
 namespace fr = detail::forest;
 using detail::Backend;
-using detail::Scratch;
 using forest_fit::append_tree;
-using forest_fit::bin_features;
-using forest_fit::Binned;
-using forest_fit::FitInputs;
-
-// Rows per traversal call of the out-of-bag pass (bounds its leaves buffer).
-constexpr int64_t kOobChunkRows = 1 << 16;
-
-// The power-of-two exponent s such that n_terms values of magnitude at most amax, times 2^s,
-// sum below 2^60 in int64.
-int quantum_exponent(double amax, int64_t n_terms) {
-  const double bound = amax * static_cast<double>(std::max<int64_t>(1, n_terms));
-  if (!(bound > 0)) return 0;
-  return 60 - (std::ilogb(bound) + 1);
-}
-
-int64_t quantise(double v, int s) { return std::llround(std::ldexp(v, s)); }
-
-// One tree's sample: each row's bootstrap multiplicity (all ones without bootstrap); the
-// out-of-bag rows are those drawn 0 times.
-struct TreeSample {
-  std::vector<int32_t> drawn;  // n
-};
-
-TreeSample draw_sample(uint64_t key, int64_t n, int64_t n_draws, bool bootstrap) {
-  TreeSample s;
-  if (!bootstrap) {
-    s.drawn.assign(n, 1);
-    return s;
-  }
-  s.drawn.assign(n, 0);
-  const uint64_t stream = fr::hash2(key, 0xB0075742ULL);
-  for (int64_t j = 0; j < n_draws; ++j) {
-    ++s.drawn[fr::bounded(fr::hash2(stream, static_cast<uint64_t>(j)), n)];
-  }
-  return s;
-}
-
-// Out-of-bag means: each row's values averaged over the trees that did not draw it.
-template <typename T>
-void out_of_bag(const FitInputs<T>& in, MatrixView<const T> X,
-                const std::vector<std::vector<char>>& in_bag, RandomForest& f) {
-  const int64_t n = in.n, width = f.value_width, n_trees = f.n_trees();
-  f.oob_value.assign(n * width, 0.0);
-  f.oob_count.assign(n, 0);
-  const PreparedForest<T> prepared(f.view());
-  std::vector<int64_t> leaves;
-  for (int64_t r0 = 0; r0 < n; r0 += kOobChunkRows) {
-    const int64_t rows = std::min(kOobChunkRows, n - r0);
-    leaves.resize(rows * n_trees);
-    in.be.template primitives<detail::EnsemblePrimitives<T>>().forest_traverse(
-        X.block_rows(r0, rows), prepared.impl().layout, nullptr, leaves.data());
-    for (int64_t i = 0; i < rows; ++i) {
-      double* out = &f.oob_value[(r0 + i) * width];
-      for (int64_t t = 0; t < n_trees; ++t) {
-        if (in_bag[t][r0 + i]) continue;
-        const double* v = &f.value[(f.tree_offsets[t] + leaves[i * n_trees + t]) * width];
-        for (int64_t c = 0; c < width; ++c) out[c] += v[c];
-        ++f.oob_count[r0 + i];
-      }
-      if (f.oob_count[r0 + i] > 0) {
-        for (int64_t c = 0; c < width; ++c) out[c] /= static_cast<double>(f.oob_count[r0 + i]);
-      }
-    }
-  }
-}
+using forest_fit::Assembly;
+using forest_fit::quantum_exponent;
 
 void check_params(const RandomForestParams& p) {
   GPULEARN_EXPECTS(p.n_estimators >= 1, "n_estimators must be at least 1, got ", p.n_estimators);
@@ -263,12 +203,194 @@ void check_params(const RandomForestParams& p) {
   GPULEARN_EXPECTS(p.max_samples != 0, "max_samples must be at least 1");
 }
 
+// A node the driver searches: node `node` of batch tree `tree`.
+struct OpenNode {
+  int32_t tree, node, depth;
+  uint64_t key;
+};
+
+// The search of one node over its features' histograms, in permutation order (the CPU grower's
+// TreeGrower::split, position by position).
+struct NodeSearch {
+  fr::Candidate best;
+  int32_t best_pos = -1, best_feature = -1;
+  std::vector<int64_t> best_left;
+  bool any_varying = false;
+  int32_t next_pos = 0;  // the next permutation position to visit
+};
+
+// Grows the batch's trees [0, take) over `data`: nodes of at most data.subtree_rows() rows are
+// grown whole by the data; larger ones are split here, level by level, from the histograms of
+// their visited features, by the rules of forest_rules.hpp that every grower follows.
 template <typename T>
-RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> X,
-                 const int32_t* labels, int64_t n_classes, MatrixView<const double> Y,
-                 VectorView<const T> sample_weight) {
-  Backend& be = ctx.backend();
-  const int64_t n = X.rows, d = X.cols;
+void grow_batch(ForestData<T>& data, const fr::GrowSpec& s, const double* mult,
+                const uint64_t* keys, int64_t take, const std::vector<int64_t>& roots,
+                const std::vector<int32_t>& n_bins, std::vector<fr::GrownTree>& grown) {
+  const int ch = s.n_channels;
+  const int64_t limit = data.subtree_rows();
+  if (roots.empty()) {  // the data grows whole trees
+    std::vector<SubtreeRequest> req(take);
+    for (int64_t b = 0; b < take; ++b) {
+      req[b].tree = static_cast<int32_t>(b);
+      req[b].key = keys[b];
+    }
+    data.grow_subtrees(s, mult, req.data(), take, grown);
+    GPULEARN_EXPECTS(static_cast<int64_t>(grown.size()) == take, "the data grew ", grown.size(),
+                     " trees for ", take);
+    return;
+  }
+  grown.assign(take, fr::GrownTree{});
+  std::vector<int64_t> root_weight(take);
+  std::vector<OpenNode> open;
+  for (int64_t b = 0; b < take; ++b) {
+    grown[b].nodes.emplace_back();
+    grown[b].stats.assign(&roots[b * ch], &roots[(b + 1) * ch]);
+    root_weight[b] = fr::weight_of(s, grown[b].stats.data());
+    open.push_back({static_cast<int32_t>(b), 0, 0, keys[b]});
+  }
+  auto stats = [&](const OpenNode& o) { return &grown[o.tree].stats[int64_t{o.node} * ch]; };
+  std::vector<int64_t> scratch(2 * ch), left(ch);
+  while (!open.empty()) {
+    // Leaves by the statistics alone; small nodes grown whole by the data; the rest searched.
+    std::vector<SubtreeRequest> small;
+    std::vector<OpenNode> large;
+    for (const OpenNode& o : open) {
+      const int64_t* st = stats(o);
+      if (fr::leaf_before_search(s, o.depth, st)) continue;
+      if (st[ch - 1] <= limit) {
+        small.push_back({o.tree, o.node, o.depth, root_weight[o.tree], o.key});
+      } else {
+        large.push_back(o);
+      }
+    }
+    if (!small.empty()) {
+      std::vector<fr::GrownTree> sub;
+      data.grow_subtrees(s, mult, small.data(), static_cast<int64_t>(small.size()), sub);
+      GPULEARN_EXPECTS(sub.size() == small.size(), "the data grew ", sub.size(), " subtrees for ",
+                       small.size());
+      for (size_t k = 0; k < small.size(); ++k) {
+        // The subtree's root is the node itself; its other nodes are appended, renumbered.
+        fr::GrownTree& tree = grown[small[k].tree];
+        const fr::GrownTree& g = sub[k];
+        GPULEARN_EXPECTS(!g.nodes.empty() && g.stats.size() == g.nodes.size() * ch,
+                         "a grown subtree is malformed");
+        const int32_t base = static_cast<int32_t>(tree.nodes.size()) - 1;
+        auto renumber = [&](int32_t i) { return i <= 0 ? i : i + base; };
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+          fr::GrownNode nd = g.nodes[i];
+          nd.left = renumber(nd.left);
+          nd.right = renumber(nd.right);
+          nd.depth += small[k].depth;
+          if (i == 0) {
+            tree.nodes[small[k].node] = nd;
+          } else {
+            tree.nodes.push_back(nd);
+            tree.stats.insert(tree.stats.end(), &g.stats[i * ch], &g.stats[(i + 1) * ch]);
+          }
+        }
+      }
+    }
+    if (large.empty()) break;
+
+    // The visited features' histograms: the first max_features positions of each node's
+    // permutation, then, while every feature visited is constant in the node, more.
+    std::vector<NodeSearch> search(large.size());
+    std::vector<size_t> active(large.size());
+    for (size_t k = 0; k < large.size(); ++k) active[k] = k;
+    bool first = true;
+    while (!active.empty()) {
+      std::vector<HistogramRequest> req;
+      std::vector<std::pair<int32_t, int32_t>> span(active.size());  // positions [a, b)
+      for (size_t a = 0; a < active.size(); ++a) {
+        NodeSearch& ns = search[active[a]];
+        const OpenNode& o = large[active[a]];
+        const int32_t lo = ns.next_pos;
+        const int32_t hi =
+            first ? s.max_features
+                  : std::min<int32_t>(s.n_features, lo + std::max<int32_t>(s.max_features, 8));
+        span[a] = {lo, hi};
+        for (int32_t j = lo; j < hi; ++j) {
+          req.push_back({o.tree, o.node, fr::permuted_feature(o.key, j, s.n_features)});
+        }
+      }
+      int64_t total = 0;
+      for (const HistogramRequest& r : req) total += int64_t{n_bins[r.feature]} * ch;
+      std::vector<int64_t> hist(total);
+      data.histograms(s, mult, req.data(), static_cast<int64_t>(req.size()), hist.data());
+      int64_t at = 0;
+      size_t r = 0;
+      std::vector<size_t> again;
+      for (size_t a = 0; a < active.size(); ++a) {
+        NodeSearch& ns = search[active[a]];
+        const int64_t* total_st = stats(large[active[a]]);
+        for (int32_t j = span[a].first; j < span[a].second; ++j, ++r) {
+          const int32_t f = req[r].feature;
+          const int64_t* h = &hist[at];
+          at += int64_t{n_bins[f]} * ch;
+          // Past the first max_features positions, a node stops at its first varying feature.
+          if (!first && ns.any_varying) continue;
+          int occupied = 0;
+          const fr::Candidate c =
+              fr::scan_feature(s, h, n_bins[f], total_st, left.data(), scratch.data(), &occupied);
+          if (occupied >= 2) ns.any_varying = true;
+          if (fr::better(c, j, ns.best, ns.best_pos)) {
+            ns.best = c;
+            ns.best_pos = j;
+            ns.best_feature = f;
+            ns.best_left = left;
+          }
+        }
+        ns.next_pos = span[a].second;
+        if (!ns.any_varying && ns.next_pos < s.n_features) again.push_back(active[a]);
+      }
+      active = std::move(again);
+      first = false;
+    }
+
+    // Splits: the best candidate when its improvement is accepted.
+    std::vector<NodeSplit> splits;
+    std::vector<OpenNode> next;
+    std::vector<int64_t> right(ch);
+    for (size_t k = 0; k < large.size(); ++k) {
+      const NodeSearch& ns = search[k];
+      const OpenNode& o = large[k];
+      if (ns.best.bin_lo < 0) continue;
+      fr::GrownTree& tree = grown[o.tree];
+      const std::vector<int64_t> total_st(stats(o), stats(o) + ch);
+      for (int c = 0; c < ch; ++c) right[c] = total_st[c] - ns.best_left[c];
+      const double improvement = fr::split_improvement(s, total_st.data(), ns.best_left.data(),
+                                                       right.data(), root_weight[o.tree]);
+      if (!fr::split_accepted(s, improvement)) continue;
+      const int32_t l = static_cast<int32_t>(tree.nodes.size()), rr = l + 1;
+      for (int32_t child : {l, rr}) {
+        tree.nodes.emplace_back();
+        tree.nodes.back().depth = o.depth + 1;
+        (void)child;
+      }
+      tree.stats.insert(tree.stats.end(), ns.best_left.begin(), ns.best_left.end());
+      tree.stats.insert(tree.stats.end(), right.begin(), right.end());
+      fr::GrownNode& nd = tree.nodes[o.node];
+      nd.left = l;
+      nd.right = rr;
+      nd.feature = ns.best_feature;
+      nd.bin_lo = ns.best.bin_lo;
+      nd.bin_hi = ns.best.bin_hi;
+      nd.improvement = improvement;
+      splits.push_back({o.tree, o.node, ns.best_feature, ns.best.bin_lo, l, rr});
+      next.push_back({o.tree, l, o.depth + 1, fr::child_key(o.key, false)});
+      next.push_back({o.tree, rr, o.depth + 1, fr::child_key(o.key, true)});
+    }
+    if (!splits.empty()) data.split(splits.data(), static_cast<int64_t>(splits.size()));
+    open = std::move(next);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+RandomForest random_forest_fit(const RandomForestParams& p, ForestData<T>& data,
+                               int64_t n_classes, int64_t n_outputs, int n_threads) {
+  const int64_t n = data.n_rows(), d = data.n_features();
   GPULEARN_EXPECTS(n >= 1, "Found array with 0 sample(s) (shape=(", n, ", ", d,
                    ")) while a minimum of 1 is required.");
   GPULEARN_EXPECTS(d >= 1, "Found array with 0 feature(s) (shape=(", n, ", ", d,
@@ -277,29 +399,25 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
   GPULEARN_EXPECTS(n <= (int64_t{1} << 30), "at most 2^30 samples are supported, got ", n);
   // Feature ids are int32 in the trees.
   GPULEARN_EXPECTS(d <= INT32_MAX, "at most 2^31 - 1 features are supported, got ", d);
-  detail::require_readable(be, X.space, "X");
-  GPULEARN_EXPECTS(sample_weight.empty() || sample_weight.size == n, "sample_weight has ",
-                   sample_weight.size, " entries but X has ", n, " samples");
   check_params(p);
   const int64_t max_features = p.max_features.resolve(d);
-  detail::checked_max_abs(be, X, "X");
-  const bool classifier = labels != nullptr;
-
-  FitInputs<T> in{p, be, ctx.n_threads(), n, d, {}, {}, {}, {}, {}, {}, {}, {}, 0};
-  // Weights: host doubles, checked.
-  in.w.assign(n, 1.0);
-  if (!sample_weight.empty()) {
-    detail::checked_weights(be, sample_weight);
-    const std::vector<T> w = detail::to_host(be, sample_weight);
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += (in.w[i] = w[i]);
-    GPULEARN_EXPECTS(sum > 0, "Sample weights must contain at least one non-zero number.");
+  const bool classifier = n_classes > 0;
+  if (classifier) {
+    GPULEARN_EXPECTS(p.criterion == Criterion::kGini || p.criterion == Criterion::kEntropy,
+                     "a classifier's criterion must be gini or entropy");
+  } else {
+    GPULEARN_EXPECTS(n_outputs >= 1, "a regressor needs at least one output, got ", n_outputs);
+    GPULEARN_EXPECTS(
+        p.criterion == Criterion::kSquaredError || p.criterion == Criterion::kFriedmanMse,
+        "a regressor's criterion must be squared_error or friedman_mse");
   }
-  double w_max = 0;
-  for (double v : in.w) w_max = std::max(w_max, v);
-  in.n_draws = p.bootstrap ? (p.max_samples < 0 ? n : p.max_samples) : n;
+  const ForestDataRange range = data.check();
+  GPULEARN_EXPECTS(range.weight_sum > 0,
+                   "Sample weights must contain at least one non-zero number.");
+  const int64_t n_draws = p.bootstrap ? (p.max_samples < 0 ? n : p.max_samples) : n;
 
-  fr::GrowSpec& s = in.spec;
+  fr::GrowSpec s;
+  s.criterion = p.criterion;
   s.n_features = static_cast<int32_t>(d);
   s.max_features = static_cast<int32_t>(max_features);
   s.max_depth = p.max_depth;
@@ -310,105 +428,58 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
   s.min_samples_leaf = p.min_samples_leaf;
   s.min_samples_split = std::max<int64_t>(p.min_samples_split, 2 * p.min_samples_leaf);
   s.min_impurity_decrease = p.min_impurity_decrease;
-  const int w_exp = quantum_exponent(w_max, in.n_draws);
-  s.w_unit = std::ldexp(1.0, -w_exp);
-  in.qw.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    in.qw[i] = quantise(in.w[i], w_exp);
-    if (in.w[i] > 0 && in.qw[i] == 0) in.qw[i] = 1;
-  }
-
-  std::vector<int64_t> row_q;
+  s.w_unit = std::ldexp(1.0, -quantum_exponent(range.max_weight, n_draws));
+  std::vector<double> y_mean;
   if (classifier) {
-    GPULEARN_EXPECTS(n_classes >= 1, "n_classes must be at least 1, got ", n_classes);
-    GPULEARN_EXPECTS(p.criterion == Criterion::kGini || p.criterion == Criterion::kEntropy,
-                     "a classifier's criterion must be gini or entropy");
-    s.criterion = p.criterion == Criterion::kGini ? fr::Crit::kGini : fr::Crit::kEntropy;
     s.n_classes = static_cast<int32_t>(n_classes);
     s.n_outputs = 1;
     s.n_channels = s.n_classes + 1;
-    in.labels.assign(labels, labels + n);
-    for (int64_t i = 0; i < n; ++i) {
-      GPULEARN_EXPECTS(labels[i] >= 0 && labels[i] < n_classes, "label ", labels[i], " of row ", i,
-                       " is outside [0, ", n_classes, ")");
-    }
-    row_q = in.qw;
   } else {
-    GPULEARN_EXPECTS(Y.rows == n && Y.cols >= 1, "y has ", Y.rows, " rows for ", n,
-                     " samples (and needs at least one output)");
-    GPULEARN_EXPECTS(Y.space == MemorySpace::kHost, "Y must be in host memory");
-    GPULEARN_EXPECTS(
-        p.criterion == Criterion::kSquaredError || p.criterion == Criterion::kFriedmanMse,
-        "a regressor's criterion must be squared_error or friedman_mse");
-    s.criterion =
-        p.criterion == Criterion::kSquaredError ? fr::Crit::kSquaredError : fr::Crit::kFriedmanMse;
-    const int64_t k = Y.cols;
+    const int64_t k = n_outputs;
     s.n_classes = 0;
     s.n_outputs = static_cast<int32_t>(k);
     s.n_channels = static_cast<int32_t>(2 * k + 2);
-    double w_sum = 0;
-    in.y_mean.assign(k, 0.0);
-    for (int64_t i = 0; i < n; ++i) {
-      w_sum += in.w[i];
-      for (int64_t j = 0; j < k; ++j) {
-        const double y = Y.row(i)[j];
-        GPULEARN_EXPECTS(std::isfinite(y), "Input y contains NaN or infinity.");
-        in.y_mean[j] += in.w[i] * y;
-      }
+    // The weighted mean the targets are centred on, from exact fixed-point sums: the same
+    // however the rows are split.
+    double r[2];
+    y_mean.assign(k, 0.0);
+    data.target_ranges(y_mean.data(), r);
+    const int w_exp = quantum_exponent(range.max_weight, n), y_exp = quantum_exponent(r[0], n);
+    std::vector<int64_t> sums(1 + k);
+    data.target_sums(w_exp, y_exp, sums.data());
+    const double w_sum = std::ldexp(static_cast<double>(sums[0]), -w_exp);
+    for (int64_t j = 0; j < k; ++j) {
+      y_mean[j] = w_sum > 0 ? std::ldexp(static_cast<double>(sums[1 + j]), -y_exp) / w_sum : 0;
     }
-    for (double& m : in.y_mean) m /= w_sum;
-    double wy_max = 0, wy2_max = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      for (int64_t j = 0; j < k; ++j) {
-        const double yc = Y.row(i)[j] - in.y_mean[j];
-        wy_max = std::max(wy_max, std::abs(in.w[i] * yc));
-        wy2_max = std::max(wy2_max, in.w[i] * yc * yc);
-      }
-    }
-    const int y_exp = quantum_exponent(wy_max, in.n_draws);
-    const int y2_exp = quantum_exponent(wy2_max, in.n_draws);
-    s.y_unit = std::ldexp(1.0, -y_exp);
-    s.y2_unit = std::ldexp(1.0, -y2_exp);
-    const int rw = fr::row_width(s);
-    row_q.resize(checked_mul(n, rw));
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t* q = &row_q[i * rw];
-      q[0] = in.qw[i];
-      for (int64_t j = 0; j < k; ++j) {
-        const double yc = Y.row(i)[j] - in.y_mean[j];
-        q[1 + j] = quantise(in.w[i] * yc, y_exp);
-        q[1 + k + j] = quantise(in.w[i] * yc * yc, y2_exp);
-      }
-    }
+    data.target_ranges(y_mean.data(), r);
+    s.y_unit = std::ldexp(1.0, -quantum_exponent(r[0], n_draws));
+    s.y2_unit = std::ldexp(1.0, -quantum_exponent(r[1], n_draws));
   }
 
-  in.binned = bin_features(be, X, p.n_bins, in.n_threads);
-  const MemorySpace native = be.native_space();
-  in.row_q = Scratch<int64_t>(be, static_cast<int64_t>(row_q.size()));
-  be.copy(in.row_q.data, native, row_q.data(), MemorySpace::kHost,
-          static_cast<int64_t>(row_q.size() * sizeof(int64_t)));
-  if (classifier) {
-    in.labels_native = Scratch<int32_t>(be, n);
-    be.copy(in.labels_native.data, native, labels, MemorySpace::kHost,
-            n * int64_t(sizeof(int32_t)));
-  }
-  fr::TrainingSet data;
-  data.codes = in.binned.codes.data;
-  data.n = n;
-  data.d = d;
-  data.n_bins = in.binned.edges.n_bins.data();
-  data.labels = classifier ? in.labels_native.data : nullptr;
-  data.row_q = in.row_q.data;
+  // Bins: edges from a sample of rows, then every row coded; each bin's extreme values kept
+  // for the thresholds.
+  const std::vector<int64_t> idx = forest_fit::bin_sample_index(n);
+  const int64_t m = static_cast<int64_t>(idx.size());
+  std::vector<double> sample(checked_mul(m, d));
+  data.sample_rows(idx.data(), m, sample.data());
+  const forest_fit::BinEdges edges = forest_fit::quantile_edges(sample, m, d, p.n_bins, n_threads);
+  sample = {};
+  std::vector<T> bin_min(d * fr::kMaxBins, std::numeric_limits<T>::infinity());
+  std::vector<T> bin_max(d * fr::kMaxBins, -std::numeric_limits<T>::infinity());
+  data.bin(edges.edges.data(), edges.offsets.data(), bin_min.data(), bin_max.data());
+  data.quantise(s, classifier ? nullptr : y_mean.data());
 
   RandomForest f;
   f.n_features = d;
   f.max_features = max_features;
   f.n_classes = classifier ? n_classes : 0;
-  f.n_outputs = classifier ? 1 : Y.cols;
-  f.value_width = classifier ? n_classes : Y.cols;
+  f.n_outputs = classifier ? 1 : n_outputs;
+  f.value_width = classifier ? n_classes : n_outputs;
   std::vector<double> importances_sum(d, 0.0);
   int64_t trees_with_splits = 0;
-  std::vector<std::vector<char>> in_bag;  // kept for the out-of-bag pass
+  const Assembly<T> assembly{p, s, d, bin_min, bin_max, y_mean};
+  const int ch = s.n_channels;
+  const bool level_wise = data.subtree_rows() < n;
 
   // Trees in batches whose bootstrap counts take at most ~256 MiB; a batch shares one
   // min_weight_leaf (it depends on the tree's total weight when that varies between trees).
@@ -416,55 +487,48 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
       std::max<int64_t>(1, std::min<int64_t>(p.n_estimators, (int64_t{64} << 20) / n));
   for (int64_t t0 = 0; t0 < p.n_estimators;) {
     const int64_t want = std::min(batch_max, p.n_estimators - t0);
-    std::vector<TreeSample> samples(want);
     std::vector<uint64_t> keys(want);
     for (int64_t b = 0; b < want; ++b) keys[b] = fr::tree_key(p.seed, t0 + b);
-    detail::parallel_for(want, in.n_threads, [&](int64_t b) {
-      samples[b] = draw_sample(keys[b], n, in.n_draws, p.bootstrap);
-    });
-    std::vector<int32_t> counts(checked_mul(want, n));
+    const bool balanced = classifier && p.balanced_subsample;
     std::vector<double> mult;
-    std::vector<int64_t> min_weight(want, 0);
-    for (int64_t b = 0; b < want; ++b) {
-      const std::vector<int32_t>& drawn = samples[b].drawn;
-      int32_t* c = &counts[b * n];
-      for (int64_t i = 0; i < n; ++i) c[i] = in.w[i] > 0 ? drawn[i] : 0;
-      const double* m = nullptr;
-      if (classifier && p.balanced_subsample) {
-        // scikit-learn's compute_sample_weight("balanced", y, indices=draws).
-        std::vector<double> per_class(n_classes, 0.0);
-        for (int64_t i = 0; i < n; ++i) per_class[in.labels[i]] += drawn[i];
+    if (balanced) mult.assign(want * n_classes, 0.0);
+    data.draw(keys.data(), want, n_draws, p.bootstrap, balanced ? mult.data() : nullptr);
+    if (balanced) {
+      // scikit-learn's compute_sample_weight("balanced", y, indices=draws), from the per-class
+      // draw counts.
+      for (int64_t b = 0; b < want; ++b) {
+        double* per_class = &mult[b * n_classes];
         int64_t present = 0;
-        for (double v : per_class) present += v > 0;
-        const size_t at = mult.size();
-        for (double v : per_class) {
-          mult.push_back(v > 0 ? static_cast<double>(in.n_draws) / (present * v) : 0.0);
+        for (int64_t c = 0; c < n_classes; ++c) present += per_class[c] > 0;
+        for (int64_t c = 0; c < n_classes; ++c) {
+          const double v = per_class[c];
+          per_class[c] = v > 0 ? static_cast<double>(n_draws) / (present * v) : 0.0;
         }
-        m = &mult[at];
       }
+    }
+    const double* mult_ptr = mult.empty() ? nullptr : mult.data();
+    std::vector<int64_t> roots;
+    std::vector<int64_t> min_weight(want, 0);
+    if (level_wise || p.min_weight_fraction_leaf > 0) {
+      roots.resize(want * ch);
+      data.root_stats(s, mult_ptr, roots.data());
       if (p.min_weight_fraction_leaf > 0) {
-        int64_t root = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          root += fr::row_weight(c[i], in.qw[i], m == nullptr ? 1.0 : m[in.labels[i]]);
+        for (int64_t b = 0; b < want; ++b) {
+          const double root = static_cast<double>(fr::weight_of(s, &roots[b * ch]));
+          min_weight[b] = static_cast<int64_t>(std::ceil(p.min_weight_fraction_leaf * root));
         }
-        min_weight[b] =
-            static_cast<int64_t>(std::ceil(p.min_weight_fraction_leaf * static_cast<double>(root)));
       }
     }
     // The leading trees of the batch with the first tree's min_weight_leaf.
     int64_t take = 1;
     while (take < want && min_weight[take] == min_weight[0]) ++take;
     s.min_weight_leaf = min_weight[0];
+    if (!level_wise) roots.clear();
     std::vector<fr::GrownTree> grown;
-    be.primitives<detail::EnsemblePrimitives<T>>().grow_trees(
-        data, s, take, counts.data(), mult.empty() ? nullptr : mult.data(), keys.data(), grown);
-    for (int64_t b = 0; b < take; ++b) {
-      append_tree(in, grown[b], f, importances_sum, trees_with_splits);
-      if (p.oob) {
-        in_bag.emplace_back(n);
-        for (int64_t i = 0; i < n; ++i) in_bag.back()[i] = samples[b].drawn[i] > 0;
-      }
-    }
+    grow_batch(data, s, mult_ptr, keys.data(), take, roots, edges.n_bins, grown);
+    for (int64_t b = 0; b < take; ++b) append_tree(assembly, grown[b], f, importances_sum,
+                                                   trees_with_splits);
+    if (p.oob) data.keep_in_bag(take);
     t0 += take;
   }
 
@@ -477,9 +541,15 @@ RandomForest fit(Context& ctx, const RandomForestParams& p, MatrixView<const T> 
       f.feature_importances[j] = sum > 0 ? mean / sum : 0.0;
     }
   }
-  if (p.oob) out_of_bag(in, X, in_bag, f);
+  if (p.oob) {
+    f.oob_value.assign(checked_mul(n, f.value_width), 0.0);
+    f.oob_count.assign(n, 0);
+    data.out_of_bag(f.view(), f.oob_value.data(), f.oob_count.data());
+  }
   return f;
 }
+
+namespace {
 
 template <typename T>
 void check_predict(Backend& be, const PreparedForest<T>& forest, MatrixView<const T> X) {
@@ -497,14 +567,18 @@ RandomForest random_forest_classifier_fit(Context& ctx, const RandomForestParams
                                           MatrixView<const T> X, const int32_t* labels,
                                           int64_t n_classes, VectorView<const T> sample_weight) {
   GPULEARN_EXPECTS(labels != nullptr, "labels are required");
-  return fit<T>(ctx, params, X, labels, n_classes, MatrixView<const double>(), sample_weight);
+  GPULEARN_EXPECTS(n_classes >= 1, "n_classes must be at least 1, got ", n_classes);
+  LocalForestData<T> data(ctx, X, labels, n_classes, MatrixView<const double>(), sample_weight, 0,
+                          X.rows);
+  return random_forest_fit<T>(params, data, n_classes, 1, ctx.n_threads());
 }
 
 template <typename T>
 RandomForest random_forest_regressor_fit(Context& ctx, const RandomForestParams& params,
                                          MatrixView<const T> X, MatrixView<const double> Y,
                                          VectorView<const T> sample_weight) {
-  return fit<T>(ctx, params, X, nullptr, 0, Y, sample_weight);
+  LocalForestData<T> data(ctx, X, nullptr, 0, Y, sample_weight, 0, X.rows);
+  return random_forest_fit<T>(params, data, 0, Y.cols, ctx.n_threads());
 }
 
 template <typename T>
@@ -540,6 +614,8 @@ void random_forest_apply(Context& ctx, const ForestView& forest, MatrixView<cons
 }
 
 #define GPULEARN_INSTANTIATE(T)                                                              \
+  template RandomForest random_forest_fit<T>(const RandomForestParams&, ForestData<T>&, int64_t, \
+                                             int64_t, int);                                  \
   template RandomForest random_forest_classifier_fit<T>(Context&, const RandomForestParams&, \
                                                         MatrixView<const T>, const int32_t*, \
                                                         int64_t, VectorView<const T>);       \
