@@ -41,6 +41,19 @@ class NodeIndex {
   std::vector<int32_t> slot_;
 };
 
+// Per batch tree, where each listed node is in `items` (splits or subtree requests).
+template <typename Item>
+std::vector<NodeIndex> index_nodes(int64_t batch, const Item* items, int64_t count,
+                                   const char* what) {
+  std::vector<NodeIndex> index(batch);
+  for (int64_t k = 0; k < count; ++k) {
+    GPULEARN_EXPECTS(items[k].tree >= 0 && items[k].tree < batch, what, " ", k,
+                     " names a tree outside the batch");
+    index[items[k].tree].add(items[k].node, static_cast<int32_t>(k));
+  }
+  return index;
+}
+
 }  // namespace
 
 template <typename T>
@@ -410,13 +423,11 @@ void LocalForestData<T>::split(const NodeSplit* splits, int64_t count) {
   Impl& m = *impl_;
   m.touched = true;
   const uint8_t* codes = m.codes_on_host();
-  std::vector<NodeIndex> index(m.batch);
   for (int64_t s = 0; s < count; ++s) {
-    GPULEARN_EXPECTS(splits[s].tree >= 0 && splits[s].tree < m.batch && splits[s].feature >= 0 &&
-                         splits[s].feature < m.d,
-                     "split ", s, " is out of range");
-    index[splits[s].tree].add(splits[s].node, static_cast<int32_t>(s));
+    GPULEARN_EXPECTS(splits[s].feature >= 0 && splits[s].feature < m.d, "split ", s,
+                     " names a feature out of range");
   }
+  const std::vector<NodeIndex> index = index_nodes(m.batch, splits, count, "split");
   detail::parallel_for(m.batch, m.ctx.n_threads(), [&](int64_t b) {
     int32_t* node = &m.node[b * m.n];
     for (int64_t i = 0; i < m.n; ++i) {
@@ -433,12 +444,7 @@ NodeRows LocalForestData<T>::node_rows(const SubtreeRequest* requests, int64_t c
   Impl& m = *impl_;
   m.touched = true;
   const uint8_t* codes = m.codes_on_host();
-  std::vector<NodeIndex> index(m.batch);
-  for (int64_t r = 0; r < count; ++r) {
-    GPULEARN_EXPECTS(requests[r].tree >= 0 && requests[r].tree < m.batch, "subtree request ", r,
-                     " is out of range");
-    index[requests[r].tree].add(requests[r].node, static_cast<int32_t>(r));
-  }
+  const std::vector<NodeIndex> index = index_nodes(m.batch, requests, count, "subtree request");
   NodeRows out;
   out.n_features = m.d;
   out.row_width = m.rw;

@@ -31,6 +31,7 @@
 #include "core/backend.hpp"
 #include "ensemble/forest_rules.hpp"
 #include "ensemble/primitives.hpp"
+#include "forest_expect.hpp"
 #include "forest_shapes.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
@@ -636,19 +637,7 @@ TEST_F(ForestCuda, TraverseMatchesCpu) {
 namespace gpulearn::ensemble {
 namespace {
 
-void expect_same_forest(const RandomForest& a, const RandomForest& b) {
-  EXPECT_EQ(a.tree_offsets, b.tree_offsets);
-  EXPECT_EQ(a.children_left, b.children_left);
-  EXPECT_EQ(a.children_right, b.children_right);
-  EXPECT_EQ(a.feature, b.feature);
-  EXPECT_EQ(a.threshold, b.threshold);
-  EXPECT_EQ(a.value, b.value);
-  EXPECT_EQ(a.impurity, b.impurity);
-  EXPECT_EQ(a.n_node_samples, b.n_node_samples);
-  EXPECT_EQ(a.weighted_n_node_samples, b.weighted_n_node_samples);
-  EXPECT_EQ(a.max_depth, b.max_depth);
-  EXPECT_EQ(a.feature_importances, b.feature_importances);
-}
+using test_forest::expect_same_forest;
 
 TEST(RandomForestCuda, FitAndPredictMatchCpu) {
   GPULEARN_SKIP_WITHOUT_CUDA();
