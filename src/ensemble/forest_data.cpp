@@ -100,6 +100,15 @@ struct LocalForestData<T>::Impl {
     return host_codes.data();
   }
 
+  // Each in-bag row's node per batch tree, every one at the root until a split moves it.
+  std::vector<int32_t>& nodes() {
+    if (node.empty() && !counts.empty()) {
+      node.resize(counts.size());
+      for (size_t k = 0; k < counts.size(); ++k) node[k] = counts[k] > 0 ? 0 : -1;
+    }
+    return node;
+  }
+
   // Row i's weight in quanta in batch tree b.
   int64_t row_weight(int64_t b, int64_t i, const double* mult) const {
     const double m =
@@ -283,7 +292,7 @@ void LocalForestData<T>::draw(const uint64_t* keys, int64_t n_trees, int64_t n_d
   const int64_t n = m.n;
   m.drawn.assign(checked_mul(n_trees, n), bootstrap ? 0 : 1);
   m.counts.resize(m.drawn.size());
-  m.node.resize(m.drawn.size());
+  m.node.clear();  // made by the first node-wise pass (never, for whole trees)
   detail::parallel_for(n_trees, m.ctx.n_threads(), [&](int64_t b) {
     int32_t* drawn = &m.drawn[b * n];
     if (bootstrap) {
@@ -297,10 +306,7 @@ void LocalForestData<T>::draw(const uint64_t* keys, int64_t n_trees, int64_t n_d
         if (row >= m.offset && row < m.offset + n) ++drawn[row - m.offset];
       }
     }
-    for (int64_t i = 0; i < n; ++i) {
-      m.counts[b * n + i] = m.w[i] > 0 ? drawn[i] : 0;
-      m.node[b * n + i] = m.counts[b * n + i] > 0 ? 0 : -1;
-    }
+    for (int64_t i = 0; i < n; ++i) m.counts[b * n + i] = m.w[i] > 0 ? drawn[i] : 0;
   });
   if (class_draws != nullptr) {
     std::fill_n(class_draws, n_trees * m.n_classes, 0.0);
@@ -399,9 +405,10 @@ void LocalForestData<T>::histograms(const GrowSpec& spec, const double* mult,
     total += int64_t{m.n_bins[q.feature]} * ch;
   }
   std::fill_n(hist, total, int64_t{0});
+  const std::vector<int32_t>& nodes = m.nodes();
   detail::parallel_for(m.batch, m.ctx.n_threads(), [&](int64_t b) {
     if (wanted[b].empty()) return;
-    const int32_t* node = &m.node[b * m.n];
+    const int32_t* node = &nodes[b * m.n];
     std::vector<int64_t> st(ch);
     for (int64_t i = 0; i < m.n; ++i) {
       const int32_t e = index[b][node[i]];
@@ -428,8 +435,9 @@ void LocalForestData<T>::split(const NodeSplit* splits, int64_t count) {
                      " names a feature out of range");
   }
   const std::vector<NodeIndex> index = index_nodes(m.batch, splits, count, "split");
+  std::vector<int32_t>& nodes = m.nodes();
   detail::parallel_for(m.batch, m.ctx.n_threads(), [&](int64_t b) {
-    int32_t* node = &m.node[b * m.n];
+    int32_t* node = &nodes[b * m.n];
     for (int64_t i = 0; i < m.n; ++i) {
       const int32_t s = index[b][node[i]];
       if (s < 0) continue;
@@ -448,8 +456,9 @@ NodeRows LocalForestData<T>::node_rows(const SubtreeRequest* requests, int64_t c
   NodeRows out;
   out.n_features = m.d;
   out.row_width = m.rw;
+  const std::vector<int32_t>& nodes = m.nodes();
   for (int64_t b = 0; b < m.batch; ++b) {
-    const int32_t* node = &m.node[b * m.n];
+    const int32_t* node = &nodes[b * m.n];
     for (int64_t i = 0; i < m.n; ++i) {
       const int32_t r = index[b][node[i]];
       if (r < 0) continue;
