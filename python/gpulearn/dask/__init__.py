@@ -17,10 +17,11 @@ except ImportError as exc:  # pragma: no cover - the extra is installed by the t
 
 from ._cluster import KMeans
 from ._decomposition import PCA, TruncatedSVD
+from ._forest import RandomForestClassifier, RandomForestRegressor
 from ._linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from ._logistic import LogisticRegression
 from ._neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
 __all__ = ["ElasticNet", "KMeans", "KNeighborsClassifier", "KNeighborsRegressor", "Lasso",
-           "LinearRegression", "LogisticRegression", "NearestNeighbors", "PCA", "Ridge",
-           "TruncatedSVD"]
+           "LinearRegression", "LogisticRegression", "NearestNeighbors", "PCA",
+           "RandomForestClassifier", "RandomForestRegressor", "Ridge", "TruncatedSVD"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -93,11 +94,20 @@ class Partitions:
         errors."""
         raise NotImplementedError
 
-    def map_state(self, fn: Callable, state, *args, step: str = ""):
+    def map_state(self, fn: Callable, state, *args, step: str = "", pin: bool = False,
+                  gather: bool = True, each=None):
         """Like ``map`` for a function with per-row state kept beside each block (k-means'
         labels): ``fn(block, state_i, *args) -> (result_i, new_state_i)``, ``state`` None or a
         previous call's. Returns (results, new state); the state never travels. The new state is
-        a list of opaque handles (``state_of(handle)`` on a worker gives the block's state)."""
+        a list of opaque handles (``state_of(handle)`` on a worker gives the block's state).
+
+        pin : the tasks may run only on the worker that holds the block (Dask neither steals
+            nor moves them): for a state that cannot be pickled (a forest block's compiled
+            data). A pinned step whose worker leaves fails at once, naming the worker.
+        gather : False leaves the results where they are: handles, one per block (futures, or
+            the results themselves in one process), for later tasks to take as inputs.
+        each : one more argument per block (a list in block order), passed after ``args``:
+            what only that block needs (its rows of a list of indices)."""
         raise NotImplementedError
 
     def map_blocks(self, fn: Callable, *args, step: str = ""):
@@ -124,9 +134,10 @@ class LocalPartitions(Partitions):
     def map(self, fn, *args, step=""):
         return [fn(b, *args) for b in self.blocks]
 
-    def map_state(self, fn, state, *args, step=""):
+    def map_state(self, fn, state, *args, step="", pin=False, gather=True, each=None):
         state = [None] * len(self.blocks) if state is None else state
-        pairs = [fn(b, s, *args) for b, s in zip(self.blocks, state)]
+        extra = [()] * len(self.blocks) if each is None else [(e,) for e in each]
+        pairs = [fn(b, s, *args, *e) for b, s, e in zip(self.blocks, state, extra)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
     def map_blocks(self, fn, *args, step=""):
@@ -191,15 +202,27 @@ class DaskPartitions(Partitions):
         return [self.client.submit(_call_on_block, fn, b, *args, pure=False)
                 for b in self.blocks]
 
-    def wait(self, futures, step):
+    def wait(self, futures, step, homes=None):
         """Waits for ``futures`` within the step timeout; a lost worker, a timeout or an error
-        in a task becomes an error naming the step (and the worker)."""
+        in a task becomes an error naming the step (and the worker). ``homes``: the workers a
+        pinned step's tasks must run on; one that leaves ends the wait at once (its tasks could
+        never run elsewhere)."""
         from distributed import wait
 
         timeout = self._step_timeout()
         what = f"{self.estimator}: the {step or 'distributed'} step"
+        deadline = time.monotonic() + timeout
         try:
-            wait(futures, timeout=timeout)
+            while True:
+                left = max(0.0, deadline - time.monotonic())
+                try:
+                    wait(futures, timeout=left if homes is None else min(left, 1.0))
+                    break
+                except TimeoutError:
+                    if homes is not None:
+                        self._check_homes(futures, homes, what)
+                    if time.monotonic() >= deadline:
+                        raise
         except TimeoutError:
             pending = [f for f in futures if not f.done()]
             where = sorted({w for f in pending for w in self.client.who_has([f]).get(f.key, ())})
@@ -223,11 +246,34 @@ class DaskPartitions(Partitions):
                             f"abandoned; the estimator is unchanged.") from exc
                     raise
 
-    def gather(self, futures, step):
+    def _check_homes(self, futures, homes, what):
+        """Raises when a worker that pinned tasks need has left the cluster."""
+        alive = set(self.client.ncores())
+        gone = sorted({h for h in homes if h not in alive})
+        if gone:
+            for f in futures:
+                if not f.done():
+                    f.cancel()
+            raise RuntimeError(
+                f"{what} failed: the worker {', '.join(gone)} left the cluster while holding "
+                f"blocks whose per-block state (kept on that worker, never moved) the fit "
+                f"needs. The fit was abandoned; the estimator is unchanged.")
+
+    def _homes(self):
+        """The worker holding each block (where its pinned steps run), looked up once."""
+        homes = getattr(self, "_block_homes", None)
+        if homes is None:
+            self.wait(self.blocks, "partition")  # held somewhere only once computed
+            who = self.client.who_has(self.blocks)
+            homes = [sorted(who[f.key])[0] for f in self.blocks]
+            self._block_homes = homes
+        return homes
+
+    def gather(self, futures, step, homes=None):
         """The results of ``futures``, in order (see ``wait`` for the errors)."""
         from dask.sizeof import sizeof
 
-        self.wait(futures, step)
+        self.wait(futures, step, homes)
         results = self.client.gather(futures)
         self.traffic["gathered"] += sum(sizeof(r) for r in results)
         return results
@@ -235,18 +281,31 @@ class DaskPartitions(Partitions):
     def map(self, fn, *args, step=""):
         return self.gather(self._submit(fn, *args), step)
 
-    def map_state(self, fn, state, *args, step=""):
+    def map_state(self, fn, state, *args, step="", pin=False, gather=True, each=None):
         from dask.sizeof import sizeof
 
+        n = len(self.blocks)
         self.traffic["steps"] += 1
-        self.traffic["sent"] += sizeof(args) * len(self.blocks)
-        state = [None] * len(self.blocks) if state is None else state
+        self.traffic["sent"] += sizeof(args) * n + (0 if each is None else sizeof(list(each)))
+        state = [None] * n if state is None else state
+        extra = [()] * n if each is None else [(e,) for e in each]
+        homes = self._homes() if pin else None
+
+        def where(i):
+            # A pinned task runs on its block's worker only: never stolen, so its state (and
+            # the pair holding it) is never serialised.
+            return {} if homes is None else {"workers": [homes[i]], "allow_other_workers": False}
+
         # The new state handles are the futures of the (result, state) pairs: two tasks per block
         # and step (the step and the result's extraction), not three.
-        pairs = [self.client.submit(_call_on_block_state, fn, b, s, *args, pure=False)
-                 for b, s in zip(self.blocks, state)]
-        results = [self.client.submit(operator.itemgetter(0), p, pure=False) for p in pairs]
-        return self.gather(results, step), pairs
+        pairs = [self.client.submit(_call_on_block_state, fn, b, s, *args, *e, pure=False,
+                                    **where(i))
+                 for i, (b, s, e) in enumerate(zip(self.blocks, state, extra))]
+        results = [self.client.submit(operator.itemgetter(0), p, pure=False, **where(i))
+                   for i, p in enumerate(pairs)]
+        if not gather:
+            return results, pairs
+        return self.gather(results, step, homes), pairs
 
     def map_blocks(self, fn, *args, step=""):
         return self._submit(fn, *args)

@@ -205,13 +205,32 @@ class _BaseForest(DeviceEstimatorMixin):
         if not self.bootstrap and self.oob_score:
             raise ValueError("Out of bag estimation only available if bootstrap=True")
 
-        min_samples_split, min_samples_leaf = self._resolved_counts(n_samples)
         seed = int(check_random_state(self.random_state).randint(_MAX_INT))
         # scikit-learn's record of the weights (>= 1.9): sample times class weights, float64.
         self._sample_weight = weight
         if weight is not None:
             weight = _arrays.readable(np.ascontiguousarray(weight, dtype=dtype))
         w_ref = None if weight is None else _arrays.host_ref(weight)
+        params = self._core_params(n_samples, n_boot, seed, balanced_subsample)
+        result = _core.random_forest_fit(ctx, params, X_ref, labels, n_classes, Y, w_ref)
+        del p
+
+        self._set_fitted_forest(result, n_samples, n_boot)
+        if self.oob_score:
+            count = result["oob_count"]
+            if (count == 0).any():
+                warnings.warn(
+                    "Some inputs do not have OOB scores. This probably means too few trees "
+                    "were used to compute any reliable OOB estimates.", UserWarning,
+                    stacklevel=3)
+            scoring = self.oob_score if callable(self.oob_score) else None
+            self._set_oob_attributes(result["oob_value"], y, labels, scoring)
+        return self
+
+    def _core_params(self, n_samples, n_boot, seed, balanced_subsample):
+        """The core's RandomForestParams of a fit on n_samples rows (n_boot drawn per tree,
+        -1 without bootstrap), shared by the single-machine and the Dask fit."""
+        min_samples_split, min_samples_leaf = self._resolved_counts(n_samples)
         # max_features goes through as the user gave it (after _validate_params' type checks):
         # the core resolves it by scikit-learn's rule.
         max_features = self.max_features
@@ -219,7 +238,7 @@ class _BaseForest(DeviceEstimatorMixin):
             max_features = int(max_features)
         elif isinstance(max_features, Real):
             max_features = float(max_features)
-        params = _core.RandomForestParams(
+        return _core.RandomForestParams(
             n_estimators=int(self.n_estimators), criterion=str(self.criterion),
             max_depth=self.max_depth, min_samples_split=min_samples_split,
             min_samples_leaf=min_samples_leaf,
@@ -229,9 +248,9 @@ class _BaseForest(DeviceEstimatorMixin):
             bootstrap=bool(self.bootstrap), max_samples=int(n_boot) if self.bootstrap else None,
             balanced_subsample=balanced_subsample, oob=bool(self.oob_score), seed=seed,
             n_bins=int(self.n_bins))
-        result = _core.random_forest_fit(ctx, params, X_ref, labels, n_classes, Y, w_ref)
-        del p
 
+    def _set_fitted_forest(self, result, n_samples, n_boot):
+        """The fitted state from the core's forest record (out-of-bag attributes cleared)."""
         self._forest = {key: result[key] for key in _FOREST_ARRAYS}
         self._max_features = int(result["max_features"])
         self._n_samples = int(n_samples)  # scikit-learn's private record of the fit
@@ -243,16 +262,6 @@ class _BaseForest(DeviceEstimatorMixin):
         self.feature_importances_ = result["feature_importances"]
         for attr in _OOB_ATTRIBUTES:
             self.__dict__.pop(attr, None)
-        if self.oob_score:
-            count = result["oob_count"]
-            if (count == 0).any():
-                warnings.warn(
-                    "Some inputs do not have OOB scores. This probably means too few trees "
-                    "were used to compute any reliable OOB estimates.", UserWarning,
-                    stacklevel=3)
-            scoring = self.oob_score if callable(self.oob_score) else None
-            self._set_oob_attributes(result["oob_value"], y, labels, scoring)
-        return self
 
     # ---- prediction ----------------------------------------------------------------------
 
