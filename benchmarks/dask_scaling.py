@@ -37,6 +37,10 @@ def _cases(rows):
         "ElasticNet": (dict(alpha=0.01), "regression"),
         "LogisticRegression": (dict(max_iter=30), "classification"),
         "NearestNeighbors": (dict(n_neighbors=10), None),
+        # Depth-limited so that the fit's levels are searched across the workers (nodes of more
+        # than gpulearn.forest-subtree-rows rows) down to small nodes grown whole on one worker.
+        "RandomForestClassifier": (dict(n_estimators=10, max_depth=12, random_state=0),
+                                   "classification"),
     }
 
 
@@ -80,9 +84,9 @@ def _fit_once(name, kwargs, X, y, client):
 
 
 def _single_machine(name, kwargs, X, y):
-    from gpulearn import cluster, decomposition, linear_model, neighbors
+    from gpulearn import cluster, decomposition, ensemble, linear_model, neighbors
 
-    for module in (cluster, decomposition, linear_model, neighbors):
+    for module in (cluster, decomposition, ensemble, linear_model, neighbors):
         if hasattr(module, name):
             est = getattr(module, name)(device="cpu", **kwargs)
     start = time.perf_counter()

@@ -72,9 +72,18 @@ void register_core(py::module_& m) {
       .def_readonly("on_device", &ArrayRef::on_device);
 
   py::class_<Context>(m, "Context")
-      .def(py::init([](const std::string& device) { return new Context(Device::parse(device)); }),
-           py::arg("device"))
+      .def(py::init([](const std::string& device, int n_threads) {
+             auto ctx = std::make_unique<Context>(Device::parse(device));
+             ctx->set_n_threads(n_threads);
+             return ctx;
+           }),
+           py::arg("device"), py::arg("n_threads") = 0,
+           "A compiled context; n_threads: its CPU threads (0: GPULEARN_NUM_THREADS, else every "
+           "hardware thread)")
       .def_property_readonly("device", [](const Context& c) { return c.device().to_string(); })
+      .def_property_readonly("threads", &Context::threads,
+                             "CPU threads of host computation (n_threads, else "
+                             "GPULEARN_NUM_THREADS, else every hardware thread)")
       .def("synchronize", &Context::synchronize, py::call_guard<py::gil_scoped_release>());
 
   m.def(

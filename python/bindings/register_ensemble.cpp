@@ -1004,6 +1004,16 @@ void bind_forest_blocks(py::module_& m) {
       py::keep_alive<0, 1>(), py::arg("ctx"), py::arg("X"), py::arg("labels"), py::arg("n_classes"),
       py::arg("Y"), py::arg("sample_weight"), py::arg("offset"), py::arg("n_total"));
   m.def(
+      "forest_tree_keys",
+      [](uint64_t seed, int64_t n_trees) {
+        GPULEARN_EXPECTS(n_trees >= 0, "n_trees must be >= 0, got ", n_trees);
+        py::array_t<uint64_t> keys(static_cast<py::ssize_t>(n_trees));
+        for (int64_t t = 0; t < n_trees; ++t) keys.mutable_data()[t] = forest_tree_key(seed, t);
+        return keys;
+      },
+      py::arg("seed"), py::arg("n_trees"),
+      "The keys of trees 0 .. n_trees - 1 of a forest fitted with seed (what draw() takes).");
+  m.def(
       "grow_gathered",
       [](const GrowSpec& spec, const py::object& mult, const py::object& n_bins,
          const py::object& requests, const py::dict& rows, int n_threads) {

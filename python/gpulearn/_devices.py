@@ -42,8 +42,26 @@ class CudaUnavailableError(RuntimeError):
     """CUDA was asked for where the CUDA backend cannot run (a RuntimeError to the user)."""
 
 
+def task_threads():
+    """The CPU threads a gpulearn call may use in this thread: inside a Dask worker's task,
+    dask config ``gpulearn.task-threads`` (default 1: a worker runs one task per thread, so its
+    threads share the cores, as Dask's OMP_NUM_THREADS=1 has every other library do); elsewhere
+    0 (the core's default: GPULEARN_NUM_THREADS, else every hardware thread)."""
+    dist = sys.modules.get("distributed")
+    if dist is None:
+        return 0
+    try:
+        dist.get_worker()
+    except ValueError:  # not in a worker's task
+        return 0
+    import dask
+
+    return max(0, int(dask.config.get("gpulearn.task-threads", 1)))
+
+
 def context(device):
-    """The cached compiled context of a canonical device string (one per thread).
+    """The cached compiled context of a canonical device string (one per thread, and per thread
+    count: see ``task_threads``).
 
     Whether CUDA is available is decided once, by the core when it creates the context; its
     refusal becomes a RuntimeError naming the missing part and the alternatives.
@@ -51,16 +69,17 @@ def context(device):
     cache = getattr(_local, "contexts", None)
     if cache is None:
         cache = _local.contexts = {}
-    ctx = cache.get(device)
+    threads = task_threads()
+    ctx = cache.get((device, threads))
     if ctx is None:
         try:
-            ctx = _core.Context(device)
+            ctx = _core.Context(device, n_threads=threads)
         except NotImplementedError:  # the core's Unsupported: no usable CUDA backend
             raise CudaUnavailableError(
                 f"device={device!r} was requested but CUDA is unavailable: "
                 f"{_core.cuda_unavailable_reason()}. Use device='cpu' or device='auto'."
             ) from None
-        cache[device] = ctx
+        cache[(device, threads)] = ctx
     return ctx
 
 

@@ -1,6 +1,7 @@
 #include "gpulearn/core/context.hpp"
 
 #include "backend.hpp"
+#include "parallel.hpp"
 #include "gpulearn/core/error.hpp"
 
 namespace gpulearn {
@@ -16,10 +17,12 @@ Context::Context(Context&&) noexcept = default;
 Context& Context::operator=(Context&&) noexcept = default;
 
 void Context::set_n_threads(int n) {
-  GPULEARN_EXPECTS(n >= 0, "n_threads must be >= 0 (0 = all hardware threads), got ", n);
+  GPULEARN_EXPECTS(n >= 0, "n_threads must be >= 0 (0 = the default count), got ", n);
   n_threads_ = n;
   if (!device_.is_cuda()) backend_.reset();  // re-created with the new count on next use
 }
+
+int Context::threads() const { return detail::resolve_threads(n_threads_); }
 
 void Context::synchronize() {
   if (backend_) backend_->synchronize();

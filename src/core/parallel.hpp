@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -12,11 +13,24 @@
 
 namespace gpulearn::detail {
 
-inline int resolve_threads(int n_threads) {
-  if (n_threads > 0) return n_threads;
-  unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
+// The thread count when the caller gives none (0): GPULEARN_NUM_THREADS, else every hardware
+// thread; read once per process. (OMP_NUM_THREADS is not read: distributed sets it to 1 in the
+// client's own process when it starts a LocalCluster, which would quietly make every later
+// single-machine fit there single-threaded. gpulearn.dask gives its tasks their count itself.)
+inline int default_threads() {
+  static const int n = [] {
+    if (const char* v = std::getenv("GPULEARN_NUM_THREADS")) {
+      char* end = nullptr;
+      const long k = std::strtol(v, &end, 10);
+      if (end != v && k > 0) return static_cast<int>(std::min<long>(k, 1 << 12));
+    }
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : static_cast<int>(hw);
+  }();
+  return n;
 }
+
+inline int resolve_threads(int n_threads) { return n_threads > 0 ? n_threads : default_threads(); }
 
 template <typename F>
 void parallel_for(int64_t n_tasks, int n_threads, F&& f) {

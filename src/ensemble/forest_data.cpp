@@ -515,6 +515,8 @@ void LocalForestData<T>::out_of_bag(const ForestView& forest, double* value, int
   }
 }
 
+uint64_t forest_tree_key(uint64_t seed, int64_t tree) { return fr::tree_key(seed, tree); }
+
 void grow_gathered(const GrowSpec& spec, const double* mult, const int32_t* n_bins,
                    const SubtreeRequest* requests, int64_t count, const NodeRows& rows,
                    int n_threads, std::vector<GrownTree>& trees) {

@@ -91,3 +91,27 @@ def test_core_refuses_max_features_in_sklearns_words(value, shown):
         _core.random_forest_fit(_devices.context("cpu"), params, _arrays.host_ref(X), labels, 2,
                                 None, None)
     assert rule in str(info.value)
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"GPULEARN_NUM_THREADS": "1"}, 1),
+    ({"GPULEARN_NUM_THREADS": "3"}, 3),
+    # OMP_NUM_THREADS is not read: distributed sets it to 1 in its client's process.
+    ({"OMP_NUM_THREADS": "1"}, None),
+    ({"GPULEARN_NUM_THREADS": "none"}, None),  # not a count: every hardware thread
+])
+def test_cpu_thread_count_follows_the_environment(env, expected):
+    # The CPU backend's default thread count (a Context without n_threads): GPULEARN_NUM_THREADS,
+    # else every hardware thread. Read once per process, so each case is a fresh interpreter.
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OMP_NUM_THREADS", "GPULEARN_NUM_THREADS")}
+    code = ("from gpulearn import _core; "
+            "print(_core.Context('cpu').threads, _core.Context('cpu', n_threads=2).threads)")
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert int(out[0]) == (expected if expected is not None else os.cpu_count())
+    assert int(out[1]) == 2

@@ -115,3 +115,19 @@ def test_a_hanging_step_times_out_and_the_estimator_stays_usable(cluster, data):
     client.run(_repair)
     ind = nn.kneighbors(da.from_array(Q, chunks=((40,), 4)), return_distance=False)
     np.testing.assert_array_equal(ind.compute(), expected)
+
+
+def test_tasks_run_gpulearn_on_one_thread_each(dask_client):
+    # A Dask worker runs one task per thread: gpulearn's calls in a task use
+    # dask config 'gpulearn.task-threads' CPU threads (default 1), so workers sharing a machine
+    # do not each take every core; outside a task (this process) the default is every core.
+    import os
+
+    from gpulearn import _devices
+
+    def threads():
+        return _devices.context("cpu").threads
+
+    assert dask_client.submit(threads, pure=False).result() == 1
+    if "GPULEARN_NUM_THREADS" not in os.environ:
+        assert threads() == os.cpu_count()

@@ -261,12 +261,55 @@ def test_bad_input(dask_client, data):
     with pytest.raises(ValueError, match="at least one non-zero"):
         RandomForestClassifier(n_estimators=2, device="cpu").fit(chunked(X), chunked(y),
                                                                  sample_weight=chunked(0 * w))
-    with pytest.raises(ValueError, match="out-of-bag"):
-        RandomForestClassifier(oob_score=True, device="cpu").fit(chunked(X), chunked(y))
     with pytest.raises(ValueError, match="single output"):
         RandomForestClassifier(device="cpu").fit(chunked(X), chunked(np.c_[y, y]))
     with pytest.raises(ValueError, match="Unknown label type"):
         RandomForestClassifier(device="cpu").fit(chunked(X), chunked(X[:, 0]))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_classifier_out_of_bag_equals_single_machine(dask_client, data, weighted):
+    # Each block redraws the trees' samples from their keys after the fit: the same per-row
+    # out-of-bag probabilities, bit for bit, and the same accuracy (a count). With 3 trees some
+    # rows are in every bag: the same warning as on one machine.
+    X, y, w, _ = data
+    kw = dict(n_estimators=3, random_state=SEED, device="cpu", oob_score=True, max_depth=6)
+    sw = w if weighted else None
+    with pytest.warns(UserWarning, match="do not have OOB scores"):
+        local = LocalClassifier(**kw).fit(X, y, sample_weight=sw)
+    with subtree_rows(30), pytest.warns(UserWarning, match="do not have OOB scores"):
+        dist = RandomForestClassifier(**kw).fit(
+            chunked(X), chunked(y), sample_weight=chunked(w) if weighted else None)
+    assert_same_forest(dist, local)
+    assert isinstance(dist.oob_decision_function_, da.Array)
+    assert dist.oob_decision_function_.chunks == (CHUNKS, (3,))
+    assert_array_equal(dist.oob_decision_function_.compute(), local.oob_decision_function_)
+    assert dist.oob_score_ == local.oob_score_
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_regressor_out_of_bag_equals_single_machine(dask_client, data, n_outputs):
+    X, _, _, Y = data
+    y = Y[:, 0] if n_outputs == 1 else Y
+    kw = dict(n_estimators=8, random_state=SEED, device="cpu", oob_score=True, max_depth=5)
+    local = LocalRegressor(**kw).fit(X, y)
+    dist = RandomForestRegressor(**kw).fit(chunked(X), chunked(y))
+    assert_same_forest(dist, local)
+    assert dist.oob_prediction_.shape == local.oob_prediction_.shape
+    assert_array_equal(dist.oob_prediction_.compute(), local.oob_prediction_)
+    # R^2 from per-block sums, in another order than scikit-learn's r2_score.
+    assert dist.oob_score_ == pytest.approx(local.oob_score_, rel=1e-12, abs=1e-14)
+
+
+def test_callable_out_of_bag_score_gets_the_gathered_arrays(dask_client, data):
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, y, _, _ = data
+    kw = dict(n_estimators=10, random_state=SEED, device="cpu", max_depth=4,
+              oob_score=balanced_accuracy_score)
+    local = LocalClassifier(**kw).fit(X, y)
+    dist = RandomForestClassifier(**kw).fit(chunked(X), chunked(y))
+    assert dist.oob_score_ == local.oob_score_
 
 
 def test_zero_weight_block_is_allowed(dask_client, data):

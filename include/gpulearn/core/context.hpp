@@ -28,8 +28,11 @@ class Context {
 
   const Device& device() const { return device_; }
 
-  /// CPU threads used by host computation; 0 (the default) means all hardware threads.
+  /// CPU threads used by host computation; 0 (the default): GPULEARN_NUM_THREADS, else all
+  /// hardware threads.
   int n_threads() const { return n_threads_; }
+  /// The CPU threads host computation runs on: n_threads(), or the default count it stands for.
+  int threads() const;
   void set_n_threads(int n);
 
   /// Blocks until all work queued on this context's device has finished.

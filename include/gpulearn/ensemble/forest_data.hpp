@@ -223,6 +223,11 @@ class LocalForestData final : public ForestData<T> {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The key of tree t of a forest fitted with seed (forest_rules.hpp's tree_key): its bootstrap
+/// draws are ForestData::draw's with this key, so a part of a data set can redraw the in-bag
+/// rows of any tree after the fit (gpulearn.dask's out-of-bag pass).
+uint64_t forest_tree_key(uint64_t seed, int64_t tree);
+
 /// trees[i] = the subtree of requests[i] grown from its rows in `rows` (gathered from every
 /// part of the data set), on the CPU with n_threads threads. n_bins (spec.n_features): each
 /// feature's bin count, as bin's edges give it (edges + 1).

@@ -148,7 +148,7 @@ def _open(block, state, classes, class_weight, use_w, n_total):
     weight = None if w is None else _arrays.readable(np.ascontiguousarray(w, dtype=X.dtype))
     _devices.context(block.device)  # a clear error where the device's CUDA is unavailable
     # Its own context: the object lives across tasks, which a worker may run on any thread.
-    ctx = _core.Context(block.device)
+    ctx = _core.Context(block.device, n_threads=_devices.task_threads())
     n_classes = 0 if classes is None else len(classes)
     local = _core.forest_block(ctx, _ref(X), labels, n_classes, Y, weight, block.offset, n_total)
     width = 1 if classes is not None else 1 + 2 * Y.shape[1]
@@ -227,6 +227,54 @@ def _concat_rows(pieces):
 def _grow_group(spec, mult, n_bins, requests, n_threads, *pieces):
     """One group's subtrees, grown from its nodes' rows gathered from every block."""
     return _core.grow_gathered(spec, mult, n_bins, requests, _concat_rows(pieces), n_threads)
+
+
+def _out_of_bag(block, state, keys, n_draws, record):
+    """The block's out-of-bag values (rows, width) and counts (rows,): each tree's bootstrap
+    draws made again from its key (the fit's draws: a pure function of the key, the draw and n),
+    then the block's rows walked through the trees that did not draw them, summed in tree order
+    (the single-machine out_of_bag, row for row)."""
+    local = state.local
+    chunk = max(1, (16 << 20) // max(1, block.n_rows))  # draws held at a time: ~128 MiB
+    for a in range(0, len(keys), chunk):
+        part = keys[a:a + chunk]
+        local.draw(part, int(n_draws), True, False)
+        local.keep_in_bag(len(part))
+    return local.out_of_bag(record), state
+
+
+def _oob_correct(pair, block, classes):
+    """(rows whose out-of-bag class is their label, rows out of no tree's bag)."""
+    value, count = pair
+    labels = np.searchsorted(classes, _block_y(block, False).reshape(-1))
+    return np.array([np.sum(np.argmax(value, axis=1) == labels), np.sum(count == 0)])
+
+
+def _oob_residuals(pair, block):
+    """(per output: the sum of y, the sum of squared out-of-bag residuals; rows out of no bag)."""
+    value, count = pair
+    y = _block_y(block, True).reshape(block.n_rows, -1).astype(np.float64)
+    return np.stack([y.sum(axis=0), ((y - value) ** 2).sum(axis=0)]), int(np.sum(count == 0))
+
+
+def _oob_spread(pair, block, mean):
+    y = _block_y(block, True).reshape(block.n_rows, -1).astype(np.float64)
+    return ((y - mean) ** 2).sum(axis=0)
+
+
+def _oob_values(pair):
+    return pair[0]
+
+
+def _oob_first_output(pair):
+    return pair[0][:, 0]
+
+
+def _block_targets(block, classes):
+    if classes is not None:
+        return np.searchsorted(classes, _block_y(block, False).reshape(-1))
+    y = _block_y(block, True).astype(np.float64)
+    return y
 
 
 # ---- on the client: the passes the driver asks for, combined in block order ----------------------
@@ -384,11 +432,47 @@ class _BlockedForestPasses:
 
     def keep_in_bag(self, n_trees):
         raise NotImplementedError(
-            "gpulearn.dask's forests do not compute out-of-bag estimates yet (oob_score=True)")
+            "gpulearn.dask's forests compute out-of-bag estimates after the fit "
+            "(out_of_bag_blocks); the driver runs with oob=False")
 
     def out_of_bag(self, forest):
         raise NotImplementedError(
-            "gpulearn.dask's forests do not compute out-of-bag estimates yet (oob_score=True)")
+            "gpulearn.dask's forests compute out-of-bag estimates after the fit "
+            "(out_of_bag_blocks); the driver runs with oob=False")
+
+    # ---- after the fit (Python only)
+    def out_of_bag_blocks(self, keys, n_draws, record):
+        """Each block's out-of-bag (values, counts), left beside it: handles in block order."""
+        return self._map(_out_of_bag, np.asarray(keys, dtype=np.uint64), int(n_draws), record,
+                         gather=False)
+
+    def per_block(self, handles, fn, *args, step):
+        """``fn(handle_i, block_i, *args)`` for every block, where the handle is; gathered."""
+        parts = self._parts
+        client = getattr(parts, "client", None)
+        if client is None:
+            return [fn(h, b, *args) for h, b in zip(handles, parts.blocks)]
+        futures = [client.submit(fn, h, b, *args, pure=False)
+                   for h, b in zip(handles, parts.blocks)]
+        return parts.gather(futures, step)
+
+    def row_array(self, handles, pick, row_chunks, tail, dtype):
+        """``pick(handle)`` of every block as one dask array chunked like X's rows (X's empty
+        chunks included), each chunk of shape (rows,) + tail."""
+        import dask
+        import dask.array as da
+
+        blocks = iter(handles)
+        pieces = []
+        for rows in row_chunks:
+            if rows == 0:
+                continue
+            h = next(blocks)
+            part = pick(h) if isinstance(h, tuple) else dask.delayed(pick)(h)
+            pieces.append(da.from_delayed(part, shape=(rows,) + tail, dtype=dtype,
+                                          meta=np.empty((0,) + tail, dtype=dtype)))
+        chunks = (tuple(row_chunks),) + tuple((t,) for t in tail)
+        return da.concatenate(pieces).rechunk(chunks)
 
 
 def _sum(results):
@@ -477,11 +561,6 @@ class _DaskForestMixin(DaskEstimatorMixin):
                 "`bootstrap=True` or set `max_sample=None`.")
         if not self.bootstrap and self.oob_score:
             raise ValueError("Out of bag estimation only available if bootstrap=True")
-        if self.oob_score:
-            raise ValueError(
-                f"gpulearn.dask's {name} does not compute out-of-bag estimates yet "
-                "(oob_score=True): fit with oob_score=False, or fit gpulearn.ensemble's "
-                f"{name} on NumPy data.")
         Xd, names = as_dask_array(X)
         yd = _dask_targets(y, self._is_classifier, name)
         parts = self._partitions(Xd, yd, sample_weight)
@@ -516,6 +595,7 @@ class _DaskForestMixin(DaskEstimatorMixin):
         n_boot = _n_samples_bootstrap(n_samples, self.max_samples) if self.bootstrap else -1
         seed = int(check_random_state(self.random_state).randint(_MAX_INT))
         params = self._core_params(n_samples, n_boot, seed, balanced_subsample)
+        params.oob = False  # out-of-bag values stay on the blocks: a pass after the fit
         cls = _BlockedForestData32 if parts.dtype == np.float32 else _BlockedForestData64
         data = cls(parts, subtree_rows())
         if not data.open(classes, class_weight, use_w):
@@ -524,7 +604,65 @@ class _DaskForestMixin(DaskEstimatorMixin):
         self._set_fitted_forest(result, n_samples, n_boot)
         # scikit-learn's record of the weights (n values) is not gathered from the workers.
         self._sample_weight = None
+        if self.oob_score:
+            self._out_of_bag(data, seed, n_boot, Xd.chunks[0], classes, n_outputs)
         return self
+
+    def _out_of_bag(self, data, seed, n_boot, row_chunks, classes, n_outputs):
+        """oob_score_ and the per-row out-of-bag values (a dask array chunked like X), from a
+        pass over the blocks after the fit: each block redraws the trees' bootstrap samples
+        from their keys and walks its rows through the trees that left them out, as the
+        single-machine fit does for all rows. The default score is a reduction of per-block
+        counts (accuracy) or sums (R^2); a callable oob_score gets the gathered arrays."""
+        keys = _core.forest_tree_keys(seed, self.n_estimators)
+        handles = data.out_of_bag_blocks(keys, n_boot, self._forest)
+        width = len(classes) if classes is not None else n_outputs
+        tail = (width,) if (classes is not None or n_outputs > 1) else ()
+        pick = _oob_values if tail else _oob_first_output
+        values = data.row_array(handles, pick, row_chunks, tail, np.float64)
+        if classes is not None:
+            stats = np.sum(data.per_block(handles, _oob_correct, classes,
+                                          step="forest oob score"), axis=0)
+            missing = int(stats[1])
+        else:
+            sums = data.per_block(handles, _oob_residuals, step="forest oob score")
+            missing = sum(m for _, m in sums)
+        if missing:
+            warnings.warn(
+                "Some inputs do not have OOB scores. This probably means too few trees "
+                "were used to compute any reliable OOB estimates.", UserWarning, stacklevel=4)
+        if callable(self.oob_score):
+            y = self._oob_targets(data, classes)
+            pred = values.compute()
+            if classes is not None:
+                self.oob_score_ = self.oob_score(y.astype(np.float64).reshape(-1, 1),
+                                                 np.argmax(pred, axis=1))
+            else:
+                self.oob_score_ = self.oob_score(y, pred)
+        elif classes is not None:
+            self.oob_score_ = float(stats[0]) / self._n_samples
+        else:
+            total = np.sum([s for s, _ in sums], axis=0)  # (2, k)
+            mean = total[0] / self._n_samples
+            spread = np.sum(data.per_block(handles, _oob_spread, mean,
+                                           step="forest oob score"), axis=0)
+            # scikit-learn's r2_score (force_finite): a constant output scores 1 when predicted
+            # exactly, else 0; the outputs averaged.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = np.where(spread > 0, 1.0 - total[1] / spread,
+                              np.where(total[1] == 0, 1.0, 0.0))
+            self.oob_score_ = float(np.mean(r2))
+        if classes is not None:
+            self.oob_decision_function_ = values
+        else:
+            self.oob_prediction_ = values
+
+    @staticmethod
+    def _oob_targets(data, classes):
+        """y gathered (a callable oob_score scores whole arrays): encoded labels or targets."""
+        parts = data._parts
+        ys = parts.map(_block_targets, classes, step="forest oob targets")
+        return np.concatenate(ys)
 
     @staticmethod
     def _balanced_weights(parts, classes, use_w):
@@ -591,9 +729,14 @@ _TOLERANCE_DOC = """
     quantised statistics, count and node: d + 8 row_width + 12 bytes), and the grown subtrees
     come back. See docs/dask.md.
 
-    Not supported yet: ``oob_score=True`` (ValueError; fit the single-machine estimator for
-    out-of-bag estimates). ``_sample_weight`` (scikit-learn's record of the n weights) is not
-    gathered. Under dask-cuda, give CuPy-backed blocks: each block bins its rows on its GPU.
+    ``oob_score=True``: after the fit each block redraws the trees' bootstrap samples from
+    their keys and walks its rows through the trees that left them out, so
+    ``oob_decision_function_`` / ``oob_prediction_`` (dask arrays chunked like X) equal the
+    single-machine values exactly and ``oob_score_`` is a reduction of per-block counts
+    (accuracy: exact) or sums (R^2: to 1e-12 relative, the sums' order); a callable
+    ``oob_score`` is given the gathered arrays. ``_sample_weight`` (scikit-learn's record of the
+    n weights) is not gathered. Under dask-cuda, give CuPy-backed blocks: each block bins its
+    rows on its GPU.
     """
 
 
