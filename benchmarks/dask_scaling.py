@@ -52,6 +52,17 @@ def _targets(kind, X):
     return score if kind == "regression" else (score > 0).astype(np.int64)
 
 
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _worker_bytes(client):
     out = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
     return sum(out.values())
@@ -153,7 +164,7 @@ def main(argv=None):
         "what": "gpulearn.dask fit time with 1 and 2 workers (1 thread each) vs the "
                 "single-machine fit, and the bytes each fit moved",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": platform.processor() or platform.machine(),
+        "machine": {"cpu": _cpu_name(),
                     "cores": __import__("os").cpu_count(), "platform": platform.platform()},
         "versions": {"gpulearn": gpulearn.__version__, "dask": dask.__version__,
                      "distributed": distributed.__version__, "scikit-learn": sklearn.__version__,
