@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from gpulearn.bench._machine import _cpu_model
+
 
 _QUERIES = 1000  # rows of X queried by the neighbours' case
 
@@ -50,17 +52,6 @@ def _targets(kind, X):
     w = da.from_array(np.random.default_rng(1).normal(size=X.shape[1]), chunks=-1)
     score = X @ w
     return score if kind == "regression" else (score > 0).astype(np.int64)
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _worker_bytes(client):
@@ -164,7 +155,7 @@ def main(argv=None):
         "what": "gpulearn.dask fit time with 1 and 2 workers (1 thread each) vs the "
                 "single-machine fit, and the bytes each fit moved",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": _cpu_name(),
+        "machine": {"cpu": _cpu_model(),
                     "cores": __import__("os").cpu_count(), "platform": platform.platform()},
         "versions": {"gpulearn": gpulearn.__version__, "dask": dask.__version__,
                      "distributed": distributed.__version__, "scikit-learn": sklearn.__version__,

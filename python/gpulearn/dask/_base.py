@@ -166,3 +166,18 @@ def dask_or_local(method):
 
 __all__ = ["DaskEstimatorMixin", "check_feature_names", "dask_or_local", "get_client",
            "is_dask_collection"]
+
+
+class DaskProbabilitiesMixin:
+    """predict_proba and predict_log_proba of a Dask classifier: the fitted single-machine
+    estimator's, per block of X (a dask array chunked like X's rows)."""
+
+    @dask_or_local
+    def predict_proba(self, X):
+        """Class probabilities per block of X: a dask array chunked like X's rows."""
+        return self._dask_method("predict_proba", X)
+
+    @dask_or_local
+    def predict_log_proba(self, X):
+        """Class log-probabilities per block of X: a dask array chunked like X's rows."""
+        return self._dask_method("predict_log_proba", X)

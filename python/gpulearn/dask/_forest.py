@@ -36,7 +36,7 @@ from .._config import check_device_string
 from ..ensemble import RandomForestClassifier as _LocalRandomForestClassifier
 from ..ensemble import RandomForestRegressor as _LocalRandomForestRegressor
 from ..ensemble._forest import _MAX_INT, _n_samples_bootstrap
-from ._base import DaskEstimatorMixin, dask_or_local
+from ._base import DaskEstimatorMixin, DaskProbabilitiesMixin, dask_or_local
 from ._inputs import as_dask_array
 
 # Nodes of at most this many in-bag rows are grown whole from their gathered rows; larger ones
@@ -740,7 +740,8 @@ _TOLERANCE_DOC = """
     """
 
 
-class RandomForestClassifier(_DaskForestMixin, _LocalRandomForestClassifier):
+class RandomForestClassifier(DaskProbabilitiesMixin, _DaskForestMixin,
+                             _LocalRandomForestClassifier):
     __doc__ = """A random forest classifier fitted across a Dask cluster.
 
     :class:`gpulearn.ensemble.RandomForestClassifier` with its data in row blocks on Dask
@@ -752,16 +753,6 @@ class RandomForestClassifier(_DaskForestMixin, _LocalRandomForestClassifier):
     ``predict_proba``, ``predict_log_proba`` and ``apply`` return dask arrays chunked like X;
     ``to_local()`` returns the fitted :class:`gpulearn.ensemble.RandomForestClassifier`.
     """ + _TOLERANCE_DOC
-
-    @dask_or_local
-    def predict_proba(self, X):
-        """Class probabilities per block of X: a dask array chunked like X's rows."""
-        return self._dask_method("predict_proba", X)
-
-    @dask_or_local
-    def predict_log_proba(self, X):
-        """Class log-probabilities per block of X: a dask array chunked like X's rows."""
-        return self._dask_method("predict_log_proba", X)
 
 
 class RandomForestRegressor(_DaskForestMixin, _LocalRandomForestRegressor):

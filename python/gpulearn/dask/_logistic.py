@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from .. import _arrays, _core, _devices
 from ..linear_model import LogisticRegression as _LogisticRegression
-from ._base import DaskEstimatorMixin, dask_or_local
+from ._base import DaskEstimatorMixin, DaskProbabilitiesMixin, dask_or_local
 from ._inputs import as_dask_array
 from ._parts import Block
 
@@ -145,7 +145,7 @@ def _labels_1d(y):
     return y
 
 
-class LogisticRegression(DaskEstimatorMixin, _LogisticRegression):
+class LogisticRegression(DaskProbabilitiesMixin, DaskEstimatorMixin, _LogisticRegression):
     """Logistic regression fitted across a Dask cluster.
 
     :class:`gpulearn.linear_model.LogisticRegression` with its data in row blocks on Dask
@@ -229,16 +229,6 @@ class LogisticRegression(DaskEstimatorMixin, _LogisticRegression):
     def predict(self, X):
         """Predicted labels per block of X: a dask array chunked like X's rows."""
         return self._dask_method("predict", X)
-
-    @dask_or_local
-    def predict_proba(self, X):
-        """Class probabilities per block of X: a dask array chunked like X's rows."""
-        return self._dask_method("predict_proba", X)
-
-    @dask_or_local
-    def predict_log_proba(self, X):
-        """Log-probabilities per block of X: a dask array chunked like X's rows."""
-        return self._dask_method("predict_log_proba", X)
 
     @dask_or_local
     def score(self, X, y, sample_weight=None):
