@@ -28,6 +28,7 @@
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::bindings {
 
@@ -55,10 +56,36 @@ struct ArrayRef {
   }
 };
 
+// A CSR matrix as Python describes it (gpulearn/_sparse.py): the addresses of its values
+// (float32 or float64), int32 column indices and int64 row offsets, its shape and its space.
+struct CsrRef {
+  std::uintptr_t values = 0;
+  std::uintptr_t indices = 0;
+  std::uintptr_t indptr = 0;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  std::string dtype;  // "float32" | "float64"
+  bool on_device = false;
+
+  template <typename T>
+  CsrView<T> view() const {
+    return CsrView<T>(reinterpret_cast<const T*>(values), reinterpret_cast<const int32_t*>(indices),
+                      reinterpret_cast<const int64_t*>(indptr), rows, cols,
+                      on_device ? MemorySpace::kDevice : MemorySpace::kHost);
+  }
+};
+
 // Calls f(float{}) or f(double{}) as X's dtype says: the only two feature types gpulearn
 // computes in. f is a generic lambda; `using T = decltype(zero);` names the type inside.
 template <typename F>
 auto by_dtype(const ArrayRef& X, F f) {
+  if (X.dtype == "float32") return f(0.0f);
+  if (X.dtype == "float64") return f(0.0);
+  GPULEARN_FAIL(InvalidArgument, "unsupported dtype ", X.dtype, ": expected float32 or float64");
+}
+
+template <typename F>
+auto by_dtype(const CsrRef& X, F f) {
   if (X.dtype == "float32") return f(0.0f);
   if (X.dtype == "float64") return f(0.0);
   GPULEARN_FAIL(InvalidArgument, "unsupported dtype ", X.dtype, ": expected float32 or float64");

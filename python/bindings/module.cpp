@@ -71,6 +71,50 @@ void register_core(py::module_& m) {
       .def_readonly("dtype", &ArrayRef::dtype)
       .def_readonly("on_device", &ArrayRef::on_device);
 
+  // A host CSR matrix (scipy's, made canonical by gpulearn/_sparse.py): the arrays are checked
+  // for their dtypes and contiguity here, and the structure (offsets, column range) in C++
+  // before any pass reads it.
+  py::class_<CsrRef>(m, "CsrRef")
+      .def_static(
+          "of_host",
+          [](const py::array& values, const py::array& indices, const py::array& indptr,
+             int64_t rows, int64_t cols) {
+            auto contiguous_1d = [](const py::array& a) {
+              return a.ndim() == 1 && (a.shape(0) <= 1 || a.strides(0) == a.itemsize());
+            };
+            GPULEARN_EXPECTS(contiguous_1d(values) && contiguous_1d(indices) &&
+                                 contiguous_1d(indptr),
+                             "CsrRef.of_host takes contiguous 1-D arrays");
+            const char kind = values.dtype().kind();
+            GPULEARN_EXPECTS(kind == 'f' && (values.itemsize() == 4 || values.itemsize() == 8),
+                             "sparse values must be float32 or float64");
+            GPULEARN_EXPECTS(indices.dtype().kind() == 'i' && indices.itemsize() == 4,
+                             "sparse column indices must be int32");
+            GPULEARN_EXPECTS(indptr.dtype().kind() == 'i' && indptr.itemsize() == 8,
+                             "sparse row offsets must be int64");
+            GPULEARN_EXPECTS(indptr.shape(0) == rows + 1, "sparse row offsets have ",
+                             indptr.shape(0), " entries for ", rows, " rows");
+            CsrRef ref{reinterpret_cast<std::uintptr_t>(values.data()),
+                       reinterpret_cast<std::uintptr_t>(indices.data()),
+                       reinterpret_cast<std::uintptr_t>(indptr.data()),
+                       rows,
+                       cols,
+                       values.itemsize() == 4 ? "float32" : "float64",
+                       false};
+            const int64_t stored = std::min<int64_t>(values.shape(0), indices.shape(0));
+            by_dtype(ref, [&](auto zero) {
+              using T = decltype(zero);
+              return check_csr_structure(ref.view<T>(), stored);
+            });
+            return ref;
+          },
+          py::arg("values"), py::arg("indices"), py::arg("indptr"), py::arg("rows"),
+          py::arg("cols"))
+      .def_readonly("rows", &CsrRef::rows)
+      .def_readonly("cols", &CsrRef::cols)
+      .def_readonly("dtype", &CsrRef::dtype)
+      .def_readonly("on_device", &CsrRef::on_device);
+
   py::class_<Context>(m, "Context")
       .def(py::init([](const std::string& device, int n_threads) {
              auto ctx = std::make_unique<Context>(Device::parse(device));

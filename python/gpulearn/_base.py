@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.validation import _check_n_features, check_array, validate_data
 
-from . import _arrays, _config, _devices
+from . import _arrays, _config, _devices, _sparse
 from ._convert import SklearnConversionMixin
 
 # Bumped when a fitted estimator's pickled state changes incompatibly.
@@ -32,8 +32,9 @@ class Prepared:
     """An input ``X`` made ready for the compiled core (``DeviceEstimatorMixin._prepare``).
 
     X : what the core reads, kept alive by this record: a NumPy array whose rows the core reads
-        in place, or a C-ordered CuPy/PyTorch array on the GPU that ``ctx`` computes on.
-    ref : the ``_core.ArrayRef`` of ``X``.
+        in place, a C-ordered CuPy/PyTorch array on the GPU that ``ctx`` computes on, or, for
+        sparse input, a ``_sparse.HostCsr``.
+    ref : the ``_core.ArrayRef`` of ``X`` (``_core.CsrRef`` for sparse input).
     ctx : the compiled context to compute on.
     on_device : whether ``X`` (and so every array made with ``empty`` and ``put``) is on the GPU.
     kind : "numpy", "cupy" or "torch": the kind of the input as given, which results take.
@@ -53,6 +54,11 @@ class Prepared:
     @property
     def n_samples(self):
         return self.ref.rows
+
+    @property
+    def sparse(self):
+        """Whether ``X`` is a sparse matrix (a ``_sparse.HostCsr``)."""
+        return isinstance(self.X, _sparse.HostCsr)
 
     @property
     def n_features(self):
@@ -103,7 +109,7 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
         return ctx, data_device is not None and ctx.device.startswith("cuda")
 
     def _prepare(self, X, y=NO_Y, *, reset, dtype=None, promote_with=None,
-                 ensure_min_features=1, n_features=None, **check_params):
+                 ensure_min_features=1, n_features=None, accept_sparse=False, **check_params):
         """``X`` (and on the host ``y``) validated and described for the core: a ``Prepared``.
 
         reset : True in fit: ``n_features_in_`` and ``feature_names_in_`` are set from ``X``
@@ -116,6 +122,9 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
         ensure_min_features : in fit, the fewest columns X may have.
         n_features : with reset=False, the number of columns X must have where X is not of the
             fit's features (inverse_transform's input): no feature-name check then.
+        accept_sparse : whether scipy.sparse input is taken (as a ``_sparse.HostCsr``, CSR with
+            int32 indices, duplicates summed); where False, scikit-learn's TypeError for sparse
+            data.
         check_params : scikit-learn's validation parameters for the host path (``y_numeric``,
             ``multi_output``, ...); ``ensure_all_finite`` defaults to False: the compiled core
             checks finiteness in its own pass over X, on the host and on the device.
@@ -147,6 +156,8 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
             return Prepared(X, ref, ctx, True, kind, np.dtype(ref.dtype),
                             None if _no_y(y) else y)
         check_params.setdefault("ensure_all_finite", False)
+        if accept_sparse:
+            check_params["accept_sparse"] = _sparse.ACCEPTED_FORMATS
         X = _arrays.to_host(X)
         if n_features is not None:
             X = check_array(X, dtype=FLOATS, **check_params)
@@ -157,8 +168,13 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
         else:
             X, y = validate_data(self, X, _arrays.to_host(y), reset=reset, dtype=FLOATS,
                                  ensure_min_features=ensure_min_features, **check_params)
+        target = None
         if dtype is not None or promote_with is not None:
             target = dtype if dtype is not None else np.result_type(X.dtype, promote_with)
+        if _sparse.is_sparse(X):
+            X = _sparse.as_csr(X, target)
+            return Prepared(X, X.ref, ctx, False, kind, X.dtype, None if _no_y(y) else y)
+        if target is not None:
             X = X.astype(target, copy=False)
         X = _arrays.readable(X)
         return Prepared(X, _arrays.host_ref(X), ctx, False, kind, X.dtype,

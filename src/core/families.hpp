@@ -10,7 +10,8 @@
   X(NeighborsPrimitives)     \
   X(DecompositionPrimitives) \
   X(LinearModelPrimitives)   \
-  X(EnsemblePrimitives)
+  X(EnsemblePrimitives)     \
+  X(SparsePrimitives)
 
 namespace gpulearn::detail {
 #define GPULEARN_DECLARE_FAMILY(P) \
