@@ -133,6 +133,14 @@ void multiply_impl(CsrView<T> X, const T* B, int64_t l, MatrixView<T> out, int n
     std::vector<double> acc(l);
     const int64_t begin = split.begin(p, n), end = begin + split.count(p, n);
     for (int64_t i = begin; i < end; ++i) {
+      if (l == 1) {  // a matrix-vector product: one sum in a register
+        double a = 0;
+        for (int64_t q = X.indptr[i]; q < X.indptr[i + 1]; ++q) {
+          a += static_cast<double>(X.values[q]) * static_cast<double>(B[X.indices[q]]);
+        }
+        out.row(i)[0] = static_cast<T>(a);
+        continue;
+      }
       std::fill(acc.begin(), acc.end(), 0.0);
       for (int64_t q = X.indptr[i]; q < X.indptr[i + 1]; ++q) {
         const double v = X.values[q];
@@ -161,6 +169,13 @@ void multiply_t_impl(CsrView<T> X, MatrixView<const T> A, VectorView<const T> w,
     for (int64_t i = begin; i < end; ++i) {
       const double wi = weight_at(w, i);
       const T* ai = A.row(i);
+      if (l == 1) {  // a transposed matrix-vector product: one scatter per entry
+        const double r = wi * static_cast<double>(ai[0]);
+        for (int64_t q = X.indptr[i]; q < X.indptr[i + 1]; ++q) {
+          a[X.indices[q]] += static_cast<double>(X.values[q]) * r;
+        }
+        continue;
+      }
       for (int64_t q = X.indptr[i]; q < X.indptr[i + 1]; ++q) {
         const double v = wi * static_cast<double>(X.values[q]);
         double* o = a.data() + static_cast<int64_t>(X.indices[q]) * l;

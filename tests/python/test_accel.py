@@ -221,7 +221,8 @@ def test_fit_keeps_the_callback_attributes(accel):
 def _fallback_cases():
     X, y_reg, y_clf = _data()
     return [
-        ("sparse input", lambda: linear_model.Ridge(), (sp.csr_matrix(X), y_reg), "sparse"),
+        ("sparse input", lambda: ensemble.RandomForestRegressor(5, random_state=0),
+         (sp.csr_matrix(X), y_reg), "sparse"),
         ("solver gpulearn lacks", lambda: linear_model.Ridge(solver="lsqr"), (X, y_reg),
          "NotImplementedError"),
         ("named algorithm", lambda: cluster.KMeans(3, algorithm="elkan", random_state=0),

@@ -20,6 +20,7 @@ import jsonschema
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy import sparse
 from sklearn.base import BaseEstimator
 
 import gpulearn
@@ -29,7 +30,7 @@ from gpulearn.bench._runner import Case, Runner, compact, to_host
 from gpulearn.bench.cases.linear_model import LeastSquaresBaseline
 
 SCHEMA = json.loads((Path(bench.__file__).parent / "schema.json").read_text())
-TINY = ["--rows", "2000", "--cols", "40", "--test-rows", "500", "--repeats", "2", "--no-roofline"]
+TINY = ["--rows", "2000", "--cols", "120", "--test-rows", "500", "--repeats", "2", "--no-roofline"]
 
 
 def _gpulearn_estimators():
@@ -87,12 +88,14 @@ def test_registered_algorithm_is_complete(name):
 @pytest.mark.parametrize("name", sorted(bench.algorithms()))
 def test_registered_data_and_quality_on_a_tiny_size(name):
     algorithm = bench.algorithms()[name]
-    size = bench.Size(300, 40, "float64", test_rows=50)  # 40 features: room for 32 components
+    # 120 features: room for the 100 components of the sparse TruncatedSVD case
+    size = bench.Size(300, 120, "float64", test_rows=50)
     data = algorithm.data(size, 7)
     again = algorithm.data(size, 7)
-    assert data.X_train.shape == (300, 40) and data.X_test.shape == (50, 40)
-    assert data.X_train.dtype == np.float64 and np.ptp(data.X_train) > 0
-    np.testing.assert_array_equal(data.X_train, again.X_train)  # the seed decides the data
+    assert data.X_train.shape == (300, 120) and data.X_test.shape == (50, 120)
+    dense = lambda a: a.toarray() if sparse.issparse(a) else a  # noqa: E731
+    assert data.X_train.dtype == np.float64 and np.ptp(dense(data.X_train)) > 0
+    np.testing.assert_array_equal(dense(data.X_train), dense(again.X_train))  # the seed decides
     assert algorithm.data(dataclasses.replace(size, dtype="float32"), 7).X_train.dtype == np.float32
     model = _registry.import_object(algorithm.sklearn)(**algorithm.params)
     model.fit(*(a for a in (data.X_train, data.y_train) if a is not None))
@@ -225,8 +228,8 @@ def test_cli_tiny_run_prints_the_table_and_writes_json_and_csv(capsys, tmp_path)
     assert {r["backend"] for r in ok} >= {"sklearn", "gpulearn-cpu"}
     assert len({r["algorithm"] for r in ok}) == len(bench.algorithms())
     for r in ok:
-        assert (r["rows"], r["cols"], r["test_rows"], len(r["fit"]["times_s"])) == (2000, 40, 500,
-                                                                                    2)
+        assert (r["rows"], r["cols"], r["test_rows"], len(r["fit"]["times_s"])) == (2000, 120,
+                                                                                    500, 2)
         assert r["quality"]["within_tolerance"] in (True, None)
         assert r["fit"]["min_s"] <= r["fit"]["median_s"] <= r["fit"]["max_s"]
     gpulearn_cpu = [r for r in ok if r["backend"] == "gpulearn-cpu"]

@@ -56,11 +56,21 @@ class Spec:
             cls = self._classes[library] = getattr(importlib.import_module(module), self.name)
         return cls
 
+    @property
+    def takes_sparse(self):
+        """Whether gpulearn's class takes scipy.sparse X (its input tags say so)."""
+        takes = self._classes.get("sparse")
+        if takes is None:
+            takes = self._classes["sparse"] = bool(
+                self.gpulearn_class().__sklearn_tags__().input_tags.sparse)
+        return takes
+
     def unsupported(self, estimator, method, args, kwargs):
         """Why this call must run scikit-learn's code, or None."""
-        for arg in (*args, *kwargs.values()):
-            if sparse.issparse(arg):
-                return "sparse input (gpulearn takes dense arrays)"
+        if not self.takes_sparse:
+            for arg in (*args, *kwargs.values()):
+                if sparse.issparse(arg):
+                    return f"sparse input (gpulearn's {self.name} takes dense arrays)"
         if self.check is not None:
             return self.check(estimator, method, args)
         return None

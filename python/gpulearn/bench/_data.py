@@ -67,3 +67,34 @@ def low_rank(size, seed, *, rank=32, noise=0.05):
     X += noise * rng.standard_normal((n, d))
     X += 3.0
     return _split(size, X, None)
+
+
+def tfidf(size, seed, *, density=0.001, n_classes=2, zipf=1.0):
+    """TF-IDF-like sparse data (scipy CSR, the size's dtype): documents of Poisson(density d)
+    term draws, terms drawn with Zipf-like popularity p_j ~ 1 / (j + 10)^zipf (repeated draws
+    of a term in a document add up to its count), then scikit-learn's TfidfTransformer (l2 rows).
+    y: ``n_classes`` classes cut at the quantiles of a planted sparse linear score (a tenth of
+    the terms carry weight), as int64; None when n_classes is 0."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rng = np.random.default_rng(seed)
+    n, d = size.rows + size.n_test, size.cols
+    per_row = np.maximum(1, rng.poisson(density * d, n))
+    rows = np.repeat(np.arange(n, dtype=np.int64), per_row)
+    popularity = 1.0 / (np.arange(d) + 10.0) ** zipf
+    cdf = np.cumsum(popularity)
+    terms = np.searchsorted(cdf, rng.random(rows.size) * cdf[-1]).astype(np.int64)
+    terms = rng.permutation(d)[np.minimum(terms, d - 1)]  # popular terms anywhere, not first
+    counts = sparse.csr_matrix((np.ones(rows.size), (rows, terms)), shape=(n, d))
+    counts.sum_duplicates()
+    X = TfidfTransformer().fit_transform(counts).tocsr()
+    y = None
+    if n_classes:
+        w = np.where(rng.random(d) < 0.1, rng.standard_normal(d), 0.0)
+        score = X @ w + 0.1 * rng.standard_normal(n)
+        cuts = np.quantile(score, np.arange(1, n_classes) / n_classes)
+        y = np.searchsorted(cuts, score).astype(np.int64)
+    X = X.astype(size.dtype)
+    m = size.rows
+    return Data(X[:m], None if y is None else y[:m], X[m:], None if y is None else y[m:])
