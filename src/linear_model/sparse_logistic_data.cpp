@@ -187,7 +187,10 @@ void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, Csr
   GPULEARN_EXPECTS(out.rows == n && out.cols == m, "output has shape (", out.rows, ", ", out.cols,
                    "), expected (", n, ", ", m, ")");
   Backend& be = ctx.backend();
-  gpulearn::detail::require_readable(be, out.space, "the output");
+  const MemorySpace native = be.native_space();
+  GPULEARN_EXPECTS(out.space == MemorySpace::kHost || out.space == native,
+                   "the output must be in host memory or where the ", be.device().to_string(),
+                   " backend computes");
   if (n == 0) return;
   const NativeCsr<T> nat(be, X);
   check_values(be, nat.view);
@@ -195,7 +198,6 @@ void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, Csr
   for (int64_t t = 0; t < m; ++t) {
     for (int64_t j = 0; j < d; ++j) Wt[j * m + t] = model.coef[t * d + j];
   }
-  const MemorySpace native = be.native_space();
   if (native == MemorySpace::kHost && out.space == MemorySpace::kHost) {
     be.primitives<gpulearn::detail::SparsePrimitives<T>>().multiply(nat.view, Wt.data(), m, out);
     for (int64_t i = 0; i < n; ++i) {

@@ -15,6 +15,7 @@
 //
 // The driver reads its data only through LogisticData: one checking pass, then one loss and
 // gradient pass per objective evaluation. logistic_local_data implements it over one X;
+// logistic_sparse_data over one sparse (CSR) X, without densifying it;
 // gpulearn.dask implements it over row blocks held by Dask workers (each pass the local
 // implementation's on every block, summed in block order), so both run the same driver.
 // Stops when every component of the (pseudo-)gradient of the objective is at most tol, after
