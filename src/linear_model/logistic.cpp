@@ -13,8 +13,8 @@
 
 #include "../core/native.hpp"
 #include "centring.hpp"
-#include "logistic_checks.hpp"
 #include "gpulearn/linear_model/logistic_regression.hpp"
+#include "logistic_checks.hpp"
 #include "primitives.hpp"
 #include "quasi_newton.hpp"
 

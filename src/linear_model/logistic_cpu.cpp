@@ -139,8 +139,7 @@ class CpuLinearModelPrimitives final : public LinearModelPrimitives<T> {
 
   double logistic_loss_residual(MatrixView<T> Z, const int32_t* labels, VectorView<const T> w,
                                 const double* intercept, double* r_sum) override {
-    GPULEARN_EXPECTS(Z.cols >= 1, "logistic_loss_residual: Z must have >= 1 column, got ",
-                     Z.cols);
+    GPULEARN_EXPECTS(Z.cols >= 1, "logistic_loss_residual: Z must have >= 1 column, got ", Z.cols);
     GPULEARN_EXPECTS(w.empty() || w.size == Z.rows, "logistic_loss_residual: w has ", w.size,
                      " entries for ", Z.rows, " rows");
     return loss_residual_impl(Z, labels, w, intercept, r_sum, be_.n_threads());

@@ -53,7 +53,8 @@ struct NativeCsr {
       be.copy(indices.data, native, X.indices + base, MemorySpace::kHost,
               nnz * int64_t(sizeof(int32_t)));
     }
-    be.copy(indptr.data, native, ptr.data(), MemorySpace::kHost, (n + 1) * int64_t(sizeof(int64_t)));
+    be.copy(indptr.data, native, ptr.data(), MemorySpace::kHost,
+            (n + 1) * int64_t(sizeof(int64_t)));
     view = CsrView<T>(values.data, indices.data, indptr.data, X.rows, X.cols, native);
   }
 };
@@ -221,14 +222,13 @@ void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, Csr
     return;
   }
   for (int64_t i = 0; i < n; ++i) {
-    be.copy(out.row(i), out.space, host.data() + i * m, MemorySpace::kHost,
-            m * int64_t(sizeof(T)));
+    be.copy(out.row(i), out.space, host.data() + i * m, MemorySpace::kHost, m * int64_t(sizeof(T)));
   }
 }
 
-#define GPULEARN_INSTANTIATE(T)                                                                 \
-  template std::unique_ptr<LogisticData> logistic_sparse_data<T>(                               \
-      Context&, CsrView<T>, VectorView<const int32_t>, VectorView<const T>);                    \
+#define GPULEARN_INSTANTIATE(T)                                                              \
+  template std::unique_ptr<LogisticData> logistic_sparse_data<T>(                            \
+      Context&, CsrView<T>, VectorView<const int32_t>, VectorView<const T>);                 \
   template void logistic_decision_function<T>(Context&, const LogisticModel<T>&, CsrView<T>, \
                                               MatrixView<T>);
 GPULEARN_INSTANTIATE(float)
