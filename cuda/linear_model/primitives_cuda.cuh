@@ -27,6 +27,15 @@ class CudaLinearModelPrimitives final : public LinearModelPrimitives<T> {
     return logistic_loss_grad_cuda<T>(be_, X, labels, w, m, coef, grad);
   }
 
+  // The sparse data's per-row step: no kernel yet (the CUDA sparse primitives come first).
+  double logistic_loss_residual(MatrixView<T>, const int32_t*, VectorView<const T>, const double*,
+                                double*) override {
+    GPULEARN_FAIL(Unsupported,
+                  "sparse input is not supported on CUDA devices yet; "
+                  "LogisticRegression's sparse loss pass has no CUDA kernel: use "
+                  "device='cpu' for sparse data");
+  }
+
  private:
   CudaBackend& be_;
 };

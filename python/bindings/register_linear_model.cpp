@@ -528,6 +528,40 @@ void register_linear_model(py::module_& m) {
       },
       py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("labels"), py::arg("n_classes"),
       py::arg("sample_weight"), py::arg("coef_init"));
+  // Sparse X (a CsrRef): the same driver over logistic_sparse_data, and its decision function.
+  m.def(
+      "logistic_fit_sparse",
+      [](Context& ctx, const LogisticRegressionParams& p, const CsrRef& X, const Labels& labels,
+         int64_t n_classes, const py::object& w, const py::object& coef_init) {
+        const int32_t* lab = labels_of(labels, X.rows);
+        const std::vector<double> start = doubles_of(coef_init);
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return logistic_record(compute([&] {
+            const auto data = logistic_sparse_data<T>(
+                ctx, X.view<T>(), VectorView<const int32_t>(lab, X.rows), weights_of<T>(w));
+            return logistic_regression_fit<T>(ctx, p, *data, n_classes, start);
+          }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("labels"), py::arg("n_classes"),
+      py::arg("sample_weight"), py::arg("coef_init"));
+  m.def(
+      "logistic_decision_function_sparse",
+      [](Context& ctx, const py::dict& record, const CsrRef& X, const ArrayRef& out) {
+        by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          const LinearModel<T> linear = linear_model_of<T>(record);
+          LogisticModel<T> model;
+          model.n_features = linear.n_features;
+          model.n_outputs = linear.n_targets;
+          model.n_classes = linear.n_targets == 1 ? 2 : linear.n_targets;
+          model.coef = linear.coef;
+          model.intercept = linear.intercept;
+          compute([&] { logistic_decision_function<T>(ctx, model, X.view<T>(), out.view<T>()); });
+        });
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"));
   m.def(
       "logistic_fit_data",
       [](Context& ctx, const LogisticRegressionParams& p, LogisticData& data, int64_t n_classes,

@@ -14,6 +14,7 @@
 #include "../core/native.hpp"
 #include "centring.hpp"
 #include "gpulearn/linear_model/logistic_regression.hpp"
+#include "logistic_checks.hpp"
 #include "primitives.hpp"
 #include "quasi_newton.hpp"
 
@@ -50,20 +51,9 @@ class LocalLogisticData final : public LogisticData {
 
   LogisticDataStats check(int64_t n_classes) override {
     check_shapes();
-    LogisticDataStats stats;
-    for (int64_t i = 0; i < labels_.size; ++i) {
-      const int32_t c = labels_.data[i * labels_.stride];
-      GPULEARN_EXPECTS(c >= 0 && c < n_classes, "labels must be class indices in [0, ", n_classes,
-                       "), got ", c);
-      stats.n_positive += c == 1 ? 1 : 0;
-    }
+    LogisticDataStats stats = detail::checked_labels(labels_, n_classes);
     gpulearn::detail::checked_input(be_, X_);
-    if (w_.empty()) {
-      stats.weight_sum = static_cast<double>(X_.rows);
-    } else {
-      gpulearn::detail::checked_weights(be_, w_);
-      for (T v : gpulearn::detail::to_host(be_, w_)) stats.weight_sum += static_cast<double>(v);
-    }
+    stats.weight_sum = detail::checked_weight_sum(be_, w_, X_.rows);
     return stats;
   }
 

@@ -90,6 +90,40 @@ double logistic_impl(MatrixView<const T> X, const int32_t* labels, VectorView<co
   return total;
 }
 
+// The per-row loss step over linear predictions made elsewhere (the sparse data's products):
+// the intercept added in T, then row_loss_residual, the same per-row code as the dense pass.
+template <typename T>
+double loss_residual_impl(MatrixView<T> Z, const int32_t* labels, VectorView<const T> w,
+                          const double* intercept, double* r_sum, int n_threads) {
+  const int64_t n = Z.rows, m = Z.cols;
+  std::vector<T> b(m);
+  for (int64_t t = 0; t < m; ++t) b[t] = static_cast<T>(intercept[t]);
+  const RowSplit split(n, 2048, kCpuMaxParts);
+  std::vector<double> loss(split.n_parts, 0.0), sums(checked_mul(split.n_parts, m), 0.0);
+  parallel_for(split.n_parts, n_threads, [&](int64_t part) {
+    double s = 0;
+    double* rs = sums.data() + part * m;
+    const int64_t begin = split.begin(part, n), end = begin + split.count(part, n);
+    for (int64_t i = begin; i < end; ++i) {
+      T* zi = Z.row(i);
+      for (int64_t t = 0; t < m; ++t) zi[t] += b[t];
+      const double wi = w.empty() ? 1.0 : static_cast<double>(w.data[i * w.stride]);
+      s += wi * row_loss_residual(zi, m, labels[i]);
+      for (int64_t t = 0; t < m; ++t) rs[t] += wi * static_cast<double>(zi[t]);
+    }
+    loss[part] = s;
+  });
+  double total = 0;
+  for (double v : loss) total += v;
+  if (r_sum != nullptr) {
+    std::fill(r_sum, r_sum + m, 0.0);
+    for (int64_t part = 0; part < split.n_parts; ++part) {
+      for (int64_t t = 0; t < m; ++t) r_sum[t] += sums[part * m + t];
+    }
+  }
+  return total;
+}
+
 }  // namespace
 
 template <typename T>
@@ -101,6 +135,14 @@ class CpuLinearModelPrimitives final : public LinearModelPrimitives<T> {
                             int64_t m, const double* coef, double* grad) override {
     GPULEARN_EXPECTS(m >= 1, "logistic_loss_grad: m must be >= 1, got ", m);
     return logistic_impl(X, labels, w, m, coef, grad, be_.n_threads());
+  }
+
+  double logistic_loss_residual(MatrixView<T> Z, const int32_t* labels, VectorView<const T> w,
+                                const double* intercept, double* r_sum) override {
+    GPULEARN_EXPECTS(Z.cols >= 1, "logistic_loss_residual: Z must have >= 1 column, got ", Z.cols);
+    GPULEARN_EXPECTS(w.empty() || w.size == Z.rows, "logistic_loss_residual: w has ", w.size,
+                     " entries for ", Z.rows, " rows");
+    return loss_residual_impl(Z, labels, w, intercept, r_sum, be_.n_threads());
   }
 
  private:

@@ -26,6 +26,18 @@ class LinearModelPrimitives {
   virtual double logistic_loss_grad(MatrixView<const T> X, const int32_t* labels,
                                     VectorView<const T> w, int64_t m, const double* coef,
                                     double* grad) = 0;
+
+  /// The per-row step of a loss pass whose linear predictions were made elsewhere (the sparse
+  /// data's X coef^T, src/linear_model/sparse_logistic_data.cpp). Z (n x m, native_space(),
+  /// row stride Z.ld) holds x_i . coef_t without the intercept; labels (n) and w (n, or empty)
+  /// live in native_space(); intercept (host, m doubles) is added to each row, in T, as
+  /// logistic_loss_grad adds it. Overwrites Z with the residual R (the loss's derivative in z:
+  /// probabilities minus the one-hot label; m == 1 binomial, else multinomial, as above),
+  /// unweighted; writes r_sum (host, m doubles) = sum_i w_i R_i when not null, and returns
+  /// sum_i w_i loss_i. Sums in double over a row split fixed by n, in partition order.
+  virtual double logistic_loss_residual(MatrixView<T> Z, const int32_t* labels,
+                                        VectorView<const T> w, const double* intercept,
+                                        double* r_sum) = 0;
 };
 
 }  // namespace gpulearn::detail

@@ -15,6 +15,7 @@
 //
 // The driver reads its data only through LogisticData: one checking pass, then one loss and
 // gradient pass per objective evaluation. logistic_local_data implements it over one X;
+// logistic_sparse_data over one sparse (CSR) X, without densifying it;
 // gpulearn.dask implements it over row blocks held by Dask workers (each pass the local
 // implementation's on every block, summed in block order), so both run the same driver.
 // Stops when every component of the (pseudo-)gradient of the objective is at most tol, after
@@ -36,6 +37,7 @@
 
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::linear_model {
 
@@ -114,6 +116,20 @@ std::unique_ptr<LogisticData> logistic_local_data(Context& ctx, MatrixView<const
                                                   VectorView<const int32_t> labels,
                                                   VectorView<const T> sample_weight = {});
 
+/// The data of a single-machine fit on a sparse X (n x d, CSR; docs/sparse.md), without
+/// densifying it: each loss pass is X W^T (SparsePrimitives::multiply), the per-row loss and
+/// residual R (LinearModelPrimitives::logistic_loss_residual) and X^T W R
+/// (SparsePrimitives::multiply_t). Memory O(nnz + n m + d m) for m outputs. check() checks the
+/// stored values (NaN/inf: the dense data's error), the labels and the weights as
+/// logistic_local_data does. X may live in host memory, or in device memory for a CUDA context
+/// (a host X is copied to the device once); labels and sample_weight as logistic_local_data
+/// takes them. The views and ctx must outlive the object. On a CUDA context the passes throw
+/// Unsupported until the CUDA sparse kernels exist.
+template <typename T>
+std::unique_ptr<LogisticData> logistic_sparse_data(Context& ctx, CsrView<T> X,
+                                                   VectorView<const int32_t> labels,
+                                                   VectorView<const T> sample_weight = {});
+
 /// The driver over any LogisticData: checks params, makes data.check(n_classes), then solves
 /// with one data.loss_grad per objective evaluation; the penalty, the solver and the result are
 /// host algebra on (n_classes x n_features) parameters. coef_init as below. T is the element
@@ -136,6 +152,14 @@ LogisticModel<T> logistic_regression_fit(Context& ctx, const LogisticRegressionP
 /// lives; returns once out is written.
 template <typename T>
 void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, MatrixView<const T> X,
+                                MatrixView<T> out);
+
+/// The decision function of a sparse X (CSR, n x d): out (n x n_outputs, host memory, or
+/// device memory for a CUDA context) = X coef^T + intercept, each entry summed in double and
+/// rounded to T. Throws InvalidArgument where X's stored values are not finite or X has
+/// another number of features than the model.
+template <typename T>
+void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, CsrView<T> X,
                                 MatrixView<T> out);
 
 }  // namespace gpulearn::linear_model

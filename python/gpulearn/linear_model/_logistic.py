@@ -4,7 +4,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import sparse
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -79,7 +78,8 @@ def _resolve_penalty(est):
 class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
     """Logistic regression (binary and multinomial), on the CPU or a GPU.
 
-    A drop-in replacement for :class:`sklearn.linear_model.LogisticRegression` for dense data.
+    A drop-in replacement for :class:`sklearn.linear_model.LogisticRegression` for dense and
+    scipy.sparse data (sparse input on the CPU; see docs/sparse.md).
     Minimises scikit-learn's objective::
 
         C * sum_i s_i * loss_i + (1 - l1_ratio) / 2 * ||W||_F^2 + l1_ratio * ||W||_1
@@ -225,9 +225,10 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays
-            float32; other numeric types become float64. Sparse matrices are not supported.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array, or a
+            scipy.sparse matrix or array (CSR, CSC or COO; fitted without densifying, on the
+            CPU). float32 stays float32; other numeric types become float64.
         y : array-like of shape (n_samples,)
             Class labels (numbers or strings).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -239,11 +240,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
             The fitted estimator.
         """
         l1_ratio, C = self._check_fit_params()
-        if sparse.issparse(X):
-            raise TypeError(
-                "gpulearn's LogisticRegression takes dense data; sparse input is not "
-                "supported. Convert it with X.toarray(), or use scikit-learn's estimator.")
-        p = self._prepare(X, _arrays.to_host(y), reset=True)
+        p = self._prepare(X, _arrays.to_host(y), reset=True, accept_sparse=True)
         y = p.y
         if p.on_device:
             y = np.asarray(y)
@@ -264,8 +261,10 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
                 w *= cw[labels].astype(dtype)
             w, w_ref = p.put(w, "sample_weight")
 
-        result = _core.logistic_fit(p.ctx, self._core_params(l1_ratio, C), p.ref, labels,
-                                    n_classes, w_ref, self._coef_init(n_classes, n_features))
+        # Sparse X: the same driver over the CSR data's passes (no dense copy of X).
+        fit = _core.logistic_fit_sparse if p.sparse else _core.logistic_fit
+        result = fit(p.ctx, self._core_params(l1_ratio, C), p.ref, labels, n_classes, w_ref,
+                     self._coef_init(n_classes, n_features))
         return self._set_fitted(result, dtype)
 
     # fit = _check_fit_params + _set_classes + a core fit + _set_fitted: the steps gpulearn.dask's
@@ -360,7 +359,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -368,16 +367,16 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
             For two classes, > 0 means ``classes_[1]``.
         """
         check_is_fitted(self)
-        if sparse.issparse(X):
-            raise TypeError("gpulearn's LogisticRegression takes dense data; sparse input "
-                            "is not supported.")
-        p = self._prepare(X, reset=False, promote_with=self.coef_.dtype)
+        p = self._prepare(X, reset=False, promote_with=self.coef_.dtype, accept_sparse=True)
         ctx, X_ref, dtype = p.ctx, p.ref, p.dtype
         n_outputs = self.coef_.shape[0]
         out, out_ref = p.empty((X_ref.rows, n_outputs))
         model = {"coef": np.ascontiguousarray(self.coef_, dtype=dtype),
                  "intercept": np.ascontiguousarray(self.intercept_, dtype=dtype)}
-        _core.linear_predict(ctx, model, X_ref, out_ref)
+        if p.sparse:
+            _core.logistic_decision_function_sparse(ctx, model, X_ref, out_ref)
+        else:
+            _core.linear_predict(ctx, model, X_ref, out_ref)
         if n_outputs == 1:
             out = out.reshape(-1)
         return self._output(out, p.kind)
@@ -390,7 +389,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -405,7 +404,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -422,7 +421,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -432,6 +431,6 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.classifier_tags.multi_class = True
         return tags
