@@ -431,9 +431,8 @@ void register_cluster(py::module_& m) {
                              p.n_clusters, ", ", X.cols, ")");
           }
           const T* start = init ? init.data() : nullptr;
-          return kmeans_record(compute([&] {
-            return kmeans_fit<T>(ctx, p, X.view<T>(), weights_of<T>(w), start, out);
-          }));
+          return kmeans_record(compute(
+              [&] { return kmeans_fit<T>(ctx, p, X.view<T>(), weights_of<T>(w), start, out); }));
         });
       },
       py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("sample_weight"),

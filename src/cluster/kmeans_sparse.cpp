@@ -187,9 +187,8 @@ struct SparseKMeansData<T>::Impl {
       km.dots_to_sq_distances(VectorView<const T>(sq + b0, m, 1, native()), c_sq.data(), D);
       const VectorView<const T> wb =
           w.empty() ? w : VectorView<const T>(w.data + b0 * w.stride, m, w.stride, w.space);
-      const detail::KMeansStepStats st =
-          km.assign_sparse(D, Xb, wb, lab + b0, dist_out != nullptr ? dist_out + b0 : nullptr,
-                           sums, weights);
+      const detail::KMeansStepStats st = km.assign_sparse(
+          D, Xb, wb, lab + b0, dist_out != nullptr ? dist_out + b0 : nullptr, sums, weights);
       stats.inertia += st.inertia;
       stats.changed += st.changed;
     }
@@ -460,11 +459,11 @@ void kmeans_sq_distances(Context& ctx, const KMeansModel<T>& model, CsrView<T> X
   data.sq_distances(model.centers.data(), model.n_clusters, out);
 }
 
-#define GPULEARN_INSTANTIATE(T)                                                                 \
-  template KMeansModel<T> kmeans_fit<T>(Context&, const KMeansParams&, CsrView<T>,              \
-                                        VectorView<const T>, const T*, int32_t*);               \
-  template double kmeans_predict<T>(Context&, const KMeansModel<T>&, CsrView<T>,                \
-                                    VectorView<const T>, int32_t*);                             \
+#define GPULEARN_INSTANTIATE(T)                                                    \
+  template KMeansModel<T> kmeans_fit<T>(Context&, const KMeansParams&, CsrView<T>, \
+                                        VectorView<const T>, const T*, int32_t*);  \
+  template double kmeans_predict<T>(Context&, const KMeansModel<T>&, CsrView<T>,   \
+                                    VectorView<const T>, int32_t*);                \
   template void kmeans_sq_distances<T>(Context&, const KMeansModel<T>&, CsrView<T>, MatrixView<T>);
 GPULEARN_INSTANTIATE(float)
 GPULEARN_INSTANTIATE(double)
