@@ -67,6 +67,19 @@ class CudaClusterPrimitives final : public ClusterPrimitives<T> {
     largest_cuda<T>(be_, p, m, idx);
   }
 
+  // Sparse input: no CUDA kernels yet (the CPU backend has them).
+  void dots_to_sq_distances(VectorView<const T>, const double*, MatrixView<T>) override {
+    GPULEARN_FAIL(Unsupported,
+                  "sparse input is not supported on CUDA devices yet; fit KMeans with "
+                  "device='cpu' (or densify X)");
+  }
+  KMeansStepStats assign_sparse(MatrixView<const T>, CsrView<T>, VectorView<const T>, int32_t*, T*,
+                                double*, double*) override {
+    GPULEARN_FAIL(Unsupported,
+                  "sparse input is not supported on CUDA devices yet; fit KMeans with "
+                  "device='cpu' (or densify X)");
+  }
+
  private:
   CudaBackend& be_;
 };

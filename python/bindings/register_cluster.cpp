@@ -412,6 +412,54 @@ void register_cluster(py::module_& m) {
         });
       },
       py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"));
+
+  // Sparse X (a CsrRef, gpulearn/_sparse.py): the same functions over SparseKMeansData.
+  m.def(
+      "kmeans_fit",
+      [](Context& ctx, const KMeansParams& p, const CsrRef& X, const py::object& w,
+         const py::object& init_centers, const ArrayRef& labels) {
+        int32_t* out = labels_out(labels, X.rows);
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          py::array_t<T, py::array::c_style> init;
+          if (p.init == KMeansInit::kArray) {
+            init = py::array_t<T, py::array::c_style>::ensure(init_centers);
+            GPULEARN_EXPECTS(init && init.ndim() == 2 && init.shape(0) == p.n_clusters &&
+                                 init.shape(1) == X.cols,
+                             "The shape of the initial centers must be (n_clusters, n_features) "
+                             "= (",
+                             p.n_clusters, ", ", X.cols, ")");
+          }
+          const T* start = init ? init.data() : nullptr;
+          return kmeans_record(compute(
+              [&] { return kmeans_fit<T>(ctx, p, X.view<T>(), weights_of<T>(w), start, out); }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("sample_weight"),
+      py::arg("init_centers"), py::arg("labels"));
+  m.def(
+      "kmeans_predict",
+      [](Context& ctx, const py::dict& record, const CsrRef& X, const py::object& w,
+         const ArrayRef& labels) {
+        int32_t* out = labels_out(labels, X.rows);
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          const KMeansModel<T> model = kmeans_model_of<T>(record);
+          return compute(
+              [&] { return kmeans_predict<T>(ctx, model, X.view<T>(), weights_of<T>(w), out); });
+        });
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("sample_weight"), py::arg("labels"));
+  m.def(
+      "kmeans_sq_distances",
+      [](Context& ctx, const py::dict& record, const CsrRef& X, const ArrayRef& out) {
+        by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          const KMeansModel<T> model = kmeans_model_of<T>(record);
+          compute([&] { kmeans_sq_distances<T>(ctx, model, X.view<T>(), out.view<T>()); });
+        });
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"));
 }
 
 }  // namespace gpulearn::bindings

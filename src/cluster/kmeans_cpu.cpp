@@ -194,6 +194,84 @@ void largest_impl(VectorView<const T> p, int64_t m, int64_t* idx) {
   std::copy(order.begin(), order.begin() + m, idx);
 }
 
+// D_ij = max(0, x_sq_i - 2 D_ij + c_sq_j) in double, rounded to T (D held the dot products).
+template <typename T>
+void dots_to_sq_distances_impl(VectorView<const T> x_sq, const double* c_sq, MatrixView<T> D,
+                               int n_threads) {
+  const int64_t n = D.rows, k = D.cols;
+  const RowSplit split(n, 2048, kCpuMaxParts);
+  parallel_for(split.n_parts, n_threads, [&](int64_t p) {
+    const int64_t begin = split.begin(p, n), end = begin + split.count(p, n);
+    for (int64_t i = begin; i < end; ++i) {
+      const double xi = static_cast<double>(x_sq.data[i * x_sq.stride]);
+      T* row = D.row(i);
+      for (int64_t j = 0; j < k; ++j) {
+        row[j] = static_cast<T>(std::max(0.0, xi - 2.0 * static_cast<double>(row[j]) + c_sq[j]));
+      }
+    }
+  });
+}
+
+// The argmin of each row of D (fixed row parts, combined in part order), then the per-cluster
+// sums of the sparse rows: the rows bucketed by label (a stable counting sort), one task per
+// cluster adding its rows in ascending order, so no partial k x d copies and the same bits
+// with any thread count.
+template <typename T>
+KMeansStepStats assign_sparse_impl(MatrixView<const T> D, CsrView<T> X, VectorView<const T> w,
+                                   int32_t* labels, T* sq_dist, double* sums, double* weights,
+                                   int n_threads) {
+  const int64_t n = D.rows, k = D.cols, d = X.cols;
+  const RowSplit split(n, 2048, kCpuMaxParts);
+  std::vector<double> inertia(split.n_parts, 0.0);
+  std::vector<int64_t> changed(split.n_parts, 0);
+  parallel_for(split.n_parts, n_threads, [&](int64_t p) {
+    const int64_t begin = split.begin(p, n), end = begin + split.count(p, n);
+    double local_inertia = 0;
+    int64_t local_changed = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      const T* row = D.row(i);
+      const auto best = static_cast<int32_t>(argmin_span(row, k));
+      local_inertia += (w.empty() ? 1.0 : weight_at(w, i)) * row[best];
+      local_changed += labels[i] != best;
+      labels[i] = best;
+      if (sq_dist != nullptr) sq_dist[i] = row[best];
+    }
+    inertia[p] = local_inertia;
+    changed[p] = local_changed;
+  });
+  KMeansStepStats stats;
+  for (int64_t p = 0; p < split.n_parts; ++p) {
+    stats.inertia += inertia[p];
+    stats.changed += changed[p];
+  }
+  if (sums == nullptr && weights == nullptr) return stats;
+  if (sums == nullptr) {  // the weights alone: one pass in row order
+    for (int64_t i = 0; i < n; ++i) weights[labels[i]] += w.empty() ? 1.0 : weight_at(w, i);
+    return stats;
+  }
+  std::vector<int64_t> start(k + 1, 0), order(n);
+  for (int64_t i = 0; i < n; ++i) ++start[labels[i] + 1];
+  for (int64_t j = 0; j < k; ++j) start[j + 1] += start[j];
+  {
+    std::vector<int64_t> next(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n; ++i) order[next[labels[i]]++] = i;
+  }
+  parallel_for(k, n_threads, [&](int64_t j) {
+    double* s = sums + j * d;
+    double wj = 0;
+    for (int64_t r = start[j]; r < start[j + 1]; ++r) {
+      const int64_t i = order[r];
+      const double wi = w.empty() ? 1.0 : weight_at(w, i);
+      wj += wi;
+      for (int64_t q = X.indptr[i]; q < X.indptr[i + 1]; ++q) {
+        s[X.indices[q]] += wi * static_cast<double>(X.values[q]);
+      }
+    }
+    if (weights != nullptr) weights[j] += wj;
+  });
+  return stats;
+}
+
 }  // namespace
 
 template <typename T>
@@ -230,6 +308,15 @@ class CpuClusterPrimitives final : public ClusterPrimitives<T> {
     return independent_draws_impl(p, w, scale, seed);
   }
   void largest(VectorView<const T> p, int64_t m, int64_t* idx) override { largest_impl(p, m, idx); }
+  void dots_to_sq_distances(VectorView<const T> x_sq, const double* c_sq,
+                            MatrixView<T> D) override {
+    dots_to_sq_distances_impl(x_sq, c_sq, D, be_.n_threads());
+  }
+  KMeansStepStats assign_sparse(MatrixView<const T> D, CsrView<T> X, VectorView<const T> w,
+                                int32_t* labels, T* sq_dist, double* sums,
+                                double* weights) override {
+    return assign_sparse_impl(D, X, w, labels, sq_dist, sums, weights, be_.n_threads());
+  }
 
  private:
   CpuBackend& be_;

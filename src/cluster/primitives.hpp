@@ -11,6 +11,7 @@
 
 #include "../core/backend.hpp"
 #include "../core/hash_uniform.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::detail {
 
@@ -53,6 +54,22 @@ class ClusterPrimitives {
                                                  double scale, uint64_t seed) = 0;
   /// The m indices of the largest p_i, largest first, ties to the lowest index (host idx).
   virtual void largest(VectorView<const T> p, int64_t m, int64_t* idx) = 0;
+
+  // ---- sparse X (SparseKMeansData, src/cluster/kmeans_sparse.cpp): the dot products x_i.c_j
+  // come from SparsePrimitives::multiply; these two turn them into distances and assignments.
+  /// D (n x k, native) holds x_i.c_j on entry and max(0, x_sq_i - 2 D_ij + c_sq_j) on return,
+  /// computed in double and rounded to T; x_sq (n, native), c_sq (k, host, double).
+  virtual void dots_to_sq_distances(VectorView<const T> x_sq, const double* c_sq,
+                                    MatrixView<T> D) = 0;
+  /// Assigns every row of the CSR matrix X (n rows, native) to the column of its smallest
+  /// squared distance in D (n x k, native; ties to the lowest index), labels updated in place,
+  /// sq_dist (may be null) receiving that distance. sums (k x X.cols, host) and weights (k,
+  /// host), each may be null, are *added to*: the per-cluster sums of w_i x_i and of w_i, in
+  /// double, each cluster's rows summed in ascending order (independent of scheduling).
+  /// Returns the weighted inertia sum_i w_i D_i,label and how many labels changed.
+  virtual KMeansStepStats assign_sparse(MatrixView<const T> D, CsrView<T> X, VectorView<const T> w,
+                                        int32_t* labels, T* sq_dist, double* sums,
+                                        double* weights) = 0;
 };
 
 }  // namespace gpulearn::detail

@@ -41,6 +41,10 @@ EXPECTED_FAILED_CHECKS = {
             "different random streams; scikit-learn lists the same expected failure for its "
             "KMeans. With a given init, weights equal repetition (test_kmeans.py)"
         ),
+        "check_sample_weight_equivalence_on_sparse_data": (
+            "the same on sparse input, which scikit-learn lists for its KMeans too. With a given "
+            "init, weights equal repetition (test_sparse_kmeans.py)"
+        ),
     },
     "Ridge": {
         "check_non_transformer_estimators_n_iter": (

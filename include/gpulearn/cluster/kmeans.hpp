@@ -21,6 +21,7 @@
 
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::cluster {
 
@@ -79,6 +80,29 @@ double kmeans_predict(Context& ctx, const KMeansModel<T>& model, MatrixView<cons
 /// (scikit-learn's transform is their square root).
 template <typename T>
 void kmeans_sq_distances(Context& ctx, const KMeansModel<T>& model, MatrixView<const T> X,
+                         MatrixView<T> out);
+
+// ---- Sparse X (CSR, gpulearn/core/sparse.hpp): the same driver over SparseKMeansData
+// (kmeans_data.hpp). Distances by |x|^2 - 2 x.c + |c|^2 with the sparse product X C^T, as
+// scikit-learn computes them for sparse input (no centring: centring would densify X); X is never
+// densified: memory O(nnz + n k_block + k d). X, sample_weight and labels in the same memory
+// space; the CUDA backend refuses sparse input (Unsupported) until it has the kernels.
+
+/// Fits k-means on a CSR matrix X (n x d); as the dense kmeans_fit otherwise.
+template <typename T>
+KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& params, CsrView<T> X,
+                          VectorView<const T> sample_weight, const T* init_centers,
+                          int32_t* labels);
+
+/// The closest center of each row of the CSR matrix X; returns the weighted inertia.
+template <typename T>
+double kmeans_predict(Context& ctx, const KMeansModel<T>& model, CsrView<T> X,
+                      VectorView<const T> sample_weight, int32_t* labels);
+
+/// out (n x n_clusters, X's memory space) = squared distances of the rows of the CSR matrix X
+/// to the centers.
+template <typename T>
+void kmeans_sq_distances(Context& ctx, const KMeansModel<T>& model, CsrView<T> X,
                          MatrixView<T> out);
 
 }  // namespace gpulearn::cluster

@@ -19,6 +19,7 @@
 #include "gpulearn/cluster/kmeans.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::cluster {
 
@@ -125,6 +126,51 @@ class LocalKMeansData final : public KMeansData<T> {
   /// Copies state written since construction back to the caller's arrays where they are not
   /// the backend's native memory; a no-op otherwise.
   void flush();
+
+  int64_t n_rows() override;
+  int64_t n_features() override;
+  bool has_weights() override;
+  KMeansDataRange check() override;
+  void reset_labels() override;
+  KMeansPassStats assign(const T* shift, const T* centers, int64_t k, bool weighted,
+                         bool keep_distances, double* sums, double* weights) override;
+  void keep_labels() override;
+  void init_potentials(const T* shift, const T* center) override;
+  void candidate_potentials(const T* shift, const T* candidates, int64_t t, double* out) override;
+  void take_candidate(int64_t c) override;
+  double total(bool by_potentials) override;
+  void lower_potentials(const T* shift, const T* candidates, int64_t m) override;
+  void release_potentials() override;
+  void weighted_draws(bool by_potentials, const double* u, int64_t t, int64_t* idx) override;
+  std::vector<int64_t> independent_draws(double scale, uint64_t seed) override;
+  void largest_distances(int64_t m, int64_t* idx, T* values) override;
+  void rows(const int64_t* idx, int64_t t, T* out, int32_t* labels, double* weights) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// KMeansData over one CSR matrix X (n x d, gpulearn/core/sparse.hpp) and weights w (n, or
+/// empty), host memory or, for a CUDA context, device memory (a host X is copied to the device
+/// once). X is never densified and never shifted: with s the driver's shift,
+/// |x - s - c|^2 = |x|^2 - 2 x.(s + c) + |s + c|^2, each pass one sparse product X (s + C)^T
+/// (SparsePrimitives::multiply, by blocks of rows so that the n x k dot products are never held
+/// whole) and the cluster primitives' sparse assignment; the per-cluster sums of x_i - s are
+/// the sums of the sparse rows less (sum of weights) s. Per-row state (|x_i|^2, labels,
+/// distances, potentials, candidate distances) lives in the backend's native memory.
+/// keep_labels copies the labels into labels_out (n, int32, X's memory space; may be null).
+template <typename T>
+class SparseKMeansData final : public KMeansData<T> {
+ public:
+  SparseKMeansData(Context& ctx, CsrView<T> X, VectorView<const T> w, int32_t* labels_out);
+  ~SparseKMeansData() override;
+  SparseKMeansData(const SparseKMeansData&) = delete;
+  SparseKMeansData& operator=(const SparseKMeansData&) = delete;
+
+  /// out (n x k, X's memory space) = squared distances of the rows to the k centers (host,
+  /// k x d, unshifted): transform's pass.
+  void sq_distances(const T* centers, int64_t k, MatrixView<T> out);
 
   int64_t n_rows() override;
   int64_t n_features() override;

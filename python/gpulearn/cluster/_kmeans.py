@@ -12,7 +12,7 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
-from .. import _arrays, _core
+from .. import _arrays, _core, _sparse
 from .._base import DeviceEstimatorMixin
 from .._config import check_device_string
 
@@ -26,6 +26,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     closest center and the per-cluster sums, deterministically (a fixed ``random_state`` gives
     the same model twice on the same device). The data are centred on their mean in every
     distance, as scikit-learn does, for precision.
+
+    Sparse X (scipy.sparse CSR, CSC or COO, matrices or arrays) is clustered as it is, on the
+    CPU: each pass is one sparse product X C^T by blocks of rows, never a dense copy of X, and
+    the data are not centred (as in scikit-learn, where centring would densify X). Every init
+    and option takes sparse input; ``device="cuda"`` refuses it for now (NotImplementedError).
 
     Parameters
     ----------
@@ -133,9 +138,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays float32; other
-            numeric types become float64.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array, or a scipy.sparse matrix or array
+            (CSR, CSC or COO; used as CSR, never densified; CPU only for now). float32 stays
+            float32; other numeric types become float64.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples (non-negative); None gives every sample weight 1.
@@ -146,7 +152,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         """
         self._validate_params()
         check_device_string(self.device)
-        p = self._prepare(X, reset=True)
+        p = self._prepare(X, reset=True, accept_sparse=True)
         random_state = check_random_state(self.random_state)
         ctx, X_ref, dtype, on_device = p.ctx, p.ref, p.dtype, p.on_device
         w, w_ref = self._weights(p, sample_weight)
@@ -166,12 +172,17 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             result = run(*self._init_spec(dtype, n_init))
         else:
             # Called once per run on the data centred on their mean, as scikit-learn does; the
-            # centers it returns are in that frame.
-            X_all = _arrays.to_host(p.X)
-            mean = X_all.mean(axis=0)
+            # centers it returns are in that frame. Sparse data are not centred (scikit-learn
+            # does not centre them either): the callable gets the CSR matrix as it is.
+            if p.sparse:
+                X_all, mean = p.X.to_scipy(), np.zeros(p.n_features, dtype=dtype)
+            else:
+                X_all = _arrays.to_host(p.X)
+                mean = X_all.mean(axis=0)
             result, best_labels = None, None
             for _ in range(n_init):
-                centers = self.init(X_all - mean, self.n_clusters, random_state=random_state)
+                centers = self.init(X_all if p.sparse else X_all - mean, self.n_clusters,
+                                    random_state=random_state)
                 candidate = run("array", self._check_centers(centers, dtype) + mean, 1)
                 if result is None or candidate["inertia"] < result["inertia"]:
                     result, best_labels = candidate, _arrays.to_host(labels).copy()
@@ -227,7 +238,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         """(Prepared X, weights kept alive, weights' ArrayRef) for predict-like calls, in the
         dtype of the centers."""
         check_is_fitted(self)
-        p = self._prepare(X, reset=False, dtype=self.cluster_centers_.dtype)
+        p = self._prepare(X, reset=False, dtype=self.cluster_centers_.dtype, accept_sparse=True)
         return (p, *self._weights(p, sample_weight))
 
     def _labels_and_inertia(self, X, sample_weight=None):
@@ -243,7 +254,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -265,7 +276,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -276,7 +287,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         dtype = self.cluster_centers_.dtype
         # float32 distances are computed in float64, as scikit-learn's euclidean_distances
         # does: near a center, |x|^2 - 2 x.c + |c|^2 in float32 keeps few digits.
-        X64, X_ref = p.put(p.X, "X", dtype=np.float64)
+        if p.sparse:
+            X64 = p.X if p.dtype == np.float64 else _sparse.as_csr(p.X.to_scipy(), np.float64)
+            X_ref = X64.ref
+        else:
+            X64, X_ref = p.put(p.X, "X", dtype=np.float64)
         out, out_ref = p.empty((X_ref.rows, self.n_clusters), np.float64)
         _core.kmeans_sq_distances(ctx, {"centers": self.cluster_centers_.astype(np.float64)},
                                   X_ref, out_ref)
@@ -297,7 +312,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
     # ---- conversion ----------------------------------------------------------------------

@@ -1,0 +1,472 @@
+// SparseKMeansData: k-means' passes over one CSR matrix, so that the one driver
+// (src/cluster/kmeans.cpp) fits sparse X unchanged. X is never densified nor shifted: the
+// driver's shift s is folded into the centers, |x - s - c|^2 = |x|^2 - 2 x.(s + c) + |s + c|^2,
+// each pass one sparse product X (s + C)^T (SparsePrimitives::multiply) by blocks of rows, then
+// the cluster primitives' dots_to_sq_distances and assign_sparse. Per-row state lives in the
+// backend's native memory, so the same code runs wherever the primitives exist.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/checks.hpp"
+#include "../core/native.hpp"
+#include "../sparse/primitives.hpp"
+#include "gpulearn/cluster/kmeans.hpp"
+#include "gpulearn/cluster/kmeans_data.hpp"
+#include "primitives.hpp"
+
+namespace gpulearn::cluster {
+
+namespace {
+
+using detail::Backend;
+using detail::ClusterPrimitives;
+using detail::NativeMatrix;
+using detail::Scratch;
+using detail::SparsePrimitives;
+
+// Dot products held at once by an assignment pass (rows per block = this / k): 4 Mi entries,
+// 16 or 32 MiB, whatever n.
+constexpr int64_t kBlockEntries = int64_t{1} << 22;
+
+// A CSR matrix where the backend computes: the caller's view when it is there, else one copy of
+// its stored entries (offsets rebased to 0).
+template <typename T>
+struct NativeCsr {
+  CsrView<T> view;
+  Scratch<T> values;
+  Scratch<int32_t> indices;
+  Scratch<int64_t> indptr;
+
+  NativeCsr(Backend& be, CsrView<T> X) : view(X) {
+    const MemorySpace native = be.native_space();
+    if (X.space == native) return;
+    GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "a sparse X in ", to_string(X.space),
+                     " memory cannot be read by the ", be.device().to_string(), " backend");
+    const int64_t first = X.rows > 0 ? X.indptr[0] : 0;
+    const int64_t nnz = X.rows > 0 ? X.indptr[X.rows] - first : 0;
+    std::vector<int64_t> rebased(X.rows + 1, 0);
+    for (int64_t i = 0; i <= X.rows && X.rows > 0; ++i) rebased[i] = X.indptr[i] - first;
+    values = Scratch<T>(be, std::max<int64_t>(nnz, 1));
+    indices = Scratch<int32_t>(be, std::max<int64_t>(nnz, 1));
+    indptr = Scratch<int64_t>(be, X.rows + 1);
+    be.copy(values.data, native, X.values + first, MemorySpace::kHost, nnz * int64_t(sizeof(T)));
+    be.copy(indices.data, native, X.indices + first, MemorySpace::kHost,
+            nnz * int64_t(sizeof(int32_t)));
+    be.copy(indptr.data, native, rebased.data(), MemorySpace::kHost,
+            (X.rows + 1) * int64_t(sizeof(int64_t)));
+    view = CsrView<T>(values.data, indices.data, indptr.data, X.rows, X.cols, native);
+  }
+};
+
+// An owned per-row array in native memory, grown to the largest size asked for.
+template <typename U>
+struct OwnedArray {
+  Scratch<U> own;
+  int64_t size = 0;
+  U* get(Backend& be, int64_t n) {
+    if (size < n) {
+      own = Scratch<U>(be, n);
+      size = n;
+    }
+    return own.data;
+  }
+  void release() {
+    own = Scratch<U>();
+    size = 0;
+  }
+};
+
+}  // namespace
+
+template <typename T>
+struct SparseKMeansData<T>::Impl {
+  Backend& be;
+  ClusterPrimitives<T>& km;
+  SparsePrimitives<T>& sp;
+  CsrView<T> X_in;
+  VectorView<const T> w_in;
+  int32_t* best = nullptr;  // X's memory space
+  // X, w and |x_i|^2 where the backend computes: made on first use, never before the checks.
+  std::optional<NativeCsr<T>> x_native;
+  std::optional<NativeMatrix<T>> w_native;
+  OwnedArray<T> x_sq;
+  bool have_x_sq = false;
+  OwnedArray<int32_t> labels;
+  OwnedArray<T> dist, pot, cand;
+  int64_t n_cand = 0;
+
+  Impl(Context& ctx, CsrView<T> X, VectorView<const T> w)
+      : be(ctx.backend()),
+        km(be.primitives<ClusterPrimitives<T>>()),
+        sp(be.primitives<SparsePrimitives<T>>()),
+        X_in(X),
+        w_in(w) {}
+
+  int64_t n() const { return X_in.rows; }
+  int64_t d() const { return X_in.cols; }
+  MemorySpace native() const { return be.native_space(); }
+
+  CsrView<T> X() {
+    if (!x_native) x_native.emplace(be, X_in);
+    return x_native->view;
+  }
+  VectorView<const T> w() {
+    if (w_in.empty()) return VectorView<const T>();
+    if (!w_native) w_native.emplace(be, w_in.as_column());
+    const MatrixView<const T> col = w_native->view;
+    return VectorView<const T>(col.data, col.rows, col.ld, col.space);
+  }
+  const T* row_norms() {
+    T* sq = x_sq.get(be, n());
+    if (!have_x_sq) {
+      sp.row_norms_sq(X(), sq);
+      have_x_sq = true;
+    }
+    return sq;
+  }
+  VectorView<T> pot_view() { return VectorView<T>(pot.get(be, n()), n(), 1, native()); }
+  MatrixView<T> columns(T* data, int64_t cols) {
+    return MatrixView<T>(data, n(), cols, cols, native());
+  }
+
+  // B = (s + C)^T (d x k, host) and |s + c_j|^2 in double, from the rounded entries of B.
+  void shifted_centers(const T* shift, const T* centers, int64_t k, std::vector<T>& B,
+                       std::vector<double>& c_sq) const {
+    const int64_t dd = d();
+    B.assign(checked_mul(dd, k), T(0));
+    c_sq.assign(k, 0.0);
+    for (int64_t j = 0; j < k; ++j) {
+      for (int64_t l = 0; l < dd; ++l) {
+        const T b = centers[j * dd + l] + (shift != nullptr ? shift[l] : T(0));
+        B[l * k + j] = b;
+        c_sq[j] += static_cast<double>(b) * static_cast<double>(b);
+      }
+    }
+  }
+
+  // out (n x k, native, contiguous) = squared distances to the k centers, in one product.
+  void distances(const T* shift, const T* centers, int64_t k, MatrixView<T> out) {
+    std::vector<T> B;
+    std::vector<double> c_sq;
+    shifted_centers(shift, centers, k, B, c_sq);
+    const T* sq = row_norms();
+    sp.multiply(X(), B.data(), k, out);
+    km.dots_to_sq_distances(VectorView<const T>(sq, n(), 1, native()), c_sq.data(), out);
+  }
+
+  // One assignment pass by blocks of rows (the split depends on n and k alone): labels (native)
+  // updated, dist (native, may be null) the distance to the chosen center; sums (k x d) and
+  // weights (k), each may be null, receive the per-cluster sums of w_i (x_i - s) and w_i.
+  KMeansPassStats pass(const T* shift, const T* centers, int64_t k, VectorView<const T> w,
+                       int32_t* lab, T* dist_out, double* sums, double* weights) {
+    const int64_t rows = n(), dd = d();
+    std::vector<T> B;
+    std::vector<double> c_sq;
+    shifted_centers(shift, centers, k, B, c_sq);
+    std::vector<double> own_weights;
+    if (sums != nullptr && weights == nullptr) {  // the shift's correction needs them
+      own_weights.resize(k);
+      weights = own_weights.data();
+    }
+    if (sums != nullptr) std::fill(sums, sums + k * dd, 0.0);
+    if (weights != nullptr) std::fill(weights, weights + k, 0.0);
+    const T* sq = row_norms();
+    const CsrView<T> Xn = X();
+    const int64_t block = std::max<int64_t>(1, std::min<int64_t>(rows, kBlockEntries / k));
+    Scratch<T> dots(be, checked_mul(block, k));
+    KMeansPassStats stats;
+    for (int64_t b0 = 0; b0 < rows; b0 += block) {
+      const int64_t m = std::min(block, rows - b0);
+      const CsrView<T> Xb = Xn.block_rows(b0, m);
+      const MatrixView<T> D(dots.data, m, k, k, native());
+      sp.multiply(Xb, B.data(), k, D);
+      km.dots_to_sq_distances(VectorView<const T>(sq + b0, m, 1, native()), c_sq.data(), D);
+      const VectorView<const T> wb =
+          w.empty() ? w : VectorView<const T>(w.data + b0 * w.stride, m, w.stride, w.space);
+      const detail::KMeansStepStats st = km.assign_sparse(
+          D, Xb, wb, lab + b0, dist_out != nullptr ? dist_out + b0 : nullptr, sums, weights);
+      stats.inertia += st.inertia;
+      stats.changed += st.changed;
+    }
+    if (sums != nullptr && shift != nullptr) {  // sum w_i (x_i - s) = sum w_i x_i - W s
+      for (int64_t j = 0; j < k; ++j) {
+        for (int64_t l = 0; l < dd; ++l) sums[j * dd + l] -= weights[j] * shift[l];
+      }
+    }
+    return stats;
+  }
+};
+
+template <typename T>
+SparseKMeansData<T>::SparseKMeansData(Context& ctx, CsrView<T> X, VectorView<const T> w,
+                                      int32_t* labels_out)
+    : impl_(std::make_unique<Impl>(ctx, X, w)) {
+  GPULEARN_EXPECTS(w.empty() || w.size == X.rows, "sample_weight has ", w.size,
+                   " entries but X has ", X.rows, " samples");
+  GPULEARN_EXPECTS(w.empty() || w.space == X.space,
+                   "X and sample_weight must both be in host memory or both in device memory");
+  impl_->best = labels_out;
+}
+
+template <typename T>
+SparseKMeansData<T>::~SparseKMeansData() = default;
+
+template <typename T>
+int64_t SparseKMeansData<T>::n_rows() {
+  return impl_->n();
+}
+template <typename T>
+int64_t SparseKMeansData<T>::n_features() {
+  return impl_->d();
+}
+template <typename T>
+bool SparseKMeansData<T>::has_weights() {
+  return !impl_->w_in.empty();
+}
+
+template <typename T>
+KMeansDataRange SparseKMeansData<T>::check() {
+  Impl& s = *impl_;
+  detail::require_readable(s.be, s.X_in.space, "X");
+  KMeansDataRange r;
+  // The stored values only: the implicit zeros are finite. Same words as the dense check.
+  const T amax = s.sp.max_abs(s.X());
+  GPULEARN_EXPECTS(std::isfinite(amax), "Input X contains NaN or infinity.");
+  r.max_abs_x = static_cast<double>(amax);
+  if (!s.w_in.empty()) {
+    r.max_weight = static_cast<double>(detail::checked_weights(s.be, s.w_in));
+  }
+  return r;
+}
+
+template <typename T>
+void SparseKMeansData<T>::reset_labels() {
+  Impl& s = *impl_;
+  int32_t* labels = s.labels.get(s.be, s.n());
+  const std::vector<int32_t> unset(s.n(), -1);
+  s.be.copy(labels, s.native(), unset.data(), MemorySpace::kHost, s.n() * int64_t(sizeof(int32_t)));
+}
+
+template <typename T>
+KMeansPassStats SparseKMeansData<T>::assign(const T* shift, const T* centers, int64_t k,
+                                            bool weighted, bool keep_distances, double* sums,
+                                            double* weights) {
+  Impl& s = *impl_;
+  int32_t* labels = s.labels.get(s.be, s.n());
+  T* dist = keep_distances ? s.dist.get(s.be, s.n()) : nullptr;
+  return s.pass(shift, centers, k, weighted ? s.w() : VectorView<const T>(), labels, dist, sums,
+                weights);
+}
+
+template <typename T>
+void SparseKMeansData<T>::keep_labels() {
+  Impl& s = *impl_;
+  if (s.best == nullptr) return;
+  s.be.copy(s.best, s.X_in.space, s.labels.get(s.be, s.n()), s.native(),
+            s.n() * int64_t(sizeof(int32_t)));
+}
+
+template <typename T>
+void SparseKMeansData<T>::init_potentials(const T* shift, const T* center) {
+  Impl& s = *impl_;
+  s.distances(shift, center, 1, s.columns(s.pot.get(s.be, s.n()), 1));
+}
+
+template <typename T>
+void SparseKMeansData<T>::candidate_potentials(const T* shift, const T* candidates, int64_t t,
+                                               double* out) {
+  Impl& s = *impl_;
+  s.n_cand = t;
+  // n x t, as the dense data keeps them (t = 2 + ln k candidates).
+  const MatrixView<T> D = s.columns(s.cand.get(s.be, checked_mul(s.n(), t)), t);
+  s.distances(shift, candidates, t, D);
+  s.km.min_potentials(s.pot_view(), D, s.w(), out);
+}
+
+template <typename T>
+void SparseKMeansData<T>::take_candidate(int64_t c) {
+  Impl& s = *impl_;
+  const MatrixView<T> D = s.columns(s.cand.get(s.be, s.n() * s.n_cand), s.n_cand);
+  s.km.min_update(s.pot_view(), D, c);
+}
+
+template <typename T>
+double SparseKMeansData<T>::total(bool by_potentials) {
+  Impl& s = *impl_;
+  double sum = 0;
+  if (by_potentials) {
+    const VectorView<T> p = s.pot_view();
+    s.km.min_potentials(p, s.columns(p.data, 1), s.w(), &sum);
+  } else if (!s.w_in.empty()) {  // sum_i min(w_i, w_i), unweighted
+    const VectorView<const T> w = s.w();
+    s.km.min_potentials(w, MatrixView<const T>(w.data, w.size, 1, w.stride, w.space),
+                        VectorView<const T>(), &sum);
+  } else {
+    sum = static_cast<double>(s.n());
+  }
+  return sum;
+}
+
+template <typename T>
+void SparseKMeansData<T>::lower_potentials(const T* shift, const T* candidates, int64_t m) {
+  Impl& s = *impl_;
+  // One assignment pass gives each row's distance to the nearest candidate (by blocks: never
+  // n x m at once); the potentials keep the smaller of the two.
+  int32_t* labels = s.labels.get(s.be, s.n());
+  T* nearest = s.dist.get(s.be, s.n());
+  s.pass(shift, candidates, m, VectorView<const T>(), labels, nearest, nullptr, nullptr);
+  s.km.min_update(s.pot_view(), s.columns(nearest, 1), 0);
+}
+
+template <typename T>
+void SparseKMeansData<T>::release_potentials() {
+  impl_->pot.release();
+  impl_->cand.release();
+}
+
+template <typename T>
+void SparseKMeansData<T>::weighted_draws(bool by_potentials, const double* u, int64_t t,
+                                         int64_t* idx) {
+  Impl& s = *impl_;
+  const VectorView<const T> p =
+      by_potentials ? VectorView<const T>(s.pot_view()) : VectorView<const T>();
+  s.km.weighted_draws(p, s.w(), u, t, idx);
+}
+
+template <typename T>
+std::vector<int64_t> SparseKMeansData<T>::independent_draws(double scale, uint64_t seed) {
+  Impl& s = *impl_;
+  return s.km.independent_draws(s.pot_view(), s.w(), scale, seed);
+}
+
+template <typename T>
+void SparseKMeansData<T>::largest_distances(int64_t m, int64_t* idx, T* values) {
+  Impl& s = *impl_;
+  const T* dist = s.dist.get(s.be, s.n());
+  s.km.largest(VectorView<const T>(dist, s.n(), 1, s.native()), m, idx);
+  if (values == nullptr) return;
+  for (int64_t j = 0; j < m; ++j) {
+    s.be.copy(values + j, MemorySpace::kHost, dist + idx[j], s.native(), sizeof(T));
+  }
+}
+
+template <typename T>
+void SparseKMeansData<T>::rows(const int64_t* idx, int64_t t, T* out, int32_t* labels,
+                               double* weights) {
+  Impl& s = *impl_;
+  for (int64_t j = 0; j < t; ++j) {
+    GPULEARN_EXPECTS(idx[j] >= 0 && idx[j] < s.n(), "k-means: row ", idx[j], " is out of range");
+  }
+  s.sp.gather_rows(s.X(), idx, t, out);
+  const int32_t* held = labels != nullptr ? s.labels.get(s.be, s.n()) : nullptr;
+  const VectorView<const T> w = weights != nullptr ? s.w() : VectorView<const T>();
+  for (int64_t j = 0; j < t; ++j) {
+    const int64_t i = idx[j];
+    if (held != nullptr) {
+      s.be.copy(labels + j, MemorySpace::kHost, held + i, s.native(), sizeof(int32_t));
+    }
+    if (weights != nullptr) {
+      T wi = 1;
+      if (!w.empty()) {
+        s.be.copy(&wi, MemorySpace::kHost, w.data + i * w.stride, s.native(), sizeof(T));
+      }
+      weights[j] = wi;
+    }
+  }
+}
+
+template <typename T>
+void SparseKMeansData<T>::sq_distances(const T* centers, int64_t k, MatrixView<T> out) {
+  Impl& s = *impl_;
+  GPULEARN_EXPECTS(out.rows == s.n() && out.cols == k, "output has shape (", out.rows, ", ",
+                   out.cols, "), expected (", s.n(), ", ", k, ")");
+  GPULEARN_EXPECTS(out.space == s.X_in.space, "X and the output must be in the same memory space");
+  if (s.n() == 0) return;
+  if (out.space == s.native() && out.contiguous()) {
+    s.distances(nullptr, centers, k, out);
+    return;
+  }
+  Scratch<T> tmp(s.be, checked_mul(s.n(), k));
+  const MatrixView<T> D = s.columns(tmp.data, k);
+  s.distances(nullptr, centers, k, D);
+  std::vector<T> packed(D.size());
+  s.be.copy(packed.data(), MemorySpace::kHost, D.data, s.native(), D.size() * int64_t(sizeof(T)));
+  if (out.contiguous()) {
+    s.be.copy(out.data, out.space, packed.data(), MemorySpace::kHost,
+              D.size() * int64_t(sizeof(T)));
+    return;
+  }
+  GPULEARN_EXPECTS(out.space == MemorySpace::kHost, "a strided output must be in host memory");
+  for (int64_t i = 0; i < s.n(); ++i) std::copy_n(&packed[i * k], k, out.row(i));
+}
+
+template class SparseKMeansData<float>;
+template class SparseKMeansData<double>;
+
+// ---- the sparse entry points
+
+namespace {
+
+template <typename T>
+void check_sparse_model(const KMeansModel<T>& model, const CsrView<T>& X) {
+  GPULEARN_EXPECTS(model.n_clusters >= 1 && !model.centers.empty(),
+                   "this KMeans model is not fitted yet: call fit first");
+  GPULEARN_EXPECTS(model.n_clusters <= INT32_MAX && static_cast<int64_t>(model.centers.size()) ==
+                                                        model.n_clusters * model.n_features,
+                   "the model's centers must be n_clusters x n_features, with n_clusters at most ",
+                   INT32_MAX);
+  GPULEARN_EXPECTS(X.cols == model.n_features, "X has ", X.cols, " features, but the model ",
+                   "is expecting ", model.n_features, " features as input.");
+  GPULEARN_EXPECTS(X.rows >= 1, "Found array with 0 sample(s) (shape=(", X.rows, ", ", X.cols,
+                   ")) while a minimum of 1 is required.");
+}
+
+}  // namespace
+
+template <typename T>
+KMeansModel<T> kmeans_fit(Context& ctx, const KMeansParams& p, CsrView<T> X,
+                          VectorView<const T> sample_weight, const T* init_centers,
+                          int32_t* labels) {
+  SparseKMeansData<T> data(ctx, X, sample_weight, labels);
+  return kmeans_fit<T>(p, data, init_centers);
+}
+
+template <typename T>
+double kmeans_predict(Context& ctx, const KMeansModel<T>& model, CsrView<T> X,
+                      VectorView<const T> sample_weight, int32_t* labels) {
+  check_sparse_model(model, X);
+  SparseKMeansData<T> data(ctx, X, sample_weight, labels);
+  data.check();
+  data.reset_labels();
+  // No shift: the sparse distances need none (the model's centers as they are).
+  const double inertia =
+      data.assign(nullptr, model.centers.data(), model.n_clusters, true, false, nullptr, nullptr)
+          .inertia;
+  data.keep_labels();
+  return inertia;
+}
+
+template <typename T>
+void kmeans_sq_distances(Context& ctx, const KMeansModel<T>& model, CsrView<T> X,
+                         MatrixView<T> out) {
+  check_sparse_model(model, X);
+  SparseKMeansData<T> data(ctx, X, VectorView<const T>(), nullptr);
+  data.check();
+  data.sq_distances(model.centers.data(), model.n_clusters, out);
+}
+
+#define GPULEARN_INSTANTIATE(T)                                                    \
+  template KMeansModel<T> kmeans_fit<T>(Context&, const KMeansParams&, CsrView<T>, \
+                                        VectorView<const T>, const T*, int32_t*);  \
+  template double kmeans_predict<T>(Context&, const KMeansModel<T>&, CsrView<T>,   \
+                                    VectorView<const T>, int32_t*);                \
+  template void kmeans_sq_distances<T>(Context&, const KMeansModel<T>&, CsrView<T>, MatrixView<T>);
+GPULEARN_INSTANTIATE(float)
+GPULEARN_INSTANTIATE(double)
+#undef GPULEARN_INSTANTIATE
+
+}  // namespace gpulearn::cluster
