@@ -102,6 +102,10 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
         otherwise a model asked for CUDA where there is none computes on the CPU, with a
         warning."""
         data_device = _arrays.device_ordinal(X)
+        if data_device is None and _sparse.is_sparse(X) and _devices.is_auto(self.device):
+            # "auto" computes scipy.sparse input on the CPU: the CUDA backend has no sparse
+            # kernels for the families yet (docs/sparse.md); device="cuda" says so.
+            return _devices.context("cpu"), False
         if reset:
             ctx = _devices.context(_devices.resolve(self.device, data_device))
         else:

@@ -38,6 +38,13 @@ def resolve(device, data_device=None):
     return "cuda:0" if device == "cuda" else device
 
 
+def is_auto(device):
+    """Whether ``device`` leaves the choice to gpulearn: "auto", with set_config's device
+    "auto" too."""
+    return (_config.check_device_string(device) == "auto"
+            and _config.get_config()["device"] == "auto")
+
+
 class CudaUnavailableError(RuntimeError):
     """CUDA was asked for where the CUDA backend cannot run (a RuntimeError to the user)."""
 
