@@ -21,6 +21,8 @@
 //   cuda/ensemble/grow_trees.cu                  grow_trees (kernels: grow_search.cu,
 //                                                grow_hist.cu; shared: grow_common.cuh)
 //   cuda/ensemble/forest_traverse.cu             forest_traverse
+//   cuda/sparse/sparse.cu                        the sparse primitives (cuSPARSE SpMM, own
+//                                                kernels; its own cuSPARSE handle)
 // (native_space, allocate and copy are in cuda/core/cuda_backend.cu.)
 //
 // Every public method starts with a DeviceGuard: callers (and other libraries in the same
