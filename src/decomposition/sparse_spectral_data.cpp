@@ -10,11 +10,13 @@
 // the n x l products never leave the backend's memory. The centred rows Xc Z are formed before
 // the second product, so X^T (Xc Z) is of the size of the result: no Gram-sized term cancels.
 //
-// ||Xc||_F^2 = S2 - 2 m.c + n |m|^2, S2 the sum of the squared stored values (row_norms_sq,
-// summed in double in row order). The cancellation is bounded for sparse data: per column,
-// c_j^2 <= nnz_j S2_j (Cauchy-Schwarz), so the subtracted n m_j^2 = c_j^2 / n is at most the
-// column's density times S2_j; a column stored in fewer than half the rows loses at most one
-// bit. Only a nearly dense column with a large mean loses more, as a dense Gram would.
+// ||Xc||_F^2, X in host memory: sum_j [sum over column j's stored entries of (x - m_j)^2 +
+// (n - nnz_j) m_j^2], every term >= 0, in one ordered pass (no cancellation). In device memory:
+// S2 - 2 m.c + n |m|^2, S2 the sum of the squared stored values (row_norms_sq, summed in double
+// in row order), whose cancellation is bounded for sparse data: per column, c_j^2 <= nnz_j S2_j
+// (Cauchy-Schwarz), so the subtracted n m_j^2 = c_j^2 / n is at most the column's density times
+// S2_j; a column stored in fewer than half the rows loses at most one bit. Only a nearly dense
+// column with a large mean loses more (a per-column primitive would remove that).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -240,8 +242,24 @@ double SparseSpectralData<T>::centered_products(const T* mean, T scale, int64_t 
   const double s = static_cast<double>(scale);
   const MemorySpace native = be.native_space();
 
-  double total = sum_of_squares();
-  if (mean != nullptr) {
+  double total = 0;
+  if (mean != nullptr && X_.space == MemorySpace::kHost) {
+    // On the host, term by term, every term >= 0: per column, the stored entries' squared
+    // deviations plus the implicit zeros' m_j^2 (one ordered pass over the entries, O(d) state).
+    std::vector<double> dev(d, 0.0);
+    std::vector<int64_t> count(d, 0);
+    for (int64_t q = X_.indptr[0]; q < X_.indptr[n]; ++q) {
+      const int32_t j = X_.indices[q];
+      const double e = static_cast<double>(X_.values[q]) - static_cast<double>(mean[j]);
+      dev[j] += e * e;
+      ++count[j];
+    }
+    for (int64_t j = 0; j < d; ++j) {
+      const double mj = mean[j];
+      total += dev[j] + static_cast<double>(n - count[j]) * mj * mj;
+    }
+  } else if (mean != nullptr) {  // device memory: from the sums (see the file's comment)
+    total = sum_of_squares();
     const std::vector<double>& c = column_sums();
     double mc = 0, mm = 0;
     for (int64_t j = 0; j < d; ++j) {
@@ -249,6 +267,8 @@ double SparseSpectralData<T>::centered_products(const T* mean, T scale, int64_t 
       mm += static_cast<double>(mean[j]) * mean[j];
     }
     total = std::max(0.0, total - 2 * mc + static_cast<double>(n) * mm);
+  } else {
+    total = sum_of_squares();
   }
   total *= s * s;
   if (l == 0) return total;
@@ -279,6 +299,15 @@ double SparseSpectralData<T>::centered_products(const T* mean, T scale, int64_t 
     }
     const MatrixView<T> C = detail::spectral_sparse::shift_rows(be, P, q, scale, state_->spare);
     A = MatrixView<const T>(C.data, n, l, l, native);
+    if (mean != nullptr && C.space == MemorySpace::kHost) {
+      // The sums of the centred rows as computed, not their exact value s (c - n m)^T Z: the
+      // correction m (1^T A) then cancels the rows' rounding along with their mean (which
+      // matters where a nearly dense column has a large mean: 6e-9 -> 1e-13 of the variances).
+      std::fill(ones_a.begin(), ones_a.end(), 0.0);
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < l; ++j) ones_a[j] += static_cast<double>(C.data[i * l + j]);
+      }
+    }
   } else {  // A = Y (host), made native where the backend computes elsewhere
     GPULEARN_ASSERT(Y != nullptr);
     A = MatrixView<const T>(Y, n, l, l, MemorySpace::kHost);

@@ -50,19 +50,19 @@ Spectrum gram_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp);
 inline constexpr int64_t kSparseGramMaxCols = 2048;
 
 /// The k leading singular triplets of Xc by subspace iteration on Xc^T Xc: a block of
-/// l = min(min(n, d), max(2k, k + 20)) vectors, one centered_products pass per step, a
-/// Rayleigh-Ritz step on the block each time, until every one of the k Ritz pairs has a residual
-/// |G v - theta v| below tol theta_1 (tol <= 0: 64 machine epsilons of T), or the residual
-/// stops decreasing, or 3000 steps. total_sq is set. What arpack runs on sparse data too wide
-/// for its Gram matrix: O(d l) memory.
+/// l = min(min(n, d), max(2k, k + 20)) vectors (start: d x l orthonormal columns, row-major, or
+/// null: a fixed Gaussian draw), one centered_products pass per step, a Rayleigh-Ritz step on
+/// the block each time, until every one of the k Ritz pairs has a residual |G v - theta v|
+/// below tol theta_1 (tol <= 0: 64 machine epsilons of T), or the residual stops decreasing for
+/// 50 steps, or 3000 steps. total_sq is set. O(d l) memory.
 template <typename T>
 Spectrum iterative_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp, int64_t k,
-                            double tol);
+                            double tol, const std::vector<double>* start);
 
 /// The spectrum svd_solver="arpack" reads (its k leading triplets exact): exact_spectrum for
-/// dense data; for sparse data (SpectralData::sparse()) the Gram matrix's eigenpairs, the first
-/// min(n, d) kept, for d <= kSparseGramMaxCols, else iterative_spectrum. scipy's svds, which
-/// scikit-learn's arpack runs, works on X^T X too.
+/// dense data; for sparse data (SpectralData::sparse()) iterative_spectrum, started for
+/// d <= kSparseGramMaxCols from the Gram matrix's leading eigenvectors (a few steps), else from
+/// a Gaussian draw. scipy's svds, which scikit-learn's arpack runs, iterates on X^T X too.
 template <typename T>
 Spectrum arpack_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp, int64_t k,
                          double tol);

@@ -14,14 +14,14 @@ Tolerances: the dense tests' bars (test_decomposition.py), float64; measured on 
 Xeon (2026-12-07), worst over the parity cases of this file:
 - RTOL 1e-10 on explained_variance_, explained_variance_ratio_ and singular_values_ (squared;
   null ones atol 1e-12 of the largest). Measured <= 3.7e-14, also on the arpack path past the
-  Gram limit (d = 2100, subspace iteration): <= 8.8e-15. MEAN_RTOL 1e-12 on mean_ (measured
+  Gram limit (d = 2100, subspace iteration from a random start): <= 9.6e-15. MEAN_RTOL 1e-12 on mean_ (measured
   1.9e-14). scipy's svds (scikit-learn's sparse arpack) iterates on X^T X as gpulearn's sparse
   arpack does.
 - ATOL_COMPONENT 1e-9 on components_ and, relative to the largest |value|, on transform
-  (measured <= 7.6e-13 and 5.8e-13).
+  (measured <= 1.2e-12 and 9.2e-13).
 - NOISE: noise_variance_ rtol 1e-9, atol 1e-12 of the total variance (measured 6.4e-15).
 - Sparse against dense gpulearn: the same model within SAME = 1e-10 of the largest |value| of
-  each attribute and of transform (measured <= 7.8e-14): the same driver, products summed in
+  each attribute and of transform (measured <= 1.0e-13): the same driver, products summed in
   another order. float32 sparse against float32 dense: F32 = 1e-4, the dense float32 bar
   (measured <= 1.4e-5, covariance_eigh).
 """
@@ -176,6 +176,34 @@ def test_arpack_on_features_past_the_gram_limit_matches_sklearn(estimator):
     check_spectral_model(ours, ref, keep, X)
     if estimator == "PCA":
         assert ours.noise_variance_ == pytest.approx(ref.noise_variance_, rel=NOISE)
+
+
+# A nearly dense column far from the origin (1e4 + N(0, 1)) in otherwise sparse data: the
+# implicit centring must not cancel. "arpack" centres each row of X Z before X^T multiplies it,
+# as scikit-learn's implicitly centred operator does: against scikit-learn's "full" on the dense
+# array, FAR_RTOL 1e-9 on the spectrum and components (the dense tests' far-from-origin bar;
+# measured 1.8e-13, components 7e-13; scikit-learn's sparse arpack 8.7e-14). "covariance_eigh"
+# forms X^T X - n m m^T, as scikit-learn's does on sparse input: FAR_RTOL_GRAM 1e-6 (measured
+# 5e-8; scikit-learn's sparse covariance_eigh 1.5e-8), components FAR_COMPONENT_GRAM 1e-5
+# (measured 2.2e-7).
+FAR_RTOL = 1e-9
+FAR_RTOL_GRAM = 1e-6
+FAR_COMPONENT_GRAM = 1e-5
+
+
+@pytest.mark.parametrize("solver", ["arpack", "covariance_eigh"])
+def test_a_dense_column_far_from_the_origin_is_centred_without_cancelling(solver):
+    A = make_sparse(500, 30, 0.1, SEED + 60).toarray()
+    A[:, 0] = 1e4 + np.random.default_rng(SEED + 61).standard_normal(500)
+    ours = PCA(3, svd_solver=solver, device="cpu").fit(sp.csr_matrix(A))
+    ref = sk.PCA(3, svd_solver="full").fit(A)
+    rtol = FAR_RTOL if solver == "arpack" else FAR_RTOL_GRAM
+    assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=rtol)
+    assert_allclose(ours.explained_variance_ratio_, ref.explained_variance_ratio_, rtol=rtol)
+    # Components: their error is the matrix's over the gaps (0.05 of the largest variance here).
+    comp_atol = ATOL_COMPONENT if solver == "arpack" else FAR_COMPONENT_GRAM
+    assert_allclose(ours.components_, ref.components_, rtol=0, atol=comp_atol)
+    assert_allclose(ours.mean_, ref.mean_, rtol=MEAN_RTOL)
 
 
 # ---- sparse against dense, formats and index edge cases ------------------------------------
