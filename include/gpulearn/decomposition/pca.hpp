@@ -106,7 +106,8 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, SpectralData<T>& X);
 /// The same fit on a CSR X (gpulearn/core/sparse.hpp) over SparseSpectralData, centring
 /// implicitly and never densifying X: scikit-learn's sparse rules (svd_solver "arpack" or
 /// "covariance_eigh"; "auto" runs "arpack"; "full" and "randomized" throw InvalidArgument).
-/// "arpack" takes the d x d Gram matrix for d <= 2048, else subspace iteration on the products.
+/// "arpack" iterates on the implicitly centred products (started from the d x d Gram matrix's
+/// eigenvectors for d <= 2048, else from a Gaussian draw).
 /// Throws Unsupported where the backend has no sparse primitives.
 template <typename T>
 PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, CsrView<T> X);

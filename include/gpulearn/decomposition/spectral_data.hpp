@@ -52,9 +52,9 @@ class SpectralData {
                                    double* out) = 0;
 
   /// Whether X is stored sparse, so that an R factor (min(n, d) x d, dense) or a d x d Gram
-  /// matrix for large d would cost far more than X itself: the drivers then take the Gram
-  /// matrix only for moderate d and reach the exact spectrum otherwise by iterating
-  /// centered_products (spectral.hpp). Dense data (the default) keeps the dense choices.
+  /// matrix for large d would cost far more than X itself: the drivers then reach the exact
+  /// spectrum by iterating centered_products, from the Gram matrix's eigenvectors only for
+  /// moderate d (spectral.hpp). Dense data (the default) keeps the dense choices.
   virtual bool sparse() const { return false; }
 };
 

@@ -62,8 +62,8 @@ TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& p
                                        SpectralData<T>& X);
 
 /// The same fit on a CSR X (gpulearn/core/sparse.hpp) over SparseSpectralData: never densified
-/// (memory O(nnz + (n + d) l)); "arpack" takes the d x d Gram matrix for d <= 2048, else subspace
-/// iteration on the products. Throws Unsupported where the backend has no sparse primitives.
+/// (memory O(nnz + (n + d) l)); "arpack" iterates on the products (started from the d x d Gram
+/// matrix's eigenvectors for d <= 2048, else from a Gaussian draw). Throws Unsupported where the backend has no sparse primitives.
 template <typename T>
 TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
                                        CsrView<T> X);

@@ -44,8 +44,8 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
       scikit-learn's ``randomized_svd`` iterates, so results agree with scikit-learn's to
       rounding, not just to the randomized approximation.
     - "arpack" runs the exact "full" solver (its n_components rules kept: at most
-      min(n_samples, n_features) - 1). On sparse data: the eigenpairs of the implicitly
-      centred d x d Gram matrix for d <= 2048, else subspace iteration on Xc^T (Xc Z).
+      min(n_samples, n_features) - 1). On sparse data: subspace iteration on Xc^T (Xc Z),
+      centred implicitly, started from the d x d Gram matrix's eigenvectors for d <= 2048.
 
     Components' signs follow scikit-learn's rule: the largest entry of each is positive.
 
@@ -65,9 +65,9 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Divide the projections by the square roots of the explained variances.
     svd_solver : {"auto", "full", "covariance_eigh", "arpack", "randomized"}, default="auto"
     tol : float, default=0.0
-        ARPACK's tolerance. Dense "arpack" runs an exact SVD and ignores it; on sparse data
-        with more than 2048 features, the relative residual at which the subspace iteration
-        stops (0: 64 machine epsilons).
+        ARPACK's tolerance. Dense "arpack" runs an exact SVD and ignores it; on sparse data,
+        the relative residual at which the subspace iteration stops (0: 64 machine
+        epsilons).
     iterated_power : int or "auto", default="auto"
         Power iterations of the randomized solver; "auto": 7 when n_components < 0.1
         min(X.shape), else 4.

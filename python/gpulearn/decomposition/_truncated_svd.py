@@ -20,8 +20,8 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
     densified: each pass is a sparse product (docs/sparse.md). "randomized" runs Halko et al.'s randomized SVD as passes over X on the
     GPU (CUDA) or the CPU, from scikit-learn's own random draw and on the subspace
     scikit-learn's ``randomized_svd`` iterates, so results agree with scikit-learn's to
-    rounding. "arpack" runs an exact SVD (on sparse data: the eigenpairs of X^T X for
-    d <= 2048, else subspace iteration on X^T (X Z)). Components' signs follow scikit-learn's rule.
+    rounding. "arpack" runs an exact SVD (on sparse data: subspace iteration on X^T (X Z),
+    started from the eigenvectors of X^T X for d <= 2048). Components' signs follow scikit-learn's rule.
 
     Parameters
     ----------
@@ -34,9 +34,9 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         Accepted; gpulearn always orthonormalises (in float64, on the host).
     random_state : int, RandomState instance or None, default=None
     tol : float, default=0.0
-        ARPACK's tolerance. Dense "arpack" runs an exact SVD and ignores it; on sparse data
-        with more than 2048 features, the relative residual at which the subspace iteration
-        stops (0: 64 machine epsilons).
+        ARPACK's tolerance. Dense "arpack" runs an exact SVD and ignores it; on sparse data,
+        the relative residual at which the subspace iteration stops (0: 64 machine
+        epsilons).
     device : str, default="auto"
         "auto", "cpu", "cuda" or "cuda:N" (see :func:`gpulearn.set_config`).
 
