@@ -132,6 +132,21 @@ auto projection(ModelOf model_of, Forward forward, Inverse inverse) {
   };
 }
 
+// The same transform of a CSR X (sparse input: forward only, inverse_transform's input is
+// dense): forward(ctx, model, CsrView, out).
+template <typename ModelOf, typename Forward>
+auto sparse_projection(ModelOf model_of, Forward forward) {
+  return [=](Context& ctx, const py::dict& record, const CsrRef& X, const ArrayRef& out,
+             bool inverted) {
+    GPULEARN_EXPECTS(!inverted, "inverse_transform takes dense input");
+    by_dtype(X, [&](auto zero) {
+      using T = decltype(zero);
+      const auto model = model_of(record, zero);
+      compute([&] { forward(ctx, model, X.view<T>(), out.view<T>()); });
+    });
+  };
+}
+
 // ---- the data interface across the binding
 
 // An optional host array in T, C order (None: empty); `what` names it in errors.
@@ -437,6 +452,15 @@ void register_decomposition(py::module_& m) {
       },
       py::arg("ctx"), py::arg("params"), py::arg("X"));
   m.def(
+      "pca_fit",
+      [](Context& ctx, const PcaParams& p, const CsrRef& X) {
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return pca_record(compute([&] { return pca_fit<T>(ctx, p, X.view<T>()); }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"));
+  m.def(
       "pca_fit_data",
       [](Context& ctx, const PcaParams& p, PySpectralData& data) {
         return by_data_dtype(
@@ -447,6 +471,10 @@ void register_decomposition(py::module_& m) {
         projection([](const py::dict& r, auto zero) { return pca_model_of<decltype(zero)>(r); },
                    [](auto&&... a) { pca_transform(a...); },
                    [](auto&&... a) { pca_inverse_transform(a...); }),
+        py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"), py::arg("inverse"));
+  m.def("pca_transform",
+        sparse_projection([](const py::dict& r, auto zero) { return pca_model_of<decltype(zero)>(r); },
+                          [](auto&&... a) { pca_transform(a...); }),
         py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"), py::arg("inverse"));
   m.def(
       "pca_covariance",
@@ -488,6 +516,15 @@ void register_decomposition(py::module_& m) {
       },
       py::arg("ctx"), py::arg("params"), py::arg("X"));
   m.def(
+      "truncated_svd_fit",
+      [](Context& ctx, const TruncatedSvdParams& p, const CsrRef& X) {
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return spectrum_record(compute([&] { return truncated_svd_fit<T>(ctx, p, X.view<T>()); }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"));
+  m.def(
       "truncated_svd_fit_data",
       [](Context& ctx, const TruncatedSvdParams& p, PySpectralData& data) {
         return by_data_dtype(data, [&](auto& X) {
@@ -499,6 +536,11 @@ void register_decomposition(py::module_& m) {
         projection([](const py::dict& r, auto zero) { return tsvd_model_of<decltype(zero)>(r); },
                    [](auto&&... a) { truncated_svd_transform(a...); },
                    [](auto&&... a) { truncated_svd_inverse_transform(a...); }),
+        py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"), py::arg("inverse"));
+  m.def("truncated_svd_transform",
+        sparse_projection(
+            [](const py::dict& r, auto zero) { return tsvd_model_of<decltype(zero)>(r); },
+            [](auto&&... a) { truncated_svd_transform(a...); }),
         py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"), py::arg("inverse"));
 }
 

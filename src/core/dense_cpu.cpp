@@ -35,6 +35,26 @@ template <typename T>
 void svd_impl(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) {
   const int64_t p = std::min(m, n);
   Eigen::Map<const RowMatrix<T>> A(a, m, n);
+  if (m >= 4 * n && n > 0) {
+    // Tall (the randomized solver's d x l bases, d up to 1e5 and more for sparse data): a
+    // Householder QR first, then the n x n SVD of R, U = Q U_R, as LAPACK's gesdd does for
+    // m >> n; Eigen's BDCSVD would bidiagonalise the whole m x n matrix. Measured on a 2-core
+    // Xeon under load: TruncatedSVD(2, n_iter=2) on 2e5 x 2e5 sparse data (4e6 entries), whose
+    // time is these SVDs, 13.2 s -> 5.4 s.
+    using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+    const Eigen::HouseholderQR<ColMatrix> qr{ColMatrix(A)};
+    const ColMatrix R = qr.matrixQR().topRows(n).template triangularView<Eigen::Upper>();
+    Eigen::BDCSVD<ColMatrix> svd(R, Eigen::ComputeThinU | Eigen::ComputeThinV);
+    if (svd.info() != Eigen::Success)
+      GPULEARN_FAIL(Error, "SVD did not converge (", m, " x ", n, ")");
+    ColMatrix U = ColMatrix::Zero(m, n);
+    U.topRows(n) = svd.matrixU();
+    U.applyOnTheLeft(qr.householderQ());
+    Eigen::Map<RowMatrix<T>>(u, m, p) = U;
+    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(s, p) = svd.singularValues();
+    Eigen::Map<RowMatrix<T>>(vt, p, n) = svd.matrixV().transpose();
+    return;
+  }
   // Divide and conquer (Jacobi below 16 x 16 blocks), as LAPACK's gesdd that scikit-learn
   // calls: PCA's exact solver and the randomized solver's orthonormalisation run it on d x d
   // and d x l matrices, where Jacobi took 6.7 s at d = 550 (scikit-learn: 0.1 s).

@@ -293,13 +293,30 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X
 }
 
 template <typename T>
+PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, CsrView<T> X) {
+  SparseSpectralData<T> data(ctx, X);
+  return pca_fit(ctx, params, data);
+}
+
+template <typename T>
 PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, SpectralData<T>& X) {
   check_params(params);
+  // scikit-learn's rule for sparse input: "arpack" or "covariance_eigh" ("auto" is "arpack").
+  const bool sparse = X.sparse();
+  GPULEARN_EXPECTS(!sparse || params.svd_solver == PcaSolver::kAuto ||
+                       params.svd_solver == PcaSolver::kArpack ||
+                       params.svd_solver == PcaSolver::kCovarianceEigh,
+                   "PCA only support sparse inputs with the \"arpack\" and \"covariance_eigh\" "
+                   "solvers, while \"",
+                   solver_name(params.svd_solver),
+                   "\" was passed. See TruncatedSVD for a possible alternative.");
   const int exp = detail::checked_fit_scale(X, 2);
   Backend& be = ctx.backend();
   const int64_t n = X.rows(), d = X.cols(), mn = std::min(n, d);
   const NComponents& c = params.n_components;
-  const PcaSolver solver = pca_resolve_solver(params, n, d);
+  const PcaSolver solver = sparse && params.svd_solver == PcaSolver::kAuto
+                               ? PcaSolver::kArpack
+                               : pca_resolve_solver(params, n, d);
   const char* name = solver_name(solver);
 
   PcaModel<T> m;
@@ -348,8 +365,12 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, SpectralData<T>& X) {
   Spectrum sp;
   double total_sq = 0;
   if (solver == PcaSolver::kArpack) {
-    sp = detail::exact_spectrum(be, X, m.mean.data(), exp);
-    for (double s : sp.s) total_sq += s * s;
+    sp = detail::arpack_spectrum(be, X, m.mean.data(), exp, k, params.tol);
+    if (sp.total_sq >= 0) {
+      total_sq = sp.total_sq;  // iterated: only k triplets, the total measured by the products
+    } else {
+      for (double s : sp.s) total_sq += s * s;
+    }
   } else {
     detail::RandomizedPlan plan;
     plan.k = k;
@@ -372,19 +393,21 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, SpectralData<T>& X) {
   m.noise_variance = 0;
   if (k < mn) {
     double rest = total - std::accumulate(ev.begin(), ev.end(), 0.0);
-    if (solver == PcaSolver::kArpack) rest = dropped_variance<T>(sp, k, n, d);
+    if (solver == PcaSolver::kArpack && sp.p >= mn) rest = dropped_variance<T>(sp, k, n, d);
     m.noise_variance = std::max(0.0, rest) / static_cast<double>(mn - k);
   }
   set_model(m, sp, k, d, ev, total);
   return m;
 }
 
+namespace {
+
+// transform's affine map: coef (k x d) = components / scale, intercept (k) = -coef mean.
 template <typename T>
-void pca_transform(Context& ctx, const PcaModel<T>& model, MatrixView<const T> X,
-                   MatrixView<T> out) {
-  check_fitted(model);
+void pca_affine(const PcaModel<T>& model, std::vector<T>& coef, std::vector<T>& intercept) {
   const int64_t d = model.n_features, k = model.n_components;
-  std::vector<T> coef(checked_mul(k, d)), intercept(k);
+  coef.resize(checked_mul(k, d));
+  intercept.resize(k);
   for (int64_t j = 0; j < k; ++j) {
     double scale = 1;
     if (model.whiten) {  // scikit-learn clips the scale below at machine epsilon
@@ -399,7 +422,27 @@ void pca_transform(Context& ctx, const PcaModel<T>& model, MatrixView<const T> X
     }
     intercept[j] = static_cast<T>(b);
   }
-  detail::checked_affine(ctx.backend(), X, d, k, coef.data(), intercept.data(), out, "PCA");
+}
+
+}  // namespace
+
+template <typename T>
+void pca_transform(Context& ctx, const PcaModel<T>& model, MatrixView<const T> X,
+                   MatrixView<T> out) {
+  check_fitted(model);
+  std::vector<T> coef, intercept;
+  pca_affine(model, coef, intercept);
+  detail::checked_affine(ctx.backend(), X, model.n_features, model.n_components, coef.data(),
+                         intercept.data(), out, "PCA");
+}
+
+template <typename T>
+void pca_transform(Context& ctx, const PcaModel<T>& model, CsrView<T> X, MatrixView<T> out) {
+  check_fitted(model);
+  std::vector<T> coef, intercept;
+  pca_affine(model, coef, intercept);
+  detail::sparse_affine(ctx.backend(), X, model.n_features, model.n_components, coef.data(),
+                        intercept.data(), out, "PCA");
 }
 
 template <typename T>
@@ -501,6 +544,8 @@ void pca_score_samples(Context& ctx, const PcaModel<T>& model, MatrixView<const 
 #define GPULEARN_INSTANTIATE(T)                                                             \
   template PcaModel<T> pca_fit<T>(Context&, const PcaParams&, MatrixView<const T>);         \
   template PcaModel<T> pca_fit<T>(Context&, const PcaParams&, SpectralData<T>&);            \
+  template PcaModel<T> pca_fit<T>(Context&, const PcaParams&, CsrView<T>);                  \
+  template void pca_transform<T>(Context&, const PcaModel<T>&, CsrView<T>, MatrixView<T>);  \
   template void pca_transform<T>(Context&, const PcaModel<T>&, MatrixView<const T>,         \
                                  MatrixView<T>);                                            \
   template void pca_inverse_transform<T>(Context&, const PcaModel<T>&, MatrixView<const T>, \

@@ -45,6 +45,36 @@ Spectrum exact_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp)
 template <typename T>
 Spectrum gram_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp);
 
+/// Sparse data's d up to which the drivers take the d x d Gram matrix (32 MiB in double) for the
+/// exact spectrum; above it, products (iterative_spectrum).
+inline constexpr int64_t kSparseGramMaxCols = 2048;
+
+/// The k leading singular triplets of Xc by subspace iteration on Xc^T Xc: a block of
+/// l = min(min(n, d), max(2k, k + 20)) vectors (start: d x l orthonormal columns, row-major, or
+/// null: a fixed Gaussian draw), one centered_products pass per step, a Rayleigh-Ritz step on
+/// the block each time, until every one of the k Ritz pairs has a residual |G v - theta v|
+/// below tol theta_1 (tol <= 0: 64 machine epsilons of T), or the residual stops decreasing for
+/// 50 steps, or 3000 steps. total_sq is set. O(d l) memory.
+template <typename T>
+Spectrum iterative_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp, int64_t k,
+                            double tol, const std::vector<double>* start);
+
+/// The spectrum svd_solver="arpack" reads (its k leading triplets exact): exact_spectrum for
+/// dense data; for sparse data (SpectralData::sparse()) iterative_spectrum, started for
+/// d <= kSparseGramMaxCols from the Gram matrix's leading eigenvectors (a few steps), else from
+/// a Gaussian draw. scipy's svds, which scikit-learn's arpack runs, iterates on X^T X too.
+template <typename T>
+Spectrum arpack_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp, int64_t k,
+                         double tol);
+
+/// out (n x k) = X coef^T + 1 intercept^T for CSR X (coef k x d, intercept k, host), without
+/// densifying: the sparse product, then each row shifted. Checks X's d features (scikit-learn's
+/// message, naming `model`) and that X is finite. out in host memory or the backend's native
+/// memory.
+template <typename T>
+void sparse_affine(Backend& be, CsrView<T> X, int64_t d, int64_t k, const T* coef,
+                   const T* intercept, MatrixView<T> out, const char* model);
+
 /// The randomized solver's inputs (see pca.hpp for the start matrix's shape).
 struct RandomizedPlan {
   int64_t k = 0;                               // triplets wanted

@@ -18,6 +18,13 @@ TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& p
 
 template <typename T>
 TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
+                                       CsrView<T> X) {
+  SparseSpectralData<T> data(ctx, X);
+  return truncated_svd_fit(ctx, params, data);
+}
+
+template <typename T>
+TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
                                        SpectralData<T>& X) {
   GPULEARN_EXPECTS(params.n_iter >= 0, "n_iter must be >= 0, got ", params.n_iter);
   GPULEARN_EXPECTS(params.n_oversamples >= 1, "n_oversamples must be >= 1, got ",
@@ -43,7 +50,7 @@ TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& p
 
   detail::Spectrum sp;
   if (arpack) {
-    sp = detail::exact_spectrum<T>(be, X, nullptr, exp);
+    sp = detail::arpack_spectrum<T>(be, X, nullptr, exp, k, params.tol);
   } else {
     detail::RandomizedPlan plan;
     plan.k = k;
@@ -101,6 +108,17 @@ void truncated_svd_transform(Context& ctx, const TruncatedSvdModel<T>& model, Ma
 }
 
 template <typename T>
+void truncated_svd_transform(Context& ctx, const TruncatedSvdModel<T>& model, CsrView<T> X,
+                             MatrixView<T> out) {
+  if (model.n_features <= 0) {
+    GPULEARN_FAIL(NotFitted, "this TruncatedSVD model is not fitted yet: call fit first");
+  }
+  const std::vector<T> zeros(model.n_components, T(0));
+  detail::sparse_affine(ctx.backend(), X, model.n_features, model.n_components,
+                        model.components.data(), zeros.data(), out, "TruncatedSVD");
+}
+
+template <typename T>
 void truncated_svd_inverse_transform(Context& ctx, const TruncatedSvdModel<T>& model,
                                      MatrixView<const T> Z, MatrixView<T> out) {
   if (model.n_features <= 0) {
@@ -121,6 +139,10 @@ void truncated_svd_inverse_transform(Context& ctx, const TruncatedSvdModel<T>& m
                                                      MatrixView<const T>);                \
   template TruncatedSvdModel<T> truncated_svd_fit<T>(Context&, const TruncatedSvdParams&, \
                                                      SpectralData<T>&);                   \
+  template TruncatedSvdModel<T> truncated_svd_fit<T>(Context&, const TruncatedSvdParams&, \
+                                                     CsrView<T>);                         \
+  template void truncated_svd_transform<T>(Context&, const TruncatedSvdModel<T>&,         \
+                                           CsrView<T>, MatrixView<T>);                    \
   template void truncated_svd_transform<T>(Context&, const TruncatedSvdModel<T>&,         \
                                            MatrixView<const T>, MatrixView<T>);           \
   template void truncated_svd_inverse_transform<T>(Context&, const TruncatedSvdModel<T>&, \

@@ -103,11 +103,26 @@ PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, MatrixView<const T> X
 template <typename T>
 PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, SpectralData<T>& X);
 
+/// The same fit on a CSR X (gpulearn/core/sparse.hpp) over SparseSpectralData, centring
+/// implicitly and never densifying X: scikit-learn's sparse rules (svd_solver "arpack" or
+/// "covariance_eigh"; "auto" runs "arpack"; "full" and "randomized" throw InvalidArgument).
+/// "arpack" iterates on the implicitly centred products (started from the d x d Gram matrix's
+/// eigenvectors for d <= 2048, else from a Gaussian draw).
+/// Throws Unsupported where the backend has no sparse primitives.
+template <typename T>
+PcaModel<T> pca_fit(Context& ctx, const PcaParams& params, CsrView<T> X);
+
 /// out (n x k) = (X - mean) components^T, divided by sqrt(explained_variance) when whitening
 /// (clipped below at machine epsilon, as scikit-learn). out must live where X lives.
 template <typename T>
 void pca_transform(Context& ctx, const PcaModel<T>& model, MatrixView<const T> X,
                    MatrixView<T> out);
+
+/// The same projection of a CSR X: X components^T by the sparse product, then the mean's
+/// projection subtracted from each row (X is never centred). out in host memory or the
+/// backend's native memory.
+template <typename T>
+void pca_transform(Context& ctx, const PcaModel<T>& model, CsrView<T> X, MatrixView<T> out);
 
 /// out (n x d) = Z components + mean (Z scaled back by sqrt(explained_variance) when whitening).
 template <typename T>

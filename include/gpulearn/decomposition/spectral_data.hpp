@@ -15,9 +15,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::decomposition {
 
@@ -47,6 +50,12 @@ class SpectralData {
   /// (rows x l, host); summed in double over row chunks. Returns ||Xc||_F^2 (double).
   virtual double centered_products(const T* mean, T scale, int64_t l, const T* Z, const T* Y,
                                    double* out) = 0;
+
+  /// Whether X is stored sparse, so that an R factor (min(n, d) x d, dense) or a d x d Gram
+  /// matrix for large d would cost far more than X itself: the drivers then reach the exact
+  /// spectrum by iterating centered_products, from the Gram matrix's eigenvectors only for
+  /// moderate d (spectral.hpp). Dense data (the default) keeps the dense choices.
+  virtual bool sparse() const { return false; }
 };
 
 /// X in one MatrixView, reduced by ctx's backend (X in host memory, or device memory for a CUDA
@@ -68,6 +77,40 @@ class LocalSpectralData final : public SpectralData<T> {
  private:
   Context& ctx_;
   MatrixView<const T> X_;
+};
+
+/// X as a CSR matrix (gpulearn/core/sparse.hpp), reduced by ctx's backend's sparse primitives
+/// (src/sparse/primitives.hpp) without ever densifying it: memory O(nnz + n l + d l), plus d x d
+/// for centered_gram, which the drivers call only for moderate d. Centring is implicit:
+/// Xc Z = X Z - 1 (mean^T Z) and Xc^T A = X^T A - mean (1^T A), with the n x l products kept in
+/// the backend's native memory. X may be in host memory (copied once to the device for a CUDA
+/// context) or already in device memory. centered_r_factor is refused (it would be dense);
+/// sparse() is true so that the drivers never ask for it. Holds references: ctx and X's arrays
+/// must outlive it.
+template <typename T>
+class SparseSpectralData final : public SpectralData<T> {
+ public:
+  SparseSpectralData(Context& ctx, CsrView<T> X);
+  ~SparseSpectralData() override;
+
+  int64_t rows() const override { return X_.rows; }
+  int64_t cols() const override { return X_.cols; }
+  T max_abs() override;
+  void column_means(T* mean) override;
+  void centered_gram(const T* mean, T scale, T* gram) override;
+  int64_t centered_r_factor(const T* mean, T scale, T* r_factor) override;
+  double centered_products(const T* mean, T scale, int64_t l, const T* Z, const T* Y,
+                           double* out) override;
+  bool sparse() const override { return true; }
+
+ private:
+  struct State;  // the native copy of X, cached column sums and squares, scratch
+  const std::vector<double>& column_sums();
+  double sum_of_squares();
+
+  Context& ctx_;
+  CsrView<T> X_;  // where the backend computes
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace gpulearn::decomposition

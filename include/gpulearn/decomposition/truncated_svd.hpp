@@ -61,9 +61,22 @@ template <typename T>
 TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
                                        SpectralData<T>& X);
 
+/// The same fit on a CSR X (gpulearn/core/sparse.hpp) over SparseSpectralData: never densified
+/// (memory O(nnz + (n + d) l)); "arpack" iterates on the products (started from the d x d Gram
+/// matrix's eigenvectors for d <= 2048, else from a Gaussian draw). Throws Unsupported where the backend has no sparse primitives.
+template <typename T>
+TruncatedSvdModel<T> truncated_svd_fit(Context& ctx, const TruncatedSvdParams& params,
+                                       CsrView<T> X);
+
 /// out (n x k) = X components^T; out must live where X lives.
 template <typename T>
 void truncated_svd_transform(Context& ctx, const TruncatedSvdModel<T>& model, MatrixView<const T> X,
+                             MatrixView<T> out);
+
+/// The same projection of a CSR X by the sparse product; out in host memory or the backend's
+/// native memory.
+template <typename T>
+void truncated_svd_transform(Context& ctx, const TruncatedSvdModel<T>& model, CsrView<T> X,
                              MatrixView<T> out);
 
 /// out (n x d) = Z components.

@@ -31,8 +31,14 @@ class DecompositionBase(DeviceEstimatorMixin):
         model = self._model() if model is None else model
         k, d = self.components_.shape
         n_in, n_out = (k, d) if inverse else (d, k)
+        # Sparse input is taken by transform (X components^T by the sparse product, centring
+        # applied after it), never by inverse_transform (its input is the dense projection).
+        # input_name: scikit-learn's validation names X in its messages (its TypeError for
+        # sparse input to inverse_transform).
+        extra = {"input_name": "X"} if inverse else {}
         p = self._prepare(X, reset=False, dtype=self.components_.dtype,
-                          n_features=n_in if inverse else None)
+                          n_features=n_in if inverse else None, accept_sparse=not inverse,
+                          **extra)
         ctx, kind, X_ref = p.ctx, p.kind, p.ref
         out, out_ref = p.empty((X_ref.rows, n_out))
         type(self)._core_project(ctx, model, X_ref, out_ref, inverse)
@@ -44,6 +50,6 @@ class DecompositionBase(DeviceEstimatorMixin):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags

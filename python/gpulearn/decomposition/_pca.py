@@ -3,6 +3,7 @@
 import numbers
 
 import numpy as np
+from scipy import sparse as _scipy_sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.decomposition import PCA as _SkPCA
 from sklearn.utils import check_random_state
@@ -23,6 +24,10 @@ def _plain_n_components(n_components):
     return float(n_components)
 
 
+# The solvers scikit-learn's PCA takes sparse input with ("auto" means "arpack" there).
+SPARSE_SOLVERS = ("auto", "arpack", "covariance_eigh")
+
+
 class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Principal component analysis, a drop-in replacement for
     :class:`sklearn.decomposition.PCA`.
@@ -39,9 +44,14 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
       scikit-learn's ``randomized_svd`` iterates, so results agree with scikit-learn's to
       rounding, not just to the randomized approximation.
     - "arpack" runs the exact "full" solver (its n_components rules kept: at most
-      min(n_samples, n_features) - 1).
+      min(n_samples, n_features) - 1). On sparse data: subspace iteration on Xc^T (Xc Z),
+      centred implicitly, started from the d x d Gram matrix's eigenvectors for d <= 2048.
 
     Components' signs follow scikit-learn's rule: the largest entry of each is positive.
+
+    scipy.sparse input (CSR, CSC, COO, matrices or arrays) is taken as scikit-learn takes it,
+    with "arpack" (the choice of "auto") and "covariance_eigh", centred implicitly and never
+    densified (docs/sparse.md); the other solvers refuse it with scikit-learn's TypeError.
 
     Parameters
     ----------
@@ -55,7 +65,9 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Divide the projections by the square roots of the explained variances.
     svd_solver : {"auto", "full", "covariance_eigh", "arpack", "randomized"}, default="auto"
     tol : float, default=0.0
-        ARPACK's tolerance; accepted ("arpack" runs an exact SVD).
+        ARPACK's tolerance. Dense "arpack" runs an exact SVD and ignores it; on sparse data,
+        the relative residual at which the subspace iteration stops (0: 64 machine
+        epsilons).
     iterated_power : int or "auto", default="auto"
         Power iterations of the randomized solver; "auto": 7 when n_components < 0.1
         min(X.shape), else 4.
@@ -109,9 +121,10 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays float32; other
-            numeric types become float64. At least 2 samples.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array, or a scipy.sparse matrix or
+            array (CPU; svd_solver "auto", "arpack" or "covariance_eigh"). float32 stays
+            float32; other numeric types become float64. At least 2 samples.
         y : Ignored
 
         Returns
@@ -126,20 +139,29 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         fit_transform)."""
         self._validate_params()
         check_device_string(self.device)
-        p = self._prepare(X, reset=True)
+        # scikit-learn refuses sparse input for the other solvers before validating X.
+        if _scipy_sparse.issparse(X) and self.svd_solver not in SPARSE_SOLVERS:
+            raise TypeError(
+                'PCA only support sparse inputs with the "arpack" and'
+                f' "covariance_eigh" solvers, while "{self.svd_solver}" was passed. See'
+                " TruncatedSVD for a possible alternative.")
+        p = self._prepare(X, reset=True, accept_sparse=True)
         ctx, X_ref = p.ctx, p.ref
         n, d = X_ref.rows, X_ref.cols
-        result = _core.pca_fit(ctx, self._core_params(n, d, np.dtype(X_ref.dtype)), X_ref)
+        params = self._core_params(n, d, np.dtype(X_ref.dtype), sparse=p.sparse)
+        result = _core.pca_fit(ctx, params, X_ref)
         del p
         self._set_fitted(result, n)
         return result
 
-    def _core_params(self, n, d, dtype):
-        """The PcaParams of a fit on n x d data of ``dtype`` (the random start drawn here)."""
+    def _core_params(self, n, d, dtype, sparse=False):
+        """The PcaParams of a fit on n x d data of ``dtype`` (the random start drawn here);
+        ``sparse``: scikit-learn's "auto" is "arpack" for sparse X."""
         power = "auto" if self.iterated_power == "auto" else int(self.iterated_power)
         n_components = _plain_n_components(self.n_components)
+        solver = "arpack" if sparse and self.svd_solver == "auto" else self.svd_solver
         params = _core.PcaParams(n_components=n_components, whiten=bool(self.whiten),
-                                 svd_solver=self.svd_solver, tol=float(self.tol),
+                                 svd_solver=solver, tol=float(self.tol),
                                  iterated_power=power, n_oversamples=int(self.n_oversamples))
         solver = _core.pca_resolve_solver(params, n, d)
         if solver == "randomized" and (n_components is None or isinstance(n_components, int)):
@@ -191,11 +213,12 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         X_new : array of shape (n_samples, n_components), of the kind of array that came in
+            (dense NumPy for sparse input)
         """
         return self._project(X)
 
@@ -243,6 +266,11 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         model = self._model()
         return _core.pca_covariance(_devices.context("cpu"), model, self.components_.dtype.name,
                                     True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self.svd_solver in SPARSE_SOLVERS
+        return tags
 
     def score_samples(self, X):
         """The log-likelihood of each sample under the probabilistic PCA model.

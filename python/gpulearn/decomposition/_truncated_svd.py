@@ -14,12 +14,14 @@ from ._base import DecompositionBase
 class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                    BaseEstimator):
     """Dimensionality reduction by truncated SVD (latent semantic analysis), a drop-in
-    replacement for :class:`sklearn.decomposition.TruncatedSVD` on dense data.
+    replacement for :class:`sklearn.decomposition.TruncatedSVD` on dense and sparse data.
 
-    X is not centred. "randomized" runs Halko et al.'s randomized SVD as passes over X on the
+    X is not centred. scipy.sparse input (CSR, CSC, COO, matrices or arrays) is never
+    densified: each pass is a sparse product (docs/sparse.md). "randomized" runs Halko et al.'s randomized SVD as passes over X on the
     GPU (CUDA) or the CPU, from scikit-learn's own random draw and on the subspace
     scikit-learn's ``randomized_svd`` iterates, so results agree with scikit-learn's to
-    rounding. "arpack" runs an exact SVD. Components' signs follow scikit-learn's rule.
+    rounding. "arpack" runs an exact SVD (on sparse data: subspace iteration on X^T (X Z),
+    started from the eigenvectors of X^T X for d <= 2048). Components' signs follow scikit-learn's rule.
 
     Parameters
     ----------
@@ -32,7 +34,9 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         Accepted; gpulearn always orthonormalises (in float64, on the host).
     random_state : int, RandomState instance or None, default=None
     tol : float, default=0.0
-        ARPACK's tolerance; accepted ("arpack" runs an exact SVD).
+        ARPACK's tolerance. Dense "arpack" runs an exact SVD and ignores it; on sparse data,
+        the relative residual at which the subspace iteration stops (0: 64 machine
+        epsilons).
     device : str, default="auto"
         "auto", "cpu", "cuda" or "cuda:N" (see :func:`gpulearn.set_config`).
 
@@ -70,8 +74,9 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            NumPy, pandas, CuPy, PyTorch or any DLPack array (dense). At least 2 features.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array, or a scipy.sparse matrix or
+            array (CPU). At least 2 features.
         y : Ignored
 
         Returns
@@ -85,7 +90,7 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
         """Fit; the core's record."""
         self._validate_params()
         check_device_string(self.device)
-        p = self._prepare(X, reset=True, ensure_min_features=2)
+        p = self._prepare(X, reset=True, ensure_min_features=2, accept_sparse=True)
         ctx, X_ref = p.ctx, p.ref
         params = self._core_params(X_ref.rows, X_ref.cols, np.dtype(X_ref.dtype))
         result = _core.truncated_svd_fit(ctx, params, X_ref)
@@ -132,11 +137,12 @@ class TruncatedSVD(DecompositionBase, ClassNamePrefixFeaturesOutMixin, Transform
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         X_new : array of shape (n_samples, n_components), of the kind of array that came in
+            (dense NumPy for sparse input)
         """
         return self._project(X)
 
