@@ -2,7 +2,8 @@
 // matrix, each pass split into fixed row partitions (or, for the Gram matrix, fixed column
 // blocks) that depend on the shape alone, partial sums in double combined in partition order, so
 // results are the same with any number of threads. No dense copy of X is made: every buffer is
-// O(output) (d x l partials bounded to ~256 MiB in all, as the dense passes bound theirs).
+// O(output): the partial sums of the scatter passes (X^T ...) stay within twice X's stored bytes
+// (at least 16 MiB, at most 256 MiB, as the dense passes bound theirs).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -46,13 +47,24 @@ T max_abs_impl(CsrView<T> X, int n_threads) {
   return m;
 }
 
+// How many row partitions a scatter pass (X^T ...) gets: each needs a private partial of
+// per_part bytes, and all of them together stay within min(256 MiB, max(16 MiB, twice X's stored
+// bytes)), so the partials never dwarf the data (a wide, very sparse X gets one partition,
+// summed straight into the output). Depends on the shape and nnz alone.
+template <typename T>
+RowSplit scatter_split(CsrView<T> X, int64_t per_part) {
+  const int64_t nnz = X.rows > 0 ? X.indptr[X.rows] - X.indptr[0] : 0;
+  const int64_t data_bytes = checked_mul(nnz, static_cast<int64_t>(sizeof(T) + 4));
+  const int64_t budget = std::min<int64_t>(int64_t{256} << 20,
+                                           std::max<int64_t>(int64_t{16} << 20, 2 * data_bytes));
+  const int64_t parts = std::max<int64_t>(1, std::min(kCpuMaxParts, budget / per_part));
+  return RowSplit(X.rows, kSparseMinRows, parts);
+}
+
 template <typename T>
 void column_sums_impl(CsrView<T> X, VectorView<const T> w, double* sums, int n_threads) {
   const int64_t n = X.rows, d = X.cols;
-  const int64_t per_part = std::max<int64_t>(1, checked_mul(d, int64_t{8}));
-  const RowSplit split(
-      n, kSparseMinRows,
-      std::min(kCpuMaxParts, std::max<int64_t>(1, (int64_t{256} << 20) / per_part)));
+  const RowSplit split = scatter_split(X, std::max<int64_t>(1, checked_mul(d, int64_t{8})));
   std::vector<std::vector<double>> acc(split.n_parts);
   parallel_for(split.n_parts, n_threads, [&](int64_t p) {
     std::vector<double> a(d, 0.0);
@@ -156,15 +168,11 @@ void multiply_impl(CsrView<T> X, const T* B, int64_t l, MatrixView<T> out, int n
 template <typename T>
 void multiply_t_impl(CsrView<T> X, MatrixView<const T> A, VectorView<const T> w, double* out,
                      int n_threads) {
-  const int64_t n = X.rows, d = X.cols, l = A.cols;
-  const int64_t size = checked_mul(d, l);
-  const int64_t per_part = std::max<int64_t>(1, checked_mul(size, int64_t{8}));
-  const RowSplit split(
-      n, kSparseMinRows,
-      std::min(kCpuMaxParts, std::max<int64_t>(1, (int64_t{256} << 20) / per_part)));
-  std::vector<std::vector<double>> acc(split.n_parts);
-  parallel_for(split.n_parts, n_threads, [&](int64_t p) {
-    std::vector<double> a(size, 0.0);
+  const int64_t n = X.rows, l = A.cols;
+  const int64_t size = checked_mul(X.cols, l);
+  const RowSplit split =
+      scatter_split(X, std::max<int64_t>(1, checked_mul(size, int64_t{8})));
+  auto scatter = [&](int64_t p, double* a) {
     const int64_t begin = split.begin(p, n), end = begin + split.count(p, n);
     for (int64_t i = begin; i < end; ++i) {
       const double wi = weight_at(w, i);
@@ -178,10 +186,20 @@ void multiply_t_impl(CsrView<T> X, MatrixView<const T> A, VectorView<const T> w,
       }
       for (int64_t q = X.indptr[i]; q < X.indptr[i + 1]; ++q) {
         const double v = wi * static_cast<double>(X.values[q]);
-        double* o = a.data() + static_cast<int64_t>(X.indices[q]) * l;
+        double* o = a + static_cast<int64_t>(X.indices[q]) * l;
         for (int64_t c = 0; c < l; ++c) o[c] += v * static_cast<double>(ai[c]);
       }
     }
+  };
+  std::fill(out, out + size, 0.0);
+  if (split.n_parts == 1) {
+    scatter(0, out);
+    return;
+  }
+  std::vector<std::vector<double>> acc(split.n_parts);
+  parallel_for(split.n_parts, n_threads, [&](int64_t p) {
+    std::vector<double> a(size, 0.0);
+    scatter(p, a.data());
     acc[p] = std::move(a);
   });
   // The partials added in partition order, each output range by one task.
@@ -189,7 +207,6 @@ void multiply_t_impl(CsrView<T> X, MatrixView<const T> A, VectorView<const T> w,
   const int64_t tasks = (size + chunk - 1) / chunk;
   parallel_for(tasks, n_threads, [&](int64_t t) {
     const int64_t b = t * chunk, e = std::min(size, b + chunk);
-    std::fill(out + b, out + e, 0.0);
     for (const auto& a : acc) {
       for (int64_t x = b; x < e; ++x) out[x] += a[x];
     }
