@@ -251,9 +251,9 @@ class NeighborsBase(DeviceEstimatorMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_queries, n_features), default=None
-            The query points (NumPy, pandas, CuPy, PyTorch or DLPack). None: the indexed points
-            themselves, each not counted as its own neighbour.
+        X : {array-like, sparse matrix} of shape (n_queries, n_features), default=None
+            The query points (NumPy, pandas, CuPy, PyTorch, DLPack or scipy.sparse). None: the
+            indexed points themselves, each not counted as its own neighbour.
         n_neighbors : int, default=None
             Neighbours per query; None uses the constructor's ``n_neighbors``.
         return_distance : bool, default=True
