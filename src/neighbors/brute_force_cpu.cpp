@@ -3,7 +3,10 @@
 // and the norms for the GEMM family, a direct loop for the others), scanned into each query's
 // running top-k (a max-heap ordered by (distance, index)) or radius matches. The selected pairs'
 // distances are then recomputed exactly (exact_rdist). Each query's result depends on nothing
-// but its own row and the index: the same bits with any thread count.
+// but its own row and the index: the same bits with any thread count. A sparse (CSR) index is
+// searched one tile of queries at a time (sparse_*): the driver brings the tile's products with
+// the index, the same top-k, merge and exact pass run over them, the exact pass on the index
+// row made dense.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -1,5 +1,6 @@
 // The nearest-neighbour primitives (src/neighbors/nearest_neighbors.cpp drives them),
-// implemented by src/neighbors/brute_force_cpu.cpp and cuda/neighbors/{knn,radius_search}.cu.
+// implemented by src/neighbors/brute_force_cpu.cpp and cuda/neighbors/{knn,radius_search}.cu
+// (the sparse_* ones by the CPU only so far: the CUDA class refuses them, Unsupported).
 // The conventions of src/core/backend.hpp hold. index (n x d) and queries (m x d) live in
 // native_space(), any row stride; the metric is a reduced distance (smaller is closer, see
 // rdist.hpp). "Exact" below is exact_rdist: computed directly, in double. With exclude_self the
