@@ -402,6 +402,55 @@ void sparse_l1_impl(CsrView<T> X, const T* Bt, int64_t t, MatrixView<T> P, int n
   });
 }
 
+// Queries accumulated together: their sums for one index row are adjacent, so that P's row is
+// written a cache line at a time (P is n x t: one query's column alone would touch a line per
+// index row).
+constexpr int64_t kProductBlock = 8;
+
+template <typename T>
+void sparse_query_products_impl(RdistSpec m, CsrView<T> Xt, const T* x_l1, CsrView<T> Q,
+                                MatrixView<T> P, int n_threads) {
+  const int64_t n = Xt.cols, t = Q.rows;
+  const bool l1 = m.kind == Rdist::kManhattan;
+  const int64_t blocks = (t + kProductBlock - 1) / kProductBlock;
+  const RowSplit split(blocks, 1, kCpuMaxParts);
+  parallel_for(split.n_parts, n_threads, [&](int64_t part) {
+    std::vector<double> acc(checked_mul(n, kProductBlock), 0.0);  // n x kProductBlock
+    const int64_t begin = split.begin(part, blocks), end = begin + split.count(part, blocks);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t c0 = b * kProductBlock, width = std::min(kProductBlock, t - c0);
+      double q_l1[kProductBlock] = {};
+      for (int64_t cc = 0; cc < width; ++cc) {
+        const int64_t c = c0 + cc;
+        for (int64_t p = Q.indptr[c]; p < Q.indptr[c + 1]; ++p) {
+          const double q = Q.values[p];
+          const int32_t l = Q.indices[p];
+          q_l1[cc] += std::abs(q);
+          for (int64_t e = Xt.indptr[l]; e < Xt.indptr[l + 1]; ++e) {
+            const double x = Xt.values[e];
+            // Manhattan: |x - q| replaces |x| + |q| where both rows have column l.
+            acc[Xt.indices[e] * kProductBlock + cc] +=
+                l1 ? std::abs(x - q) - std::abs(x) - std::abs(q) : x * q;
+          }
+        }
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        double* a = &acc[j * kProductBlock];
+        T* out = P.data + j * P.ld + c0;
+        for (int64_t cc = 0; cc < width; ++cc) {
+          double v = a[cc];
+          if (l1) {
+            v += q_l1[cc] + static_cast<double>(x_l1[j]);
+            v = v > 0 ? v : 0.0;
+          }
+          out[cc] = static_cast<T>(v);
+          a[cc] = 0;
+        }
+      }
+    }
+  });
+}
+
 // The reduced distances in T of the tile's products, as DistanceTiles computes them from a
 // GEMM tile (the same operations in the same order).
 template <typename T>
@@ -563,6 +612,11 @@ class CpuNeighborsPrimitives final : public NeighborsPrimitives<T> {
   }
   void sparse_l1(CsrView<T> index, const T* Bt, int64_t t, MatrixView<T> P) override {
     sparse_l1_impl(index, Bt, t, P, be_.n_threads());
+  }
+  bool sparse_query_products(RdistSpec metric, CsrView<T> index_t, const T* index_l1,
+                             CsrView<T> queries, MatrixView<T> P) override {
+    sparse_query_products_impl(metric, index_t, index_l1, queries, P, be_.n_threads());
+    return true;
   }
   void sparse_knn_tile(RdistSpec metric, CsrView<T> index, const T* index_sq, const T* Q,
                        int64_t t, MatrixView<const T> P, int64_t self_offset, int64_t k, T* dist,

@@ -444,8 +444,10 @@ void dense_tile(Backend& be, const SearchRows<T>& queries, const CsrView<T>& nat
 
 // What a sparse index needs across the tiles: its native copy, its rows' squared norms, and
 // the tile buffers. One tile's products P = index Q^T (n x t) are computed by the sparse
-// primitives (multiply; the neighbours' sparse_l1 for Manhattan), the selection by the
-// neighbours' sparse tile primitives.
+// primitives (multiply; the neighbours' sparse_l1 for Manhattan) from the tile made dense, or,
+// for sparse queries on a host backend, from the query rows and the index transposed
+// (sparse_query_products: each query meets only the index entries in its own columns), the
+// selection by the neighbours' sparse tile primitives.
 template <typename T>
 struct SparseIndexSearch {
   Backend& be;
@@ -454,21 +456,64 @@ struct SparseIndexSearch {
   Scratch<T> index_sq;
   Scratch<T> products;
   std::vector<T> Bt;
+  // The index transposed (d x n, host), and |x|_1 of its rows for Manhattan: built only for
+  // sparse queries where the backend computes in host memory.
+  std::vector<T> t_values, x_l1;
+  std::vector<int32_t> t_indices;
+  std::vector<int64_t> t_indptr;
+  CsrView<T> transposed;
+  bool has_transposed = false;
 
-  SparseIndexSearch(Backend& b, const ResolvedMetric& metric, CsrView<T> X, int64_t t)
+  SparseIndexSearch(Backend& b, const ResolvedMetric& metric, CsrView<T> X, int64_t t,
+                    bool sparse_queries)
       : be(b), m(metric), index(b, X), index_sq(b, std::max<int64_t>(X.rows, 1)),
         products(b, checked_mul(X.rows, t)) {
     be.primitives<SparsePrimitives<T>>().row_norms_sq(index.view, index_sq.data);
+    if (sparse_queries && be.native_space() == MemorySpace::kHost &&
+        X.rows <= std::numeric_limits<int32_t>::max()) {
+      transpose(index.view);
+    }
   }
 
-  // P (n x t, native) for the dense tile Q (t x d, host).
-  MatrixView<T> tile_products(const std::vector<T>& Q, int64_t t) {
+  // Counting sort of the entries by column: row j's entries keep ascending row order.
+  void transpose(CsrView<T> X) {
+    const int64_t n = X.rows, d = X.cols, base = n > 0 ? X.indptr[0] : 0;
+    const int64_t nnz = n > 0 ? X.indptr[n] - base : 0;
+    t_indptr.assign(d + 1, 0);
+    for (int64_t p = base; p < base + nnz; ++p) ++t_indptr[X.indices[p] + 1];
+    for (int64_t j = 0; j < d; ++j) t_indptr[j + 1] += t_indptr[j];
+    std::vector<int64_t> next(t_indptr.begin(), t_indptr.end() - 1);
+    t_values.resize(nnz);
+    t_indices.resize(nnz);
+    if (m.rdist.kind == Rdist::kManhattan) x_l1.assign(n, T(0));
+    for (int64_t i = 0; i < n; ++i) {
+      double l1 = 0;
+      for (int64_t p = X.indptr[i]; p < X.indptr[i + 1]; ++p) {
+        const int64_t o = next[X.indices[p]]++;
+        t_values[o] = X.values[p];
+        t_indices[o] = static_cast<int32_t>(i);
+        l1 += std::abs(static_cast<double>(X.values[p]));
+      }
+      if (!x_l1.empty()) x_l1[i] = static_cast<T>(l1);
+    }
+    transposed = CsrView<T>(t_values.data(), t_indices.data(), t_indptr.data(), d, n);
+    has_transposed = true;
+  }
+
+  // P (n x t, native) for the tile: Q (t x d, host) dense, q_tile its rows as CSR (native;
+  // empty for dense queries).
+  MatrixView<T> tile_products(const std::vector<T>& Q, int64_t t, CsrView<T> q_tile) {
     const int64_t n = index.view.rows, d = index.view.cols;
+    const MatrixView<T> P(products.data, n, t, t, be.native_space());
+    if (has_transposed && q_tile.rows == t &&
+        be.primitives<NeighborsPrimitives<T>>().sparse_query_products(
+            m.rdist, transposed, x_l1.empty() ? nullptr : x_l1.data(), q_tile, P)) {
+      return P;
+    }
     Bt.resize(checked_mul(d, t));
     for (int64_t c = 0; c < t; ++c) {
       for (int64_t j = 0; j < d; ++j) Bt[j * t + c] = Q[c * d + j];
     }
-    const MatrixView<T> P(products.data, n, t, t, be.native_space());
     if (m.rdist.kind == Rdist::kManhattan) {
       be.primitives<NeighborsPrimitives<T>>().sparse_l1(index.view, Bt.data(), t, P);
     } else {
@@ -501,7 +546,7 @@ void search_knn(Context& ctx, const NeighborsParams& params, SearchRows<T> index
   std::unique_ptr<NativeMatrix<T>> dense_index;
   std::vector<T> shift;
   if (index.sparse) {
-    sparse_index = std::make_unique<SparseIndexSearch<T>>(be, m, index.csr, t_max);
+    sparse_index = std::make_unique<SparseIndexSearch<T>>(be, m, index.csr, t_max, queries.sparse);
   } else {
     dense_index = std::make_unique<NativeMatrix<T>>(be, index.dense);
     shift = distance_shift(be, m, dense_index->view);
@@ -513,7 +558,8 @@ void search_knn(Context& ctx, const NeighborsParams& params, SearchRows<T> index
     const int64_t t = std::min(t_max, n_q - q0);
     dense_tile(be, queries, q_csr, q0, t, Q);
     if (index.sparse) {
-      const MatrixView<T> P = sparse_index->tile_products(Q, t);
+      const MatrixView<T> P = sparse_index->tile_products(
+          Q, t, queries.sparse ? q_csr.block_rows(q0, t) : CsrView<T>());
       be.primitives<NeighborsPrimitives<T>>().sparse_knn_tile(
           m.rdist, sparse_index->index.view, sparse_index->index_sq.data, Q.data(), t, P,
           exclude_self ? q0 : -1, wide, dist.data, idx.data);
@@ -557,7 +603,7 @@ RadiusNeighbors<T> search_radius(Context& ctx, const NeighborsParams& params, Se
   std::unique_ptr<NativeMatrix<T>> dense_index;
   std::vector<T> shift;
   if (index.sparse) {
-    sparse_index = std::make_unique<SparseIndexSearch<T>>(be, m, index.csr, t_max);
+    sparse_index = std::make_unique<SparseIndexSearch<T>>(be, m, index.csr, t_max, queries.sparse);
   } else {
     dense_index = std::make_unique<NativeMatrix<T>>(be, index.dense);
     shift = distance_shift(be, m, dense_index->view);
@@ -570,7 +616,8 @@ RadiusNeighbors<T> search_radius(Context& ctx, const NeighborsParams& params, Se
     const int64_t t = std::min(t_max, n_q - q0);
     dense_tile(be, queries, q_csr, q0, t, Q);
     if (index.sparse) {
-      const MatrixView<T> P = sparse_index->tile_products(Q, t);
+      const MatrixView<T> P = sparse_index->tile_products(
+          Q, t, queries.sparse ? q_csr.block_rows(q0, t) : CsrView<T>());
       be.primitives<NeighborsPrimitives<T>>().sparse_radius_tile(
           m.rdist, sparse_index->index.view, sparse_index->index_sq.data, Q.data(), t, P,
           exclude_self ? q0 : -1, bound, tile_offsets, tile_idx, tile_dist);

@@ -54,6 +54,18 @@ class NeighborsPrimitives {
   /// of Bt, host d x t), as |q|_1 + sum over x's entries (|x_j - q_j| - |q_j|), in double.
   virtual void sparse_l1(CsrView<T> index, const T* Bt, int64_t t, MatrixView<T> P) = 0;
 
+  /// The tile's products from sparse queries (queries: the tile's t rows, CSR, native) with the
+  /// index transposed (index_t: d x n, CSR, native), in O(entries the query rows meet) rather
+  /// than O(nnz of the index) per query: P (n x t) = index Q^T, or for kManhattan |x - q|_1
+  /// (index_l1: |x|_1 of each index row, native), each summed in double in the order of the
+  /// query's entries. Returns false where the backend has no such pass (the caller then makes
+  /// the tile dense and multiplies).
+  virtual bool sparse_query_products(RdistSpec metric, CsrView<T> index_t, const T* index_l1,
+                                     CsrView<T> queries, MatrixView<T> P) {
+    (void)metric, (void)index_t, (void)index_l1, (void)queries, (void)P;
+    return false;
+  }
+
   /// The tile's k nearest index rows, as knn: reduced distances in T from P, index_sq and the
   /// queries' norms select the k; their exact reduced distances (exact_rdist of the dense query
   /// row and the index row made dense) are written to dist and idx (t x k, native), each row
