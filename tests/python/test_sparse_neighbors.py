@@ -10,13 +10,15 @@ distance exactly 1). So the reference order is the exact distances (SciPy's cdis
 densified test data, float64) sorted stably: (distance, index), the dense tests' tie rule.
 
 Tolerances (measured on this data, float64):
-- gpulearn against the exact reference: distances RTOL_EXACT 1e-12 (measured: <= 4.5e-16
+- gpulearn against the exact reference: distances RTOL_EXACT 1e-12 (measured: <= 1.2e-15
   relative, gpulearn recomputes the returned pairs directly in double); indices identical
   except between pairs tied in exact arithmetic that SciPy and gpulearn round apart (cosine
-  distance of parallel rows, 0 or ~1e-16: ATOL_TIE 1e-15; 3 of 3000 at 1% density).
+  distance of parallel rows, 0 or ~1e-16: ATOL_TIE 1e-15; 3 of 3000 in kneighbors() at 1%,
+  none of the 3150 query results).
 - against scikit-learn: distances RTOL_F64 1e-9 with ATOL_SELF_EUCLIDEAN 1e-7 (the dense
   tests' figures: scikit-learn's sparse Euclidean is |x|^2 - 2 x.y + |y|^2, whose residue for
-  a point and itself is up to ~1e-8; measured here <= 8.9e-16 elsewhere); indices equal where
+  a point and itself can reach ~1e-8; measured here <= 7.7e-15 relative for queries and
+  1.2e-15 absolute for kneighbors()); indices equal where
   the distances are not exactly tied, and where scikit-learn orders exact ties otherwise, the
   row it returns is at the same exact distance as ours.
 - sparse vs dense gpulearn: identical indices and distances (assert_array_equal): the exact
