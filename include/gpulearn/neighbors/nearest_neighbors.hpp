@@ -79,9 +79,11 @@ RadiusNeighbors<T> radius_neighbors(Context& ctx, const NeighborsParams& params,
 /// kEuclidean, kSqEuclidean, kManhattan, kCosine, kInnerProduct and kMinkowski with p = 1 or 2;
 /// a dense index with sparse queries takes every metric. How: the queries in tiles made dense
 /// (t x d, t within 8 MiB); for a sparse index, each tile's products with the index
-/// (n x t, within 64 MiB: X Q^T for the GEMM family, an L1 pass for Manhattan) then the top-k
-/// selection and the exact pass of the dense search; for a dense index, each tile is searched
-/// as dense queries. Memory O(nnz + n t + d t + output); X is never made dense. exclude_self
+/// (n x t, within 64 MiB: X Q^T for the GEMM family, an L1 pass for Manhattan; on the CPU,
+/// sparse queries meet only the index entries in their own columns, through the index
+/// transposed, O(nnz) once per call) then the top-k selection and the exact pass of the dense
+/// search; for a dense index, each tile is searched as dense queries. Memory
+/// O(nnz + n t + d t + output); X is never made dense. exclude_self
 /// (CSR to CSR only): queries must be the index view itself. Throws as the dense functions, and
 /// InvalidArgument for another metric with a sparse index or a malformed host CSR; on CUDA,
 /// Unsupported until the CUDA sparse primitives exist.
