@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "gpulearn/core/error.hpp"
 #include "neighbors/primitives.hpp"
 
 namespace gpulearn::detail {
@@ -38,8 +39,25 @@ class CudaNeighborsPrimitives final : public NeighborsPrimitives<T> {
     radius_search_cuda<T>(be_, metric, shift, index, queries, bound, exclude_self, offsets, idx,
                           dist);
   }
+  // A sparse index: not written for CUDA yet (the driver reaches these only after the CUDA
+  // sparse primitives' first pass, which refuses today as well).
+  void sparse_l1(CsrView<T>, const T*, int64_t, MatrixView<T>) override { refuse_sparse(); }
+  void sparse_knn_tile(RdistSpec, CsrView<T>, const T*, const T*, int64_t, MatrixView<const T>,
+                       int64_t, int64_t, T*, int64_t*) override {
+    refuse_sparse();
+  }
+  void sparse_radius_tile(RdistSpec, CsrView<T>, const T*, const T*, int64_t,
+                          MatrixView<const T>, int64_t, double, std::vector<int64_t>&,
+                          std::vector<int64_t>&, std::vector<T>&) override {
+    refuse_sparse();
+  }
 
  private:
+  [[noreturn]] static void refuse_sparse() {
+    GPULEARN_FAIL(Unsupported,
+                  "sparse input is not supported on CUDA devices yet; the nearest-neighbour "
+                  "search of a sparse index runs on the CPU (device='cpu')");
+  }
   CudaBackend& be_;
 };
 

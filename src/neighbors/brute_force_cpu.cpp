@@ -3,7 +3,10 @@
 // and the norms for the GEMM family, a direct loop for the others), scanned into each query's
 // running top-k (a max-heap ordered by (distance, index)) or radius matches. The selected pairs'
 // distances are then recomputed exactly (exact_rdist). Each query's result depends on nothing
-// but its own row and the index: the same bits with any thread count.
+// but its own row and the index: the same bits with any thread count. A sparse (CSR) index is
+// searched one tile of queries at a time (sparse_*): the driver brings the tile's products with
+// the index, the same top-k, merge and exact pass run over them, the exact pass on the index
+// row made dense.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -217,6 +220,37 @@ void scan_tiles(const DistanceTiles<T>& tiles, const SearchSplit& split, int64_t
   });
 }
 
+// Merges each query's k best of every part of the index (top[part * n_q + q]), then the exact
+// pass: recomputes the kept pairs' reduced distances by exact(q, j) and orders them by
+// (distance, index), writing the first k to dist and idx (n_q x k). make_exact() is called once
+// per task, so that an exact function may own scratch.
+template <typename T, typename MakeExact>
+void merge_exact(std::vector<TopK<T>>& top, int64_t parts, int64_t n_q, int64_t k,
+                 int n_threads, MakeExact make_exact, T* dist, int64_t* idx) {
+  const RowSplit rows(n_q, 64, kCpuMaxParts);
+  parallel_for(rows.n_parts, n_threads, [&](int64_t r) {
+    auto exact = make_exact();
+    std::vector<Neighbor<T>> items;
+    for (int64_t q = rows.begin(r, n_q), e = q + rows.count(r, n_q); q < e; ++q) {
+      items.clear();
+      for (int64_t part = 0; part < parts; ++part) {
+        const auto& kept = top[part * n_q + q].items();
+        items.insert(items.end(), kept.begin(), kept.end());
+      }
+      if (parts > 1) {
+        std::partial_sort(items.begin(), items.begin() + k, items.end());
+        items.resize(k);
+      }
+      for (Neighbor<T>& item : items) item.first = static_cast<T>(exact(q, item.second));
+      std::sort(items.begin(), items.end());
+      for (int64_t c = 0; c < k; ++c) {
+        dist[q * k + c] = items[c].first;
+        idx[q * k + c] = items[c].second;
+      }
+    }
+  });
+}
+
 template <typename T>
 void knn_impl(RdistSpec m, const T* shift, MatrixView<const T> index, MatrixView<const T> queries,
               int64_t k, bool exclude_self, T* dist, int64_t* idx, int n_threads) {
@@ -241,32 +275,12 @@ void knn_impl(RdistSpec m, const T* shift, MatrixView<const T> index, MatrixView
           }
         }
       });
-  // Merge the parts, then the exact pass: recompute the kept pairs directly and order them by
-  // (distance, index).
-  const RowSplit rows(n_q, 64, kCpuMaxParts);
-  parallel_for(rows.n_parts, n_threads, [&](int64_t r) {
-    std::vector<Neighbor<T>> items;
-    for (int64_t q = rows.begin(r, n_q), e = q + rows.count(r, n_q); q < e; ++q) {
-      items.clear();
-      for (int64_t part = 0; part < split.parts; ++part) {
-        const auto& kept = top[part * n_q + q].items();
-        items.insert(items.end(), kept.begin(), kept.end());
-      }
-      if (split.parts > 1) {
-        std::partial_sort(items.begin(), items.begin() + k, items.end());
-        items.resize(k);
-      }
-      const T* qrow = queries.row(q);
-      for (Neighbor<T>& item : items) {
-        item.first = static_cast<T>(exact_rdist(m, qrow, index.row(item.second), d));
-      }
-      std::sort(items.begin(), items.end());
-      for (int64_t c = 0; c < k; ++c) {
-        dist[q * k + c] = items[c].first;
-        idx[q * k + c] = items[c].second;
-      }
-    }
-  });
+  merge_exact(
+      top, split.parts, n_q, k, n_threads,
+      [&] {
+        return [&](int64_t q, int64_t j) { return exact_rdist(m, queries.row(q), index.row(j), d); };
+      },
+      dist, idx);
 }
 
 template <typename T>
@@ -319,6 +333,265 @@ void radius_impl(RdistSpec m, const T* shift, MatrixView<const T> index,
   }
 }
 
+
+// ---- a sparse (CSR) index -------------------------------------------------------------------
+
+// A row of a CSR matrix made dense in a scratch of X.cols zeros (one per task): the exact pass
+// then runs exact_rdist on two dense rows, the very computation of the dense path, so a sparse
+// index gives the dense index's distances bit for bit. O(d) per pair, beside the tile's
+// O(nnz) per query.
+template <typename T>
+class DenseRow {
+ public:
+  explicit DenseRow(CsrView<T> X) : X_(X), buf_(X.cols, T(0)) {}
+  const T* load(int64_t i) {
+    if (i == loaded_) return buf_.data();
+    if (loaded_ >= 0) {
+      for (int64_t p = X_.indptr[loaded_]; p < X_.indptr[loaded_ + 1]; ++p) buf_[X_.indices[p]] = 0;
+    }
+    for (int64_t p = X_.indptr[i]; p < X_.indptr[i + 1]; ++p) buf_[X_.indices[p]] = X_.values[p];
+    loaded_ = i;
+    return buf_.data();
+  }
+
+ private:
+  CsrView<T> X_;
+  std::vector<T> buf_;
+  int64_t loaded_ = -1;
+};
+
+void require_sparse_metric(Rdist kind) {
+  GPULEARN_EXPECTS(kind == Rdist::kSqEuclidean || kind == Rdist::kManhattan ||
+                       kind == Rdist::kCosine || kind == Rdist::kNegInnerProduct,
+                   "a sparse index is searched with the euclidean, sqeuclidean, manhattan, "
+                   "cosine and inner_product metrics only");
+}
+
+// |q|_1 of each tile query (the columns of Bt, d x t), in double.
+template <typename T>
+std::vector<double> query_l1(const T* Bt, int64_t d, int64_t t) {
+  std::vector<double> l1(t, 0.0);
+  for (int64_t j = 0; j < d; ++j) {
+    const T* b = Bt + j * t;
+    for (int64_t c = 0; c < t; ++c) l1[c] += std::abs(static_cast<double>(b[c]));
+  }
+  return l1;
+}
+
+template <typename T>
+void sparse_l1_impl(CsrView<T> X, const T* Bt, int64_t t, MatrixView<T> P, int n_threads) {
+  const int64_t n = X.rows;
+  const std::vector<double> base = query_l1(Bt, X.cols, t);
+  const RowSplit split(n, 256, kCpuMaxParts * 4);
+  parallel_for(split.n_parts, n_threads, [&](int64_t part) {
+    std::vector<double> acc(t);
+    const int64_t begin = split.begin(part, n), end = begin + split.count(part, n);
+    for (int64_t i = begin; i < end; ++i) {
+      std::copy(base.begin(), base.end(), acc.begin());
+      for (int64_t p = X.indptr[i]; p < X.indptr[i + 1]; ++p) {
+        const double v = X.values[p];
+        const T* b = Bt + static_cast<int64_t>(X.indices[p]) * t;
+        for (int64_t c = 0; c < t; ++c) {
+          const double q = b[c];
+          acc[c] += std::abs(v - q) - std::abs(q);
+        }
+      }
+      T* o = P.row(i);
+      for (int64_t c = 0; c < t; ++c) o[c] = static_cast<T>(acc[c] > 0 ? acc[c] : 0.0);
+    }
+  });
+}
+
+// Queries accumulated together: their sums for one index row are adjacent, so that P's row is
+// written a cache line at a time (P is n x t: one query's column alone would touch a line per
+// index row).
+constexpr int64_t kProductBlock = 8;
+
+template <typename T>
+void sparse_query_products_impl(RdistSpec m, CsrView<T> Xt, const T* x_l1, CsrView<T> Q,
+                                MatrixView<T> P, int n_threads) {
+  const int64_t n = Xt.cols, t = Q.rows;
+  const bool l1 = m.kind == Rdist::kManhattan;
+  const int64_t blocks = (t + kProductBlock - 1) / kProductBlock;
+  const RowSplit split(blocks, 1, kCpuMaxParts);
+  parallel_for(split.n_parts, n_threads, [&](int64_t part) {
+    std::vector<double> acc(checked_mul(n, kProductBlock), 0.0);  // n x kProductBlock
+    const int64_t begin = split.begin(part, blocks), end = begin + split.count(part, blocks);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t c0 = b * kProductBlock, width = std::min(kProductBlock, t - c0);
+      double q_l1[kProductBlock] = {};
+      for (int64_t cc = 0; cc < width; ++cc) {
+        const int64_t c = c0 + cc;
+        for (int64_t p = Q.indptr[c]; p < Q.indptr[c + 1]; ++p) {
+          const double q = Q.values[p];
+          const int32_t l = Q.indices[p];
+          q_l1[cc] += std::abs(q);
+          for (int64_t e = Xt.indptr[l]; e < Xt.indptr[l + 1]; ++e) {
+            const double x = Xt.values[e];
+            // Manhattan: |x - q| replaces |x| + |q| where both rows have column l.
+            acc[Xt.indices[e] * kProductBlock + cc] +=
+                l1 ? std::abs(x - q) - std::abs(x) - std::abs(q) : x * q;
+          }
+        }
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        double* a = &acc[j * kProductBlock];
+        T* out = P.data + j * P.ld + c0;
+        for (int64_t cc = 0; cc < width; ++cc) {
+          double v = a[cc];
+          if (l1) {
+            v += q_l1[cc] + static_cast<double>(x_l1[j]);
+            v = v > 0 ? v : 0.0;
+          }
+          out[cc] = static_cast<T>(v);
+          a[cc] = 0;
+        }
+      }
+    }
+  });
+}
+
+// The reduced distances in T of the tile's products, as DistanceTiles computes them from a
+// GEMM tile (the same operations in the same order).
+template <typename T>
+class TileRdist {
+ public:
+  TileRdist(RdistSpec m, const T* index_sq, int64_t n, const T* Q, int64_t t, int64_t d,
+            int n_threads)
+      : kind_(m.kind),
+        index_sq_(index_sq),
+        query_f_(row_factors(m.kind, static_cast<const T*>(nullptr),
+                             MatrixView<const T>(Q, t, d, d), n_threads)) {
+    if (kind_ == Rdist::kCosine) {
+      index_inv_.resize(n);
+      for (int64_t j = 0; j < n; ++j) {
+        const double s = index_sq[j];
+        index_inv_[j] = s > 0 ? static_cast<T>(1.0 / std::sqrt(s)) : T(0);
+      }
+    }
+  }
+  T operator()(T g, int64_t c, int64_t j) const {
+    switch (kind_) {
+      case Rdist::kSqEuclidean: {
+        const T v = g * T(-2) + query_f_[c] + index_sq_[j];
+        return v < T(0) ? T(0) : v;
+      }
+      case Rdist::kCosine: {
+        const T v = T(1) - query_f_[c] * g * index_inv_[j];
+        return v < T(0) ? T(0) : (v > T(2) ? T(2) : v);
+      }
+      case Rdist::kNegInnerProduct:
+        return -g;
+      default:  // kManhattan: P holds the distances
+        return g;
+    }
+  }
+  // |q|^2 + |x|^2 (squared Euclidean's radius screen).
+  double norms_sum(int64_t c, int64_t j) const {
+    return static_cast<double>(query_f_[c]) + static_cast<double>(index_sq_[j]);
+  }
+
+ private:
+  Rdist kind_;
+  const T* index_sq_;
+  Vec<T> query_f_;
+  std::vector<T> index_inv_;
+};
+
+template <typename T>
+void sparse_knn_tile_impl(RdistSpec m, CsrView<T> index, const T* index_sq, const T* Q, int64_t t,
+                          MatrixView<const T> P, int64_t self_offset, int64_t k, T* dist,
+                          int64_t* idx, int n_threads) {
+  require_sparse_metric(m.kind);
+  const int64_t n = index.rows, d = index.cols;
+  const TileRdist<T> rd(m, index_sq, n, Q, t, d, n_threads);
+  // The tile's queries are one block: the index is split into parts as a lone block's is.
+  const SearchSplit split(n, 1, n_threads);
+  std::vector<TopK<T>> top(split.parts * t, TopK<T>(k));
+  parallel_for(split.parts, n_threads, [&](int64_t part) {
+    TopK<T>* tops = &top[part * t];
+    const int64_t end = std::min(n, (part + 1) * split.part_rows);
+    for (int64_t j = part * split.part_rows; j < end; ++j) {
+      const T* g = P.row(j);
+      const int64_t self = self_offset >= 0 ? j - self_offset : -1;  // the query j matches
+      for (int64_t c = 0; c < t; ++c) {
+        const T v = rd(g[c], c, j);
+        if (v < tops[c].bound() && c != self) tops[c].offer(v, j);
+      }
+    }
+  });
+  merge_exact(
+      top, split.parts, t, k, n_threads,
+      [&] {
+        return [&, row = DenseRow<T>(index)](int64_t q, int64_t j) mutable {
+          return exact_rdist(m, Q + q * d, row.load(j), d);
+        };
+      },
+      dist, idx);
+}
+
+template <typename T>
+void sparse_radius_tile_impl(RdistSpec m, CsrView<T> index, const T* index_sq, const T* Q,
+                             int64_t t, MatrixView<const T> P, int64_t self_offset, double bound,
+                             std::vector<int64_t>& offsets, std::vector<int64_t>& idx,
+                             std::vector<T>& dist, int n_threads) {
+  require_sparse_metric(m.kind);
+  const int64_t n = index.rows, d = index.cols;
+  const TileRdist<T> rd(m, index_sq, n, Q, t, d, n_threads);
+  const double screen = rdist_screen_bound<T>(m, bound, d, 0.0);
+  // Manhattan's products carry the cancellation of |q|_1 - sum |q_j| over x's entries, in
+  // double: up to ~(d + 8) eps |q|_1 more than a direct sum's rounding.
+  std::vector<double> l1_margin;
+  if (m.kind == Rdist::kManhattan) {
+    std::vector<T> Bt(checked_mul(d, t));
+    for (int64_t c = 0; c < t; ++c) {
+      for (int64_t j = 0; j < d; ++j) Bt[j * t + c] = Q[c * d + j];
+    }
+    l1_margin = query_l1(Bt.data(), d, t);
+    const double eps = std::numeric_limits<T>::epsilon();
+    for (double& v : l1_margin) v *= 4.0 * (static_cast<double>(d) + 8.0) * eps;
+  }
+  const SearchSplit split(n, 1, n_threads);
+  std::vector<std::vector<Neighbor<T>>> found(split.parts * t);
+  parallel_for(split.parts, n_threads, [&](int64_t part) {
+    DenseRow<T> row(index);
+    const int64_t end = std::min(n, (part + 1) * split.part_rows);
+    for (int64_t j = part * split.part_rows; j < end; ++j) {
+      const T* g = P.row(j);
+      for (int64_t c = 0; c < t; ++c) {
+        if (self_offset >= 0 && self_offset + c == j) continue;
+        const double v = rd(g[c], c, j);
+        double limit = screen;
+        if (m.kind == Rdist::kSqEuclidean) {
+          limit = rdist_screen_bound<T>(m, bound, d, rd.norms_sum(c, j));
+        } else if (m.kind == Rdist::kManhattan) {
+          limit += l1_margin[c];
+        }
+        if (v > limit) continue;
+        const double e = exact_rdist(m, Q + c * d, row.load(j), d);
+        if (e <= bound) found[part * t + c].emplace_back(static_cast<T>(e), j);
+      }
+    }
+  });
+  offsets.assign(t + 1, 0);
+  for (int64_t c = 0; c < t; ++c) {
+    int64_t count = 0;
+    for (int64_t part = 0; part < split.parts; ++part) count += found[part * t + c].size();
+    offsets[c + 1] = offsets[c] + count;
+  }
+  idx.resize(offsets[t]);
+  dist.resize(offsets[t]);
+  for (int64_t c = 0; c < t; ++c) {
+    int64_t o = offsets[c];
+    for (int64_t part = 0; part < split.parts; ++part) {  // parts in order: ascending index
+      for (const Neighbor<T>& e : found[part * t + c]) {
+        dist[o] = e.first;
+        idx[o++] = e.second;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -336,6 +609,27 @@ class CpuNeighborsPrimitives final : public NeighborsPrimitives<T> {
                      std::vector<T>& dist) override {
     radius_impl(metric, shift, index, queries, bound, exclude_self, offsets, idx, dist,
                 be_.n_threads());
+  }
+  void sparse_l1(CsrView<T> index, const T* Bt, int64_t t, MatrixView<T> P) override {
+    sparse_l1_impl(index, Bt, t, P, be_.n_threads());
+  }
+  bool sparse_query_products(RdistSpec metric, CsrView<T> index_t, const T* index_l1,
+                             CsrView<T> queries, MatrixView<T> P) override {
+    sparse_query_products_impl(metric, index_t, index_l1, queries, P, be_.n_threads());
+    return true;
+  }
+  void sparse_knn_tile(RdistSpec metric, CsrView<T> index, const T* index_sq, const T* Q,
+                       int64_t t, MatrixView<const T> P, int64_t self_offset, int64_t k, T* dist,
+                       int64_t* idx) override {
+    sparse_knn_tile_impl(metric, index, index_sq, Q, t, P, self_offset, k, dist, idx,
+                         be_.n_threads());
+  }
+  void sparse_radius_tile(RdistSpec metric, CsrView<T> index, const T* index_sq, const T* Q,
+                          int64_t t, MatrixView<const T> P, int64_t self_offset, double bound,
+                          std::vector<int64_t>& offsets, std::vector<int64_t>& idx,
+                          std::vector<T>& dist) override {
+    sparse_radius_tile_impl(metric, index, index_sq, Q, t, P, self_offset, bound, offsets, idx,
+                            dist, be_.n_threads());
   }
 
  private:

@@ -503,8 +503,11 @@ def test_unsupported_variants(rng):
     with pytest.raises(NotImplementedError, match=r"metric_params \['w'\]"):
         NearestNeighbors.from_sklearn(skn.NearestNeighbors(
             metric="minkowski", metric_params={"w": np.ones(X.shape[1])}).fit(X))
-    with pytest.raises(NotImplementedError, match="sparse"):
-        KNeighborsClassifier.from_sklearn(skn.KNeighborsClassifier().fit(sp.csr_matrix(X), y))
+    # Sparse training data are converted as they are (test_sparse_neighbors.py searches them).
+    sk_sparse = skn.KNeighborsClassifier().fit(sp.csr_matrix(X), y)
+    ours_sparse = KNeighborsClassifier.from_sklearn(sk_sparse)
+    assert sp.issparse(ours_sparse._fit_X)
+    assert_array_equal(ours_sparse.predict(X), sk_sparse.predict(X))
 
     with pytest.raises(NotImplementedError, match="init='k-means\\|\\|'"):
         KMeans(3, init="k-means||", device="cpu").fit(X).as_sklearn()

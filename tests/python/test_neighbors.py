@@ -753,12 +753,12 @@ def test_hyper_parameters_are_sklearns_plus_device(gl_cls, sk_cls):
 @pytest.mark.parametrize("gl_cls, sk_cls", [(NearestNeighbors, skn.NearestNeighbors),
                                             (KNeighborsClassifier, skn.KNeighborsClassifier),
                                             (KNeighborsRegressor, skn.KNeighborsRegressor)])
-def test_tags_are_sklearns_but_dense_only(gl_cls, sk_cls):
+def test_tags_are_sklearns(gl_cls, sk_cls):
     ours, theirs = get_tags(gl_cls()), get_tags(sk_cls())
     assert ours.estimator_type == theirs.estimator_type
     assert ours.target_tags.multi_output == theirs.target_tags.multi_output  # y may be 2-D
     assert ours.target_tags.required == theirs.target_tags.required
-    assert ours.input_tags.sparse is False  # scipy.sparse is refused
+    assert ours.input_tags.sparse is theirs.input_tags.sparse is True  # test_sparse_neighbors
     assert ours.input_tags.allow_nan is theirs.input_tags.allow_nan is False
 
 
@@ -1011,16 +1011,20 @@ def test_complex_and_string_input_raise(rng):
         model.kneighbors(X_str[:3])
 
 
-def test_sparse_input_is_refused(rng):
+def test_sparse_input_is_taken(rng):
+    """scipy.sparse is searched as its dense form is (tests/python/test_sparse_neighbors.py
+    covers it); here only that the bad-input matrix's data passes both ways."""
     X = rng.uniform(size=(20, 4))
     X_sparse = sp.csr_matrix(X)
-    with pytest.raises((TypeError, ValueError), match=r"[Ss]parse"):
-        NearestNeighbors(device="cpu").fit(X_sparse)
-    model = NearestNeighbors(device="cpu").fit(X)
-    with pytest.raises((TypeError, ValueError), match=r"[Ss]parse"):
-        model.kneighbors(X_sparse[:3])
-    with pytest.raises((TypeError, ValueError), match=r"[Ss]parse"):
-        KNeighborsClassifier(device="cpu").fit(X_sparse, np.arange(20) % 2)
+    dense = NearestNeighbors(n_neighbors=3, device="cpu").fit(X).kneighbors(X[:3])
+    for model in (NearestNeighbors(n_neighbors=3, device="cpu").fit(X_sparse),
+                  NearestNeighbors(n_neighbors=3, device="cpu").fit(X)):
+        dist, ind = model.kneighbors(X_sparse[:3])
+        assert_array_equal(ind, dense[1])
+        assert_allclose(dist, dense[0], rtol=RTOL_F64, atol=ATOL_SELF_EUCLIDEAN)
+    clf = KNeighborsClassifier(n_neighbors=3, device="cpu").fit(X_sparse, np.arange(20) % 2)
+    assert_array_equal(clf.predict(X_sparse), KNeighborsClassifier(
+        n_neighbors=3, device="cpu").fit(X, np.arange(20) % 2).predict(X))
 
 
 def _callable_metric(a, b):

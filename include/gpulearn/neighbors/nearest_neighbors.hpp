@@ -26,6 +26,7 @@
 
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::neighbors {
 
@@ -71,5 +72,44 @@ template <typename T>
 RadiusNeighbors<T> radius_neighbors(Context& ctx, const NeighborsParams& params,
                                     MatrixView<const T> index, MatrixView<const T> queries,
                                     double radius, bool exclude_self, bool sort_results);
+
+/// Sparse (CSR) data: the index, the queries, or both may be a CsrView (host memory, or the
+/// context's device memory; docs/sparse.md). Results and semantics are the dense functions'
+/// (the same neighbours, the same exact distances). A sparse index takes the metrics
+/// kEuclidean, kSqEuclidean, kManhattan, kCosine, kInnerProduct and kMinkowski with p = 1 or 2;
+/// a dense index with sparse queries takes every metric. How: the queries in tiles made dense
+/// (t x d, t within 8 MiB); for a sparse index, each tile's products with the index
+/// (n x t, within 64 MiB: X Q^T for the GEMM family, an L1 pass for Manhattan; on the CPU,
+/// sparse queries meet only the index entries in their own columns, through the index
+/// transposed, O(nnz) once per call) then the top-k selection and the exact pass of the dense
+/// search; for a dense index, each tile is searched as dense queries. Memory
+/// O(nnz + n t + d t + output); X is never made dense. exclude_self
+/// (CSR to CSR only): queries must be the index view itself. Throws as the dense functions, and
+/// InvalidArgument for another metric with a sparse index or a malformed host CSR; on CUDA,
+/// Unsupported until the CUDA sparse primitives exist.
+template <typename T>
+void kneighbors(Context& ctx, const NeighborsParams& params, CsrView<T> index, CsrView<T> queries,
+                int64_t k, bool exclude_self, MatrixView<T> distances,
+                MatrixView<int64_t> indices);
+template <typename T>
+void kneighbors(Context& ctx, const NeighborsParams& params, CsrView<T> index,
+                MatrixView<const T> queries, int64_t k, MatrixView<T> distances,
+                MatrixView<int64_t> indices);
+template <typename T>
+void kneighbors(Context& ctx, const NeighborsParams& params, MatrixView<const T> index,
+                CsrView<T> queries, int64_t k, MatrixView<T> distances,
+                MatrixView<int64_t> indices);
+template <typename T>
+RadiusNeighbors<T> radius_neighbors(Context& ctx, const NeighborsParams& params, CsrView<T> index,
+                                    CsrView<T> queries, double radius, bool exclude_self,
+                                    bool sort_results);
+template <typename T>
+RadiusNeighbors<T> radius_neighbors(Context& ctx, const NeighborsParams& params, CsrView<T> index,
+                                    MatrixView<const T> queries, double radius,
+                                    bool sort_results);
+template <typename T>
+RadiusNeighbors<T> radius_neighbors(Context& ctx, const NeighborsParams& params,
+                                    MatrixView<const T> index, CsrView<T> queries, double radius,
+                                    bool sort_results);
 
 }  // namespace gpulearn::neighbors

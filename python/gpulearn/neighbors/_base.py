@@ -9,10 +9,11 @@ import numpy as np
 from scipy.sparse import csr_matrix, issparse
 from sklearn.metrics import DistanceMetric
 from sklearn.neighbors import BallTree, KDTree
+from sklearn.neighbors import VALID_METRICS_SPARSE
 from sklearn.neighbors import NearestNeighbors as _SkNearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _arrays, _core
+from .. import _arrays, _core, _sparse
 from .._base import DeviceEstimatorMixin, Prepared
 from .._config import check_device_string
 
@@ -90,9 +91,14 @@ def _core_metric(metric, p, metric_params, warn):
     return _METRICS[metric], p
 
 
+# gpulearn's own similarity, which a sparse index takes too (scikit-learn has no equivalent).
+_SPARSE_EXTRA_METRICS = ("inner_product",)
+
+
 class NeighborsBase(DeviceEstimatorMixin):
-    """Brute-force neighbours over the fitted index ``_fit_X``: a NumPy array, or the
-    C-ordered GPU array the estimator was fitted on (pickled as NumPy).
+    """Brute-force neighbours over the fitted index ``_fit_X``: a NumPy array, the C-ordered
+    GPU array the estimator was fitted on (pickled as NumPy), or, for sparse training data, a
+    scipy.sparse CSR matrix (a private copy, as scikit-learn keeps it; never densified).
 
     Conversion (``from_sklearn`` / ``as_sklearn``): see :class:`NearestNeighbors`' notes.
     """
@@ -125,14 +131,46 @@ class NeighborsBase(DeviceEstimatorMixin):
         self._validate_params()
         check_device_string(self.device)
         metric, p = self._resolved_metric()
-        prepared = self._prepare(X, reset=True, ensure_all_finite=True)
-        self._fit_X = prepared.X
-        X_host = None if prepared.on_device else prepared.X
-        self.n_samples_fit_ = int(self._fit_X.shape[0])
+        prepared = self._prepare(X, reset=True, ensure_all_finite=True, accept_sparse=True)
         self._fit_method = "brute"
         self._metric, self._p = metric, p
         self._set_effective_metric(metric, p)
+        self._fit_csr = None
+        if prepared.sparse:
+            self._check_sparse_fit()
+            # A copy of the canonical CSR (the input's own arrays may be shared with it): the
+            # index must not change when the caller's matrix does.
+            csr = prepared.X
+            self._fit_csr = _sparse.HostCsr(csr.values.copy(), csr.indices.copy(),
+                                            csr.indptr.copy(), csr.shape)
+            self._fit_X = self._fit_csr.to_scipy()
+            X_host = self._fit_X
+        else:
+            self._fit_X = prepared.X
+            X_host = None if prepared.on_device else prepared.X
+        self.n_samples_fit_ = int(self._fit_X.shape[0])
         return X_host
+
+    def _check_sparse_fit(self):
+        """scikit-learn's rules for sparse training data: trees fall back to brute force (with
+        its warning), and only the metrics of VALID_METRICS_SPARSE["brute"] (plus gpulearn's
+        inner_product) are taken."""
+        if self.algorithm not in ("auto", "brute"):
+            warnings.warn("cannot use tree with sparse input: using brute force", stacklevel=4)
+        if (self.effective_metric_ not in VALID_METRICS_SPARSE["brute"]
+                and self.effective_metric_ not in _SPARSE_EXTRA_METRICS):
+            raise ValueError(
+                "Metric '%s' not valid for sparse input. Use sorted(sklearn.neighbors."
+                "VALID_METRICS_SPARSE['brute']) to get valid options. Metric can also be a "
+                "callable function." % (self.effective_metric_))
+
+    def _sparse_index(self):
+        """The sparse index as the core reads it (a ``_sparse.HostCsr``), made once from
+        ``_fit_X`` after unpickling or conversion."""
+        csr = getattr(self, "_fit_csr", None)
+        if csr is None:
+            csr = self._fit_csr = _sparse.as_csr(self._fit_X)
+        return csr
 
     # ---- the index and the queries where the computing context reads them -----------------
 
@@ -140,6 +178,9 @@ class NeighborsBase(DeviceEstimatorMixin):
         """(keep-alive, ArrayRef) of the index for ``ctx``: a GPU index is read in place on its
         own device and copied to the host for the CPU."""
         index = self._fit_X
+        if issparse(index):
+            csr = self._sparse_index()
+            return csr, csr.ref
         if _arrays.device_ordinal(index) is not None:
             if ctx.device == f"cuda:{_arrays.device_ordinal(index)}":
                 return index, _arrays.device_ref(index)
@@ -153,11 +194,22 @@ class NeighborsBase(DeviceEstimatorMixin):
         dtype = np.dtype(self._fit_X.dtype.name if hasattr(self._fit_X.dtype, "name")
                          else str(self._fit_X.dtype).replace("torch.", ""))
         if X is None:
+            if issparse(self._fit_X):
+                ctx, _ = self._context(None, reset=False)
+                index, ref = self._index_for(ctx)
+                return Prepared(index, ref, ctx, False, "numpy", dtype), True
             ctx, on_device = self._context(self._fit_X, reset=False)
             index, ref = self._index_for(ctx)
             kind = _arrays.input_kind(self._fit_X) if on_device else "numpy"
             return Prepared(index, ref, ctx, on_device, kind, dtype), True
-        return self._prepare(X, reset=False, dtype=dtype, ensure_all_finite=True), False
+        p = self._prepare(X, reset=False, dtype=dtype, ensure_all_finite=True,
+                          accept_sparse=True)
+        if p.sparse and not issparse(self._fit_X) and self.algorithm in _TREES:
+            # scikit-learn's tree of dense training data refuses sparse queries.
+            raise ValueError(
+                "%s does not work with sparse matrices. Densify the data, or set "
+                "algorithm='brute'" % self.algorithm)
+        return p, False
 
     # ---- k nearest ---------------------------------------------------------------------------
 
@@ -199,9 +251,9 @@ class NeighborsBase(DeviceEstimatorMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_queries, n_features), default=None
-            The query points (NumPy, pandas, CuPy, PyTorch or DLPack). None: the indexed points
-            themselves, each not counted as its own neighbour.
+        X : {array-like, sparse matrix} of shape (n_queries, n_features), default=None
+            The query points (NumPy, pandas, CuPy, PyTorch, DLPack or scipy.sparse). None: the
+            indexed points themselves, each not counted as its own neighbour.
         n_neighbors : int, default=None
             Neighbours per query; None uses the constructor's ``n_neighbors``.
         return_distance : bool, default=True
@@ -297,11 +349,7 @@ class NeighborsBase(DeviceEstimatorMixin):
 
     def _adopt_sklearn_state(self, state):
         fit_X = state["_fit_X"]
-        if not isinstance(fit_X, np.ndarray):
-            if issparse(fit_X):
-                raise NotImplementedError(
-                    f"{type(self).__name__} fitted on sparse data: gpulearn's neighbours "
-                    "search dense data only")
+        if not isinstance(fit_X, np.ndarray) and not issparse(fit_X):
             fit_X = np.asarray(fit_X)
         # The metric of the fit (scikit-learn's predict reads effective_metric_*, not the
         # hyper-parameters, which may have been set since); a weight-less minkowski has "w":
@@ -313,7 +361,11 @@ class NeighborsBase(DeviceEstimatorMixin):
         super()._adopt_sklearn_state(state)
         if fit_X.dtype not in (np.float32, np.float64):
             fit_X = fit_X.astype(np.float64)  # integers: computed in float64, as there
-        self._fit_X = np.ascontiguousarray(fit_X)
+        self._fit_csr = None
+        if issparse(fit_X):
+            self._fit_X = csr_matrix(fit_X)  # read through _sparse_index
+        else:
+            self._fit_X = np.ascontiguousarray(fit_X)
         self._fit_method = "brute"
 
     def _sklearn_fitted_state(self):
@@ -322,7 +374,8 @@ class NeighborsBase(DeviceEstimatorMixin):
         if _arrays.device_ordinal(fit_X) is not None:
             fit_X = state["_fit_X"] = np.ascontiguousarray(_arrays.to_host(fit_X))
         state["_fit_method"], state["_tree"] = "brute", None
-        if self.algorithm in _TREES:
+        state.pop("_fit_csr", None)
+        if self.algorithm in _TREES and not issparse(fit_X):
             tree = _TREES[self.algorithm]
             state["_fit_method"] = self.algorithm
             state["_tree"] = tree(fit_X, self.leaf_size, metric=self.effective_metric_,
@@ -338,12 +391,13 @@ class NeighborsBase(DeviceEstimatorMixin):
 
     def __getstate__(self):
         state = super().__getstate__()
+        state.pop("_fit_csr", None)  # the core's view of _fit_X, made again when needed
         if "_fit_X" in state and _arrays.device_ordinal(state["_fit_X"]) is not None:
             state["_fit_X"] = np.ascontiguousarray(_arrays.to_host(state["_fit_X"]))
         return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True  # the classifier and regressor take 2-D y
         return tags

@@ -57,10 +57,18 @@ class NearestNeighbors(NeighborsBase, BaseEstimator):
     (built on the host after the fit; ValueError where scikit-learn's fit would refuse the
     metric for that tree). A GPU index is copied to the host. ``as_sklearn`` refuses gpulearn's
     metric "inner_product". ``from_sklearn`` ignores scikit-learn's tree (gpulearn searches by
-    brute force, exactly) and refuses (NotImplementedError) sparse training data, callable or
-    DistanceMetric metrics, "precomputed", metrics gpulearn does not compute and
-    metric_params other than "p"; integer training data are converted to float64 (a copy),
-    as scikit-learn computes them.
+    brute force, exactly) and refuses (NotImplementedError) callable or DistanceMetric
+    metrics, "precomputed", metrics gpulearn does not compute and metric_params other than
+    "p"; integer training data are converted to float64 (a copy), as scikit-learn computes
+    them; sparse training data stay sparse.
+
+    Sparse input (scipy.sparse CSR, CSC, COO, matrices or arrays; docs/sparse.md): the
+    training data, the queries or both may be sparse, on the CPU. A sparse fit keeps a CSR
+    copy as ``_fit_X`` (never densified) and takes scikit-learn's sparse metrics ("euclidean",
+    "manhattan", "cosine" and their aliases, minkowski with p = 1 or 2) plus "inner_product";
+    others raise scikit-learn's ValueError. Queries are made dense a tile at a time (at most
+    8 MiB), and a sparse index's products with a tile take at most 64 MiB; the neighbours and
+    distances are those of the dense search of the same data.
 
     ``kneighbors`` of a converted model gives the same indices (away from exact ties, which
     go to the smaller index here) and distances within 1e-9 relative in float64 (plus 1e-7
@@ -89,9 +97,10 @@ class NearestNeighbors(NeighborsBase, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays float32; other
-            numeric types become float64. GPU data stay on their GPU.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            NumPy, pandas, CuPy, PyTorch or any DLPack array, or scipy.sparse (kept as CSR).
+            float32 stays float32; other numeric types become float64. GPU data stay on
+            their GPU.
         y : Ignored
 
         Returns
