@@ -451,6 +451,66 @@ void bind_data_fits(py::module_& m) {
       py::arg("ctx"), py::arg("params"), py::arg("data"), py::arg("coef_init"));
 }
 
+// The single-machine fits and prediction for a sparse X (CsrRef; gpulearn/_sparse.py): the same
+// drivers over sparse_linear_data (linear_data.hpp). Overloads of the dense entry points: pybind11
+// tries those first, and an ArrayRef argument never converts from a CsrRef.
+void bind_sparse_fits(py::module_& m) {
+  m.def(
+      "linear_regression_fit",
+      [](Context& ctx, const LinearRegressionParams& p, const CsrRef& X, const ArrayRef& Y,
+         const py::object& w) {
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return linear_record(compute([&] {
+            const auto data = sparse_linear_data<T>(ctx, X.view<T>(), Y.view<const T>(),
+                                                    weights_of<T>(w));
+            return linear_regression_fit<T>(ctx, p, *data);
+          }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"));
+  m.def(
+      "ridge_fit",
+      [](Context& ctx, const RidgeParams& p, const CsrRef& X, const ArrayRef& Y,
+         const py::object& w) {
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return linear_record(compute([&] {
+            const auto data = sparse_linear_data<T>(ctx, X.view<T>(), Y.view<const T>(),
+                                                    weights_of<T>(w));
+            return ridge_fit<T>(ctx, p, *data);
+          }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"));
+  m.def(
+      "elastic_net_fit",
+      [](Context& ctx, const ElasticNetParams& p, const CsrRef& X, const ArrayRef& Y,
+         const py::object& w, const py::object& coef_init) {
+        const std::vector<double> start = doubles_of(coef_init);
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return elastic_net_record(compute([&] {
+            const auto data = sparse_linear_data<T>(ctx, X.view<T>(), Y.view<const T>(),
+                                                    weights_of<T>(w));
+            return elastic_net_fit<T>(ctx, p, *data, start);
+          }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
+      py::arg("coef_init"));
+  m.def(
+      "linear_predict",
+      [](Context& ctx, const py::dict& record, const CsrRef& X, const ArrayRef& out) {
+        by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          const LinearModel<T> model = linear_model_of<T>(record);
+          compute([&] { linear_predict<T>(ctx, model, X.view<T>(), out.view<T>()); });
+        });
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"));
+}
+
 }  // namespace
 
 void register_linear_model(py::module_& m) {
@@ -511,6 +571,7 @@ void register_linear_model(py::module_& m) {
       py::arg("coef_init"));
   bind_data_fits<float>(m);
   bind_data_fits<double>(m);
+  bind_sparse_fits(m);
   m.def(
       "logistic_fit",
       [](Context& ctx, const LogisticRegressionParams& p, const ArrayRef& X, const Labels& labels,

@@ -21,6 +21,7 @@
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::linear_model {
 
@@ -82,5 +83,21 @@ class LinearData {
 template <typename T>
 std::unique_ptr<LinearData<T>> local_linear_data(Context& ctx, MatrixView<const T> X,
                                                  MatrixView<const T> Y, VectorView<const T> w = {});
+
+/// The most features a sparse X may have for the Gram and R-factor reductions of
+/// sparse_linear_data: they are d x d (and the drivers factor them), so d bounds the memory
+/// (128 MiB in double at the bound) and the O(d^3) time of a fit, whatever nnz.
+inline constexpr int64_t kSparseMaxGramFeatures = 4096;
+
+/// The data X (sparse, n x d, CSR), Y (dense, n x k) and w (n, or empty) as one block: each
+/// pass is a sparse primitive of ctx's backend (src/sparse/primitives.hpp), centring implicit
+/// (X - mean is never formed), memory O(nnz + d^2). centered_gram and centered_r_factor throw
+/// InvalidArgument for d > kSparseMaxGramFeatures; magnitudes() throws InvalidArgument
+/// ("Input X contains NaN or infinity.") for non-finite stored values. X, Y and w live where
+/// the backend computes (host for the CPU). Keeps views only.
+template <typename T>
+std::unique_ptr<LinearData<T>> sparse_linear_data(Context& ctx, CsrView<T> X,
+                                                  MatrixView<const T> Y,
+                                                  VectorView<const T> w = {});
 
 }  // namespace gpulearn::linear_model

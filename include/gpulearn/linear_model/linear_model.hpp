@@ -100,4 +100,9 @@ template <typename T>
 void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const T> X,
                     MatrixView<T> out);
 
+/// The same prediction for a sparse X (CSR, where ctx's backend computes; out n x k there):
+/// X coef^T + intercept from the stored entries only. Throws as the dense overload does.
+template <typename T>
+void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, MatrixView<T> out);
+
 }  // namespace gpulearn::linear_model

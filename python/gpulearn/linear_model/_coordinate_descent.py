@@ -152,7 +152,8 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays
-            float32; other numeric types become float64. Sparse matrices are not supported.
+            float32; other numeric types become float64. scipy.sparse matrices and arrays are
+            taken as they are (never densified): the descent runs on their Gram system.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values, converted to the dtype of X.
         sample_weight : float or array-like of shape (n_samples,), default=None
@@ -169,11 +170,6 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         return super().fit(X, y, sample_weight)
 
     def _check_fit_input(self, X, sample_weight):
-        if sparse.issparse(X):
-            raise TypeError(
-                f"gpulearn's {type(self).__name__} takes dense data; sparse input is not "
-                "supported. Convert it with X.toarray(), or use scikit-learn's estimator."
-            )
         if self.alpha == 0:
             warnings.warn(
                 "With alpha=0, this algorithm does not converge well. You are advised to use "
@@ -181,7 +177,10 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         return None if isinstance(sample_weight, Real) else sample_weight
 
     def _core_fit(self, ctx, n_features, n_targets, *data):
-        if not isinstance(self.precompute, (bool, str)):
+        # scikit-learn ignores precompute for sparse X (its descent runs on the data); the
+        # sparse descent here always runs on the Gram system, so a given matrix is not read.
+        is_sparse = isinstance(data[0], _core.CsrRef)
+        if not is_sparse and not isinstance(self.precompute, (bool, str)):
             gram = np.asarray(self.precompute)
             if gram.shape != (n_features, n_features):
                 raise ValueError(

@@ -125,6 +125,25 @@ class Ridge(LinearRegressorBase, BaseEstimator):
                 f"alpha must be a non-negative float or a 1-D array of them; got {self.alpha!r}"
             )
 
+    def _check_sparse_params(self):
+        # scikit-learn's Ridge.fit: no SVD of a sparse X, and its Cholesky solver does not fit
+        # an intercept on sparse data (gpulearn's would, by implicit centring, but refuses the
+        # same options so that code moves between the two unchanged).
+        if self.fit_intercept and self.solver not in ("auto", "lbfgs", "lsqr", "sag",
+                                                      "sparse_cg"):
+            raise ValueError(
+                f"solver='{self.solver}' does not support fitting the intercept on sparse data. "
+                "Please set the solver to 'auto' or 'lsqr', 'sparse_cg', 'sag', 'lbfgs' or set "
+                "`fit_intercept=False`")
+        if self.solver == "svd":
+            raise TypeError("SVD solver does not support sparse inputs currently")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self.solver != "svd" and (
+            self.solver != "cholesky" or not self.fit_intercept)
+        return tags
+
     def _core_fit(self, ctx, n_features, n_targets, *data):
         alpha = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
         if alpha.size != 1 and alpha.size != n_targets:

@@ -1,0 +1,306 @@
+// LinearData over a sparse X (CSR, gpulearn/core/sparse.hpp): the least-squares and elastic-net
+// drivers run unchanged over it. Every pass is a sparse primitive (src/sparse/primitives.hpp) or
+// a dense one over Y; centring is implicit: the Gram system of X - 1 m^T is formed from X^T W X,
+// the column sums c = X^T w and S = sum w as G - m c^T - c m^T + S m m^T (in double), never by
+// subtracting the mean from X. Memory is O(nnz + d^2): the d x d reductions are the only dense
+// results, so d is bounded (kSparseMaxGramFeatures). The R factor (the rank-revealing path) is
+// a tall-skinny QR over row chunks, each chunk densified (at most max(d, 2^21 / d) rows x d).
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/checks.hpp"
+#include "../core/native.hpp"
+#include "../sparse/primitives.hpp"
+#include "data_checks.hpp"
+#include "gpulearn/linear_model/linear_data.hpp"
+#include "gpulearn/linear_model/linear_model.hpp"
+
+namespace gpulearn::linear_model {
+
+namespace {
+
+using gpulearn::detail::Backend;
+using gpulearn::detail::SparsePrimitives;
+using gpulearn::detail::to_host;
+
+// Entries of one densified row chunk of the R-factor pass (2^21 T: 16 MiB in double) when d is
+// small; with d above 2^10.5 the chunk is d rows (its QR needs at least d rows to reduce).
+constexpr int64_t kChunkEntries = int64_t{1} << 21;
+
+void check_width(int64_t d) {
+  GPULEARN_EXPECTS(d <= kSparseMaxGramFeatures, "sparse X has ", d,
+                   " features: gpulearn fits sparse least squares and the elastic net through "
+                   "the ",
+                   d, " x ", d, " Gram matrix, which it forms for at most ",
+                   kSparseMaxGramFeatures,
+                   " features; reduce the features (e.g. feature selection or TruncatedSVD), or "
+                   "use Ridge(solver='sparse_cg') or Ridge(solver='lsqr'), which solve without "
+                   "it");
+}
+
+// A host CSR matrix where the backend computes: the view itself on the CPU, else one copy of
+// its arrays (offsets kept absolute, so the arrays are copied from offset 0).
+template <typename T>
+struct NativeCsr {
+  CsrView<T> view;
+  gpulearn::detail::Scratch<T> values;
+  gpulearn::detail::Scratch<int32_t> indices;
+  gpulearn::detail::Scratch<int64_t> indptr;
+
+  NativeCsr() = default;
+  NativeCsr(Backend& be, CsrView<T> X) : view(X) {
+    const MemorySpace native = be.native_space();
+    if (X.space == native || X.space != MemorySpace::kHost || X.rows == 0) return;
+    const int64_t end = X.indptr[X.rows];
+    values = gpulearn::detail::Scratch<T>(be, std::max<int64_t>(end, 1));
+    indices = gpulearn::detail::Scratch<int32_t>(be, std::max<int64_t>(end, 1));
+    indptr = gpulearn::detail::Scratch<int64_t>(be, X.rows + 1);
+    be.copy(values.data, native, X.values, MemorySpace::kHost, end * int64_t(sizeof(T)));
+    be.copy(indices.data, native, X.indices, MemorySpace::kHost, end * int64_t(sizeof(int32_t)));
+    be.copy(indptr.data, native, X.indptr, MemorySpace::kHost,
+            (X.rows + 1) * int64_t(sizeof(int64_t)));
+    view = CsrView<T>(values.data, indices.data, indptr.data, X.rows, X.cols, native);
+  }
+};
+
+template <typename T>
+class SparseLinearData final : public LinearData<T> {
+ public:
+  SparseLinearData(Context& ctx, CsrView<T> X, MatrixView<const T> Y, VectorView<const T> w)
+      : be_(ctx.backend()), X_(X), Y_(Y), w_(w) {}
+
+  int64_t n_samples() const override { return X_.rows; }
+  int64_t n_features() const override { return X_.cols; }
+  int64_t n_targets() const override { return Y_.cols; }
+  bool weighted() const override { return !w_.empty(); }
+
+  DataMagnitudes<T> magnitudes() override {
+    detail::check_target_shapes(X_.rows, X_.space, Y_, w_);
+    gpulearn::detail::require_readable(be_, X_.space, "X");
+    if (X_.space == MemorySpace::kHost) check_csr_structure(X_);
+    make_native();
+    DataMagnitudes<T> mag;
+    mag.x = X_.rows == 0 ? T(0) : sparse().max_abs(X_);
+    // The dense path's message (checks.hpp, checked_max_abs), for the stored values.
+    GPULEARN_EXPECTS(std::isfinite(mag.x), "Input X contains NaN or infinity.");
+    detail::measure_targets(be_, Y_, w_, mag);
+    return mag;
+  }
+
+  double weighted_means(T* x_mean, T* y_mean) override {
+    sums();
+    for (int64_t j = 0; j < X_.cols; ++j) x_mean[j] = static_cast<T>(col_sums_[j] / w_sum_);
+    for (int64_t t = 0; t < Y_.cols; ++t) y_mean[t] = y_mean_[t];
+    return w_sum_;
+  }
+
+  // Xc^T W Xc = G - m c^T - c m^T + S m m^T and Xc^T W Yc = P - m ty^T - c u^T + S m u^T
+  // (G = X^T W X, P = X^T W Y, c = X^T w, ty = Y^T w, S = sum w; m, u the means given), in
+  // double, then scaled.
+  void centered_gram(const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* gram,
+                     T* xty) override {
+    const int64_t d = X_.cols, k = Y_.cols;
+    check_width(d);
+    std::vector<double> G(checked_mul(d, d)), P(checked_mul(d, k));
+    sparse().gram(X_, w_, G.data());
+    sparse().multiply_t(X_, Y_, w_, P.data());
+    const bool centred = std::any_of(x_mean, x_mean + d, [](T a) { return a != T(0); }) ||
+                         std::any_of(y_mean, y_mean + k, [](T a) { return a != T(0); });
+    std::vector<double> c(d, 0.0), ty(k, 0.0);
+    double S = 0;
+    if (centred) {
+      sums();
+      c = col_sums_;
+      S = w_sum_;
+      // Y^T w from Y's weighted means: exact up to the rounding of a mean to T, which the
+      // dense path's centring of Y at that mean makes too.
+      for (int64_t t = 0; t < k; ++t) ty[t] = static_cast<double>(y_mean_[t]) * S;
+    }
+    const double xx = static_cast<double>(x_scale) * x_scale;
+    const double xy = static_cast<double>(x_scale) * y_scale;
+    for (int64_t i = 0; i < d; ++i) {
+      const double mi = x_mean[i];
+      for (int64_t j = 0; j < d; ++j) {
+        const double mj = x_mean[j];
+        const double g = G[i * d + j] - mi * c[j] - c[i] * mj + S * mi * mj;
+        gram[i * d + j] = static_cast<T>(g * xx);
+      }
+      for (int64_t t = 0; t < k; ++t) {
+        const double u = y_mean[t];
+        const double b = P[i * k + t] - mi * ty[t] - c[i] * u + S * mi * u;
+        xty[i * k + t] = static_cast<T>(b * xy);
+      }
+    }
+  }
+
+  void target_gram(const T* y_mean, T y_scale, T* yty) override {
+    // As the dense data does: Y in the place of X, with no second operand (k = 0 columns).
+    T none = 0;
+    be_.centered_gram(Y_, MatrixView<const T>(Y_.data, Y_.rows, 0, 0, Y_.space), w_, y_mean, &none,
+                      y_scale, T(1), yty, &none);
+  }
+
+  // Tall-skinny QR: each chunk of rows densified and reduced by the backend's own centred QR
+  // (the dense path's centring, weighting and scaling, applied to the chunk), then stacked
+  // under the factor so far and reduced again (zero means, unit scales, no weights).
+  int64_t centered_r_factor(const T* x_mean, const T* y_mean, T x_scale, T y_scale, T* r_factor,
+                            T* qty) override {
+    const int64_t n = X_.rows, d = X_.cols, k = Y_.cols;
+    check_width(d);
+    const int64_t chunk = std::max<int64_t>(1, std::min(n, std::max(d, kChunkEntries / d)));
+    std::vector<T> dense(checked_mul(chunk, d));
+    std::vector<int64_t> idx(chunk);
+    std::vector<T> R, Z, zeros_d(d, T(0)), zeros_k(k, T(0));
+    int64_t ra = 0;
+    for (int64_t b = 0; b < n; b += chunk) {
+      const int64_t cnt = std::min(chunk, n - b);
+      std::iota(idx.begin(), idx.begin() + cnt, b);
+      sparse().gather_rows(X_, idx.data(), cnt, dense.data());
+      const std::vector<T> yh =
+          to_host(be_, MatrixView<const T>(Y_.data + b * Y_.ld, cnt, k, Y_.ld, Y_.space));
+      std::vector<T> wh;
+      VectorView<const T> wv;
+      if (!w_.empty()) {
+        wh = to_host(be_, VectorView<const T>(w_.data + b * w_.stride, cnt, w_.stride, w_.space));
+        wv = VectorView<const T>(wh.data(), cnt);
+      }
+      const int64_t rc = std::min(cnt, d);
+      std::vector<T> Rc(checked_mul(rc, d)), Zc(checked_mul(rc, k));
+      be_.centered_r_factor(MatrixView<const T>(dense.data(), cnt, d, d),
+                            MatrixView<const T>(yh.data(), cnt, k, k), wv, x_mean, y_mean,
+                            x_scale, y_scale, Rc.data(), Zc.data());
+      if (ra == 0) {
+        R = std::move(Rc);
+        Z = std::move(Zc);
+        ra = rc;
+        continue;
+      }
+      std::vector<T> SR(R), SZ(Z);
+      SR.insert(SR.end(), Rc.begin(), Rc.end());
+      SZ.insert(SZ.end(), Zc.begin(), Zc.end());
+      const int64_t rs = ra + rc, rn = std::min(rs, d);
+      R.assign(checked_mul(rn, d), T(0));
+      Z.assign(checked_mul(rn, k), T(0));
+      be_.centered_r_factor(MatrixView<const T>(SR.data(), rs, d, d),
+                            MatrixView<const T>(SZ.data(), rs, k, k), {}, zeros_d.data(),
+                            zeros_k.data(), T(1), T(1), R.data(), Z.data());
+      ra = rn;
+    }
+    std::copy(R.begin(), R.end(), r_factor);
+    std::copy(Z.begin(), Z.end(), qty);
+    return ra;
+  }
+
+ private:
+  SparsePrimitives<T>& sparse() { return be_.primitives<SparsePrimitives<T>>(); }
+
+  // X, Y and w where the backend computes (the sparse primitives read them there): no copy on
+  // the CPU; one copy each, once per fit, on a CUDA context given host arrays.
+  void make_native() {
+    if (native_) return;
+    x_native_ = NativeCsr<T>(be_, X_);
+    X_ = x_native_.view;
+    y_native_ = gpulearn::detail::NativeMatrix<T>(be_, Y_);
+    Y_ = y_native_.view;
+    if (!w_.empty()) {
+      w_native_ = gpulearn::detail::NativeMatrix<T>(be_, w_.as_column());
+      const MatrixView<const T> wc = w_native_.view;
+      w_ = VectorView<const T>(wc.data, wc.rows, wc.ld, wc.space);
+    }
+    native_ = true;
+  }
+
+  // c = X^T w (double, from the sparse pass), S = sum w and Y's weighted means (the dense pass
+  // over Y), once per fit.
+  void sums() {
+    if (have_sums_) return;
+    col_sums_.assign(X_.cols, 0.0);
+    sparse().column_sums(X_, w_, col_sums_.data());
+    y_mean_.assign(Y_.cols, T(0));
+    T none = 0;
+    be_.weighted_means(Y_, MatrixView<const T>(Y_.data, Y_.rows, 0, 0, Y_.space), w_,
+                       y_mean_.data(), &none, &w_sum_);
+    have_sums_ = true;
+  }
+
+  Backend& be_;
+  CsrView<T> X_;
+  MatrixView<const T> Y_;
+  VectorView<const T> w_;
+  bool native_ = false;
+  NativeCsr<T> x_native_;
+  gpulearn::detail::NativeMatrix<T> y_native_{be_, MatrixView<const T>()};
+  gpulearn::detail::NativeMatrix<T> w_native_{be_, MatrixView<const T>()};
+  bool have_sums_ = false;
+  std::vector<double> col_sums_;
+  std::vector<T> y_mean_;
+  double w_sum_ = 0;
+};
+
+}  // namespace
+
+template <typename T>
+std::unique_ptr<LinearData<T>> sparse_linear_data(Context& ctx, CsrView<T> X,
+                                                  MatrixView<const T> Y, VectorView<const T> w) {
+  return std::make_unique<SparseLinearData<T>>(ctx, X, Y, w);
+}
+
+template <typename T>
+void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, MatrixView<T> out) {
+  if (model.coef.empty() || model.n_features <= 0) {
+    GPULEARN_FAIL(NotFitted, "this linear model is not fitted yet: call fit first");
+  }
+  Backend& be = ctx.backend();
+  const int64_t d = model.n_features, k = model.n_targets;
+  // The dense prediction's checks and messages (checks.hpp, checked_affine).
+  GPULEARN_EXPECTS(X.cols == d, "X has ", X.cols, " features, but the model is expecting ", d,
+                   " features as input.");
+  GPULEARN_EXPECTS(out.rows == X.rows && out.cols == k, "output has shape (", out.rows, ", ",
+                   out.cols, "), expected (", X.rows, ", ", k, ")");
+  GPULEARN_EXPECTS(out.space == X.space, "X and the output must be in the same memory space");
+  gpulearn::detail::require_readable(be, X.space, "X");
+  if (X.rows == 0 || k == 0) return;
+  if (X.space == MemorySpace::kHost) check_csr_structure(X);
+  auto& sp = be.primitives<gpulearn::detail::SparsePrimitives<T>>();
+  const NativeCsr<T> Xn(be, X);
+  GPULEARN_EXPECTS(std::isfinite(sp.max_abs(Xn.view)), "Input X contains NaN or infinity.");
+  std::vector<T> B(checked_mul(d, k));  // coef^T, d x k
+  for (int64_t t = 0; t < k; ++t) {
+    for (int64_t j = 0; j < d; ++j) B[j * k + t] = model.coef[t * d + j];
+  }
+  const MemorySpace native = be.native_space();
+  if (out.space == MemorySpace::kHost && native == MemorySpace::kHost) {
+    sp.multiply(Xn.view, B.data(), k, out);
+    for (int64_t i = 0; i < X.rows; ++i) {
+      for (int64_t t = 0; t < k; ++t) out.data[i * out.ld + t] += model.intercept[t];
+    }
+    return;
+  }
+  // Elsewhere: the product where the backend computes, the intercept added on the host (n x k:
+  // the size of the output, not of X), then written where out lives.
+  gpulearn::detail::Scratch<T> prod(be, checked_mul(X.rows, k));
+  sp.multiply(Xn.view, B.data(), k, MatrixView<T>(prod.data, X.rows, k, k, native));
+  std::vector<T> host = to_host(be, MatrixView<const T>(prod.data, X.rows, k, k, native));
+  for (int64_t i = 0; i < X.rows; ++i) {
+    for (int64_t t = 0; t < k; ++t) host[i * k + t] += model.intercept[t];
+  }
+  for (int64_t i = 0; i < X.rows; ++i) {
+    be.copy(out.data + i * out.ld, out.space, host.data() + i * k, MemorySpace::kHost,
+            k * int64_t(sizeof(T)));
+  }
+}
+
+#define GPULEARN_INSTANTIATE(T)                                                                  \
+  template std::unique_ptr<LinearData<T>> sparse_linear_data<T>(Context&, CsrView<T>,            \
+                                                                MatrixView<const T>,             \
+                                                                VectorView<const T>);            \
+  template void linear_predict<T>(Context&, const LinearModel<T>&, CsrView<T>, MatrixView<T>);
+GPULEARN_INSTANTIATE(float)
+GPULEARN_INSTANTIATE(double)
+#undef GPULEARN_INSTANTIATE
+
+}  // namespace gpulearn::linear_model
