@@ -40,6 +40,7 @@ py::dict linear_record(const LinearModel<T>& m) {
   d["rank"] = m.rank;
   d["singular_values"] = to_numpy(m.singular_values, {len(m.singular_values.size())});
   d["solver"] = m.solver;
+  if (!m.n_iter.empty()) d["n_iter"] = to_numpy(m.n_iter, {len(m.n_iter.size())});
   return d;
 }
 
@@ -175,11 +176,15 @@ void bind_params(py::module_& m) {
   auto ridge = params_class<RidgeParams>(m, "RidgeParams", "linear_model::RidgeParams");
   ridge.def_readwrite("alpha", &RidgeParams::alpha)
       .def_readwrite("fit_intercept", &RidgeParams::fit_intercept)
-      .def_readwrite("positive", &RidgeParams::positive);
+      .def_readwrite("positive", &RidgeParams::positive)
+      .def_readwrite("tol", &RidgeParams::tol)
+      .def_readwrite("max_iter", &RidgeParams::max_iter);
   def_enum(ridge, "solver", &RidgeParams::solver,
            {{RidgeSolver::kAuto, "auto"},
             {RidgeSolver::kCholesky, "cholesky"},
-            {RidgeSolver::kSvd, "svd"}},
+            {RidgeSolver::kSvd, "svd"},
+            {RidgeSolver::kSparseCg, "sparse_cg"},
+            {RidgeSolver::kLsqr, "lsqr"}},
            [](const std::string& s) {
              GPULEARN_FAIL(Unsupported, "Ridge solver '", s,
                            "' is not implemented in gpulearn; use 'auto', 'cholesky' or 'svd'");
@@ -476,9 +481,7 @@ void bind_sparse_fits(py::module_& m) {
         return by_dtype(X, [&](auto zero) {
           using T = decltype(zero);
           return linear_record(compute([&] {
-            const auto data = sparse_linear_data<T>(ctx, X.view<T>(), Y.view<const T>(),
-                                                    weights_of<T>(w));
-            return ridge_fit<T>(ctx, p, *data);
+            return sparse_ridge_fit<T>(ctx, p, X.view<T>(), Y.view<const T>(), weights_of<T>(w));
           }));
         });
       },

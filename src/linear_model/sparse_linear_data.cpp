@@ -15,6 +15,7 @@
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
 #include "../sparse/primitives.hpp"
+#include "centring.hpp"
 #include "data_checks.hpp"
 #include "gpulearn/linear_model/linear_data.hpp"
 #include "gpulearn/linear_model/linear_model.hpp"
@@ -129,11 +130,101 @@ class SparseLinearData final : public LinearData<T> {
         const double g = G[i * d + j] - mi * c[j] - c[i] * mj + S * mi * mj;
         gram[i * d + j] = static_cast<T>(g * xx);
       }
+    }
+    centre_xty(x_mean, y_mean, c, ty, S, P);
+    for (int64_t i = 0; i < d * k; ++i) xty[i] = static_cast<T>(P[i] * xy);
+  }
+
+  // Ridge by conjugate gradients on (Xc^T W Xc + alpha_t I) v_t = Xc^T W Yc_t, all k targets
+  // at once: each iteration is one X V (n x k, native memory) and one X^T W U, the centring
+  // applied to the d x k results (Xc^T W Xc V = X^T W X V - c (m.V) - m (c.V) + S m (m.V)).
+  // Unscaled, in double on the host (d x k vectors only). Stops target t once its residual is
+  // at most tol ||b_t|| (scipy's cg with rtol=tol, atol=0), or after max_iter iterations.
+  // coef (k x d), n_iter (k).
+  void ridge_cg(const T* x_mean, const T* y_mean, const std::vector<double>& alpha, double tol,
+                int64_t max_iter, std::vector<T>& coef, std::vector<int64_t>& n_iter) {
+    const int64_t n = X_.rows, d = X_.cols, k = Y_.cols;
+    const bool centred = std::any_of(x_mean, x_mean + d, [](T a) { return a != T(0); }) ||
+                         std::any_of(y_mean, y_mean + k, [](T a) { return a != T(0); });
+    std::vector<double> c(d, 0.0), ty(k, 0.0), m(x_mean, x_mean + d);
+    double S = 0;
+    if (centred) {
+      sums();
+      c = col_sums_;
+      S = w_sum_;
+      for (int64_t t = 0; t < k; ++t) ty[t] = static_cast<double>(y_mean_[t]) * S;
+    }
+    std::vector<double> b(checked_mul(d, k));
+    sparse().multiply_t(X_, Y_, w_, b.data());
+    centre_xty(x_mean, y_mean, c, ty, S, b);
+
+    const MemorySpace native = be_.native_space();
+    gpulearn::detail::Scratch<T> u(be_, checked_mul(n, k));
+    std::vector<T> B(checked_mul(d, k));
+    // out = (Xc^T W Xc + alpha) V
+    auto apply = [&](const std::vector<double>& V, std::vector<double>& out) {
+      for (int64_t i = 0; i < d * k; ++i) B[i] = static_cast<T>(V[i]);
+      sparse().multiply(X_, B.data(), k, MatrixView<T>(u.data, n, k, k, native));
+      sparse().multiply_t(X_, MatrixView<const T>(u.data, n, k, k, native), w_, out.data());
       for (int64_t t = 0; t < k; ++t) {
-        const double u = y_mean[t];
-        const double b = P[i * k + t] - mi * ty[t] - c[i] * u + S * mi * u;
-        xty[i * k + t] = static_cast<T>(b * xy);
+        double mv = 0, cv = 0;
+        if (centred) {
+          for (int64_t j = 0; j < d; ++j) {
+            mv += m[j] * V[j * k + t];
+            cv += c[j] * V[j * k + t];
+          }
+        }
+        for (int64_t j = 0; j < d; ++j) {
+          out[j * k + t] += -c[j] * mv - m[j] * cv + S * m[j] * mv + alpha[t] * V[j * k + t];
+        }
       }
+    };
+    auto dot = [&](const std::vector<double>& a, const std::vector<double>& z, int64_t t) {
+      double s = 0;
+      for (int64_t j = 0; j < d; ++j) s += a[j * k + t] * z[j * k + t];
+      return s;
+    };
+    std::vector<double> x(d * k, 0.0), r(b), p(b), Ap(d * k);
+    std::vector<double> rs(k), bound(k);
+    std::vector<uint8_t> active(k, 1);
+    n_iter.assign(k, 0);
+    for (int64_t t = 0; t < k; ++t) {
+      rs[t] = dot(r, r, t);
+      bound[t] = tol * std::sqrt(rs[t]);
+    }
+    for (int64_t it = 0; it < max_iter; ++it) {
+      bool any = false;
+      for (int64_t t = 0; t < k; ++t) {
+        if (active[t] && !(std::sqrt(rs[t]) > bound[t])) active[t] = 0;
+        if (!active[t]) {  // a finished target's direction is 0: its products cost nothing
+          for (int64_t j = 0; j < d; ++j) p[j * k + t] = 0.0;
+        }
+        any = any || active[t];
+      }
+      if (!any) break;
+      apply(p, Ap);
+      for (int64_t t = 0; t < k; ++t) {
+        if (!active[t]) continue;
+        const double pAp = dot(p, Ap, t);
+        if (!(pAp > 0)) {  // breakdown: the system is singular along p (alpha = 0)
+          active[t] = 0;
+          continue;
+        }
+        const double a = rs[t] / pAp;
+        for (int64_t j = 0; j < d; ++j) {
+          x[j * k + t] += a * p[j * k + t];
+          r[j * k + t] -= a * Ap[j * k + t];
+        }
+        const double rs_new = dot(r, r, t);
+        const double beta = rs_new / rs[t];
+        for (int64_t j = 0; j < d; ++j) p[j * k + t] = r[j * k + t] + beta * p[j * k + t];
+        rs[t] = rs_new;
+        ++n_iter[t];
+      }
+    }
+    coef.resize(checked_mul(k, d));
+    for (int64_t t = 0; t < k; ++t) {
+      for (int64_t j = 0; j < d; ++j) coef[t * d + j] = static_cast<T>(x[j * k + t]);
     }
   }
 
@@ -198,6 +289,19 @@ class SparseLinearData final : public LinearData<T> {
  private:
   SparsePrimitives<T>& sparse() { return be_.primitives<SparsePrimitives<T>>(); }
 
+  // P (d x k, X^T W Y) becomes Xc^T W Yc = P - m ty^T - c u^T + S m u^T (m, u the means).
+  void centre_xty(const T* x_mean, const T* y_mean, const std::vector<double>& c,
+                  const std::vector<double>& ty, double S, std::vector<double>& P) const {
+    const int64_t d = X_.cols, k = Y_.cols;
+    for (int64_t i = 0; i < d; ++i) {
+      const double mi = x_mean[i];
+      for (int64_t t = 0; t < k; ++t) {
+        const double u = y_mean[t];
+        P[i * k + t] += -mi * ty[t] - c[i] * u + S * mi * u;
+      }
+    }
+  }
+
   // X, Y and w where the backend computes (the sparse primitives read them there): no copy on
   // the CPU; one copy each, once per fit, on a CUDA context given host arrays.
   void make_native() {
@@ -250,6 +354,46 @@ std::unique_ptr<LinearData<T>> sparse_linear_data(Context& ctx, CsrView<T> X,
 }
 
 template <typename T>
+LinearModel<T> sparse_ridge_fit(Context& ctx, const RidgeParams& params, CsrView<T> X,
+                                MatrixView<const T> Y, VectorView<const T> w) {
+  const bool iterative = params.solver == RidgeSolver::kSparseCg ||
+                         params.solver == RidgeSolver::kLsqr ||
+                         (params.solver == RidgeSolver::kAuto && X.cols > kSparseMaxGramFeatures);
+  if (!iterative) {
+    const auto data = sparse_linear_data(ctx, X, Y, w);
+    return ridge_fit(ctx, params, *data);
+  }
+  if (params.positive) {
+    GPULEARN_FAIL(Unsupported, "positive=True is not implemented yet in gpulearn's Ridge; ",
+                  "use positive=False");
+  }
+  const int64_t d = X.cols, k = Y.cols;
+  GPULEARN_EXPECTS(params.alpha.size() == 1 || static_cast<int64_t>(params.alpha.size()) == k,
+                   "Number of targets and number of penalties do not correspond: ",
+                   params.alpha.size(), " != ", k);
+  for (double a : params.alpha) {
+    GPULEARN_EXPECTS(std::isfinite(a) && a >= 0, "alpha must be a finite number >= 0, got ", a);
+  }
+  GPULEARN_EXPECTS(std::isfinite(params.tol) && params.tol >= 0,
+                   "tol must be a finite number >= 0, got ", params.tol);
+  SparseLinearData<T> data(ctx, X, Y, w);
+  const detail::Magnitudes<T> mag = detail::check_fit_inputs(data);
+  const detail::Centring<T> c = detail::centring(data, params.fit_intercept, mag);
+  std::vector<double> alpha(k);
+  for (int64_t t = 0; t < k; ++t) {
+    alpha[t] = params.alpha.size() == 1 ? params.alpha[0] : params.alpha[t];
+  }
+  const int64_t max_iter = params.max_iter > 0 ? params.max_iter : checked_mul(d, int64_t{10});
+  LinearModel<T> m;
+  m.n_features = d;
+  m.n_targets = k;
+  data.ridge_cg(c.x.data(), c.y.data(), alpha, params.tol, max_iter, m.coef, m.n_iter);
+  m.solver = params.solver == RidgeSolver::kLsqr ? "lsqr" : "sparse_cg";
+  detail::set_intercept(m, c);
+  return m;
+}
+
+template <typename T>
 void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, MatrixView<T> out) {
   if (model.coef.empty() || model.n_features <= 0) {
     GPULEARN_FAIL(NotFitted, "this linear model is not fitted yet: call fit first");
@@ -298,7 +442,9 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, Mat
   template std::unique_ptr<LinearData<T>> sparse_linear_data<T>(Context&, CsrView<T>,            \
                                                                 MatrixView<const T>,             \
                                                                 VectorView<const T>);            \
-  template void linear_predict<T>(Context&, const LinearModel<T>&, CsrView<T>, MatrixView<T>);
+  template void linear_predict<T>(Context&, const LinearModel<T>&, CsrView<T>, MatrixView<T>);   \
+  template LinearModel<T> sparse_ridge_fit<T>(Context&, const RidgeParams&, CsrView<T>,          \
+                                              MatrixView<const T>, VectorView<const T>);
 GPULEARN_INSTANTIATE(float)
 GPULEARN_INSTANTIATE(double)
 #undef GPULEARN_INSTANTIATE

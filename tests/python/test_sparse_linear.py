@@ -36,6 +36,11 @@ RTOL_LSQR = 1e-6
 # Against scikit-learn's Ridge on sparse X (sparse_cg, tol passed as 1e-12): measured <= 9.7e-13
 # (at scikit-learn's default tol=1e-4 its CG stops 1e-4 off the solution: 3.4e-4 measured).
 RTOL_SPARSE_CG = 1e-7
+# Ridge's conjugate gradients (ours on the primal normal equations, scikit-learn's on the primal
+# or, for n < d, the dual) both run to tol=1e-12 of the right-hand side: measured <= 3.9e-13
+# (1.5e-11 on the 300 x 5000 problem, where scikit-learn iterates on the dual); 1e-7 is the
+# project's float64 bar.
+RTOL_CG = 1e-7
 # Coordinate descent: the same updates in the same order as scikit-learn's sparse descent, ours
 # on the Gram system, its on the data with implicit centring (test_linear_sparse_logistic.py's
 # RTOL_CD for dense data): measured <= 1.8e-15 relative to the largest coefficient, and the
@@ -317,13 +322,67 @@ def test_precompute_is_ignored_for_sparse_input_as_in_sklearn():
         assert_array_equal(other.coef_, base.coef_)
 
 
-@pytest.mark.parametrize("gl_cls", [LinearRegression, Ridge, Lasso])
-def test_too_many_features_for_the_gram_matrix_is_refused_with_the_limit(gl_cls):
+@pytest.mark.parametrize("gl_cls, params", [
+    (LinearRegression, {}), (Lasso, {}), (ElasticNet, {}),
+    (Ridge, {"solver": "cholesky", "fit_intercept": False})])
+def test_too_many_features_for_the_gram_matrix_is_refused_with_the_limit(gl_cls, params):
     rng = np.random.default_rng(SEED + 9)
     X = sparse.random(50, 5000, density=0.001, format="csr", random_state=rng)
     y = rng.normal(size=50)
     with pytest.raises(ValueError, match="at most 4096 features"):
-        gl_cls(device=DEVICE).fit(X, y)
+        gl_cls(device=DEVICE, **params).fit(X, y)
+
+
+# --------------------------------------------------------------------------------------------
+# Ridge's matrix-free conjugate gradients ("sparse_cg", "lsqr"; "auto" beyond 4096 features)
+
+@pytest.mark.parametrize("density", DENSITIES)
+@pytest.mark.parametrize("solver", ["sparse_cg", "lsqr"])
+def test_ridge_iterative_solvers_match_sklearn(solver, density):
+    X, Y = sparse_problem(density, n_targets=2)
+    w = np.random.default_rng(SEED + 8).uniform(0.1, 3.0, size=X.shape[0])
+    params = {"alpha": [0.7, 2.0], "solver": solver, "tol": 1e-12}
+    ours = Ridge(device=DEVICE, **params).fit(X, Y, sample_weight=w)
+    ref = sk.Ridge(**params).fit(X, Y, sample_weight=w)
+    assert ours.solver_ == solver
+    scaled_assert(ours.coef_, ref.coef_, RTOL_CG)
+    scaled_assert(ours.intercept_, ref.intercept_, RTOL_CG)
+    direct = Ridge(alpha=[0.7, 2.0], device=DEVICE).fit(X, Y, sample_weight=w)
+    scaled_assert(ours.coef_, direct.coef_, RTOL_CG)
+    if solver == "lsqr":
+        assert ours.n_iter_.shape == (2,) and np.all(ours.n_iter_ >= 1)
+    else:
+        assert ours.n_iter_ is None  # as scikit-learn's sparse_cg
+
+
+def test_ridge_cg_stops_at_max_iter_and_at_tol():
+    X, y = sparse_problem(0.1)
+    exact = Ridge(alpha=0.7, device=DEVICE).fit(X, y)
+    two = Ridge(alpha=0.7, solver="lsqr", max_iter=2, tol=1e-12, device=DEVICE).fit(X, y)
+    assert_array_equal(two.n_iter_, [2])
+    assert not np.allclose(two.coef_, exact.coef_, rtol=1e-3)
+    loose = Ridge(alpha=0.7, solver="lsqr", tol=1e-2, device=DEVICE).fit(X, y)
+    tight = Ridge(alpha=0.7, solver="lsqr", tol=1e-12, device=DEVICE).fit(X, y)
+    assert loose.n_iter_[0] < tight.n_iter_[0]
+
+
+def test_ridge_auto_beyond_the_gram_bound_runs_conjugate_gradients():
+    rng = np.random.default_rng(SEED + 10)
+    X = sparse.random(300, 5000, density=0.002, format="csr", random_state=rng,
+                      data_rvs=lambda k: rng.normal(size=k))
+    y = X @ rng.normal(size=5000) + rng.normal(size=300)
+    ours = Ridge(alpha=0.5, tol=1e-12, device=DEVICE).fit(X, y)
+    assert ours.solver_ == "sparse_cg"
+    ref = sk.Ridge(alpha=0.5, solver="sparse_cg", tol=1e-12).fit(X, y)
+    scaled_assert(ours.coef_, ref.coef_, RTOL_CG)
+    scaled_assert(ours.intercept_, ref.intercept_, RTOL_CG)
+    scaled_assert(ours.predict(X), ref.predict(X), RTOL_CG)
+
+
+def test_ridge_iterative_solvers_on_dense_input_are_not_implemented():
+    X, y = sparse_problem(0.1)
+    with pytest.raises(NotImplementedError, match="sparse X only"):
+        Ridge(solver="sparse_cg", device=DEVICE).fit(X.toarray(), y)
 
 
 # --------------------------------------------------------------------------------------------

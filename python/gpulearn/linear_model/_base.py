@@ -66,8 +66,7 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         self._check_params()
         p = self._prepare(X, y, reset=True, y_numeric=True, multi_output=True,
                           accept_sparse=True)
-        if p.sparse:
-            self._check_sparse_params()
+        self._check_params_for(p.sparse)
         if p.on_device:
             if y is None:
                 raise ValueError(
@@ -88,9 +87,9 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         del p, y, w
         return self._set_fitted(result, y_ndim)
 
-    def _check_sparse_params(self):
-        """What a fit on sparse X refuses beyond ``_check_params`` (scikit-learn's errors for
-        options it does not take with sparse input)."""
+    def _check_params_for(self, is_sparse):
+        """What a fit refuses beyond ``_check_params`` once it knows whether X is sparse
+        (scikit-learn's errors for options it does not take with sparse input)."""
 
     def _check_fit_input(self, X, sample_weight):
         """What a fit checks before validating its parameters; returns the sample weights to

@@ -20,7 +20,7 @@ _RAND_R_MAX = 2**31 - 1
 class ElasticNet(LinearRegressorBase, BaseEstimator):
     """Linear regression with combined L1 and L2 priors, on the CPU or a GPU.
 
-    A drop-in replacement for :class:`sklearn.linear_model.ElasticNet` for dense data.
+    A drop-in replacement for :class:`sklearn.linear_model.ElasticNet` for dense and sparse data.
     Minimises, for each target::
 
         1 / (2 * n_samples) * ||y - Xw||^2_2
@@ -234,8 +234,9 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
 class Lasso(ElasticNet):
     """Linear model trained with an L1 prior (the lasso), on the CPU or a GPU.
 
-    A drop-in replacement for :class:`sklearn.linear_model.Lasso` for dense data: ElasticNet
-    with ``l1_ratio=1``, minimising ``1 / (2 * n_samples) * ||y - Xw||^2_2 + alpha * ||w||_1``.
+    A drop-in replacement for :class:`sklearn.linear_model.Lasso` for dense and sparse data:
+    ElasticNet with ``l1_ratio=1``, minimising
+    ``1 / (2 * n_samples) * ||y - Xw||^2_2 + alpha * ||w||_1``.
     Parameters and attributes are those of :class:`ElasticNet`, without ``l1_ratio``;
     conversion too (same tolerances).
 

@@ -12,7 +12,8 @@ from ._base import LINEAR_ATTRIBUTES, LinearRegressorBase
 class LinearRegression(LinearRegressorBase, BaseEstimator):
     """Ordinary least squares linear regression, on the CPU or a GPU.
 
-    A drop-in replacement for :class:`sklearn.linear_model.LinearRegression` for dense data.
+    A drop-in replacement for :class:`sklearn.linear_model.LinearRegression` for dense and
+    sparse data (sparse: the same solvers over sparse reductions, never densified).
     Well-conditioned problems are solved through the normal equations (the weighted, centred
     Gram matrix accumulated in row chunks, then a symmetric eigendecomposition); rank-deficient
     or ill-conditioned ones through a QR decomposition of ``X`` and an SVD of its R factor,
