@@ -3,7 +3,8 @@
 // a dense one over Y; centring is implicit: the Gram system of X - 1 m^T is formed from X^T W X,
 // the column sums c = X^T w and S = sum w as G - m c^T - c m^T + S m m^T (in double), never by
 // subtracting the mean from X. Memory is O(nnz + d^2): the d x d reductions are the only dense
-// results, so d is bounded (kSparseMaxGramFeatures). The R factor (the rank-revealing path) is
+// results, so d is bounded (kSparseMaxGramFeatures). The elastic net descends over the entries
+// regrouped by column instead (sparse_columns; O(nnz + n k), any d). The R factor (the rank-revealing path) is
 // a tall-skinny QR over row chunks, each chunk densified (at most max(d, 2^21 / d) rows x d).
 #include <algorithm>
 #include <cmath>
@@ -34,13 +35,13 @@ constexpr int64_t kChunkEntries = int64_t{1} << 21;
 
 void check_width(int64_t d) {
   GPULEARN_EXPECTS(d <= kSparseMaxGramFeatures, "sparse X has ", d,
-                   " features: gpulearn fits sparse least squares and the elastic net through "
-                   "the ",
-                   d, " x ", d, " Gram matrix, which it forms for at most ",
+                   " features: gpulearn's direct least-squares solvers (LinearRegression, Ridge's "
+                   "'cholesky') work on the ",
+                   d, " x ", d, " Gram matrix, which it forms for sparse X of at most ",
                    kSparseMaxGramFeatures,
                    " features; reduce the features (e.g. feature selection or TruncatedSVD), or "
-                   "use Ridge(solver='sparse_cg') or Ridge(solver='lsqr'), which solve without "
-                   "it");
+                   "use Ridge(solver='auto'), 'sparse_cg' or 'lsqr' (conjugate gradients, any "
+                   "number of features)");
 }
 
 // A host CSR matrix where the backend computes: the view itself on the CPU, else one copy of
@@ -72,7 +73,7 @@ template <typename T>
 class SparseLinearData final : public LinearData<T> {
  public:
   SparseLinearData(Context& ctx, CsrView<T> X, MatrixView<const T> Y, VectorView<const T> w)
-      : be_(ctx.backend()), X_(X), Y_(Y), w_(w) {}
+      : be_(ctx.backend()), X_(X), X_given_(X), Y_(Y), w_(w) {}
 
   int64_t n_samples() const override { return X_.rows; }
   int64_t n_features() const override { return X_.cols; }
@@ -133,6 +134,59 @@ class SparseLinearData final : public LinearData<T> {
     }
     centre_xty(x_mean, y_mean, c, ty, S, P);
     for (int64_t i = 0; i < d * k; ++i) xty[i] = static_cast<T>(P[i] * xy);
+  }
+
+  bool has_sparse_columns() const override { return X_given_.space == MemorySpace::kHost; }
+
+  // The entries regrouped by column on the host (a counting sort: O(nnz) memory and time, rows
+  // ascending within each column), each scaled by sqrt(w_i) 2^x_exp in double; Y centred,
+  // scaled and weighted as the dense centred copy does it.
+  void sparse_columns(const T* x_mean, const T* y_mean, int x_exp, int y_exp,
+                      SparseCentredColumns& out) override {
+    const CsrView<T> X = X_given_;
+    GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "sparse_columns reads a host X");
+    const int64_t n = X.rows, d = X.cols, k = Y_.cols;
+    out.n = n;
+    out.d = d;
+    out.k = k;
+    out.sqrt_w.assign(n, 1.0);
+    if (!w_.empty()) {
+      const std::vector<T> wh = to_host(be_, w_);
+      for (int64_t i = 0; i < n; ++i) out.sqrt_w[i] = std::sqrt(static_cast<double>(wh[i]));
+    }
+    out.w_sum = 0;
+    for (double s : out.sqrt_w) out.w_sum += s * s;
+    const int64_t base = n > 0 ? X.indptr[0] : 0;
+    const int64_t nnz = n > 0 ? X.indptr[n] - base : 0;
+    out.col_ptr.assign(d + 1, 0);
+    for (int64_t p = base; p < base + nnz; ++p) ++out.col_ptr[X.indices[p] + 1];
+    for (int64_t j = 0; j < d; ++j) out.col_ptr[j + 1] += out.col_ptr[j];
+    out.rows.resize(nnz);
+    out.values.resize(nnz);
+    std::vector<int64_t> next(out.col_ptr.begin(), out.col_ptr.end() - 1);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t p = X.indptr[i]; p < X.indptr[i + 1]; ++p) {
+        const int64_t q = next[X.indices[p]]++;
+        out.rows[q] = static_cast<int32_t>(i);
+        out.values[q] = out.sqrt_w[i] * std::ldexp(static_cast<double>(X.values[p]), x_exp);
+      }
+    }
+    out.mean.resize(d);
+    out.col_sum.assign(d, 0.0);
+    for (int64_t j = 0; j < d; ++j) {
+      out.mean[j] = std::ldexp(static_cast<double>(x_mean[j]), x_exp);
+      for (int64_t q = out.col_ptr[j]; q < out.col_ptr[j + 1]; ++q) {
+        out.col_sum[j] += out.sqrt_w[out.rows[q]] * out.values[q];
+      }
+    }
+    const std::vector<T> yh = to_host(be_, Y_);
+    out.ys.resize(checked_mul(n, k));
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t t = 0; t < k; ++t) {
+        const double centred = static_cast<double>(yh[i * k + t]) - y_mean[t];
+        out.ys[t * n + i] = out.sqrt_w[i] * std::ldexp(centred, y_exp);
+      }
+    }
   }
 
   // Ridge by conjugate gradients on (Xc^T W Xc + alpha_t I) v_t = Xc^T W Yc_t, all k targets
@@ -332,7 +386,7 @@ class SparseLinearData final : public LinearData<T> {
   }
 
   Backend& be_;
-  CsrView<T> X_;
+  CsrView<T> X_, X_given_;  // where the backend computes; as given (host for sparse_columns)
   MatrixView<const T> Y_;
   VectorView<const T> w_;
   bool native_ = false;

@@ -31,6 +31,21 @@ struct DataMagnitudes {
   T x = 0, y = 0, w = 0;
 };
 
+/// Sparse data centred implicitly, in compressed columns, for the elastic net's descent over
+/// the data (coordinate_descent.cpp): with s_ij = sqrt(w_i) x_ij 2^x_exp over X's stored
+/// entries, column j of the centred, weighted, scaled X is s_j - mean_j sqrt_w (never formed).
+struct SparseCentredColumns {
+  int64_t n = 0, d = 0, k = 0;
+  std::vector<int64_t> col_ptr;  // d + 1 offsets into rows and values
+  std::vector<int32_t> rows;     // row of each entry
+  std::vector<double> values;    // s_ij
+  std::vector<double> mean;      // mean_j 2^x_exp (zeros without centring), d
+  std::vector<double> col_sum;   // sum_i w_i x_ij 2^x_exp = s_j . sqrt_w, d
+  std::vector<double> sqrt_w;    // n
+  double w_sum = 0;              // sum_i w_i
+  std::vector<double> ys;        // column-major n x k: sqrt(w) (Y - y_mean) 2^y_exp
+};
+
 template <typename T>
 class LinearData {
  public:
@@ -73,6 +88,17 @@ class LinearData {
                             std::vector<double>& /*xs*/, std::vector<double>& /*ys*/) {
     GPULEARN_FAIL(Unsupported, "this data offers no centred copy of its rows: use its Gram ",
                   "reductions (the elastic net's path 'gram' or 'auto')");
+  }
+
+  /// Whether sparse_columns is available: sparse data held in one process. The elastic net
+  /// then descends over it (scikit-learn's sparse descent, implicit centring) unless asked
+  /// for the Gram path.
+  virtual bool has_sparse_columns() const { return false; }
+
+  /// The data as SparseCentredColumns (x_exp, y_exp: the powers of two the driver scales by).
+  virtual void sparse_columns(const T* /*x_mean*/, const T* /*y_mean*/, int /*x_exp*/,
+                              int /*y_exp*/, SparseCentredColumns& /*out*/) {
+    GPULEARN_FAIL(Unsupported, "this data offers no sparse columns");
   }
 };
 

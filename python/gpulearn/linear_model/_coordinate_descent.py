@@ -153,7 +153,8 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays
             float32; other numeric types become float64. scipy.sparse matrices and arrays are
-            taken as they are (never densified): the descent runs on their Gram system.
+            taken as they are (never densified): the descent runs on their columns, centred
+            implicitly, as scikit-learn's does.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values, converted to the dtype of X.
         sample_weight : float or array-like of shape (n_samples,), default=None
@@ -177,8 +178,8 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         return None if isinstance(sample_weight, Real) else sample_weight
 
     def _core_fit(self, ctx, n_features, n_targets, *data):
-        # scikit-learn ignores precompute for sparse X (its descent runs on the data); the
-        # sparse descent here always runs on the Gram system, so a given matrix is not read.
+        # scikit-learn ignores precompute for sparse X: its descent runs on the data, centred
+        # implicitly, and so does this one (coordinate_descent.cpp, SparseDataOps).
         is_sparse = isinstance(data[0], _core.CsrRef)
         if not is_sparse and not isinstance(self.precompute, (bool, str)):
             gram = np.asarray(self.precompute)
@@ -187,7 +188,7 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
                     f"Gram matrix has shape {gram.shape}, expected ({n_features}, "
                     f"{n_features}) for X of {n_features} features"
                 )
-        path = "gram" if self.precompute is True else "auto"
+        path = "gram" if self.precompute is True and not is_sparse else "auto"
         # scikit-learn draws one seed per target from check_random_state(random_state), always
         # (its cyclic descent draws and ignores it too).
         seeds = [int(check_random_state(self.random_state).randint(0, _RAND_R_MAX))

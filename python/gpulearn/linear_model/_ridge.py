@@ -136,9 +136,9 @@ class Ridge(LinearRegressorBase, BaseEstimator):
         if not is_sparse:
             if self.solver in _SPARSE_SOLVERS:
                 raise NotImplementedError(
-                    f"solver={self.solver!r} is implemented in gpulearn's Ridge for sparse X "
-                    f"only; use one of {_SUPPORTED_SOLVERS} (direct solvers giving the same "
-                    "solution)"
+                    f"solver={self.solver!r} is not implemented in gpulearn's Ridge for dense X "
+                    f"(sparse X only); use one of {_SUPPORTED_SOLVERS} (direct solvers giving "
+                    "the same solution)"
                 )
             return
         # scikit-learn's Ridge.fit: no SVD of a sparse X, and its Cholesky solver does not fit
