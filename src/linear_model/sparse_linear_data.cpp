@@ -167,7 +167,7 @@ class SparseLinearData final : public LinearData<T> {
     for (int64_t i = 0; i < n; ++i) {
       for (int64_t p = X.indptr[i]; p < X.indptr[i + 1]; ++p) {
         const int64_t q = next[X.indices[p]]++;
-        out.rows[q] = static_cast<int32_t>(i);
+        out.rows[q] = i;
         out.values[q] = out.sqrt_w[i] * std::ldexp(static_cast<double>(X.values[p]), x_exp);
       }
     }

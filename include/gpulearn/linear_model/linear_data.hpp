@@ -37,7 +37,7 @@ struct DataMagnitudes {
 struct SparseCentredColumns {
   int64_t n = 0, d = 0, k = 0;
   std::vector<int64_t> col_ptr;  // d + 1 offsets into rows and values
-  std::vector<int32_t> rows;     // row of each entry
+  std::vector<int64_t> rows;     // row of each entry
   std::vector<double> values;    // s_ij
   std::vector<double> mean;      // mean_j 2^x_exp (zeros without centring), d
   std::vector<double> col_sum;   // sum_i w_i x_ij 2^x_exp = s_j . sqrt_w, d
