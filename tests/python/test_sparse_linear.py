@@ -483,3 +483,25 @@ def test_fit_on_a_matrix_whose_dense_form_exceeds_memory_stays_within_nnz():
     solver, nnz, growth = out[0], int(out[1]), int(out[2])
     assert solver == "sparse_cg"
     assert growth <= MAX_PEAK_GROWTH_PER_NNZ_BYTE * 12 * nnz, (growth, nnz)
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism: the same bits with 1 and 3 threads
+
+@pytest.mark.parametrize("gl_cls, params", [
+    (LinearRegression, {}), (Ridge, {"alpha": 0.7}), (Ridge, {"solver": "sparse_cg"}),
+    (Lasso, {"alpha": 0.01}), (ElasticNet, {"alpha": 0.02})])
+def test_same_bits_with_one_and_three_threads(gl_cls, params, monkeypatch):
+    from gpulearn import _devices
+    rng = np.random.default_rng(SEED + 13)
+    # 6000 rows: several of the primitives' fixed row partitions (1024 rows and up).
+    X = sparse.random(6000, 40, density=0.05, format="csr", random_state=rng,
+                      data_rvs=lambda k: rng.normal(size=k))
+    y = X @ rng.normal(size=40) + rng.normal(size=6000)
+    fits = []
+    for threads in (1, 3):
+        monkeypatch.setattr(_devices, "task_threads", lambda threads=threads: threads)
+        model = gl_cls(device=DEVICE, **params).fit(X, y)
+        fits.append((model.coef_, model.intercept_, model.predict(X)))
+    for a, b in zip(*fits):
+        assert_array_equal(a, b)
