@@ -467,9 +467,8 @@ void bind_sparse_fits(py::module_& m) {
         return by_dtype(X, [&](auto zero) {
           using T = decltype(zero);
           return linear_record(compute([&] {
-            const auto data = sparse_linear_data<T>(ctx, X.view<T>(), Y.view<const T>(),
-                                                    weights_of<T>(w));
-            return linear_regression_fit<T>(ctx, p, *data);
+            return sparse_linear_regression_fit<T>(ctx, p, X.view<T>(), Y.view<const T>(),
+                                                   weights_of<T>(w));
           }));
         });
       },

@@ -40,8 +40,8 @@ void check_width(int64_t d) {
                    d, " x ", d, " Gram matrix, which it forms for sparse X of at most ",
                    kSparseMaxGramFeatures,
                    " features; reduce the features (e.g. feature selection or TruncatedSVD), or "
-                   "use Ridge(solver='auto'), 'sparse_cg' or 'lsqr' (conjugate gradients, any "
-                   "number of features)");
+                   "use Ridge(solver='auto'), 'sparse_cg' or 'lsqr', or LinearRegression "
+                   "(conjugate gradients beyond that bound, any number of features)");
 }
 
 // A host CSR matrix where the backend computes: the view itself on the CPU, else one copy of
@@ -448,6 +448,27 @@ LinearModel<T> sparse_ridge_fit(Context& ctx, const RidgeParams& params, CsrView
 }
 
 template <typename T>
+LinearModel<T> sparse_linear_regression_fit(Context& ctx, const LinearRegressionParams& params,
+                                            CsrView<T> X, MatrixView<const T> Y,
+                                            VectorView<const T> w) {
+  if (X.cols <= kSparseMaxGramFeatures || params.positive) {
+    const auto data = sparse_linear_data(ctx, X, Y, w);
+    return linear_regression_fit(ctx, params, *data);  // refuses positive=True itself
+  }
+  GPULEARN_EXPECTS(params.tol >= 0 && std::isfinite(params.tol),
+                   "tol must be a finite number >= 0, got ", params.tol);
+  RidgeParams rp;
+  rp.alpha = {0.0};
+  rp.fit_intercept = params.fit_intercept;
+  rp.solver = RidgeSolver::kSparseCg;
+  rp.tol = params.tol > 0 && params.tol < 1 ? params.tol : 1e-6;
+  LinearModel<T> m = sparse_ridge_fit(ctx, rp, X, Y, w);
+  m.rank = -1;
+  m.singular_values.clear();
+  return m;
+}
+
+template <typename T>
 void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, MatrixView<T> out) {
   if (model.coef.empty() || model.n_features <= 0) {
     GPULEARN_FAIL(NotFitted, "this linear model is not fitted yet: call fit first");
@@ -498,7 +519,10 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, Mat
                                                                 VectorView<const T>);            \
   template void linear_predict<T>(Context&, const LinearModel<T>&, CsrView<T>, MatrixView<T>);   \
   template LinearModel<T> sparse_ridge_fit<T>(Context&, const RidgeParams&, CsrView<T>,          \
-                                              MatrixView<const T>, VectorView<const T>);
+                                              MatrixView<const T>, VectorView<const T>);         \
+  template LinearModel<T> sparse_linear_regression_fit<T>(                                       \
+      Context&, const LinearRegressionParams&, CsrView<T>, MatrixView<const T>,                  \
+      VectorView<const T>);
 GPULEARN_INSTANTIATE(float)
 GPULEARN_INSTANTIATE(double)
 #undef GPULEARN_INSTANTIATE

@@ -120,6 +120,17 @@ template <typename T>
 LinearModel<T> sparse_ridge_fit(Context& ctx, const RidgeParams& params, CsrView<T> X,
                                 MatrixView<const T> Y, VectorView<const T> sample_weight = {});
 
+/// Ordinary least squares on a sparse X: the least-squares driver over sparse_linear_data up to
+/// kSparseMaxGramFeatures features; beyond, conjugate gradients on the centred normal
+/// equations from zero (the minimum-norm solution, as scikit-learn's LSQR for sparse X), to a
+/// normal-equations residual of params.tol (tol <= 0 or >= 1: 1e-6) of its start, at most
+/// 10 x n_features iterations; then rank and singular_values are not computed (rank -1, as
+/// scikit-learn sets neither for sparse X) and solver is "sparse_cg".
+template <typename T>
+LinearModel<T> sparse_linear_regression_fit(Context& ctx, const LinearRegressionParams& params,
+                                            CsrView<T> X, MatrixView<const T> Y,
+                                            VectorView<const T> sample_weight = {});
+
 /// The same prediction for a sparse X (CSR, where ctx's backend computes; out n x k there):
 /// X coef^T + intercept from the stored entries only. Throws as the dense overload does.
 template <typename T>

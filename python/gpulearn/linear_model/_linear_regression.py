@@ -109,5 +109,11 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
         return _core.linear_regression_fit(ctx, params, *data)
 
     def _set_extra(self, result):
+        if result["solver"] == "sparse_cg":
+            # Sparse X beyond 4096 features: conjugate gradients, no spectrum; scikit-learn sets
+            # neither attribute for sparse X.
+            for name in ("rank_", "singular_"):
+                self.__dict__.pop(name, None)
+            return
         self.rank_ = int(result["rank"])
         self.singular_ = result["singular_values"]
