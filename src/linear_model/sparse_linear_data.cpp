@@ -3,9 +3,11 @@
 // a dense one over Y; centring is implicit: the Gram system of X - 1 m^T is formed from X^T W X,
 // the column sums c = X^T w and S = sum w as G - m c^T - c m^T + S m m^T (in double), never by
 // subtracting the mean from X. Memory is O(nnz + d^2): the d x d reductions are the only dense
-// results, so d is bounded (kSparseMaxGramFeatures). The elastic net descends over the entries
-// regrouped by column instead (sparse_columns; O(nnz + n k), any d). The R factor (the rank-revealing path) is
-// a tall-skinny QR over row chunks, each chunk densified (at most max(d, 2^21 / d) rows x d).
+// results, so d is bounded (kSparseMaxGramFeatures). The R factor (the rank-revealing path) is a
+// tall-skinny QR over row chunks, each densified (at most max(d, 2^21 / d) rows x d).
+// Beyond the bound: the elastic net descends over the entries regrouped by column
+// (sparse_columns; O(nnz + n k), any d), and Ridge and LinearRegression run matrix-free
+// conjugate gradients (sparse_ridge_fit, sparse_linear_regression_fit; O(nnz + (n + d) k)).
 #include <algorithm>
 #include <cmath>
 #include <memory>

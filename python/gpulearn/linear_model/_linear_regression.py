@@ -13,7 +13,10 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
     """Ordinary least squares linear regression, on the CPU or a GPU.
 
     A drop-in replacement for :class:`sklearn.linear_model.LinearRegression` for dense and
-    sparse data (sparse: the same solvers over sparse reductions, never densified).
+    sparse data. Sparse ``X`` is never densified: up to 4096 features the same solvers run on
+    its Gram matrix (centring implicit); beyond, conjugate gradients on the normal equations
+    give the minimum-norm solution to ``tol`` (scikit-learn uses LSQR there), and ``rank_`` and
+    ``singular_`` are not set, as in scikit-learn for sparse ``X``.
     Well-conditioned problems are solved through the normal equations (the weighted, centred
     Gram matrix accumulated in row chunks, then a symmetric eigendecomposition); rank-deficient
     or ill-conditioned ones through a QR decomposition of ``X`` and an SVD of its R factor,
