@@ -40,6 +40,7 @@ py::dict linear_record(const LinearModel<T>& m) {
   d["rank"] = m.rank;
   d["singular_values"] = to_numpy(m.singular_values, {len(m.singular_values.size())});
   d["solver"] = m.solver;
+  if (!m.n_iter.empty()) d["n_iter"] = to_numpy(m.n_iter, {len(m.n_iter.size())});
   return d;
 }
 
@@ -175,11 +176,15 @@ void bind_params(py::module_& m) {
   auto ridge = params_class<RidgeParams>(m, "RidgeParams", "linear_model::RidgeParams");
   ridge.def_readwrite("alpha", &RidgeParams::alpha)
       .def_readwrite("fit_intercept", &RidgeParams::fit_intercept)
-      .def_readwrite("positive", &RidgeParams::positive);
+      .def_readwrite("positive", &RidgeParams::positive)
+      .def_readwrite("tol", &RidgeParams::tol)
+      .def_readwrite("max_iter", &RidgeParams::max_iter);
   def_enum(ridge, "solver", &RidgeParams::solver,
            {{RidgeSolver::kAuto, "auto"},
             {RidgeSolver::kCholesky, "cholesky"},
-            {RidgeSolver::kSvd, "svd"}},
+            {RidgeSolver::kSvd, "svd"},
+            {RidgeSolver::kSparseCg, "sparse_cg"},
+            {RidgeSolver::kLsqr, "lsqr"}},
            [](const std::string& s) {
              GPULEARN_FAIL(Unsupported, "Ridge solver '", s,
                            "' is not implemented in gpulearn; use 'auto', 'cholesky' or 'svd'");
@@ -451,6 +456,63 @@ void bind_data_fits(py::module_& m) {
       py::arg("ctx"), py::arg("params"), py::arg("data"), py::arg("coef_init"));
 }
 
+// The single-machine fits and prediction for a sparse X (CsrRef; gpulearn/_sparse.py): the same
+// drivers over sparse_linear_data (linear_data.hpp). Overloads of the dense entry points: pybind11
+// tries those first, and an ArrayRef argument never converts from a CsrRef.
+void bind_sparse_fits(py::module_& m) {
+  m.def(
+      "linear_regression_fit",
+      [](Context& ctx, const LinearRegressionParams& p, const CsrRef& X, const ArrayRef& Y,
+         const py::object& w) {
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return linear_record(compute([&] {
+            return sparse_linear_regression_fit<T>(ctx, p, X.view<T>(), Y.view<const T>(),
+                                                   weights_of<T>(w));
+          }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"));
+  m.def(
+      "ridge_fit",
+      [](Context& ctx, const RidgeParams& p, const CsrRef& X, const ArrayRef& Y,
+         const py::object& w) {
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return linear_record(compute([&] {
+            return sparse_ridge_fit<T>(ctx, p, X.view<T>(), Y.view<const T>(), weights_of<T>(w));
+          }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"));
+  m.def(
+      "elastic_net_fit",
+      [](Context& ctx, const ElasticNetParams& p, const CsrRef& X, const ArrayRef& Y,
+         const py::object& w, const py::object& coef_init) {
+        const std::vector<double> start = doubles_of(coef_init);
+        return by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          return elastic_net_record(compute([&] {
+            const auto data = sparse_linear_data<T>(ctx, X.view<T>(), Y.view<const T>(),
+                                                    weights_of<T>(w));
+            return elastic_net_fit<T>(ctx, p, *data, start);
+          }));
+        });
+      },
+      py::arg("ctx"), py::arg("params"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
+      py::arg("coef_init"));
+  m.def(
+      "linear_predict",
+      [](Context& ctx, const py::dict& record, const CsrRef& X, const ArrayRef& out) {
+        by_dtype(X, [&](auto zero) {
+          using T = decltype(zero);
+          const LinearModel<T> model = linear_model_of<T>(record);
+          compute([&] { linear_predict<T>(ctx, model, X.view<T>(), out.view<T>()); });
+        });
+      },
+      py::arg("ctx"), py::arg("model"), py::arg("X"), py::arg("out"));
+}
+
 }  // namespace
 
 void register_linear_model(py::module_& m) {
@@ -511,6 +573,7 @@ void register_linear_model(py::module_& m) {
       py::arg("coef_init"));
   bind_data_fits<float>(m);
   bind_data_fits<double>(m);
+  bind_sparse_fits(m);
   m.def(
       "logistic_fit",
       [](Context& ctx, const LogisticRegressionParams& p, const ArrayRef& X, const Labels& labels,

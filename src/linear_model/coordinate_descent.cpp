@@ -107,6 +107,69 @@ class DataOps {
   double y2_ = 0;
 };
 
+// Coordinate descent on sparse data centred implicitly (scikit-learn's
+// sparse_enet_coordinate_descent): column j of the centred data is a_j = s_j - m_j sw (s_j
+// sparse, sw = sqrt(w)), never formed. The residual is kept as R_u = ys - S v over the stored
+// entries only, with the scalars mv = m . v and sR = sw . R_u, so that the centred residual is
+// R = R_u + mv sw and every operation costs O(entries of the column) (O(nnz) for the gap):
+// a_j . R = s_j . R_u + mv c_j - m_j sR - m_j mv S, with c_j = s_j . sw and S = sw . sw.
+class SparseDataOps {
+ public:
+  SparseDataOps(const SparseCentredColumns& X, int64_t target)
+      : X_(X), y_(X.ys.begin() + target * X.n, X.ys.begin() + (target + 1) * X.n), R_(X.n),
+        norms_(X.d) {
+    for (int64_t j = 0; j < X.d; ++j) {
+      double ss = 0;
+      for (int64_t p = X.col_ptr[j]; p < X.col_ptr[j + 1]; ++p) ss += X.values[p] * X.values[p];
+      const double m = X.mean[j];
+      norms_[j] = ss - 2 * m * X.col_sum[j] + m * m * X.w_sum;
+    }
+    for (int64_t i = 0; i < X.n; ++i) {
+      y2_ += y_[i] * y_[i];
+      sw_y_ += X.sqrt_w[i] * y_[i];
+    }
+  }
+  void start(const std::vector<double>& w) {
+    R_ = y_;
+    sR_ = sw_y_;
+    mv_ = 0;
+    for (int64_t j = 0; j < X_.d; ++j) {
+      if (w[j] != 0) update(j, w[j]);
+    }
+  }
+  double diag(int64_t j) const { return norms_[j]; }
+  double corr(int64_t j) const {
+    double sr = 0;
+    for (int64_t p = X_.col_ptr[j]; p < X_.col_ptr[j + 1]; ++p) sr += X_.values[p] * R_[X_.rows[p]];
+    const double m = X_.mean[j];
+    return sr + mv_ * X_.col_sum[j] - m * sR_ - m * mv_ * X_.w_sum;
+  }
+  void update(int64_t j, double delta) {
+    for (int64_t p = X_.col_ptr[j]; p < X_.col_ptr[j + 1]; ++p) {
+      R_[X_.rows[p]] -= delta * X_.values[p];
+    }
+    sR_ -= delta * X_.col_sum[j];
+    mv_ += delta * X_.mean[j];
+  }
+  double y_norm2() const { return y2_; }
+  void gap_terms(const std::vector<double>&, GapTerms& g) const {
+    g.xtr.resize(X_.d);
+    for (int64_t j = 0; j < X_.d; ++j) g.xtr[j] = corr(j);
+    double rr = 0, ry = 0;
+    for (int64_t i = 0; i < X_.n; ++i) {
+      rr += R_[i] * R_[i];
+      ry += R_[i] * y_[i];
+    }
+    g.r_norm2 = rr + 2 * mv_ * sR_ + mv_ * mv_ * X_.w_sum;
+    g.r_y = ry + mv_ * sw_y_;
+  }
+
+ private:
+  const SparseCentredColumns& X_;
+  std::vector<double> y_, R_, norms_;
+  double y2_ = 0, sw_y_ = 0, sR_ = 0, mv_ = 0;
+};
+
 // scikit-learn's rand_r replacement (sklearn/utils/_random.pxd), so that selection="random"
 // visits coordinates in scikit-learn's order for the same seed.
 uint32_t rand_int(uint32_t end, uint32_t& state) {
@@ -294,16 +357,19 @@ ElasticNetModel<T> elastic_net_fit(Context& /*ctx*/, const ElasticNetParams& par
   const double ols_gap = std::ldexp(static_cast<double>(n) / S, -2 * c.x_exp);
   // Data without a centred copy (a distributed data set) descends on the Gram system: the
   // same coordinate updates as over the data, in another rounding.
-  if (params.path == CdPath::kData && !data.has_centred_copy()) {
+  // Sparse data descends over its sparse columns unless asked for the Gram path, as
+  // scikit-learn's sparse descent does whatever precompute says.
+  const bool columns = data.has_sparse_columns();
+  if (params.path == CdPath::kData && !data.has_centred_copy() && !columns) {
     GPULEARN_FAIL(Unsupported, "path 'data' needs the data in one process; use 'gram' or 'auto'");
   }
-  const bool gram = params.path == CdPath::kGram || !data.has_centred_copy() ||
-                    (params.path == CdPath::kAuto && n >= d);
+  const bool gram = params.path == CdPath::kGram || (!data.has_centred_copy() && !columns) ||
+                    (params.path == CdPath::kAuto && n >= d && !columns);
 
   ElasticNetModel<T> m;
   m.n_features = d;
   m.n_targets = k;
-  m.solver = gram ? "gram" : "data";
+  m.solver = gram ? "gram" : columns ? "sparse" : "data";
   m.coef.resize(checked_mul(k, d));
   m.n_iter.resize(k);
   m.dual_gap.resize(k);
@@ -312,6 +378,7 @@ ElasticNetModel<T> elastic_net_fit(Context& /*ctx*/, const ElasticNetParams& par
 
   std::vector<double> Qd, Bd, y2(k);
   std::vector<double> Xs, Ys;  // the data path's centred copies, column-major
+  SparseCentredColumns cols;   // or, for sparse data, its centred columns
   if (gram) {
     std::vector<T> G, B;
     detail::gram_system(data, c, G, B);
@@ -321,6 +388,8 @@ ElasticNetModel<T> elastic_net_fit(Context& /*ctx*/, const ElasticNetParams& par
     std::vector<T> YY(checked_mul(k, k));
     data.target_gram(c.y.data(), c.y_scale(), YY.data());
     for (int64_t t = 0; t < k; ++t) y2[t] = YY[t * k + t];
+  } else if (columns) {
+    data.sparse_columns(c.x.data(), c.y.data(), c.x_exp, c.y_exp, cols);
   } else {
     data.centred_copy(c.x.data(), c.y.data(), c.x_exp, c.y_exp, Xs, Ys);
   }
@@ -336,6 +405,9 @@ ElasticNetModel<T> elastic_net_fit(Context& /*ctx*/, const ElasticNetParams& par
       std::vector<double> q(d);
       for (int64_t j = 0; j < d; ++j) q[j] = Bd[j * k + t];
       GramOps ops(d, Qd, std::move(q), y2[t]);
+      r = coordinate_descent(ops, v, l1, l2, params, seed, ols_gap);
+    } else if (columns) {
+      SparseDataOps ops(cols, t);
       r = coordinate_descent(ops, v, l1, l2, params, seed, ols_gap);
     } else {
       std::vector<double> ys(Ys.begin() + t * n, Ys.begin() + (t + 1) * n);

@@ -260,6 +260,11 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, LinearData<T>&
     GPULEARN_FAIL(Unsupported, "positive=True is not implemented yet in gpulearn's Ridge; ",
                   "use positive=False");
   }
+  if (params.solver == RidgeSolver::kSparseCg || params.solver == RidgeSolver::kLsqr) {
+    GPULEARN_FAIL(Unsupported, "Ridge's iterative solvers ('sparse_cg', 'lsqr') are ",
+                  "implemented for sparse X only (sparse_ridge_fit); use 'auto', 'cholesky' or ",
+                  "'svd'");
+  }
   const int64_t n = data.n_samples(), d = data.n_features(), k = data.n_targets();
   GPULEARN_EXPECTS(params.alpha.size() == 1 || static_cast<int64_t>(params.alpha.size()) == k,
                    "Number of targets and number of penalties do not correspond: ",

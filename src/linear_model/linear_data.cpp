@@ -11,6 +11,7 @@
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "data_checks.hpp"
 
 namespace gpulearn::linear_model {
 
@@ -30,15 +31,10 @@ class LocalLinearData final : public LinearData<T> {
   bool weighted() const override { return !w_.empty(); }
 
   DataMagnitudes<T> magnitudes() override {
-    GPULEARN_EXPECTS(Y_.rows == X_.rows, "X has ", X_.rows, " samples but y has ", Y_.rows);
-    GPULEARN_EXPECTS(w_.empty() || w_.size == X_.rows, "sample_weight has ", w_.size,
-                     " entries but X has ", X_.rows, " samples");
-    GPULEARN_EXPECTS(Y_.space == X_.space && (w_.empty() || w_.space == X_.space),
-                     "X, y and sample_weight must all be in host memory or all in device memory");
+    detail::check_target_shapes(X_.rows, X_.space, Y_, w_);
     DataMagnitudes<T> mag;
     mag.x = gpulearn::detail::checked_input(be_, X_);
-    mag.y = gpulearn::detail::checked_max_abs(be_, Y_, "y");
-    if (!w_.empty()) mag.w = gpulearn::detail::checked_weights(be_, w_);
+    detail::measure_targets(be_, Y_, w_, mag);
     return mag;
   }
 

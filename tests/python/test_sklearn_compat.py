@@ -155,11 +155,11 @@ def test_hyper_parameters_are_sklearns_plus_device(gl_cls, sk_cls):
 
 
 @pytest.mark.parametrize("gl_cls", [LinearRegression, Ridge])
-def test_tags_declare_a_dense_multi_output_regressor(gl_cls):
+def test_tags_declare_a_multi_output_regressor_taking_sparse_input(gl_cls):
     tags = get_tags(gl_cls())
     assert tags.estimator_type == "regressor"
     assert tags.target_tags.multi_output is True
-    assert tags.input_tags.sparse is False
+    assert tags.input_tags.sparse is True  # as scikit-learn's (tests/python/test_sparse_linear.py)
 
 
 # --------------------------------------------------------------------------------------------

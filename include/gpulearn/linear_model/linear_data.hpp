@@ -21,6 +21,7 @@
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 
 namespace gpulearn::linear_model {
 
@@ -28,6 +29,21 @@ namespace gpulearn::linear_model {
 template <typename T>
 struct DataMagnitudes {
   T x = 0, y = 0, w = 0;
+};
+
+/// Sparse data centred implicitly, in compressed columns, for the elastic net's descent over
+/// the data (coordinate_descent.cpp): with s_ij = sqrt(w_i) x_ij 2^x_exp over X's stored
+/// entries, column j of the centred, weighted, scaled X is s_j - mean_j sqrt_w (never formed).
+struct SparseCentredColumns {
+  int64_t n = 0, d = 0, k = 0;
+  std::vector<int64_t> col_ptr;  // d + 1 offsets into rows and values
+  std::vector<int64_t> rows;     // row of each entry
+  std::vector<double> values;    // s_ij
+  std::vector<double> mean;      // mean_j 2^x_exp (zeros without centring), d
+  std::vector<double> col_sum;   // sum_i w_i x_ij 2^x_exp = s_j . sqrt_w, d
+  std::vector<double> sqrt_w;    // n
+  double w_sum = 0;              // sum_i w_i
+  std::vector<double> ys;        // column-major n x k: sqrt(w) (Y - y_mean) 2^y_exp
 };
 
 template <typename T>
@@ -73,6 +89,17 @@ class LinearData {
     GPULEARN_FAIL(Unsupported, "this data offers no centred copy of its rows: use its Gram ",
                   "reductions (the elastic net's path 'gram' or 'auto')");
   }
+
+  /// Whether sparse_columns is available: sparse data held in one process. The elastic net
+  /// then descends over it (scikit-learn's sparse descent, implicit centring) unless asked
+  /// for the Gram path.
+  virtual bool has_sparse_columns() const { return false; }
+
+  /// The data as SparseCentredColumns (x_exp, y_exp: the powers of two the driver scales by).
+  virtual void sparse_columns(const T* /*x_mean*/, const T* /*y_mean*/, int /*x_exp*/,
+                              int /*y_exp*/, SparseCentredColumns& /*out*/) {
+    GPULEARN_FAIL(Unsupported, "this data offers no sparse columns");
+  }
 };
 
 /// The data X (n x d), Y (n x k) and sample weights w (n, or empty) as one block, each pass
@@ -82,5 +109,21 @@ class LinearData {
 template <typename T>
 std::unique_ptr<LinearData<T>> local_linear_data(Context& ctx, MatrixView<const T> X,
                                                  MatrixView<const T> Y, VectorView<const T> w = {});
+
+/// The most features a sparse X may have for the Gram and R-factor reductions of
+/// sparse_linear_data: they are d x d (and the drivers factor them), so d bounds the memory
+/// (128 MiB in double at the bound) and the O(d^3) time of a fit, whatever nnz.
+inline constexpr int64_t kSparseMaxGramFeatures = 4096;
+
+/// The data X (sparse, n x d, CSR), Y (dense, n x k) and w (n, or empty) as one block: each
+/// pass is a sparse primitive of ctx's backend (src/sparse/primitives.hpp), centring implicit
+/// (X - mean is never formed), memory O(nnz + d^2). centered_gram and centered_r_factor throw
+/// InvalidArgument for d > kSparseMaxGramFeatures; magnitudes() throws InvalidArgument
+/// ("Input X contains NaN or infinity.") for non-finite stored values. X, Y and w live where
+/// the backend computes (host for the CPU). Keeps views only.
+template <typename T>
+std::unique_ptr<LinearData<T>> sparse_linear_data(Context& ctx, CsrView<T> X,
+                                                  MatrixView<const T> Y,
+                                                  VectorView<const T> w = {});
 
 }  // namespace gpulearn::linear_model

@@ -46,6 +46,10 @@ enum class RidgeSolver {
   kAuto,      // Gram + Cholesky; the rank-revealing path when the Gram system is singular
   kCholesky,  // as kAuto (scikit-learn's "cholesky")
   kSvd,       // the rank-revealing path: QR of X, then SVD of R (scikit-learn's "svd")
+  // Matrix-free conjugate gradients on the centred normal equations, for sparse X only
+  // (sparse_ridge_fit); kLsqr runs the same iteration (both converge to the same solution).
+  kSparseCg,
+  kLsqr,
 };
 
 struct RidgeParams {
@@ -56,6 +60,10 @@ struct RidgeParams {
   RidgeSolver solver = RidgeSolver::kAuto;
   /// Constrain coefficients to be non-negative. Not implemented: true throws Unsupported.
   bool positive = false;
+  /// The iterative solvers' (kSparseCg, kLsqr) relative residual tolerance and iteration
+  /// limit (<= 0: 10 x n_features, scipy's cg default). The direct solvers ignore both.
+  double tol = 1e-4;
+  int64_t max_iter = 0;
 };
 
 /// A fitted linear model, in host memory.
@@ -69,8 +77,10 @@ struct LinearModel {
   /// rank -1 and no singular values for Ridge).
   int64_t rank = -1;
   std::vector<T> singular_values;
-  /// The path that produced coef: "cholesky", "eigh" (Ridge) or "svd".
+  /// The path that produced coef: "cholesky", "eigh" (Ridge), "svd" or "sparse_cg".
   std::string solver;
+  /// Iterations per target of an iterative solver (empty for the direct ones).
+  std::vector<int64_t> n_iter;
 };
 
 /// Fits ordinary least squares. Y is n x k (a 1-D y is the n x 1 column view).
@@ -99,5 +109,31 @@ LinearModel<T> ridge_fit(Context& ctx, const RidgeParams& params, LinearData<T>&
 template <typename T>
 void linear_predict(Context& ctx, const LinearModel<T>& model, MatrixView<const T> X,
                     MatrixView<T> out);
+
+/// Ridge on a sparse X (CSR, where ctx's backend computes), Y n x k, w n or empty: the
+/// direct solvers over sparse_linear_data (linear_data.hpp: the Gram system, at most
+/// kSparseMaxGramFeatures features) for kAuto, kCholesky and kSvd when d is within that bound;
+/// matrix-free conjugate gradients for kSparseCg and kLsqr, and for kAuto beyond it: each
+/// iteration one product X V and one X^T W U (k targets at once), centring implicit, memory
+/// O(nnz + (n + d) k). Throws as ridge_fit does.
+template <typename T>
+LinearModel<T> sparse_ridge_fit(Context& ctx, const RidgeParams& params, CsrView<T> X,
+                                MatrixView<const T> Y, VectorView<const T> sample_weight = {});
+
+/// Ordinary least squares on a sparse X: the least-squares driver over sparse_linear_data up to
+/// kSparseMaxGramFeatures features; beyond, conjugate gradients on the centred normal
+/// equations from zero (the minimum-norm solution, as scikit-learn's LSQR for sparse X), to a
+/// normal-equations residual of params.tol (tol <= 0 or >= 1: 1e-6) of its start, at most
+/// 10 x n_features iterations; then rank and singular_values are not computed (rank -1, as
+/// scikit-learn sets neither for sparse X) and solver is "sparse_cg".
+template <typename T>
+LinearModel<T> sparse_linear_regression_fit(Context& ctx, const LinearRegressionParams& params,
+                                            CsrView<T> X, MatrixView<const T> Y,
+                                            VectorView<const T> sample_weight = {});
+
+/// The same prediction for a sparse X (CSR, where ctx's backend computes; out n x k there):
+/// X coef^T + intercept from the stored entries only. Throws as the dense overload does.
+template <typename T>
+void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, MatrixView<T> out);
 
 }  // namespace gpulearn::linear_model

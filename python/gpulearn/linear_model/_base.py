@@ -48,9 +48,10 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays
-            float32; other numeric types become float64.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array, or a scipy.sparse
+            matrix or array (CSR, CSC, COO; never densified). float32 stays float32; other
+            numeric types become float64.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values, converted to the dtype of X.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -63,7 +64,9 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         """
         self._validate_params()
         self._check_params()
-        p = self._prepare(X, y, reset=True, y_numeric=True, multi_output=True)
+        p = self._prepare(X, y, reset=True, y_numeric=True, multi_output=True,
+                          accept_sparse=True)
+        self._check_params_for(p.sparse)
         if p.on_device:
             if y is None:
                 raise ValueError(
@@ -83,6 +86,10 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         result = self._core_fit(ctx, X_ref.cols, Y_ref.cols, X_ref, Y_ref, w_ref)
         del p, y, w
         return self._set_fitted(result, y_ndim)
+
+    def _check_params_for(self, is_sparse):
+        """What a fit refuses beyond ``_check_params`` once it knows whether X is sparse
+        (scikit-learn's errors for options it does not take with sparse input)."""
 
     def _check_fit_input(self, X, sample_weight):
         """What a fit checks before validating its parameters; returns the sample weights to
@@ -110,8 +117,9 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples: NumPy, pandas, CuPy, PyTorch or any DLPack array.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples: NumPy, pandas, CuPy, PyTorch or any DLPack array, or a scipy.sparse
+            matrix or array.
 
         Returns
         -------
@@ -121,7 +129,7 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
         check_is_fitted(self)
         coef = np.atleast_2d(self.coef_)
         n_targets = coef.shape[0]
-        p = self._prepare(X, reset=False, promote_with=coef.dtype)
+        p = self._prepare(X, reset=False, promote_with=coef.dtype, accept_sparse=True)
         ctx, X_ref, dtype = p.ctx, p.ref, p.dtype
         out, out_ref = p.empty((X_ref.rows, n_targets))
         intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=dtype), (n_targets,))
@@ -149,6 +157,8 @@ class LinearRegressorBase(MultiOutputMixin, RegressorMixin, DeviceEstimatorMixin
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        # Sparse X is fitted over its sparse reductions (the Gram system, implicit centring;
+        # docs/sparse.md), as scikit-learn takes it; Ridge narrows this as scikit-learn does.
+        tags.input_tags.sparse = True
         return tags
 

@@ -20,7 +20,7 @@ _RAND_R_MAX = 2**31 - 1
 class ElasticNet(LinearRegressorBase, BaseEstimator):
     """Linear regression with combined L1 and L2 priors, on the CPU or a GPU.
 
-    A drop-in replacement for :class:`sklearn.linear_model.ElasticNet` for dense data.
+    A drop-in replacement for :class:`sklearn.linear_model.ElasticNet` for dense and sparse data.
     Minimises, for each target::
 
         1 / (2 * n_samples) * ||y - Xw||^2_2
@@ -152,7 +152,9 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data: NumPy, pandas, CuPy, PyTorch or any DLPack array. float32 stays
-            float32; other numeric types become float64. Sparse matrices are not supported.
+            float32; other numeric types become float64. scipy.sparse matrices and arrays are
+            taken as they are (never densified): the descent runs on their columns, centred
+            implicitly, as scikit-learn's does.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values, converted to the dtype of X.
         sample_weight : float or array-like of shape (n_samples,), default=None
@@ -169,11 +171,6 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         return super().fit(X, y, sample_weight)
 
     def _check_fit_input(self, X, sample_weight):
-        if sparse.issparse(X):
-            raise TypeError(
-                f"gpulearn's {type(self).__name__} takes dense data; sparse input is not "
-                "supported. Convert it with X.toarray(), or use scikit-learn's estimator."
-            )
         if self.alpha == 0:
             warnings.warn(
                 "With alpha=0, this algorithm does not converge well. You are advised to use "
@@ -181,14 +178,17 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
         return None if isinstance(sample_weight, Real) else sample_weight
 
     def _core_fit(self, ctx, n_features, n_targets, *data):
-        if not isinstance(self.precompute, (bool, str)):
+        # scikit-learn ignores precompute for sparse X: its descent runs on the data, centred
+        # implicitly, and so does this one (coordinate_descent.cpp, SparseDataOps).
+        is_sparse = isinstance(data[0], _core.CsrRef)
+        if not is_sparse and not isinstance(self.precompute, (bool, str)):
             gram = np.asarray(self.precompute)
             if gram.shape != (n_features, n_features):
                 raise ValueError(
                     f"Gram matrix has shape {gram.shape}, expected ({n_features}, "
                     f"{n_features}) for X of {n_features} features"
                 )
-        path = "gram" if self.precompute is True else "auto"
+        path = "gram" if self.precompute is True and not is_sparse else "auto"
         # scikit-learn draws one seed per target from check_random_state(random_state), always
         # (its cyclic descent draws and ignores it too).
         seeds = [int(check_random_state(self.random_state).randint(0, _RAND_R_MAX))
@@ -235,8 +235,9 @@ class ElasticNet(LinearRegressorBase, BaseEstimator):
 class Lasso(ElasticNet):
     """Linear model trained with an L1 prior (the lasso), on the CPU or a GPU.
 
-    A drop-in replacement for :class:`sklearn.linear_model.Lasso` for dense data: ElasticNet
-    with ``l1_ratio=1``, minimising ``1 / (2 * n_samples) * ||y - Xw||^2_2 + alpha * ||w||_1``.
+    A drop-in replacement for :class:`sklearn.linear_model.Lasso` for dense and sparse data:
+    ElasticNet with ``l1_ratio=1``, minimising
+    ``1 / (2 * n_samples) * ||y - Xw||^2_2 + alpha * ||w||_1``.
     Parameters and attributes are those of :class:`ElasticNet`, without ``l1_ratio``;
     conversion too (same tolerances).
 

@@ -12,7 +12,11 @@ from ._base import LINEAR_ATTRIBUTES, LinearRegressorBase
 class LinearRegression(LinearRegressorBase, BaseEstimator):
     """Ordinary least squares linear regression, on the CPU or a GPU.
 
-    A drop-in replacement for :class:`sklearn.linear_model.LinearRegression` for dense data.
+    A drop-in replacement for :class:`sklearn.linear_model.LinearRegression` for dense and
+    sparse data. Sparse ``X`` is never densified: up to 4096 features the same solvers run on
+    its Gram matrix (centring implicit); beyond, conjugate gradients on the normal equations
+    give the minimum-norm solution to ``tol`` (scikit-learn uses LSQR there), and ``rank_`` and
+    ``singular_`` are not set, as in scikit-learn for sparse ``X``.
     Well-conditioned problems are solved through the normal equations (the weighted, centred
     Gram matrix accumulated in row chunks, then a symmetric eigendecomposition); rank-deficient
     or ill-conditioned ones through a QR decomposition of ``X`` and an SVD of its R factor,
@@ -108,5 +112,11 @@ class LinearRegression(LinearRegressorBase, BaseEstimator):
         return _core.linear_regression_fit(ctx, params, *data)
 
     def _set_extra(self, result):
+        if result["solver"] == "sparse_cg":
+            # Sparse X beyond 4096 features: conjugate gradients, no spectrum; scikit-learn sets
+            # neither attribute for sparse X.
+            for name in ("rank_", "singular_"):
+                self.__dict__.pop(name, None)
+            return
         self.rank_ = int(result["rank"])
         self.singular_ = result["singular_values"]

@@ -10,14 +10,17 @@ from .. import _core
 from ._base import LINEAR_ATTRIBUTES, LinearRegressorBase
 
 _SUPPORTED_SOLVERS = ("auto", "cholesky", "svd")
+# Solvers for sparse X only: matrix-free conjugate gradients (src/linear_model/
+# sparse_linear_data.cpp); "lsqr" runs the same iteration, which reaches the same solution.
+_SPARSE_SOLVERS = ("sparse_cg", "lsqr")
 
 
 class Ridge(LinearRegressorBase, BaseEstimator):
     """Linear least squares with L2 regularisation, on the CPU or a GPU.
 
-    A drop-in replacement for :class:`sklearn.linear_model.Ridge` for dense data. Minimises
-    ``||y - Xw||^2_2 + alpha * ||w||^2_2`` (weighted by ``sample_weight``), for one or several
-    targets, with one ``alpha`` or one per target.
+    A drop-in replacement for :class:`sklearn.linear_model.Ridge` for dense and sparse data.
+    Minimises ``||y - Xw||^2_2 + alpha * ||w||^2_2`` (weighted by ``sample_weight``), for one or
+    several targets, with one ``alpha`` or one per target.
 
     Parameters
     ----------
@@ -28,17 +31,21 @@ class Ridge(LinearRegressorBase, BaseEstimator):
     copy_X : bool, default=True
         Accepted for compatibility: gpulearn never writes to ``X``.
     max_iter : int, default=None
-        Used by scikit-learn's iterative solvers only; gpulearn's solvers are direct, so it has
-        no effect (as for scikit-learn's "cholesky" and "svd").
+        The conjugate-gradient iteration limit (sparse ``X``, "sparse_cg"/"lsqr"; None: 10 x
+        n_features, scipy's default); the direct solvers ignore it.
     tol : float, default=1e-4
-        Likewise only for iterative solvers; no effect here.
+        The conjugate gradients' relative residual tolerance; the direct solvers ignore it.
     solver : {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"}, \
             default="auto"
         "auto" and "cholesky": the normal equations ``(Xc^T Xc + alpha I) w = Xc^T yc`` solved
         by Cholesky (an eigendecomposition when alphas differ per target), falling back to
         "svd" when that system is singular, as scikit-learn does. "svd": a QR decomposition of
-        ``X`` and an SVD of its R factor. The iterative solvers ("lsqr", "sparse_cg", "sag",
-        "saga", "lbfgs") are not implemented and raise ``NotImplementedError``.
+        ``X`` and an SVD of its R factor. For sparse ``X`` (never densified; centring
+        implicit) the same direct solvers run on the Gram matrix for up to 4096 features;
+        "sparse_cg" and "lsqr" (and "auto" beyond 4096 features) run matrix-free conjugate
+        gradients to ``tol``; "svd", and "cholesky" with an intercept, are refused for sparse
+        ``X`` as in scikit-learn. The other iterative solvers ("sag", "saga", "lbfgs"), and
+        "sparse_cg"/"lsqr" on dense ``X``, raise ``NotImplementedError``.
     positive : bool, default=False
         Not implemented yet: True raises ``NotImplementedError``.
     random_state : int, RandomState instance or None, default=None
@@ -114,7 +121,7 @@ class Ridge(LinearRegressorBase, BaseEstimator):
 
     def _check_params(self):
         super()._check_params()
-        if self.solver not in _SUPPORTED_SOLVERS:
+        if self.solver not in _SUPPORTED_SOLVERS + _SPARSE_SOLVERS:
             raise NotImplementedError(
                 f"solver={self.solver!r} is not implemented in gpulearn's Ridge; use one of "
                 f"{_SUPPORTED_SOLVERS} (direct solvers giving the same solution)"
@@ -125,6 +132,33 @@ class Ridge(LinearRegressorBase, BaseEstimator):
                 f"alpha must be a non-negative float or a 1-D array of them; got {self.alpha!r}"
             )
 
+    def _check_params_for(self, is_sparse):
+        if not is_sparse:
+            if self.solver in _SPARSE_SOLVERS:
+                raise NotImplementedError(
+                    f"solver={self.solver!r} is not implemented in gpulearn's Ridge for dense X "
+                    f"(sparse X only); use one of {_SUPPORTED_SOLVERS} (direct solvers giving "
+                    "the same solution)"
+                )
+            return
+        # scikit-learn's Ridge.fit: no SVD of a sparse X, and its Cholesky solver does not fit
+        # an intercept on sparse data (gpulearn's would, by implicit centring, but refuses the
+        # same options so that code moves between the two unchanged).
+        if self.fit_intercept and self.solver not in ("auto", "lbfgs", "lsqr", "sag",
+                                                      "sparse_cg"):
+            raise ValueError(
+                f"solver='{self.solver}' does not support fitting the intercept on sparse data. "
+                "Please set the solver to 'auto' or 'lsqr', 'sparse_cg', 'sag', 'lbfgs' or set "
+                "`fit_intercept=False`")
+        if self.solver == "svd":
+            raise TypeError("SVD solver does not support sparse inputs currently")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self.solver != "svd" and (
+            self.solver != "cholesky" or not self.fit_intercept)
+        return tags
+
     def _core_fit(self, ctx, n_features, n_targets, *data):
         alpha = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
         if alpha.size != 1 and alpha.size != n_targets:
@@ -133,9 +167,15 @@ class Ridge(LinearRegressorBase, BaseEstimator):
                 f"{alpha.size} != {n_targets}"
             )
         params = _core.RidgeParams(alpha=alpha.tolist(), fit_intercept=bool(self.fit_intercept),
-                                   solver=self.solver, positive=bool(self.positive))
+                                   solver=self.solver, positive=bool(self.positive),
+                                   tol=float(self.tol),
+                                   max_iter=0 if self.max_iter is None else int(self.max_iter))
         return _core.ridge_fit(ctx, params, *data)
 
     def _set_extra(self, result):
-        self.n_iter_ = None
-        self.solver_ = "svd" if result["solver"] == "svd" else "cholesky"
+        solver = result["solver"]
+        # scikit-learn reports n_iter_ for "lsqr" only (None for "sparse_cg" and the direct
+        # solvers); here "lsqr" reports the conjugate-gradient iterations per target.
+        self.n_iter_ = (np.asarray(result["n_iter"], dtype=np.int32) if solver == "lsqr"
+                        else None)
+        self.solver_ = solver if solver in ("svd", "sparse_cg", "lsqr") else "cholesky"
