@@ -432,7 +432,7 @@ def test_accel_fallback_is_shown_and_not_compared(capsys, tmp_path):
     assert "algorithm='elkan'" in accel["ran_on"]["fit"][0]["reason"]
     assert {r["where"] for r in accel["ran_on"]["apply"]} == {"gpulearn cpu"}
     assert doc["summary"]["accel_fallbacks"] == [
-        "kmeans 2000x40 float32 accel-cpu (host): fit"]
+        "kmeans 2000x120 float32 accel-cpu (host): fit"]
     row = next(line for line in out.splitlines() if line.startswith("  accel cpu"))
     assert row.count("fallback") == 1  # in place of the fit's speedup only
     assert "FELL BACK to scikit-learn, its times are scikit-learn's: fit 2 on scikit-learn (" in out
@@ -573,7 +573,7 @@ def test_quality_outside_tolerance_is_flagged(capsys, tmp_path):
     finally:
         _registry.unregister("meanonly")
     assert status == 1
-    assert " !" in out and "outside tolerance: meanonly 2000x40 float32 gpulearn-cpu" in out
+    assert " !" in out and "outside tolerance: meanonly 2000x120 float32 gpulearn-cpu" in out
     doc = json.loads(out_json.read_text())
     flagged = [r for r in doc["results"] if r["quality"]["within_tolerance"] is False]
     assert [r["backend"] for r in flagged] == ["gpulearn-cpu"]
