@@ -13,6 +13,7 @@
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "../sparse/native_csr.hpp"
 #include "../sparse/primitives.hpp"
 #include "gpulearn/cluster/kmeans.hpp"
 #include "gpulearn/cluster/kmeans_data.hpp"
@@ -32,35 +33,7 @@ using detail::SparsePrimitives;
 // 16 or 32 MiB, whatever n.
 constexpr int64_t kBlockEntries = int64_t{1} << 22;
 
-// A CSR matrix where the backend computes: the caller's view when it is there, else one copy of
-// its stored entries (offsets rebased to 0).
-template <typename T>
-struct NativeCsr {
-  CsrView<T> view;
-  Scratch<T> values;
-  Scratch<int32_t> indices;
-  Scratch<int64_t> indptr;
-
-  NativeCsr(Backend& be, CsrView<T> X) : view(X) {
-    const MemorySpace native = be.native_space();
-    if (X.space == native) return;
-    GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "a sparse X in ", to_string(X.space),
-                     " memory cannot be read by the ", be.device().to_string(), " backend");
-    const int64_t first = X.rows > 0 ? X.indptr[0] : 0;
-    const int64_t nnz = X.rows > 0 ? X.indptr[X.rows] - first : 0;
-    std::vector<int64_t> rebased(X.rows + 1, 0);
-    for (int64_t i = 0; i <= X.rows && X.rows > 0; ++i) rebased[i] = X.indptr[i] - first;
-    values = Scratch<T>(be, std::max<int64_t>(nnz, 1));
-    indices = Scratch<int32_t>(be, std::max<int64_t>(nnz, 1));
-    indptr = Scratch<int64_t>(be, X.rows + 1);
-    be.copy(values.data, native, X.values + first, MemorySpace::kHost, nnz * int64_t(sizeof(T)));
-    be.copy(indices.data, native, X.indices + first, MemorySpace::kHost,
-            nnz * int64_t(sizeof(int32_t)));
-    be.copy(indptr.data, native, rebased.data(), MemorySpace::kHost,
-            (X.rows + 1) * int64_t(sizeof(int64_t)));
-    view = CsrView<T>(values.data, indices.data, indptr.data, X.rows, X.cols, native);
-  }
-};
+using detail::NativeCsr;
 
 // An owned per-row array in native memory, grown to the largest size asked for.
 template <typename U>

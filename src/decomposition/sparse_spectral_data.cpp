@@ -23,44 +23,15 @@
 
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "../sparse/native_csr.hpp"
 #include "../sparse/primitives.hpp"
 #include "gpulearn/decomposition/spectral_data.hpp"
 #include "spectral.hpp"
 
 namespace gpulearn::detail {
 
-// Named (not anonymous) because SparseSpectralData's State holds a NativeCsr; distinct from other
-// families' helpers of the same purpose.
+// Named (not anonymous): SparseSpectralData's State, outside this file's scope, uses it.
 namespace spectral_sparse {
-
-// X in the backend's native memory: the caller's view where it is there already, else one copy
-// of its stored entries (indptr rebased to 0). Device X on a CPU backend is refused.
-template <typename T>
-struct NativeCsr {
-  CsrView<T> view;
-  Scratch<T> values;
-  Scratch<int32_t> indices;
-  Scratch<int64_t> indptr;
-
-  NativeCsr() = default;
-  NativeCsr(Backend& be, CsrView<T> X) : view(X) {
-    const MemorySpace native = be.native_space();
-    if (X.space == native || X.rows == 0) return;
-    GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "X is in ", to_string(X.space),
-                     " memory, which the ", be.device().to_string(), " backend cannot read");
-    const int64_t n = X.rows, base = X.indptr[0], nnz = X.indptr[n] - base;
-    std::vector<int64_t> ptr(n + 1);
-    for (int64_t i = 0; i <= n; ++i) ptr[i] = X.indptr[i] - base;
-    values = Scratch<T>(be, std::max<int64_t>(nnz, 1));
-    indices = Scratch<int32_t>(be, std::max<int64_t>(nnz, 1));
-    indptr = Scratch<int64_t>(be, n + 1);
-    be.copy(values.data, native, X.values + base, MemorySpace::kHost, nnz * int64_t(sizeof(T)));
-    be.copy(indices.data, native, X.indices + base, MemorySpace::kHost,
-            nnz * int64_t(sizeof(int32_t)));
-    be.copy(indptr.data, native, ptr.data(), MemorySpace::kHost, (n + 1) * int64_t(sizeof(int64_t)));
-    view = CsrView<T>(values.data, indices.data, indptr.data, n, X.cols, native);
-  }
-};
 
 // The result of M <- (M - 1 q^T) s for M (rows x l, contiguous, native memory) and q (host):
 // on the host in place; on a device by the backend's affine map (coefficients s I) into `spare`.
@@ -89,7 +60,6 @@ MatrixView<T> shift_rows(Backend& be, MatrixView<T> M, const std::vector<double>
 
 }  // namespace spectral_sparse
 
-using spectral_sparse::NativeCsr;
 using spectral_sparse::shift_rows;
 
 template <typename T>
@@ -136,7 +106,7 @@ void sparse_affine(Backend& be, CsrView<T> X, int64_t d, int64_t k, const T* coe
 
 namespace gpulearn::decomposition {
 
-using detail::spectral_sparse::NativeCsr;
+using detail::NativeCsr;
 using detail::Scratch;
 using detail::SparsePrimitives;
 

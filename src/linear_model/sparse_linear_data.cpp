@@ -17,6 +17,7 @@
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "../sparse/native_csr.hpp"
 #include "../sparse/primitives.hpp"
 #include "centring.hpp"
 #include "data_checks.hpp"
@@ -46,30 +47,7 @@ void check_width(int64_t d) {
                    "(conjugate gradients beyond that bound, any number of features)");
 }
 
-// A host CSR matrix where the backend computes: the view itself on the CPU, else one copy of
-// its arrays (offsets kept absolute, so the arrays are copied from offset 0).
-template <typename T>
-struct NativeCsr {
-  CsrView<T> view;
-  gpulearn::detail::Scratch<T> values;
-  gpulearn::detail::Scratch<int32_t> indices;
-  gpulearn::detail::Scratch<int64_t> indptr;
-
-  NativeCsr() = default;
-  NativeCsr(Backend& be, CsrView<T> X) : view(X) {
-    const MemorySpace native = be.native_space();
-    if (X.space == native || X.space != MemorySpace::kHost || X.rows == 0) return;
-    const int64_t end = X.indptr[X.rows];
-    values = gpulearn::detail::Scratch<T>(be, std::max<int64_t>(end, 1));
-    indices = gpulearn::detail::Scratch<int32_t>(be, std::max<int64_t>(end, 1));
-    indptr = gpulearn::detail::Scratch<int64_t>(be, X.rows + 1);
-    be.copy(values.data, native, X.values, MemorySpace::kHost, end * int64_t(sizeof(T)));
-    be.copy(indices.data, native, X.indices, MemorySpace::kHost, end * int64_t(sizeof(int32_t)));
-    be.copy(indptr.data, native, X.indptr, MemorySpace::kHost,
-            (X.rows + 1) * int64_t(sizeof(int64_t)));
-    view = CsrView<T>(values.data, indices.data, indptr.data, X.rows, X.cols, native);
-  }
-};
+using gpulearn::detail::NativeCsr;
 
 template <typename T>
 class SparseLinearData final : public LinearData<T> {

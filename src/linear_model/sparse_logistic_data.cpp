@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../core/native.hpp"
+#include "../sparse/native_csr.hpp"
 #include "../sparse/primitives.hpp"
 #include "gpulearn/linear_model/logistic_regression.hpp"
 #include "logistic_checks.hpp"
@@ -27,37 +28,7 @@ namespace {
 using gpulearn::detail::Backend;
 using gpulearn::detail::Scratch;
 
-// A CSR matrix where the backend computes: the caller's view when it is there already, else a
-// copy of its stored entries and of its offsets rebased to 0 (three transfers).
-template <typename T>
-struct NativeCsr {
-  CsrView<T> view;
-  Scratch<T> values;
-  Scratch<int32_t> indices;
-  Scratch<int64_t> indptr;
-
-  NativeCsr(Backend& be, CsrView<T> X) : view(X) {
-    const MemorySpace native = be.native_space();
-    if (X.space == native) return;
-    GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "a sparse X in ", to_string(X.space),
-                     " memory cannot be copied to the ", be.device().to_string(), " backend");
-    const int64_t n = X.rows, base = X.rows > 0 ? X.indptr[0] : 0;
-    const int64_t nnz = X.rows > 0 ? X.indptr[n] - base : 0;
-    std::vector<int64_t> ptr(n + 1);
-    for (int64_t i = 0; i <= n; ++i) ptr[i] = X.rows > 0 ? X.indptr[i] - base : 0;
-    values = Scratch<T>(be, std::max<int64_t>(nnz, 1));
-    indices = Scratch<int32_t>(be, std::max<int64_t>(nnz, 1));
-    indptr = Scratch<int64_t>(be, n + 1);
-    if (nnz > 0) {
-      be.copy(values.data, native, X.values + base, MemorySpace::kHost, nnz * int64_t(sizeof(T)));
-      be.copy(indices.data, native, X.indices + base, MemorySpace::kHost,
-              nnz * int64_t(sizeof(int32_t)));
-    }
-    be.copy(indptr.data, native, ptr.data(), MemorySpace::kHost,
-            (n + 1) * int64_t(sizeof(int64_t)));
-    view = CsrView<T>(values.data, indices.data, indptr.data, X.rows, X.cols, native);
-  }
-};
+using gpulearn::detail::NativeCsr;
 
 // The stored values must be finite: the dense data's error (checks.hpp) for the same input.
 template <typename T>

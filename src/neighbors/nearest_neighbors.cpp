@@ -14,6 +14,7 @@
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
 #include "../core/native.hpp"
+#include "../sparse/native_csr.hpp"
 #include "../sparse/primitives.hpp"
 #include "primitives.hpp"
 #include "rdist.hpp"
@@ -343,35 +344,7 @@ struct SearchRows {
   MemorySpace space() const { return sparse ? csr.space : dense.space; }
 };
 
-// A CSR matrix where the backend computes: the caller's view when it is there already, else a
-// copy of its stored entries (offsets rebased to 0).
-template <typename T>
-struct NativeCsr {
-  CsrView<T> view;
-  Scratch<T> values;
-  Scratch<int32_t> indices;
-  Scratch<int64_t> indptr;
-
-  NativeCsr(Backend& be, CsrView<T> X) : view(X) {
-    const MemorySpace native = be.native_space();
-    if (X.space == native) return;
-    GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "a sparse matrix in ", to_string(X.space),
-                     " memory cannot be read by the ", be.device().to_string(), " backend");
-    const int64_t begin = X.rows > 0 ? X.indptr[0] : 0;
-    const int64_t nnz = X.rows > 0 ? X.indptr[X.rows] - begin : 0;
-    std::vector<int64_t> ptr(X.rows + 1);
-    for (int64_t i = 0; i <= X.rows; ++i) ptr[i] = X.rows > 0 ? X.indptr[i] - begin : 0;
-    values = Scratch<T>(be, std::max<int64_t>(nnz, 1));
-    indices = Scratch<int32_t>(be, std::max<int64_t>(nnz, 1));
-    indptr = Scratch<int64_t>(be, X.rows + 1);
-    be.copy(values.data, native, X.values + begin, MemorySpace::kHost, nnz * int64_t(sizeof(T)));
-    be.copy(indices.data, native, X.indices + begin, MemorySpace::kHost,
-            nnz * int64_t(sizeof(int32_t)));
-    be.copy(indptr.data, native, ptr.data(), MemorySpace::kHost,
-            (X.rows + 1) * int64_t(sizeof(int64_t)));
-    view = CsrView<T>(values.data, indices.data, indptr.data, X.rows, X.cols, native);
-  }
-};
+using detail::NativeCsr;
 
 // The largest |entry| of a search's rows, which must be finite (the dense check's message).
 template <typename T>
