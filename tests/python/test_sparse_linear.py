@@ -466,7 +466,7 @@ def test_repeat_fits_are_bitwise_identical():
 # Memory: O(nnz + model), never the dense form
 
 MEMORY_SCRIPT = r"""
-import resource, sys
+import sys
 import numpy as np
 from scipy import sparse
 from gpulearn.linear_model import Ridge
@@ -474,11 +474,20 @@ n = d = 200_000
 rng = np.random.default_rng(int(sys.argv[1]))
 X = sparse.random(n, d, density=1e-4, format="csr", random_state=rng)
 y = rng.normal(size=n)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status(key):  # /proc/self/status, in bytes
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+
+def reset_peak():  # VmHWM := the current RSS (ru_maxrss cannot be reset, and a child started
+    with open("/proc/self/clear_refs", "w") as f:  # from a large pytest worker inherits its
+        f.write("5")  # peak through fork and exec)
+reset_peak()
+before = status("VmRSS:")
 model = Ridge(alpha=1.0, device="cpu").fit(X, y)
 pred = model.predict(X)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(model.solver_, X.nnz, (after - before) * 1024)
+print(model.solver_, X.nnz, status("VmHWM:") - before)
 """
 # The growth of the process's peak over fit + predict, in bytes of the stored entries (values
 # and int32 indices, 12 bytes each): measured 1.06x (51 MB for 4e6 entries; the dense form would

@@ -460,14 +460,21 @@ def test_sparse_input_on_cuda_raises_not_implemented(cuda):
 
 
 _MEMORY_CHILD = """
-import resource, sys, warnings
+import sys, warnings
 import numpy as np
 from scipy import sparse
 from gpulearn.linear_model import LogisticRegression
 
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
+def status(key):  # /proc/self/status, in bytes
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+
+
+def reset_peak():  # VmHWM := the current RSS (ru_maxrss cannot be reset, and a child started
+    with open("/proc/self/clear_refs", "w") as f:  # from a large pytest worker inherits its
+        f.write("5")  # peak through fork and exec)
 
 n = d = 200_000
 rng = np.random.default_rng(int(sys.argv[1]))
@@ -478,19 +485,20 @@ values = rng.uniform(0.1, 1.0, size=indptr[-1])
 X = sparse.csr_matrix((values, indices, indptr), shape=(n, d))
 y = (rng.random(n) < 0.3).astype(int)
 x_bytes = values.nbytes + indices.nbytes + indptr.nbytes
-before = rss()
+reset_peak()
+before = status("VmRSS:")
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     est = LogisticRegression(max_iter=3, device="cpu").fit(X, y)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = status("VmHWM:")
 print(x_bytes, before, peak, est.coef_.shape[1])
 """
 
 
 def test_fit_whose_dense_form_would_not_fit_in_memory_stays_near_nnz():
     # 2e5 x 2e5 at 0.01%: 320 GB dense, 48 MB of stored entries (scipy's duplicates summed on
-    # a copy). The peak RSS during the fit (an upper bound: the high-water mark since the
-    # child started) above the RSS before it must stay within 3x X's arrays plus 100 MB
+    # a copy). The peak RSS during the fit (VmHWM, reset just before it) above the RSS
+    # before it must stay within 3x X's arrays plus 100 MB
     # (the model, d x m partial sums per thread partition, Python's own). Measured: peak
     # 97 MB above, X 47 MB (the summed copy of X and the fit's buffers).
     import subprocess
