@@ -31,6 +31,16 @@ bool cholesky_solve_impl(int64_t n, T* a, int64_t k, T* b) {
   return B.allFinite();
 }
 
+// The thin SVD by divide and conquer, on a row-major matrix: the one BDCSVD instantiation per
+// type (each costs about a minute of compile time; the tall path's R is row-major for that).
+template <typename T, typename M>
+Eigen::BDCSVD<RowMatrix<T>> thin_svd(const M& A, int64_t m, int64_t n) {
+  Eigen::BDCSVD<RowMatrix<T>> svd(A, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  if (svd.info() != Eigen::Success)
+    GPULEARN_FAIL(Error, "SVD did not converge (", m, " x ", n, ")");
+  return svd;
+}
+
 template <typename T>
 void svd_impl(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) {
   const int64_t p = std::min(m, n);
@@ -43,10 +53,8 @@ void svd_impl(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) {
     // time is these SVDs, 13.2 s -> 5.4 s.
     using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
     const Eigen::HouseholderQR<ColMatrix> qr{ColMatrix(A)};
-    const ColMatrix R = qr.matrixQR().topRows(n).template triangularView<Eigen::Upper>();
-    Eigen::BDCSVD<ColMatrix> svd(R, Eigen::ComputeThinU | Eigen::ComputeThinV);
-    if (svd.info() != Eigen::Success)
-      GPULEARN_FAIL(Error, "SVD did not converge (", m, " x ", n, ")");
+    const RowMatrix<T> R = qr.matrixQR().topRows(n).template triangularView<Eigen::Upper>();
+    const auto svd = thin_svd<T>(R, m, n);
     ColMatrix U = ColMatrix::Zero(m, n);
     U.topRows(n) = svd.matrixU();
     U.applyOnTheLeft(qr.householderQ());
@@ -58,9 +66,7 @@ void svd_impl(int64_t m, int64_t n, const T* a, T* u, T* s, T* vt) {
   // Divide and conquer (Jacobi below 16 x 16 blocks), as LAPACK's gesdd that scikit-learn
   // calls: PCA's exact solver and the randomized solver's orthonormalisation run it on d x d
   // and d x l matrices, where Jacobi took 6.7 s at d = 550 (scikit-learn: 0.1 s).
-  Eigen::BDCSVD<RowMatrix<T>> svd(A, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  if (svd.info() != Eigen::Success)
-    GPULEARN_FAIL(Error, "SVD did not converge (", m, " x ", n, ")");
+  const auto svd = thin_svd<T>(A, m, n);
   Eigen::Map<RowMatrix<T>>(u, m, p) = svd.matrixU();
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(s, p) = svd.singularValues();
   Eigen::Map<RowMatrix<T>>(vt, p, n) = svd.matrixV().transpose();
