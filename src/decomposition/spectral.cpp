@@ -24,6 +24,9 @@
 #include <limits>
 #include <numeric>
 
+#include <Eigen/Core>
+#include <Spectra/SymEigsSolver.h>
+
 #include "../core/checks.hpp"
 #include "../core/hash_uniform.hpp"
 
@@ -202,12 +205,83 @@ Spectrum iterative_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int 
   return sp;
 }
 
+namespace {
+
+// G = Xc^T Xc as Spectra's operator on a d-vector: one centered_products pass of l = 1 (the
+// data's sparse products, on whichever backend holds X). Remembers ||Xc||_F^2 of the last pass.
+template <typename T>
+class CenteredGramOp {
+ public:
+  using Scalar = double;
+  CenteredGramOp(SpectralData<T>& X, const T* mean, T scale)
+      : X_(X), mean_(mean), scale_(scale), z_(X.cols()) {}
+  Eigen::Index rows() const { return X_.cols(); }
+  Eigen::Index cols() const { return X_.cols(); }
+  void perform_op(const double* x, double* y) const {
+    for (size_t i = 0; i < z_.size(); ++i) z_[i] = static_cast<T>(x[i]);
+    std::fill(y, y + z_.size(), 0.0);
+    total_sq_ = X_.centered_products(mean_, scale_, 1, z_.data(), nullptr, y);
+  }
+  double total_sq() const { return total_sq_; }
+
+ private:
+  SpectralData<T>& X_;
+  const T* mean_;
+  T scale_;
+  mutable std::vector<T> z_;
+  mutable double total_sq_ = 0;
+};
+
+// The k leading eigenpairs of Xc^T Xc by Spectra's implicitly restarted Lanczos (ARPACK's
+// method, which scipy's svds runs for scikit-learn's arpack), with scipy's default basis size
+// ncv = max(2k + 1, 20): each restart costs ncv - k single-vector passes where a subspace
+// iteration step costs l = max(2k, k + 20). Measured on TF-IDF data (1e5 x 2e4, 2e6 entries,
+// k = 10, a 2-core Xeon under load): PCA 1.35 s, TruncatedSVD 0.93 s (scikit-learn's arpack
+// 2.7 s and 1.7 s; subspace iteration from a Gaussian draw needed ~90 steps of 30 vectors, and
+// the Gram start's eigendecomposition 15-50 s at d = 2000). Converged when every Ritz pair's
+// residual is below
+// tol theta_i (tol <= 0: 64 machine epsilons of T). False where Spectra stops unconverged
+// (the caller then iterates on blocks).
+template <typename T>
+bool lanczos_spectrum(SpectralData<T>& X, const T* mean, int exp, int64_t k, double tol,
+                      Spectrum& sp) {
+  const int64_t d = X.cols();
+  const int64_t ncv = std::min(d, std::max<int64_t>(2 * k + 1, 20));
+  if (k >= ncv) return false;
+  const double target = tol > 0 ? tol : 64 * static_cast<double>(std::numeric_limits<T>::epsilon());
+  CenteredGramOp<T> op(X, mean, std::ldexp(T(1), exp));
+  Spectra::SymEigsSolver<CenteredGramOp<T>> eigs(op, k, ncv);
+  eigs.init();  // Spectra's fixed-seed start: the same spectrum every run
+  eigs.compute(Spectra::SortRule::LargestAlge, 1000, target,
+               Spectra::SortRule::LargestAlge);
+  if (eigs.info() != Spectra::CompInfo::Successful) return false;
+  const Eigen::VectorXd lam = eigs.eigenvalues();
+  const Eigen::MatrixXd V = eigs.eigenvectors();
+  if (lam.size() != k) return false;
+  sp.p = k;
+  sp.s.resize(k);
+  sp.vt.assign(checked_mul(k, d), 0.0);
+  sp.total_sq = std::ldexp(op.total_sq(), -2 * exp);
+  for (int64_t t = 0; t < k; ++t) {  // largest first
+    sp.s[t] = std::ldexp(std::sqrt(std::max(0.0, lam[t])), -exp);
+    for (int64_t i = 0; i < d; ++i) sp.vt[t * d + i] = V(i, t);
+  }
+  flip_signs(sp, d);
+  return true;
+}
+
+}  // namespace
+
 template <typename T>
 Spectrum arpack_spectrum(Backend& be, SpectralData<T>& X, const T* mean, int exp, int64_t k,
                          double tol) {
   if (!X.sparse()) return exact_spectrum(be, X, mean, exp);
   const int64_t d = X.cols(), mn = std::min(X.rows(), d);
-  if (d > kSparseGramMaxCols) return iterative_spectrum(be, X, mean, exp, k, tol, nullptr);
+  if (d > kSparseGramStartMaxCols) {
+    Spectrum sp;
+    if (lanczos_spectrum(X, mean, exp, k, tol, sp)) return sp;
+    return iterative_spectrum(be, X, mean, exp, k, tol, nullptr);
+  }
   // The Gram matrix X^T X - c m^T - m c^T + n m m^T cancels where a column is nearly dense with
   // a large mean (a relative 6e-8 of the variances measured for a column 1e4 + N(0, 1)), which
   // scipy's svds on scikit-learn's implicitly centred operator does not. Its leading

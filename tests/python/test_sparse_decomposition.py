@@ -160,9 +160,10 @@ def test_pca_whiten_and_all_components_on_sparse_input(sparse_data, whiten):
 
 
 @pytest.mark.parametrize("estimator", ["TruncatedSVD", "PCA"])
-def test_arpack_on_features_past_the_gram_limit_matches_sklearn(estimator):
-    # d = 2100 > 2048: the sparse arpack path iterates on products instead of forming d x d.
-    X = make_sparse(200, 2100, 0.01, SEED + 50)
+def test_arpack_on_features_past_the_gram_start_limit_matches_sklearn(estimator):
+    # d = 400 > 256 (kSparseGramStartMaxCols): the sparse arpack path starts its iteration from a
+    # Gaussian draw instead of the d x d Gram matrix's eigenvectors.
+    X = make_sparse(200, 400, 0.03, SEED + 50)
     if estimator == "PCA":
         ours = PCA(4, svd_solver="arpack", device="cpu").fit(X)
         ref = sk.PCA(4, svd_solver="arpack", random_state=0).fit(X)
