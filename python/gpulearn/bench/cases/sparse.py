@@ -1,6 +1,6 @@
 """Benchmark cases on sparse input (issue 21): TF-IDF-like data (``_data.tfidf``, scipy CSR,
-0.1% dense, at least 5 terms per document) for LogisticRegression, TruncatedSVD with 100
-components, KMeans (k=100) directly on the sparse matrix and on an LSA projection (the TF-IDF of
+0.1% dense, at least 5 terms per document) for LogisticRegression, Ridge and Lasso (on a planted
+linear target), TruncatedSVD with 100 components, PCA (arpack, implicit centring), KMeans (k=100) directly on the sparse matrix and on an LSA projection (the TF-IDF of
 a 1000 x cols vocabulary projected on its first cols right singular vectors: the size's columns
 are the projection's), and cosine nearest neighbours (k=10). The full suite holds the issue's
 size, 1e6 x 1e5; every floor is the bytes of the nonzeros (values and int32 column indices) that
@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _data
 from .._registry import Algorithm, Cost, Quality, Size, register
-from .linear_model import _LOGISTIC_OBJECTIVE
+from .linear_model import _ENET_OBJECTIVE, _LOGISTIC_OBJECTIVE
 
 DENSITY = 0.001
 MIN_TERMS = 5  # per document, on average: narrow sizes get denser rows
@@ -104,6 +104,79 @@ register(Algorithm(
 ))
 
 
+# ---- Ridge and Lasso, on a planted linear target ----
+
+def _tfidf_regression(size, seed):
+    """The TF-IDF rows with a continuous target: y = X w + noise, w nonzero on a tenth of the
+    terms (the same w for the training and held-out rows)."""
+    data = _data.tfidf(size, seed, density=density(size.cols), n_classes=0)
+    rng = np.random.default_rng(seed + 1)
+    w = np.where(rng.random(size.cols) < 0.1, rng.standard_normal(size.cols), 0.0)
+
+    def target(X):
+        return X.astype(np.float64) @ w + 0.01 * rng.standard_normal(X.shape[0])
+
+    return _data.Data(data.X_train, target(data.X_train), data.X_test, target(data.X_test))
+
+
+def _ridge_objective(model, data, output):
+    """scikit-learn's ridge objective at the fitted model, on the training rows: |y - X w - b|^2
+    + alpha |w|^2, in float64."""
+    X, y = data.X_train, np.asarray(data.y_train, dtype=np.float64)
+    coef = np.asarray(_host(model.coef_), dtype=np.float64)
+    r = y - X @ coef - float(np.asarray(_host(model.intercept_)))
+    return float(r @ r + model.alpha * coef @ coef)
+
+
+# scikit-learn's sparse_cg (its solver for sparse X with an intercept) stops at a residual of
+# tol = 1e-4 relative; the objectives of two such stopping points differ by up to ~1e-6 of it.
+_RIDGE_OBJECTIVE = Quality(name="objective", score=_ridge_objective, tolerance=1e-5,
+                           higher_is_better=False, relative=True)
+
+
+def _linear_cost(passes_of):
+    def cost(phase, size, params, model):
+        """Each pass over the nonzeros reads them once (2 nnz FLOPs): Ridge's Gram or CG
+        passes, Lasso's coordinate sweeps (n_iter_). predict: one pass over the held-out
+        rows."""
+        if phase == "fit":
+            passes = passes_of(size, model)
+            return Cost(bytes=passes * _csr_bytes(size), flops=2 * passes * _nnz(size),
+                        transfer_bytes=_csr_bytes(size))
+        m = size.n_test
+        return Cost(bytes=_csr_bytes(size, m), flops=2 * _nnz(size, m),
+                    transfer_bytes=_csr_bytes(size, m))
+
+    return cost
+
+
+def _ridge_passes(size, model):
+    # Up to 4096 features the Gram X^T X (one pass); beyond, conjugate gradient (n_iter_ + 1
+    # passes of X and X^T, where the fit reports them).
+    iters = np.max(np.atleast_1d(getattr(model, "n_iter_", None) or 1))
+    return 1 if size.cols <= 4096 else 2 * (int(iters) + 1)
+
+
+for _name, _estimator, _params, _quality, _passes in [
+        ("sparse_ridge", "Ridge", {"alpha": 1.0}, _RIDGE_OBJECTIVE, _ridge_passes),
+        ("sparse_lasso", "Lasso", {"alpha": 1e-5}, _ENET_OBJECTIVE,
+         lambda size, model: int(getattr(model, "n_iter_", 1)))]:
+    register(Algorithm(
+        name=_name,
+        estimator=_estimator,
+        gpulearn=f"gpulearn.linear_model.{_estimator}",
+        sklearn=f"sklearn.linear_model.{_estimator}",
+        data=_tfidf_regression,
+        data_key="tfidf_regression",
+        quality=_quality,
+        sizes=_SIZES,
+        params=_params,
+        peers={"sklearnex": f"sklearnex.linear_model.{_estimator}",
+               "cuml": f"cuml.linear_model.{_estimator}"},
+        cost=_linear_cost(_passes),
+    ))
+
+
 # ---- TruncatedSVD ----
 
 _N_COMPONENTS = 100
@@ -154,6 +227,52 @@ register(Algorithm(
     peers={"sklearnex": "sklearnex.decomposition.TruncatedSVD",
            "cuml": "cuml.decomposition.TruncatedSVD"},
     cost=_svd_cost,
+))
+
+
+# ---- PCA on sparse input (arpack, the mean subtracted implicitly) ----
+
+_PCA_COMPONENTS = 10
+
+
+def _pca_kept(model, data, output):
+    """The fraction of the held-out rows' variance about the model's mean that the projection
+    keeps, without densifying them: with orthonormal components, |Z|^2 / |X - mean|^2, where
+    |X - mean|^2 = |X|^2 - 2 sum(X mean) + m |mean|^2."""
+    X = data.X_test.astype(np.float64)
+    mean = np.asarray(_host(model.mean_), dtype=np.float64)
+    Z = np.asarray(_host(output), dtype=np.float64)
+    total = X.multiply(X).sum() - 2 * float((X @ mean).sum()) + X.shape[0] * float(mean @ mean)
+    return float(np.einsum("ij,ij->", Z, Z) / total)
+
+
+def _pca_cost(phase, size, params, model):
+    """arpack's Lanczos passes are not reported: the floor counts the least any solver needs,
+    one pass for the mean and one product with X and one with X^T per component (4 nnz FLOPs).
+    transform: one pass over the held-out nonzeros, 2 nnz k FLOPs."""
+    k = int(params.get("n_components", _PCA_COMPONENTS))
+    if phase == "fit":
+        return Cost(bytes=(1 + 2 * k) * _csr_bytes(size), flops=4 * k * _nnz(size),
+                    transfer_bytes=_csr_bytes(size))
+    m = size.n_test
+    return Cost(bytes=_csr_bytes(size, m), flops=2 * _nnz(size, m) * k,
+                transfer_bytes=_csr_bytes(size, m))
+
+
+register(Algorithm(
+    name="sparse_pca",
+    estimator="PCA",
+    gpulearn="gpulearn.decomposition.PCA",
+    sklearn="sklearn.decomposition.PCA",
+    data=_tfidf,
+    data_key="tfidf",
+    # The same subspace keeps the same variance to ~1e-6; a wrong component loses percents.
+    quality=Quality(name="variance kept", score=_pca_kept, tolerance=1e-4),
+    sizes=_SIZES,
+    params={"n_components": _PCA_COMPONENTS, "svd_solver": "arpack", "random_state": 0},
+    method="transform",
+    peers={"sklearnex": "sklearnex.decomposition.PCA", "cuml": "cuml.decomposition.PCA"},
+    cost=_pca_cost,
 ))
 
 
