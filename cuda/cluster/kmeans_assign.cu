@@ -186,6 +186,22 @@ __global__ void sum_slots_kernel(const double* slots, int64_t count, double* out
   if (threadIdx.x == 0) *out = acc;
 }
 
+// The stats of an assignment pass once its kernels are queued: the row blocks' inertia slots
+// summed in index order (into *inertia, device) and the changed count, brought to the host.
+inline KMeansStepStats assign_stats(CudaBackend& be, const double* slots, int64_t row_blocks,
+                                    double* inertia, const unsigned long long* changed_d) {
+  cudaStream_t stream = be.stream();
+  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)(slots, row_blocks, inertia);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  KMeansStepStats stats;
+  unsigned long long changed = 0;
+  download_async(&stats.inertia, static_cast<const double*>(inertia), 1, stream);
+  download_async(&changed, changed_d, 1, stream);
+  be.sync_stream();
+  stats.changed = static_cast<int64_t>(changed);
+  return stats;
+}
+
 // ---- Per-cluster sums ------------------------------------------------------------------------
 
 // off[c] = the first position of the sorted labels holding c or more (c = 0..k; off[k] = n).
@@ -519,14 +535,7 @@ KMeansStepStats kmeans_assign_impl(CudaBackend& be, MatrixView<const T> X, Vecto
     a.changed = s.changed;
     assign_async(a, stream);
   }
-  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)
-  (s.inertia_slots, row_blocks, s.inertia);
-  GPULEARN_CUDA_CHECK_LAUNCH();
-  unsigned long long changed = 0;
-  download_async(&stats.inertia, static_cast<const double*>(s.inertia), 1, stream);
-  download_async(&changed, static_cast<const unsigned long long*>(s.changed), 1, stream);
-  be.sync_stream();
-  stats.changed = static_cast<int64_t>(changed);
+  stats = assign_stats(be, s.inertia_slots, row_blocks, s.inertia, s.changed);
 
   if (sums != nullptr || weights != nullptr) {
     with_index_type(n, [&](auto index) {
@@ -688,14 +697,7 @@ KMeansStepStats assign_sparse_impl(CudaBackend& be, MatrixView<const T> D, CsrVi
   a.inertia = s.inertia_slots;
   a.changed = s.changed;
   assign_async(a, stream);
-  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)
-  (s.inertia_slots, row_blocks, s.inertia);
-  GPULEARN_CUDA_CHECK_LAUNCH();
-  unsigned long long changed = 0;
-  download_async(&stats.inertia, static_cast<const double*>(s.inertia), 1, stream);
-  download_async(&changed, static_cast<const unsigned long long*>(s.changed), 1, stream);
-  be.sync_stream();
-  stats.changed = static_cast<int64_t>(changed);
+  stats = assign_stats(be, s.inertia_slots, row_blocks, s.inertia, s.changed);
 
   if (with_sums) {
     SumRows<T> rows;
