@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "core/backend.hpp"
@@ -14,6 +15,15 @@
 #include "native_array.hpp"
 
 namespace gpulearn::test_util {
+
+// The bars of the sparse CUDA tests (test_sparse_cuda.cpp explains them): sums in double in
+// orders that differ, within kSumTolerance times the sum of their terms' magnitudes; results
+// rounded to T within that plus a few ulps of T.
+constexpr double kSumTolerance = 1e-12;
+template <typename T>
+double rounded_tolerance() {
+  return std::is_same_v<T, double> ? 1e-12 : 1e-6;
+}
 
 template <typename T>
 struct RandomCsr {

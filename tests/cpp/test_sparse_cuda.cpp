@@ -37,16 +37,12 @@ namespace {
 
 using test_util::DeviceCsrCopy;
 using test_util::NativeArray;
+using test_util::kSumTolerance;
 using test_util::RandomCsr;
+using test_util::rounded_tolerance;
 
 constexpr MemorySpace kHost = MemorySpace::kHost;
 constexpr MemorySpace kDevice = MemorySpace::kDevice;
-constexpr double kSumTolerance = 1e-12;
-
-template <typename T>
-double rounded_tolerance() {
-  return std::is_same_v<T, double> ? 1e-12 : 1e-6;
-}
 
 // Every primitive's result on one input.
 template <typename T>

@@ -34,16 +34,12 @@ namespace gpulearn::detail {
 namespace {
 
 using test_util::DeviceCsrCopy;
+using test_util::kSumTolerance;
 using test_util::NativeArray;
 using test_util::RandomCsr;
+using test_util::rounded_tolerance;
 
 constexpr MemorySpace kDevice = MemorySpace::kDevice;
-constexpr double kSumTolerance = 1e-12;
-
-template <typename T>
-double libm_tolerance() {
-  return std::is_same_v<T, double> ? 1e-12 : 1e-6;
-}
 
 template <typename T>
 class CudaSparseLogisticTest : public test_util::CpuAndCudaBackends {};
@@ -122,7 +118,7 @@ void compare_residuals(Backend& cpu, Backend& cuda, int64_t n, int64_t m, bool w
     for (int64_t i = 0; i < n; ++i) {
       for (int64_t c = 0; c < in.ld; ++c) {
         const T a = got.Z[i * in.ld + c], b = want.Z[i * in.ld + c];
-        const bool ok = c < m ? std::abs(static_cast<double>(a) - b) <= libm_tolerance<T>()
+        const bool ok = c < m ? std::abs(static_cast<double>(a) - b) <= rounded_tolerance<T>()
                               : a == T(-7);  // the padding untouched
         if (!ok && reported++ < 5) {
           ADD_FAILURE() << "Z[" << i << "][" << c << "]: " << a << " vs the CPU's " << b;
