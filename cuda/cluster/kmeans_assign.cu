@@ -11,6 +11,11 @@
 // row-major m x k products are the column-major k x m matrix C Xs^T = gemm(T, N). The handle's
 // math mode is CUBLAS_DEFAULT_MATH (set in cuda_backend.cu): no TF32 for float.
 //
+// Sparse X (SparseKMeansData): dots_to_sq_distances turns the sparse product's dot products
+// into distances in place; assign_sparse runs the same assignment kernel over those distances
+// and the same label sort and chunked per-cluster sums, with a kernel that adds each chunk's
+// CSR rows in order (sparse_chunk_sums_kernel).
+//
 // Determinism (the same bits on every run, whatever the scheduling or the free memory):
 // - Tiles have a fixed size (CudaBackend::fixed_tile_rows), so cuBLAS sees the same shapes.
 // - The inertia is summed in double per row block of kRowBlock rows (tiles are whole row
@@ -96,10 +101,10 @@ struct CenterViews {
 
 template <typename T>
 struct AssignArgs {
-  const T* g;   // rows x k products (x - s).c, row-major
-  const T* xn;  // rows: |x - s|^2
-  const T* cn;  // k: |c|^2
-  int64_t rows, k;
+  const T* g;   // rows x k products (x - s).c, row-major, row stride ldg
+  const T* xn;  // rows: |x - s|^2; null: g holds the squared distances themselves (sparse X)
+  const T* cn;  // k: |c|^2 (unread when xn is null)
+  int64_t rows, k, ldg;
   const T* w;  // null: unit weights
   int64_t w_stride;
   int32_t* labels;
@@ -125,10 +130,10 @@ __global__ void __launch_bounds__(kBlockThreads) assign_kernel(AssignArgs<T> a) 
     T best = std::numeric_limits<T>::infinity();
     int best_c = kNone;
     if (i < end) {
-      const T xn = a.xn[i];
-      const T* gi = a.g + i * a.k;
+      const T xn = a.xn != nullptr ? a.xn[i] : T(0);
+      const T* gi = a.g + i * a.ldg;
       for (int64_t c = lane; c < a.k; c += kLanes) {
-        const T v = expanded_sq_distance(xn, gi[c], a.cn[c]);
+        const T v = a.xn != nullptr ? expanded_sq_distance(xn, gi[c], a.cn[c]) : gi[c];
         // Strictly smaller, so the lowest index wins ties; the first candidate is always taken,
         // so that even a non-finite distance gives a valid label.
         if (v < best || best_c == kNone) {
@@ -181,6 +186,22 @@ __global__ void sum_slots_kernel(const double* slots, int64_t count, double* out
   if (threadIdx.x == 0) *out = acc;
 }
 
+// The stats of an assignment pass once its kernels are queued: the row blocks' inertia slots
+// summed in index order (into *inertia, device) and the changed count, brought to the host.
+inline KMeansStepStats assign_stats(CudaBackend& be, const double* slots, int64_t row_blocks,
+                                    double* inertia, const unsigned long long* changed_d) {
+  cudaStream_t stream = be.stream();
+  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)(slots, row_blocks, inertia);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  KMeansStepStats stats;
+  unsigned long long changed = 0;
+  download_async(&stats.inertia, static_cast<const double*>(inertia), 1, stream);
+  download_async(&changed, changed_d, 1, stream);
+  be.sync_stream();
+  stats.changed = static_cast<int64_t>(changed);
+  return stats;
+}
+
 // ---- Per-cluster sums ------------------------------------------------------------------------
 
 // off[c] = the first position of the sorted labels holding c or more (c = 0..k; off[k] = n).
@@ -202,7 +223,10 @@ __global__ void cluster_offsets_kernel(const int32_t* sorted, int64_t n, int64_t
 
 template <typename T, typename IndexT>
 struct ChunkArgs {
-  const T* x;
+  const T* x;  // dense rows (row stride ld), or null: the CSR rows below
+  const T* values;
+  const int32_t* indices;
+  const int64_t* indptr;  // absolute offsets into values and indices
   int64_t ld, d;
   const T* shift;  // null: no shift
   const T* w;      // null: unit weights
@@ -217,11 +241,10 @@ struct ChunkArgs {
 // One block per chunk (grid x) and tile of columns (grid y). Threads (tx, ty): column tx of the
 // tile, rows ty, ty + blockDim.y, ... of the chunk, summed in order; then the blockDim.y sums of
 // each column in order of ty.
+// Positions [begin, end) of perm that chunk q sums.
 template <typename T, typename IndexT>
-__global__ void __launch_bounds__(kBlockThreads) chunk_sums_kernel(ChunkArgs<T, IndexT> a) {
-  __shared__ double red[kBlockThreads];
-  const int64_t width = a.d + 1;
-  const int64_t q = blockIdx.x;
+__device__ void chunk_range(const ChunkArgs<T, IndexT>& a, int64_t q, int64_t& begin,
+                            int64_t& end) {
   // The chunk's cluster: the last c whose first chunk is at or before q. An empty cluster c has
   // first_chunk[c] == first_chunk[c + 1], so the search passes over it.
   int64_t lo = 0, hi = a.k - 1;
@@ -233,8 +256,17 @@ __global__ void __launch_bounds__(kBlockThreads) chunk_sums_kernel(ChunkArgs<T, 
       hi = mid - 1;
     }
   }
-  const int64_t begin = a.off[lo] + (q - a.first_chunk[lo]) * a.chunk_rows;
-  const int64_t end = begin + a.chunk_rows < a.off[lo + 1] ? begin + a.chunk_rows : a.off[lo + 1];
+  begin = a.off[lo] + (q - a.first_chunk[lo]) * a.chunk_rows;
+  end = begin + a.chunk_rows < a.off[lo + 1] ? begin + a.chunk_rows : a.off[lo + 1];
+}
+
+template <typename T, typename IndexT>
+__global__ void __launch_bounds__(kBlockThreads) chunk_sums_kernel(ChunkArgs<T, IndexT> a) {
+  __shared__ double red[kBlockThreads];
+  const int64_t width = a.d + 1;
+  const int64_t q = blockIdx.x;
+  int64_t begin, end;
+  chunk_range(a, q, begin, end);
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int bx = blockDim.x, by = blockDim.y;
   for (int64_t j0 = blockIdx.y * int64_t{bx}; j0 < width; j0 += int64_t{gridDim.y} * bx) {
@@ -263,6 +295,34 @@ __global__ void __launch_bounds__(kBlockThreads) chunk_sums_kernel(ChunkArgs<T, 
   }
 }
 
+// The sparse rows' chunk_sums_kernel: one block per chunk, its partial row zeroed, then the
+// chunk's rows in order, each row's entries shared out among the threads (distinct columns: a
+// CSR row holds each column once), a barrier between rows. Each column is so summed over the
+// chunk's rows in ascending order, as the CPU backend sums a cluster's rows; the weight column
+// is summed by every thread alike and written by thread 0. No shift (the sparse data corrects
+// the sums on the host).
+template <typename T, typename IndexT>
+__global__ void __launch_bounds__(kBlockThreads) sparse_chunk_sums_kernel(ChunkArgs<T, IndexT> a) {
+  const int64_t width = a.d + 1;
+  const int64_t q = blockIdx.x;
+  int64_t begin, end;
+  chunk_range(a, q, begin, end);
+  double* out = a.partial + q * width;
+  for (int64_t j = threadIdx.x; j < width; j += blockDim.x) out[j] = 0.0;
+  __syncthreads();
+  double wsum = 0.0;
+  for (int64_t p = begin; p < end; ++p) {
+    const int64_t i = a.perm[p];
+    const double wi = a.w == nullptr ? 1.0 : static_cast<double>(a.w[i * a.w_stride]);
+    wsum += wi;
+    for (int64_t e = a.indptr[i] + threadIdx.x; e < a.indptr[i + 1]; e += blockDim.x) {
+      out[a.indices[e]] += wi * static_cast<double>(a.values[e]);
+    }
+    __syncthreads();  // the next row may add to the same columns
+  }
+  if (threadIdx.x == 0) out[a.d] = wsum;
+}
+
 // out[c * width + j] = the sum of cluster c's chunk partials, in chunk order (zero when empty).
 __global__ void cluster_totals_kernel(const double* partial, const int64_t* first_chunk, int64_t k,
                                       int64_t width, double* out) {
@@ -284,12 +344,25 @@ int64_t sum_chunk_rows(int64_t n, int64_t width) {
   return rows;
 }
 
-// sums (k x d) and weights (k), on the host, of the rows of X by their labels (device, in
-// [0, k)). n >= 1, k >= 1.
+// The rows whose per-cluster sums cluster_sums takes: dense (X) or CSR (csr not null), both in
+// device memory.
+template <typename T>
+struct SumRows {
+  MatrixView<const T> X;
+  const CsrView<T>* csr = nullptr;
+  int64_t rows() const { return csr != nullptr ? csr->rows : X.rows; }
+  int64_t cols() const { return csr != nullptr ? csr->cols : X.cols; }
+};
+
+// sums (k x d) and weights (k), on the host, each may be null, of the rows by their labels
+// (device, in [0, k)): written, or with `add` added to. n >= 1, k >= 1. The shift (dense rows
+// only) is subtracted from each row.
 template <typename T, typename IndexT>
-void cluster_sums(CudaBackend& be, MatrixView<const T> X, VectorView<const T> w, const T* shift,
-                  int64_t k, const int32_t* labels, double* sums, double* weights) {
-  const int64_t n = X.rows, d = X.cols, width = checked_add(d, 1);
+void cluster_sums(CudaBackend& be, const SumRows<T>& R, VectorView<const T> w, const T* shift,
+                  int64_t k, const int32_t* labels, double* sums, double* weights, bool add) {
+  const int64_t n = R.rows(), d = R.cols(), width = checked_add(d, 1);
+  const MatrixView<const T>& X = R.X;
+  GPULEARN_ASSERT(R.csr == nullptr || shift == nullptr);
   cudaStream_t stream = be.stream();
   const int64_t chunk = sum_chunk_rows(n, width);
   const int64_t max_chunks = checked_add(ceil_div(n, chunk), k);
@@ -347,8 +420,14 @@ void cluster_sums(CudaBackend& be, MatrixView<const T> X, VectorView<const T> w,
   upload_async(s.first_chunk, first_chunk.data(), k + 1, stream);
 
   ChunkArgs<T, IndexT> a{};
-  a.x = X.data;
-  a.ld = X.ld;
+  if (R.csr != nullptr) {
+    a.values = R.csr->values;
+    a.indices = R.csr->indices;
+    a.indptr = R.csr->indptr;
+  } else {
+    a.x = X.data;
+    a.ld = X.ld;
+  }
   a.d = d;
   a.shift = shift != nullptr ? s.shift : nullptr;
   a.w = w.empty() ? nullptr : w.data;
@@ -359,10 +438,16 @@ void cluster_sums(CudaBackend& be, MatrixView<const T> X, VectorView<const T> w,
   a.k = k;
   a.chunk_rows = chunk;
   a.partial = s.partial;
-  const int bx = lanes_for(width), by = kBlockThreads / bx;
-  const dim3 grid(static_cast<unsigned>(chunks),
-                  static_cast<unsigned>(std::min(ceil_div(width, bx), kMaxGridY)));
-  GPULEARN_LAUNCH(grid, dim3(bx, by), 0, stream, chunk_sums_kernel<T, IndexT>)(a);
+  if (R.csr != nullptr) {
+    GPULEARN_LAUNCH(static_cast<unsigned>(chunks), kBlockThreads, 0, stream,
+                    sparse_chunk_sums_kernel<T, IndexT>)
+    (a);
+  } else {
+    const int bx = lanes_for(width), by = kBlockThreads / bx;
+    const dim3 grid(static_cast<unsigned>(chunks),
+                    static_cast<unsigned>(std::min(ceil_div(width, bx), kMaxGridY)));
+    GPULEARN_LAUNCH(grid, dim3(bx, by), 0, stream, chunk_sums_kernel<T, IndexT>)(a);
+  }
   GPULEARN_CUDA_CHECK_LAUNCH();
   GPULEARN_LAUNCH(grid_for(checked_mul(k, width)), kBlockThreads, 0, stream, cluster_totals_kernel)
   (s.partial, s.first_chunk, k, width, s.totals);
@@ -371,8 +456,12 @@ void cluster_sums(CudaBackend& be, MatrixView<const T> X, VectorView<const T> w,
   download_async(totals.data(), s.totals, k * width, stream);
   be.sync_stream();
   for (int64_t c = 0; c < k; ++c) {
-    if (sums != nullptr) std::copy_n(totals.data() + c * width, d, sums + c * d);
-    if (weights != nullptr) weights[c] = totals[c * width + d];
+    const double* t = totals.data() + c * width;
+    if (sums != nullptr) {
+      double* s = sums + c * d;
+      for (int64_t j = 0; j < d; ++j) s[j] = add ? s[j] + t[j] : t[j];
+    }
+    if (weights != nullptr) weights[c] = add ? weights[c] + t[d] : t[d];
   }
 }
 
@@ -437,6 +526,7 @@ KMeansStepStats kmeans_assign_impl(CudaBackend& be, MatrixView<const T> X, Vecto
     a.cn = cv.norms;
     a.rows = m;
     a.k = k;
+    a.ldg = k;
     a.w = w.empty() ? nullptr : w.data + begin * w.stride;
     a.w_stride = w.stride;
     a.labels = labels + begin;
@@ -445,18 +535,12 @@ KMeansStepStats kmeans_assign_impl(CudaBackend& be, MatrixView<const T> X, Vecto
     a.changed = s.changed;
     assign_async(a, stream);
   }
-  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)
-  (s.inertia_slots, row_blocks, s.inertia);
-  GPULEARN_CUDA_CHECK_LAUNCH();
-  unsigned long long changed = 0;
-  download_async(&stats.inertia, static_cast<const double*>(s.inertia), 1, stream);
-  download_async(&changed, static_cast<const unsigned long long*>(s.changed), 1, stream);
-  be.sync_stream();
-  stats.changed = static_cast<int64_t>(changed);
+  stats = assign_stats(be, s.inertia_slots, row_blocks, s.inertia, s.changed);
 
   if (sums != nullptr || weights != nullptr) {
     with_index_type(n, [&](auto index) {
-      cluster_sums<T, decltype(index)>(be, X, w, shift, k, labels, sums, weights);
+      cluster_sums<T, decltype(index)>(be, SumRows<T>{X}, w, shift, k, labels, sums, weights,
+                                       false);
     });
   }
   return stats;
@@ -520,6 +604,111 @@ void sq_distances_impl(CudaBackend& be, MatrixView<const T> X, const T* shift, c
   be.sync_stream();
 }
 
+// ---- Sparse X: distances from the sparse product's dot products, and the assignment ----------
+
+// D_ij = max(0, x_sq_i - 2 D_ij + c_sq_j) in double, rounded to T (the CPU backend's formula and
+// order; no contraction: the build passes -fmad=false).
+template <typename T>
+__global__ void dots_to_sq_kernel(T* D, int64_t ld, int64_t rows, int64_t k, const T* x_sq,
+                                  int64_t x_stride, const double* c_sq) {
+  const int64_t total = rows * k;
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
+       e += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t i = e / k, c = e - i * k;
+    T& v = D[i * ld + c];
+    const double s =
+        static_cast<double>(x_sq[i * x_stride]) - 2.0 * static_cast<double>(v) + c_sq[c];
+    v = static_cast<T>(s > 0.0 ? s : 0.0);  // also maps NaN to 0, as std::max(0.0, s) does
+  }
+}
+
+template <typename T>
+void dots_to_sq_distances_impl(CudaBackend& be, VectorView<const T> x_sq, const double* c_sq,
+                               MatrixView<T> D) {
+  const int64_t n = D.rows, k = D.cols;
+  if (n == 0 || k == 0) return;
+  GPULEARN_EXPECTS(x_sq.size == n, "dots_to_sq_distances: ", x_sq.size, " row norms for ", n,
+                   " rows");
+  GPULEARN_EXPECTS(c_sq != nullptr, "dots_to_sq_distances: the centers' norms are null");
+  require_device(D, "the dot products");
+  require_device(x_sq, "the row norms");
+  cudaStream_t stream = be.stream();
+  double* c_d = be.carve_chunk_workspace([&](Carver& c) { return c.take<double>(k); });
+  upload_async(c_d, c_sq, k, stream);
+  GPULEARN_LAUNCH(grid_for(checked_mul(n, k)), kBlockThreads, 0, stream, dots_to_sq_kernel<T>)
+  (D.data, D.ld, n, k, x_sq.data, x_sq.stride, static_cast<const double*>(c_d));
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  be.sync_stream();
+}
+
+// The dense assignment's kernel over distances already made (AssignArgs::xn null), then the
+// per-cluster sums of the CSR rows by the dense path's label sort and chunks
+// (sparse_chunk_sums_kernel), added to the caller's sums and weights.
+template <typename T>
+KMeansStepStats assign_sparse_impl(CudaBackend& be, MatrixView<const T> D, CsrView<T> X,
+                                   VectorView<const T> w, int32_t* labels, T* sq_dist, double* sums,
+                                   double* weights) {
+  const int64_t n = D.rows, k = D.cols;
+  KMeansStepStats stats;
+  GPULEARN_EXPECTS(X.rows == n, "assign_sparse: X has ", X.rows, " rows, the distances ", n);
+  GPULEARN_EXPECTS(w.empty() || w.size == n, "assign_sparse: ", w.size, " sample weights for ", n,
+                   " rows");
+  if (n == 0) return stats;
+  GPULEARN_EXPECTS(k >= 1 && k <= INT32_MAX, "assign_sparse: k = ", k, " is out of range");
+  require_device(D, "the distances");
+  require_device(w, "the sample weights");
+  require_device_pointer(labels, n, "the labels");
+  require_device_pointer(sq_dist, n, "the squared distances");
+  const bool with_sums = sums != nullptr || weights != nullptr;
+  if (with_sums) {
+    GPULEARN_EXPECTS(X.space == MemorySpace::kDevice,
+                     "the CUDA backend's k-means primitives take X in device memory (its native "
+                     "space), got ",
+                     to_string(X.space), " memory");
+    check_device_pointer(X.indptr, "X's offsets");
+  }
+
+  cudaStream_t stream = be.stream();
+  const int64_t row_blocks = ceil_div(n, kRowBlock);
+  struct Scratch {
+    double *inertia_slots, *inertia;
+    unsigned long long* changed;
+  };
+  auto layout = [&](Carver& c) {
+    Scratch s;
+    s.inertia_slots = c.take<double>(row_blocks);
+    s.inertia = c.take<double>(1);
+    s.changed = c.take<unsigned long long>(1);
+    return s;
+  };
+  const Scratch s = be.carve_chunk_workspace(layout);
+  GPULEARN_CUDA_TRY(cudaMemsetAsync(s.changed, 0, sizeof(unsigned long long), stream));
+  AssignArgs<T> a{};
+  a.g = D.data;
+  a.xn = nullptr;  // D holds the distances
+  a.cn = nullptr;
+  a.rows = n;
+  a.k = k;
+  a.ldg = D.ld;
+  a.w = w.empty() ? nullptr : w.data;
+  a.w_stride = w.stride;
+  a.labels = labels;
+  a.sq_dist = sq_dist;
+  a.inertia = s.inertia_slots;
+  a.changed = s.changed;
+  assign_async(a, stream);
+  stats = assign_stats(be, s.inertia_slots, row_blocks, s.inertia, s.changed);
+
+  if (with_sums) {
+    SumRows<T> rows;
+    rows.csr = &X;
+    with_index_type(n, [&](auto index) {
+      cluster_sums<T, decltype(index)>(be, rows, w, nullptr, k, labels, sums, weights, true);
+    });
+  }
+  return stats;
+}
+
 }  // namespace
 
 template <typename T>
@@ -536,6 +725,30 @@ void sq_distances_cuda(CudaBackend& be, MatrixView<const T> X, const T* shift, c
   DeviceGuard guard(be.ordinal());
   sq_distances_impl(be, X, shift, centers, k, out);
 }
+template <typename T>
+void dots_to_sq_distances_cuda(CudaBackend& be, VectorView<const T> x_sq, const double* c_sq,
+                               MatrixView<T> D) {
+  DeviceGuard guard(be.ordinal());
+  dots_to_sq_distances_impl(be, x_sq, c_sq, D);
+}
+
+template <typename T>
+KMeansStepStats assign_sparse_cuda(CudaBackend& be, MatrixView<const T> D, CsrView<T> X,
+                                   VectorView<const T> w, int32_t* labels, T* sq_dist, double* sums,
+                                   double* weights) {
+  DeviceGuard guard(be.ordinal());
+  return assign_sparse_impl(be, D, X, w, labels, sq_dist, sums, weights);
+}
+#define GPULEARN_INSTANTIATE_KMEANS_SPARSE(T)                                            \
+  template void dots_to_sq_distances_cuda<T>(CudaBackend & be, VectorView<const T> x_sq, \
+                                             const double* c_sq, MatrixView<T> D);       \
+  template KMeansStepStats assign_sparse_cuda<T>(                                        \
+      CudaBackend & be, MatrixView<const T> D, CsrView<T> X, VectorView<const T> w,      \
+      int32_t * labels, T * sq_dist, double* sums, double* weights);
+GPULEARN_INSTANTIATE_KMEANS_SPARSE(float)
+GPULEARN_INSTANTIATE_KMEANS_SPARSE(double)
+#undef GPULEARN_INSTANTIATE_KMEANS_SPARSE
+
 #define GPULEARN_INSTANTIATE_KMEANS_ASSIGN(T)                                                   \
   template KMeansStepStats kmeans_assign_cuda<T>(                                               \
       CudaBackend & be, MatrixView<const T> X, VectorView<const T> w, const T* shift,           \

@@ -35,6 +35,14 @@ template <typename T>
 void largest_cuda(CudaBackend& be, VectorView<const T> p, int64_t m, int64_t* idx);
 
 template <typename T>
+void dots_to_sq_distances_cuda(CudaBackend& be, VectorView<const T> x_sq, const double* c_sq,
+                               MatrixView<T> D);
+template <typename T>
+KMeansStepStats assign_sparse_cuda(CudaBackend& be, MatrixView<const T> D, CsrView<T> X,
+                                   VectorView<const T> w, int32_t* labels, T* sq_dist, double* sums,
+                                   double* weights);
+
+template <typename T>
 class CudaClusterPrimitives final : public ClusterPrimitives<T> {
  public:
   explicit CudaClusterPrimitives(CudaBackend& be) : be_(be) {}
@@ -67,17 +75,14 @@ class CudaClusterPrimitives final : public ClusterPrimitives<T> {
     largest_cuda<T>(be_, p, m, idx);
   }
 
-  // Sparse input: no CUDA kernels yet (the CPU backend has them).
-  void dots_to_sq_distances(VectorView<const T>, const double*, MatrixView<T>) override {
-    GPULEARN_FAIL(Unsupported,
-                  "sparse input is not supported on CUDA devices yet; fit KMeans with "
-                  "device='cpu' (or densify X)");
+  void dots_to_sq_distances(VectorView<const T> x_sq, const double* c_sq,
+                            MatrixView<T> D) override {
+    dots_to_sq_distances_cuda<T>(be_, x_sq, c_sq, D);
   }
-  KMeansStepStats assign_sparse(MatrixView<const T>, CsrView<T>, VectorView<const T>, int32_t*, T*,
-                                double*, double*) override {
-    GPULEARN_FAIL(Unsupported,
-                  "sparse input is not supported on CUDA devices yet; fit KMeans with "
-                  "device='cpu' (or densify X)");
+  KMeansStepStats assign_sparse(MatrixView<const T> D, CsrView<T> X, VectorView<const T> w,
+                                int32_t* labels, T* sq_dist, double* sums,
+                                double* weights) override {
+    return assign_sparse_cuda<T>(be_, D, X, w, labels, sq_dist, sums, weights);
   }
 
  private:

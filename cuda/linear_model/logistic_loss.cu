@@ -39,46 +39,55 @@ namespace {
 constexpr int kLossBlocks = 256;
 constexpr int kSumSlices = 128;  // row slices per column sum of R
 
-// The loss of row i from z_i + b, in double; z_i is overwritten with w_i times its derivative
-// in z (probabilities minus the one-hot label), rounded to T and then weighted in T as the CPU
-// backend does. slots[block] += the block's weighted losses. A label outside [0, m) in the
-// multinomial case gives a NaN loss rather than a read outside the row.
+// The loss of one row from its linear predictions z (m values, the intercept b not yet added),
+// in double; z is overwritten with the loss's derivative in z (probabilities minus the one-hot
+// label), unweighted. b is added in T and the residual rounded to T, as the CPU backend's
+// row_loss_residual does: the one per-row code of the dense pass and the sparse data's
+// residual pass. A label outside [0, m) in the multinomial case gives a NaN loss rather than a
+// read outside the row.
 template <typename T>
-__global__ void loss_residual_kernel(T* z, int64_t rows, int64_t m, const T* b,
-                                     const int32_t* labels, const T* w, int64_t w_ld,
+__device__ double row_loss_residual(T* z, int64_t m, const T* b, int32_t label) {
+  if (m == 1) {
+    // log(1 + e^v) - y v, written so that neither term overflows.
+    const T vt = z[0] + b[0];
+    const double v = vt, y = label;
+    const double p = v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v));
+    z[0] = static_cast<T>(p - y);
+    return fmax(v, 0.0) + log1p(exp(-fabs(v))) - y * v;
+  }
+  double top = 0.0;
+  for (int64_t t = 0; t < m; ++t) {
+    const T v = z[t] + b[t];
+    z[t] = v;
+    if (t == 0 || v > top) top = v;
+  }
+  double sum = 0.0;
+  for (int64_t t = 0; t < m; ++t) sum += exp(static_cast<double>(z[t]) - top);
+  const double lse = top + log(sum);
+  const bool valid = label >= 0 && label < m;
+  const double loss = valid ? lse - static_cast<double>(z[label]) : nan("");
+  for (int64_t t = 0; t < m; ++t) {
+    z[t] = static_cast<T>(exp(static_cast<double>(z[t]) - lse) - (t == label ? 1.0 : 0.0));
+  }
+  return loss;
+}
+
+// Row i of z (rows x m, row stride ldz) from z_i + b through row_loss_residual; with
+// `weighted`, z_i is then multiplied by w_i in T (the dense pass's R = W (P - Y), as the CPU
+// backend weights it), else left unweighted (the sparse data's residual). slots[block] += the
+// block's weighted losses.
+template <typename T>
+__global__ void loss_residual_kernel(T* z, int64_t rows, int64_t m, int64_t ldz, const T* b,
+                                     const int32_t* labels, const T* w, int64_t w_ld, bool weighted,
                                      double* slots) {
   double acc = 0.0;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows;
        i += int64_t{gridDim.x} * blockDim.x) {
-    T* zi = z + i * m;
-    const int32_t label = labels[i];
+    T* zi = z + i * ldz;
     const T wt = w != nullptr ? w[i * w_ld] : T(1);
-    double loss;
-    if (m == 1) {
-      // log(1 + e^v) - y v, written so that neither term overflows.
-      const double v = zi[0] + b[0], y = label;
-      loss = fmax(v, 0.0) + log1p(exp(-fabs(v))) - y * v;
-      const double p = v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v));
-      T r = static_cast<T>(p - y);
-      if (w != nullptr) r *= wt;
-      zi[0] = r;
-    } else {
-      double top = 0.0;
-      for (int64_t t = 0; t < m; ++t) {
-        const T v = zi[t] + b[t];
-        zi[t] = v;
-        if (t == 0 || v > top) top = v;
-      }
-      double sum = 0.0;
-      for (int64_t t = 0; t < m; ++t) sum += exp(static_cast<double>(zi[t]) - top);
-      const double lse = top + log(sum);
-      const bool valid = label >= 0 && label < m;
-      loss = valid ? lse - static_cast<double>(zi[label]) : nan("");
-      for (int64_t t = 0; t < m; ++t) {
-        T r = static_cast<T>(exp(static_cast<double>(zi[t]) - lse) - (t == label ? 1.0 : 0.0));
-        if (w != nullptr) r *= wt;
-        zi[t] = r;
-      }
+    const double loss = row_loss_residual(zi, m, b, labels[i]);
+    if (weighted && w != nullptr) {
+      for (int64_t t = 0; t < m; ++t) zi[t] *= wt;
     }
     acc += static_cast<double>(wt) * loss;
   }
@@ -86,15 +95,18 @@ __global__ void loss_residual_kernel(T* z, int64_t rows, int64_t m, const T* b,
   if (threadIdx.x == 0) slots[blockIdx.x] += acc;
 }
 
-// slots[t * kSumSlices + s] += the sum over row slice s of r[:, t] (rows x m, row-major), in
-// double. blockIdx.y strides over the columns; gridDim.x <= kSumSlices.
+// slots[t * kSumSlices + s] += the sum over row slice s of w_i r[i, t] (rows x m, row stride
+// ldr; w null: unit weights), in double. blockIdx.y strides over the columns;
+// gridDim.x <= kSumSlices.
 template <typename T>
-__global__ void column_sums_kernel(const T* r, int64_t rows, int64_t m, double* slots) {
+__global__ void column_sums_kernel(const T* r, int64_t rows, int64_t m, int64_t ldr, const T* w,
+                                   int64_t w_ld, double* slots) {
   for (int64_t t = blockIdx.y; t < m; t += gridDim.y) {
     double acc = 0.0;
     for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows;
          i += int64_t{gridDim.x} * blockDim.x) {
-      acc += static_cast<double>(r[i * m + t]);
+      const double v = static_cast<double>(r[i * ldr + t]);
+      acc += w == nullptr ? v : static_cast<double>(w[i * w_ld]) * v;
     }
     acc = block_reduce(acc, SumOp{}, 0.0);
     if (threadIdx.x == 0) slots[t * kSumSlices + blockIdx.x] += acc;
@@ -221,7 +233,7 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
           cudaMemsetAsync(s.z, 0, checked_bytes(checked_mul(rows, m), sizeof(T)), stream));
     }
     GPULEARN_LAUNCH(grid_for(rows, kLossBlocks), kBlockThreads, 0, stream, loss_residual_kernel<T>)
-    (s.z, rows, m, b_d, lab, wc.data, wc.ld, s.slots);
+    (s.z, rows, m, m, b_d, lab, wc.data, wc.ld, true, s.slots);
     GPULEARN_CUDA_CHECK_LAUNCH();
     if (!with_grad) continue;
     if (d > 0) {
@@ -233,8 +245,9 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
     }
     const dim3 sums_grid(grid_for(rows, kSumSlices), static_cast<unsigned>(std::min(m, kMaxGridY)),
                          1);
+    // R is weighted already: its plain column sums.
     GPULEARN_LAUNCH(sums_grid, kBlockThreads, 0, stream, column_sums_kernel<T>)
-    (s.z, rows, m, s.slots + kLossBlocks + 1);
+    (s.z, rows, m, m, static_cast<const T*>(nullptr), 0, s.slots + kLossBlocks + 1);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
   GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)
@@ -254,6 +267,75 @@ double logistic_impl(CudaBackend& be, MatrixView<const T> X, const int32_t* labe
   return loss;
 }
 
+// The sparse data's per-row step (LinearModelPrimitives::logistic_loss_residual): Z (n x m,
+// device, row stride Z.ld) already holds X W^T, made by the sparse product. One pass of the
+// dense pass's loss kernel over all n rows (Z is there whole: no chunks), unweighted residuals
+// left in Z, then the weighted column sums of R by the same fixed slices as the intercept
+// gradient. Same determinism as the dense pass: fixed grids, slots summed in index order.
+template <typename T>
+double loss_residual_impl(CudaBackend& be, MatrixView<T> Z, const int32_t* labels,
+                          VectorView<const T> w, const double* intercept, double* r_sum) {
+  const int64_t n = Z.rows, m = Z.cols;
+  GPULEARN_EXPECTS(m >= 1, "logistic_loss_residual: Z must have >= 1 column, got ", m);
+  GPULEARN_EXPECTS(Z.ld >= m, "logistic_loss_residual: Z's row stride ", Z.ld, " is below its ", m,
+                   " columns");
+  GPULEARN_EXPECTS(w.empty() || w.size == n, "logistic_loss_residual: w has ", w.size,
+                   " entries for ", n, " rows");
+  GPULEARN_EXPECTS(intercept != nullptr, "logistic_loss_residual: intercept is null");
+  if (r_sum != nullptr) std::fill(r_sum, r_sum + m, 0.0);
+  if (n == 0) return 0.0;
+  GPULEARN_EXPECTS(
+      Z.space == MemorySpace::kDevice && (w.empty() || w.space == MemorySpace::kDevice),
+      "logistic_loss_residual: the CUDA backend takes Z and the sample weights in "
+      "device memory (its native space)");
+  check_device_pointer(Z.data, "the linear predictions");
+  check_device_pointer(labels, "the labels");
+  if (!w.empty()) check_device_pointer(w.data, "the sample weights");
+  cudaStream_t stream = be.stream();
+  const bool with_sums = r_sum != nullptr;
+  const int64_t n_slots =
+      checked_add(int64_t{kLossBlocks + 1}, with_sums ? checked_mul(m, int64_t{kSumSlices}) : 0);
+
+  std::vector<T> b_h(static_cast<size_t>(m));
+  for (int64_t t = 0; t < m; ++t) b_h[t] = static_cast<T>(intercept[t]);
+  struct Scratch {
+    T* b;
+    double *slots, *sums;  // slots: the loss's, the loss total, then the column sums'
+  };
+  auto layout = [&](Carver& c) {
+    Scratch s;
+    s.b = c.take<T>(m);
+    s.slots = c.take<double>(n_slots);
+    s.sums = c.take<double>(with_sums ? m : 0);
+    return s;
+  };
+  const Scratch s = be.carve_chunk_workspace(layout);
+  upload_async(s.b, b_h.data(), m, stream);
+  GPULEARN_CUDA_TRY(cudaMemsetAsync(s.slots, 0, checked_bytes(n_slots, sizeof(double)), stream));
+  const T* wd = w.empty() ? nullptr : w.data;
+  GPULEARN_LAUNCH(grid_for(n, kLossBlocks), kBlockThreads, 0, stream, loss_residual_kernel<T>)
+  (Z.data, n, m, Z.ld, static_cast<const T*>(s.b), labels, wd, w.stride, false, s.slots);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  GPULEARN_LAUNCH(1, kBlockThreads, 0, stream, sum_slots_kernel)
+  (s.slots, kLossBlocks, s.slots + kLossBlocks);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+  double loss = 0.0;
+  download_async(&loss, static_cast<const double*>(s.slots + kLossBlocks), 1, stream);
+  if (with_sums) {
+    const dim3 sums_grid(grid_for(n, kSumSlices), static_cast<unsigned>(std::min(m, kMaxGridY)), 1);
+    GPULEARN_LAUNCH(sums_grid, kBlockThreads, 0, stream, column_sums_kernel<T>)
+    (static_cast<const T*>(Z.data), n, m, Z.ld, wd, w.stride, s.slots + kLossBlocks + 1);
+    GPULEARN_CUDA_CHECK_LAUNCH();
+    // intercept_kernel with d = 0 writes the m column totals contiguously.
+    GPULEARN_LAUNCH(grid_for(m), kBlockThreads, 0, stream, intercept_kernel)
+    (s.sums, s.slots + kLossBlocks + 1, m, 0, kSumSlices);
+    GPULEARN_CUDA_CHECK_LAUNCH();
+    download_async(r_sum, static_cast<const double*>(s.sums), m, stream);
+  }
+  be.sync_stream();
+  return loss;
+}
+
 }  // namespace
 
 template <typename T>
@@ -266,6 +348,19 @@ double logistic_loss_grad_cuda(CudaBackend& be, MatrixView<const T> X, const int
   template double logistic_loss_grad_cuda<T>(CudaBackend & be, MatrixView<const T> X,      \
                                              const int32_t* labels, VectorView<const T> w, \
                                              int64_t m, const double* coef, double* grad);
+template <typename T>
+double logistic_loss_residual_cuda(CudaBackend& be, MatrixView<T> Z, const int32_t* labels,
+                                   VectorView<const T> w, const double* intercept, double* r_sum) {
+  DeviceGuard guard(be.ordinal());
+  return loss_residual_impl(be, Z, labels, w, intercept, r_sum);
+}
+#define GPULEARN_INSTANTIATE_LOGISTIC_RESIDUAL(T)                                              \
+  template double logistic_loss_residual_cuda<T>(CudaBackend & be, MatrixView<T> Z,            \
+                                                 const int32_t* labels, VectorView<const T> w, \
+                                                 const double* intercept, double* r_sum);
+GPULEARN_INSTANTIATE_LOGISTIC_RESIDUAL(float)
+GPULEARN_INSTANTIATE_LOGISTIC_RESIDUAL(double)
+#undef GPULEARN_INSTANTIATE_LOGISTIC_RESIDUAL
 GPULEARN_INSTANTIATE_LOGISTIC(float)
 GPULEARN_INSTANTIATE_LOGISTIC(double)
 #undef GPULEARN_INSTANTIATE_LOGISTIC

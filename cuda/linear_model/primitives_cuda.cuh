@@ -18,6 +18,10 @@ double logistic_loss_grad_cuda(CudaBackend& be, MatrixView<const T> X, const int
                                VectorView<const T> w, int64_t m, const double* coef, double* grad);
 
 template <typename T>
+double logistic_loss_residual_cuda(CudaBackend& be, MatrixView<T> Z, const int32_t* labels,
+                                   VectorView<const T> w, const double* intercept, double* r_sum);
+
+template <typename T>
 class CudaLinearModelPrimitives final : public LinearModelPrimitives<T> {
  public:
   explicit CudaLinearModelPrimitives(CudaBackend& be) : be_(be) {}
@@ -27,13 +31,9 @@ class CudaLinearModelPrimitives final : public LinearModelPrimitives<T> {
     return logistic_loss_grad_cuda<T>(be_, X, labels, w, m, coef, grad);
   }
 
-  // The sparse data's per-row step: no kernel yet (the CUDA sparse primitives come first).
-  double logistic_loss_residual(MatrixView<T>, const int32_t*, VectorView<const T>, const double*,
-                                double*) override {
-    GPULEARN_FAIL(Unsupported,
-                  "sparse input is not supported on CUDA devices yet; "
-                  "LogisticRegression's sparse loss pass has no CUDA kernel: use "
-                  "device='cpu' for sparse data");
+  double logistic_loss_residual(MatrixView<T> Z, const int32_t* labels, VectorView<const T> w,
+                                const double* intercept, double* r_sum) override {
+    return logistic_loss_residual_cuda<T>(be_, Z, labels, w, intercept, r_sum);
   }
 
  private:

@@ -11,117 +11,25 @@
 
 #include "../core/backend.hpp"
 #include "../core/checks.hpp"
-#include "../core/hash_uniform.hpp"
 #include "../core/native.hpp"
+#include "kmeans_row_state.hpp"
 #include "primitives.hpp"
 
 namespace gpulearn::cluster {
 
-namespace {
-
-using detail::Backend;
-using detail::ClusterPrimitives;
-using detail::NativeMatrix;
-using detail::Scratch;
-
-// hash_uniform(seed, i) adds 0x9E3779B97F4A7C15 (i + 1) to the seed before mixing, so the draw
-// of global row offset + i is hash_uniform(seed + 0x9E3779B97F4A7C15 offset, i): a block draws
-// its rows' global numbers with the unchanged primitive.
-constexpr uint64_t kHashStep = 0x9E3779B97F4A7C15ull;
-
-uint64_t seed_at(uint64_t seed, int64_t offset) {
-  return seed + kHashStep * static_cast<uint64_t>(offset);
-}
-
-// One per-row array: the caller's (block mode) or owned (allocated on first use). `data` is in
-// the backend's native memory; a caller's array elsewhere is copied in on first read and back
-// by flush() once written.
-template <typename U>
-struct StateArray {
-  const char* name = "";
-  bool borrowed = false;  // block mode: the caller keeps the array, which must then be given
-  U* caller = nullptr;
-  MemorySpace caller_space = MemorySpace::kHost;
-  Scratch<U> own;
-  int64_t own_size = 0;
-  U* data = nullptr;
-  int64_t size = 0;
-  bool written = false;
-
-  U* get(Backend& be, int64_t n, bool read, bool write) {
-    GPULEARN_EXPECTS(!borrowed || caller != nullptr || n == 0,
-                     "k-means: this pass needs the block's per-row state '", name,
-                     "', which was not given");
-    if (caller == nullptr) {  // owned: grows to the largest size asked for
-      if (own_size < n) {
-        own = Scratch<U>(be, n);
-        own_size = n;
-      }
-      data = own.data;
-    } else if (caller_space == be.native_space()) {
-      data = caller;
-    } else if (data == nullptr) {
-      own = Scratch<U>(be, n);
-      data = own.data;
-      if (read) be.copy(data, be.native_space(), caller, caller_space, n * int64_t(sizeof(U)));
-    }
-    size = n;
-    written = written || write;
-    return data;
-  }
-  void flush(Backend& be) {
-    if (caller != nullptr && written && data != caller) {
-      be.copy(caller, caller_space, data, be.native_space(), size * int64_t(sizeof(U)));
-    }
-    written = false;
-  }
-  void release() {
-    if (caller == nullptr) {
-      own = Scratch<U>();
-      own_size = 0;
-      data = nullptr;
-    }
-  }
-};
-
-}  // namespace
-
 template <typename T>
-struct LocalKMeansData<T>::Impl {
-  Backend& be;
-  ClusterPrimitives<T>& km;
+struct LocalKMeansData<T>::Impl : detail::KMeansRowStates<T> {
   MatrixView<const T> X_in;
-  VectorView<const T> w_in;
-  int64_t offset = 0;
-  int32_t* best = nullptr;  // X's memory space
-  // X and w where the backend computes: made on the first pass (a CUDA context copies host
-  // data once), never before the checks.
-  std::optional<NativeMatrix<T>> x_native, w_native;
-  StateArray<int32_t> labels;
-  StateArray<T> dist, pot, cand;
-  int64_t n_cand = 0;
+  // X where the backend computes: made on the first pass (a CUDA context copies host data
+  // once), never before the checks.
+  std::optional<detail::NativeMatrix<T>> x_native;
 
   Impl(Context& ctx, MatrixView<const T> X, VectorView<const T> w)
-      : be(ctx.backend()), km(be.primitives<ClusterPrimitives<T>>()), X_in(X), w_in(w) {}
-
-  int64_t n() const { return X_in.rows; }
-  MemorySpace native() const { return be.native_space(); }
+      : detail::KMeansRowStates<T>(ctx.backend(), X.rows, X.space, w), X_in(X) {}
 
   MatrixView<const T> X() {
-    if (!x_native) x_native.emplace(be, X_in);
+    if (!x_native) x_native.emplace(this->be, X_in);
     return x_native->view;
-  }
-  VectorView<const T> w() {
-    if (w_in.empty()) return VectorView<const T>();
-    if (!w_native) w_native.emplace(be, w_in.as_column());
-    const MatrixView<const T> col = w_native->view;
-    return VectorView<const T>(col.data, col.rows, col.ld, col.space);
-  }
-  VectorView<T> pot_view(bool write) {
-    return VectorView<T>(pot.get(be, n(), true, write), n(), 1, native());
-  }
-  MatrixView<T> column(T* data, int64_t cols) {
-    return MatrixView<T>(data, n(), cols, cols, native());
   }
 };
 
@@ -172,7 +80,7 @@ void LocalKMeansData<T>::flush() {
 
 template <typename T>
 int64_t LocalKMeansData<T>::n_rows() {
-  return impl_->X_in.rows;
+  return impl_->n();
 }
 template <typename T>
 int64_t LocalKMeansData<T>::n_features() {
@@ -196,10 +104,7 @@ KMeansDataRange LocalKMeansData<T>::check() {
 
 template <typename T>
 void LocalKMeansData<T>::reset_labels() {
-  Impl& s = *impl_;
-  int32_t* labels = s.labels.get(s.be, s.n(), false, true);
-  const std::vector<int32_t> unset(s.n(), -1);
-  s.be.copy(labels, s.native(), unset.data(), MemorySpace::kHost, s.n() * int64_t(sizeof(int32_t)));
+  impl_->reset_labels();
 }
 
 template <typename T>
@@ -222,16 +127,13 @@ KMeansPassStats LocalKMeansData<T>::assign(const T* shift, const T* centers, int
 
 template <typename T>
 void LocalKMeansData<T>::keep_labels() {
-  Impl& s = *impl_;
-  if (s.best == nullptr) return;
-  const int32_t* labels = s.labels.get(s.be, s.n(), true, false);
-  s.be.copy(s.best, s.X_in.space, labels, s.native(), s.n() * int64_t(sizeof(int32_t)));
+  impl_->keep_labels();
 }
 
 template <typename T>
 void LocalKMeansData<T>::init_potentials(const T* shift, const T* center) {
   Impl& s = *impl_;
-  s.km.sq_distances(s.X(), shift, center, 1, s.column(s.pot.get(s.be, s.n(), false, true), 1));
+  s.km.sq_distances(s.X(), shift, center, 1, s.columns(s.pot.get(s.be, s.n(), false, true), 1));
 }
 
 template <typename T>
@@ -241,33 +143,19 @@ void LocalKMeansData<T>::candidate_potentials(const T* shift, const T* candidate
   GPULEARN_EXPECTS(s.cand.caller == nullptr || s.n_cand == t,
                    "k-means: the candidate distances hold ", s.n_cand, " columns, not ", t);
   s.n_cand = t;
-  const MatrixView<T> D = s.column(s.cand.get(s.be, checked_mul(s.n(), t), false, true), t);
+  const MatrixView<T> D = s.columns(s.cand.get(s.be, checked_mul(s.n(), t), false, true), t);
   s.km.sq_distances(s.X(), shift, candidates, t, D);
   s.km.min_potentials(s.pot_view(false), D, s.w(), out);
 }
 
 template <typename T>
 void LocalKMeansData<T>::take_candidate(int64_t c) {
-  Impl& s = *impl_;
-  const MatrixView<T> D = s.column(s.cand.get(s.be, s.n() * s.n_cand, true, false), s.n_cand);
-  s.km.min_update(s.pot_view(true), D, c);
+  impl_->take_candidate(c);
 }
 
 template <typename T>
 double LocalKMeansData<T>::total(bool by_potentials) {
-  Impl& s = *impl_;
-  double sum = 0;
-  if (by_potentials) {
-    const VectorView<T> p = s.pot_view(false);
-    s.km.min_potentials(p, s.column(p.data, 1), s.w(), &sum);
-  } else if (!s.w_in.empty()) {  // sum_i min(w_i, w_i), unweighted
-    const VectorView<const T> w = s.w();
-    s.km.min_potentials(w, MatrixView<const T>(w.data, w.size, 1, w.stride, w.space),
-                        VectorView<const T>(), &sum);
-  } else {
-    sum = static_cast<double>(s.n());
-  }
-  return sum;
+  return impl_->total(by_potentials);
 }
 
 template <typename T>
@@ -279,45 +167,28 @@ void LocalKMeansData<T>::lower_potentials(const T* shift, const T* candidates, i
   T* nearest = s.dist.get(s.be, s.n(), false, true);
   s.km.kmeans_assign(s.X(), VectorView<const T>(), shift, candidates, m, labels, nearest, nullptr,
                      nullptr);
-  s.km.min_update(s.pot_view(true), s.column(nearest, 1), 0);
+  s.km.min_update(s.pot_view(true), s.columns(nearest, 1), 0);
 }
 
 template <typename T>
 void LocalKMeansData<T>::release_potentials() {
-  impl_->pot.release();
-  impl_->cand.release();
+  impl_->release_potentials();
 }
 
 template <typename T>
 void LocalKMeansData<T>::weighted_draws(bool by_potentials, const double* u, int64_t t,
                                         int64_t* idx) {
-  Impl& s = *impl_;
-  const VectorView<const T> p =
-      by_potentials ? VectorView<const T>(s.pot_view(false)) : VectorView<const T>();
-  s.km.weighted_draws(p, s.w(), u, t, idx);
-  for (int64_t j = 0; j < t; ++j) idx[j] += s.offset;
+  impl_->weighted_draws(by_potentials, u, t, idx);
 }
 
 template <typename T>
 std::vector<int64_t> LocalKMeansData<T>::independent_draws(double scale, uint64_t seed) {
-  Impl& s = *impl_;
-  std::vector<int64_t> idx =
-      s.km.independent_draws(s.pot_view(false), s.w(), scale, seed_at(seed, s.offset));
-  for (int64_t& i : idx) i += s.offset;
-  return idx;
+  return impl_->independent_draws(scale, seed);
 }
 
 template <typename T>
 void LocalKMeansData<T>::largest_distances(int64_t m, int64_t* idx, T* values) {
-  Impl& s = *impl_;
-  const T* dist = s.dist.get(s.be, s.n(), true, false);
-  s.km.largest(VectorView<const T>(dist, s.n(), 1, s.native()), m, idx);
-  for (int64_t j = 0; j < m; ++j) {
-    if (values != nullptr) {
-      s.be.copy(values + j, MemorySpace::kHost, dist + idx[j], s.native(), sizeof(T));
-    }
-    idx[j] += s.offset;
-  }
+  impl_->largest_distances(m, idx, values);
 }
 
 template <typename T>
@@ -326,23 +197,11 @@ void LocalKMeansData<T>::rows(const int64_t* idx, int64_t t, T* out, int32_t* la
   Impl& s = *impl_;
   const MatrixView<const T> X = s.X();
   const int64_t d = X.cols;
-  const int32_t* held = labels != nullptr ? s.labels.get(s.be, s.n(), true, false) : nullptr;
-  const VectorView<const T> w = weights != nullptr ? s.w() : VectorView<const T>();
   for (int64_t j = 0; j < t; ++j) {
-    const int64_t i = idx[j] - s.offset;
-    GPULEARN_EXPECTS(i >= 0 && i < s.n(), "k-means: row ", idx[j], " is not in this block");
-    s.be.copy(out + j * d, MemorySpace::kHost, X.row(i), s.native(), d * int64_t(sizeof(T)));
-    if (held != nullptr) {
-      s.be.copy(labels + j, MemorySpace::kHost, held + i, s.native(), sizeof(int32_t));
-    }
-    if (weights != nullptr) {
-      T wi = 1;
-      if (!w.empty()) {
-        s.be.copy(&wi, MemorySpace::kHost, w.data + i * w.stride, s.native(), sizeof(T));
-      }
-      weights[j] = wi;
-    }
+    s.be.copy(out + j * d, MemorySpace::kHost, X.row(s.local_row(idx[j])), s.native(),
+              d * int64_t(sizeof(T)));
   }
+  s.row_labels_weights(idx, t, labels, weights);
 }
 
 template class LocalKMeansData<float>;

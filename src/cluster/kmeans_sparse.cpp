@@ -17,15 +17,13 @@
 #include "../sparse/primitives.hpp"
 #include "gpulearn/cluster/kmeans.hpp"
 #include "gpulearn/cluster/kmeans_data.hpp"
+#include "kmeans_row_state.hpp"
 #include "primitives.hpp"
 
 namespace gpulearn::cluster {
 
 namespace {
 
-using detail::Backend;
-using detail::ClusterPrimitives;
-using detail::NativeMatrix;
 using detail::Scratch;
 using detail::SparsePrimitives;
 
@@ -35,75 +33,40 @@ constexpr int64_t kBlockEntries = int64_t{1} << 22;
 
 using detail::NativeCsr;
 
-// An owned per-row array in native memory, grown to the largest size asked for.
-template <typename U>
-struct OwnedArray {
-  Scratch<U> own;
-  int64_t size = 0;
-  U* get(Backend& be, int64_t n) {
-    if (size < n) {
-      own = Scratch<U>(be, n);
-      size = n;
-    }
-    return own.data;
-  }
-  void release() {
-    own = Scratch<U>();
-    size = 0;
-  }
-};
-
 }  // namespace
 
 template <typename T>
-struct SparseKMeansData<T>::Impl {
-  Backend& be;
-  ClusterPrimitives<T>& km;
+struct SparseKMeansData<T>::Impl : detail::KMeansRowStates<T> {
+  using Base = detail::KMeansRowStates<T>;
+  using Base::be;
+  using Base::km;
+  using Base::n;
+  using Base::native;
   SparsePrimitives<T>& sp;
   CsrView<T> X_in;
-  VectorView<const T> w_in;
-  int32_t* best = nullptr;  // X's memory space
-  // X, w and |x_i|^2 where the backend computes: made on first use, never before the checks.
+  // X and |x_i|^2 where the backend computes: made on first use, never before the checks.
   std::optional<NativeCsr<T>> x_native;
-  std::optional<NativeMatrix<T>> w_native;
-  OwnedArray<T> x_sq;
+  detail::KMeansStateArray<T> x_sq;
   bool have_x_sq = false;
-  OwnedArray<int32_t> labels;
-  OwnedArray<T> dist, pot, cand;
-  int64_t n_cand = 0;
 
   Impl(Context& ctx, CsrView<T> X, VectorView<const T> w)
-      : be(ctx.backend()),
-        km(be.primitives<ClusterPrimitives<T>>()),
-        sp(be.primitives<SparsePrimitives<T>>()),
-        X_in(X),
-        w_in(w) {}
+      : Base(ctx.backend(), X.rows, X.space, w),
+        sp(ctx.backend().primitives<SparsePrimitives<T>>()),
+        X_in(X) {}
 
-  int64_t n() const { return X_in.rows; }
   int64_t d() const { return X_in.cols; }
-  MemorySpace native() const { return be.native_space(); }
 
   CsrView<T> X() {
     if (!x_native) x_native.emplace(be, X_in);
     return x_native->view;
   }
-  VectorView<const T> w() {
-    if (w_in.empty()) return VectorView<const T>();
-    if (!w_native) w_native.emplace(be, w_in.as_column());
-    const MatrixView<const T> col = w_native->view;
-    return VectorView<const T>(col.data, col.rows, col.ld, col.space);
-  }
   const T* row_norms() {
-    T* sq = x_sq.get(be, n());
+    T* sq = x_sq.get(be, n(), false, true);
     if (!have_x_sq) {
       sp.row_norms_sq(X(), sq);
       have_x_sq = true;
     }
     return sq;
-  }
-  VectorView<T> pot_view() { return VectorView<T>(pot.get(be, n()), n(), 1, native()); }
-  MatrixView<T> columns(T* data, int64_t cols) {
-    return MatrixView<T>(data, n(), cols, cols, native());
   }
 
   // B = (s + C)^T (d x k, host) and |s + c_j|^2 in double, from the rounded entries of B.
@@ -218,10 +181,7 @@ KMeansDataRange SparseKMeansData<T>::check() {
 
 template <typename T>
 void SparseKMeansData<T>::reset_labels() {
-  Impl& s = *impl_;
-  int32_t* labels = s.labels.get(s.be, s.n());
-  const std::vector<int32_t> unset(s.n(), -1);
-  s.be.copy(labels, s.native(), unset.data(), MemorySpace::kHost, s.n() * int64_t(sizeof(int32_t)));
+  impl_->reset_labels();
 }
 
 template <typename T>
@@ -229,24 +189,21 @@ KMeansPassStats SparseKMeansData<T>::assign(const T* shift, const T* centers, in
                                             bool weighted, bool keep_distances, double* sums,
                                             double* weights) {
   Impl& s = *impl_;
-  int32_t* labels = s.labels.get(s.be, s.n());
-  T* dist = keep_distances ? s.dist.get(s.be, s.n()) : nullptr;
+  int32_t* labels = s.labels.get(s.be, s.n(), true, true);
+  T* dist = keep_distances ? s.dist.get(s.be, s.n(), false, true) : nullptr;
   return s.pass(shift, centers, k, weighted ? s.w() : VectorView<const T>(), labels, dist, sums,
                 weights);
 }
 
 template <typename T>
 void SparseKMeansData<T>::keep_labels() {
-  Impl& s = *impl_;
-  if (s.best == nullptr) return;
-  s.be.copy(s.best, s.X_in.space, s.labels.get(s.be, s.n()), s.native(),
-            s.n() * int64_t(sizeof(int32_t)));
+  impl_->keep_labels();
 }
 
 template <typename T>
 void SparseKMeansData<T>::init_potentials(const T* shift, const T* center) {
   Impl& s = *impl_;
-  s.distances(shift, center, 1, s.columns(s.pot.get(s.be, s.n()), 1));
+  s.distances(shift, center, 1, s.columns(s.pot.get(s.be, s.n(), false, true), 1));
 }
 
 template <typename T>
@@ -255,33 +212,19 @@ void SparseKMeansData<T>::candidate_potentials(const T* shift, const T* candidat
   Impl& s = *impl_;
   s.n_cand = t;
   // n x t, as the dense data keeps them (t = 2 + ln k candidates).
-  const MatrixView<T> D = s.columns(s.cand.get(s.be, checked_mul(s.n(), t)), t);
+  const MatrixView<T> D = s.columns(s.cand.get(s.be, checked_mul(s.n(), t), false, true), t);
   s.distances(shift, candidates, t, D);
-  s.km.min_potentials(s.pot_view(), D, s.w(), out);
+  s.km.min_potentials(s.pot_view(false), D, s.w(), out);
 }
 
 template <typename T>
 void SparseKMeansData<T>::take_candidate(int64_t c) {
-  Impl& s = *impl_;
-  const MatrixView<T> D = s.columns(s.cand.get(s.be, s.n() * s.n_cand), s.n_cand);
-  s.km.min_update(s.pot_view(), D, c);
+  impl_->take_candidate(c);
 }
 
 template <typename T>
 double SparseKMeansData<T>::total(bool by_potentials) {
-  Impl& s = *impl_;
-  double sum = 0;
-  if (by_potentials) {
-    const VectorView<T> p = s.pot_view();
-    s.km.min_potentials(p, s.columns(p.data, 1), s.w(), &sum);
-  } else if (!s.w_in.empty()) {  // sum_i min(w_i, w_i), unweighted
-    const VectorView<const T> w = s.w();
-    s.km.min_potentials(w, MatrixView<const T>(w.data, w.size, 1, w.stride, w.space),
-                        VectorView<const T>(), &sum);
-  } else {
-    sum = static_cast<double>(s.n());
-  }
-  return sum;
+  return impl_->total(by_potentials);
 }
 
 template <typename T>
@@ -289,42 +232,31 @@ void SparseKMeansData<T>::lower_potentials(const T* shift, const T* candidates, 
   Impl& s = *impl_;
   // One assignment pass gives each row's distance to the nearest candidate (by blocks: never
   // n x m at once); the potentials keep the smaller of the two.
-  int32_t* labels = s.labels.get(s.be, s.n());
-  T* nearest = s.dist.get(s.be, s.n());
+  int32_t* labels = s.labels.get(s.be, s.n(), true, true);
+  T* nearest = s.dist.get(s.be, s.n(), false, true);
   s.pass(shift, candidates, m, VectorView<const T>(), labels, nearest, nullptr, nullptr);
-  s.km.min_update(s.pot_view(), s.columns(nearest, 1), 0);
+  s.km.min_update(s.pot_view(true), s.columns(nearest, 1), 0);
 }
 
 template <typename T>
 void SparseKMeansData<T>::release_potentials() {
-  impl_->pot.release();
-  impl_->cand.release();
+  impl_->release_potentials();
 }
 
 template <typename T>
 void SparseKMeansData<T>::weighted_draws(bool by_potentials, const double* u, int64_t t,
                                          int64_t* idx) {
-  Impl& s = *impl_;
-  const VectorView<const T> p =
-      by_potentials ? VectorView<const T>(s.pot_view()) : VectorView<const T>();
-  s.km.weighted_draws(p, s.w(), u, t, idx);
+  impl_->weighted_draws(by_potentials, u, t, idx);
 }
 
 template <typename T>
 std::vector<int64_t> SparseKMeansData<T>::independent_draws(double scale, uint64_t seed) {
-  Impl& s = *impl_;
-  return s.km.independent_draws(s.pot_view(), s.w(), scale, seed);
+  return impl_->independent_draws(scale, seed);
 }
 
 template <typename T>
 void SparseKMeansData<T>::largest_distances(int64_t m, int64_t* idx, T* values) {
-  Impl& s = *impl_;
-  const T* dist = s.dist.get(s.be, s.n());
-  s.km.largest(VectorView<const T>(dist, s.n(), 1, s.native()), m, idx);
-  if (values == nullptr) return;
-  for (int64_t j = 0; j < m; ++j) {
-    s.be.copy(values + j, MemorySpace::kHost, dist + idx[j], s.native(), sizeof(T));
-  }
+  impl_->largest_distances(m, idx, values);
 }
 
 template <typename T>
@@ -335,21 +267,7 @@ void SparseKMeansData<T>::rows(const int64_t* idx, int64_t t, T* out, int32_t* l
     GPULEARN_EXPECTS(idx[j] >= 0 && idx[j] < s.n(), "k-means: row ", idx[j], " is out of range");
   }
   s.sp.gather_rows(s.X(), idx, t, out);
-  const int32_t* held = labels != nullptr ? s.labels.get(s.be, s.n()) : nullptr;
-  const VectorView<const T> w = weights != nullptr ? s.w() : VectorView<const T>();
-  for (int64_t j = 0; j < t; ++j) {
-    const int64_t i = idx[j];
-    if (held != nullptr) {
-      s.be.copy(labels + j, MemorySpace::kHost, held + i, s.native(), sizeof(int32_t));
-    }
-    if (weights != nullptr) {
-      T wi = 1;
-      if (!w.empty()) {
-        s.be.copy(&wi, MemorySpace::kHost, w.data + i * w.stride, s.native(), sizeof(T));
-      }
-      weights[j] = wi;
-    }
-  }
+  s.row_labels_weights(idx, t, labels, weights);
 }
 
 template <typename T>

@@ -65,7 +65,7 @@ class LocalLogisticData final : public LogisticData {
                      "loss_grad: coef and grad must hold ", m, " x ", X_.cols + 1, " values");
     make_native();
     return be_.primitives<gpulearn::detail::LinearModelPrimitives<T>>().logistic_loss_grad(
-        native_->X.view, native_->labels.data, native_->w, m, coef.data(), grad.data());
+        native_->X.view, native_->yw.labels.data, native_->yw.w, m, coef.data(), grad.data());
   }
 
  private:
@@ -82,28 +82,13 @@ class LocalLogisticData final : public LogisticData {
   // The primitive takes X, the labels and contiguous weights in native memory.
   struct Native {
     NativeMatrix<T> X;
-    Scratch<int32_t> labels;
-    Scratch<T> w_copy;
-    VectorView<const T> w;
+    detail::NativeLabelsWeights<T> yw;
   };
 
   void make_native() {
     if (native_) return;
-    const int64_t n = X_.rows;
-    auto nat = std::make_unique<Native>(Native{NativeMatrix<T>(be_, X_), Scratch<int32_t>(be_, n),
-                                               Scratch<T>(), VectorView<const T>()});
-    std::vector<int32_t> lab(n);
-    for (int64_t i = 0; i < n; ++i) lab[i] = labels_.data[i * labels_.stride];
-    be_.copy(nat->labels.data, be_.native_space(), lab.data(), MemorySpace::kHost,
-             n * int64_t(sizeof(int32_t)));
-    if (!w_.empty()) {
-      const std::vector<T> host = gpulearn::detail::to_host(be_, w_);
-      nat->w_copy = Scratch<T>(be_, n);
-      be_.copy(nat->w_copy.data, be_.native_space(), host.data(), MemorySpace::kHost,
-               n * int64_t(sizeof(T)));
-      nat->w = VectorView<const T>(nat->w_copy.data, n, 1, be_.native_space());
-    }
-    native_ = std::move(nat);
+    native_ = std::make_unique<Native>(
+        Native{NativeMatrix<T>(be_, X_), detail::NativeLabelsWeights<T>(be_, labels_, w_)});
   }
 
   Backend& be_;

@@ -53,7 +53,7 @@ class SparseLogisticData final : public LogisticData {
     LogisticDataStats stats = detail::checked_labels(labels_, n_classes);
     make_native();
     check_values(be_, native_->X.view);
-    stats.weight_sum = detail::checked_weight_sum(be_, native_->w, X_.rows);
+    stats.weight_sum = detail::checked_weight_sum(be_, native_->yw.w, X_.rows);
     return stats;
   }
 
@@ -82,9 +82,9 @@ class SparseLogisticData final : public LogisticData {
     sp.multiply(nat.X.view, Wt.data(), m, Z);
     const double loss =
         be_.primitives<gpulearn::detail::LinearModelPrimitives<T>>().logistic_loss_residual(
-            Z, nat.labels.data, nat.w, b.data(), r_sum.data());
+            Z, nat.yw.labels.data, nat.yw.w, b.data(), r_sum.data());
     std::vector<double> G(checked_mul(d, m));
-    sp.multiply_t(nat.X.view, MatrixView<const T>(Z), nat.w, G.data());
+    sp.multiply_t(nat.X.view, MatrixView<const T>(Z), nat.yw.w, G.data());
     for (int64_t t = 0; t < m; ++t) {
       for (int64_t j = 0; j < d; ++j) grad[t * p + j] = G[j * m + t];
       grad[t * p + d] = r_sum[t];
@@ -105,30 +105,15 @@ class SparseLogisticData final : public LogisticData {
   // residuals) the passes reuse.
   struct Native {
     NativeCsr<T> X;
-    Scratch<int32_t> labels;
-    Scratch<T> w_copy;
-    VectorView<const T> w;
+    detail::NativeLabelsWeights<T> yw;
     Scratch<T> Z;
     int64_t z_cols = 0;
   };
 
   void make_native() {
     if (native_) return;
-    const int64_t n = X_.rows;
-    auto nat = std::make_unique<Native>(
-        Native{NativeCsr<T>(be_, X_), Scratch<int32_t>(be_, n), Scratch<T>(), {}, Scratch<T>(), 0});
-    std::vector<int32_t> lab(n);
-    for (int64_t i = 0; i < n; ++i) lab[i] = labels_.data[i * labels_.stride];
-    be_.copy(nat->labels.data, be_.native_space(), lab.data(), MemorySpace::kHost,
-             n * int64_t(sizeof(int32_t)));
-    if (!w_.empty()) {
-      const std::vector<T> host = gpulearn::detail::to_host(be_, w_);
-      nat->w_copy = Scratch<T>(be_, n);
-      be_.copy(nat->w_copy.data, be_.native_space(), host.data(), MemorySpace::kHost,
-               n * int64_t(sizeof(T)));
-      nat->w = VectorView<const T>(nat->w_copy.data, n, 1, be_.native_space());
-    }
-    native_ = std::move(nat);
+    native_ = std::make_unique<Native>(
+        Native{NativeCsr<T>(be_, X_), detail::NativeLabelsWeights<T>(be_, labels_, w_), {}, 0});
   }
 
   Backend& be_;

@@ -15,45 +15,26 @@
 #include "core/backend.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/sparse.hpp"
+#include "random_csr.hpp"
 #include "sparse/primitives.hpp"
 
 namespace gpulearn {
 namespace {
 
+// The shared random CSR matrix (random_csr.hpp) and its dense form in long double.
 template <typename T>
-struct RandomCsr {
-  int64_t rows, cols;
-  std::vector<T> values;
-  std::vector<int32_t> indices;
-  std::vector<int64_t> indptr;
+struct RandomCsr : test_util::RandomCsr<T> {
   std::vector<long double> dense;  // rows x cols
 
-  RandomCsr(int64_t n, int64_t d, double density, uint64_t seed) : rows(n), cols(d) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> u(0, 1);
-    std::normal_distribution<double> g;
-    dense.assign(n * d, 0);
-    indptr.push_back(0);
+  RandomCsr(int64_t n, int64_t d, double density, uint64_t seed)
+      : test_util::RandomCsr<T>(n, d, density, seed), dense(n * d, 0) {
     for (int64_t i = 0; i < n; ++i) {
-      std::vector<int32_t> cols_i;
-      if (i % 7 != 3) {  // every seventh row empty
-        for (int32_t j = 0; j < d; ++j) {
-          if (j != 2 && u(rng) < density) cols_i.push_back(j);  // column 2 empty
-        }
+      for (int64_t q = this->indptr[i]; q < this->indptr[i + 1]; ++q) {
+        dense[i * d + this->indices[q]] = this->values[q];
       }
-      std::shuffle(cols_i.begin(), cols_i.end(), rng);  // unsorted within the row
-      for (int32_t j : cols_i) {
-        const T v = u(rng) < 0.05 ? T(0) : static_cast<T>(g(rng) + 0.5);  // some explicit zeros
-        values.push_back(v);
-        indices.push_back(j);
-        dense[i * d + j] = v;
-      }
-      indptr.push_back(static_cast<int64_t>(values.size()));
     }
   }
-  CsrView<T> view() const {
-    return CsrView<T>(values.data(), indices.data(), indptr.data(), rows, cols);
-  }
+  CsrView<T> view() const { return this->host_view(); }
 };
 
 template <typename T>

@@ -950,25 +950,10 @@ def _logistic_objective(model, X, y, w, C, l1_ratio):
     return C * loss + (1 - l1_ratio) / 2 * np.sum(W ** 2) + l1_ratio * np.sum(np.abs(W))
 
 
-@pytest.mark.parametrize("dtype, rtol", [(np.float64, RTOL_LOGISTIC_F64),
-                                         (np.float32, RTOL_ITERATIVE_F32)])
-@pytest.mark.parametrize("n_classes", [2, 4])
-@pytest.mark.parametrize("params", [{}, {"C": np.inf}, {"l1_ratio": 1.0, "solver": "saga"},
-                                    {"l1_ratio": 0.5, "solver": "saga", "C": 0.3}])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_cuda_logistic_regression_matches_cpu(dtype, rtol, n_classes, params, weighted, cuda,
-                                              rng):
-    from sklearn.datasets import make_classification
-
-    from gpulearn.linear_model import LogisticRegression
-
-    X, y = make_classification(4000, 20, n_informative=8, n_redundant=0, n_classes=n_classes,
-                               random_state=SEED)
-    X = X.astype(dtype)
-    w = rng.uniform(0.2, 3.0, size=len(y)) if weighted else None
-    kw = dict(params, tol=1e-10, max_iter=10000)
-    on_cuda = LogisticRegression(device="cuda", **kw).fit(X, y, sample_weight=w)
-    on_cpu = LogisticRegression(device="cpu", **kw).fit(X, y, sample_weight=w)
+def assert_logistic_fits_agree(on_cuda, on_cpu, X, y, w, params, dtype, rtol):
+    """The CUDA and the CPU LogisticRegression fits (``params``, on X dense or sparse) reach the
+    same optimum at the same coefficients, within the bars explained above."""
+    n_classes = len(on_cpu.classes_)
     # Both reach the same optimum ...
     C, l1_ratio = params.get("C", 1.0), params.get("l1_ratio", 0.0)
     f_cuda, f_cpu = (_logistic_objective(m, X, y, w, C, l1_ratio) for m in (on_cuda, on_cpu))
@@ -989,6 +974,28 @@ def test_cuda_logistic_regression_matches_cpu(dtype, rtol, n_classes, params, we
         assert_allclose(coef_cuda, coef_cpu, rtol=0, atol=bound)
     else:
         assert_close(coef_cuda, coef_cpu, rtol)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, RTOL_LOGISTIC_F64),
+                                         (np.float32, RTOL_ITERATIVE_F32)])
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("params", [{}, {"C": np.inf}, {"l1_ratio": 1.0, "solver": "saga"},
+                                    {"l1_ratio": 0.5, "solver": "saga", "C": 0.3}])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cuda_logistic_regression_matches_cpu(dtype, rtol, n_classes, params, weighted, cuda,
+                                              rng):
+    from sklearn.datasets import make_classification
+
+    from gpulearn.linear_model import LogisticRegression
+
+    X, y = make_classification(4000, 20, n_informative=8, n_redundant=0, n_classes=n_classes,
+                               random_state=SEED)
+    X = X.astype(dtype)
+    w = rng.uniform(0.2, 3.0, size=len(y)) if weighted else None
+    kw = dict(params, tol=1e-10, max_iter=10000)
+    on_cuda = LogisticRegression(device="cuda", **kw).fit(X, y, sample_weight=w)
+    on_cpu = LogisticRegression(device="cpu", **kw).fit(X, y, sample_weight=w)
+    assert_logistic_fits_agree(on_cuda, on_cpu, X, y, w, params, dtype, rtol)
     assert_close(on_cuda.predict_proba(X), on_cpu.predict_proba(X), rtol)
     assert_array_equal(on_cuda.classes_, on_cpu.classes_)
 

@@ -382,10 +382,13 @@ def test_all_zero_matrix_fits_one_cluster():
     assert model.inertia_ == 0.0
 
 
-def test_cuda_refuses_sparse_input_clearly(small, cuda):
+def test_cuda_fits_sparse_input_as_the_cpu_does(small, cuda):
+    # The device's own kernels (tests/python/test_sparse_cuda.py compares them at length).
     X, init = small
-    with pytest.raises(NotImplementedError, match="sparse input is not supported on CUDA"):
-        KMeans(3, init=init, n_init=1, device=cuda).fit(X)
+    gpu = KMeans(3, init=init, n_init=1, device=cuda).fit(X)
+    cpu = KMeans(3, init=init, n_init=1, device="cpu").fit(X)
+    assert_array_equal(gpu.labels_, cpu.labels_)
+    assert_allclose(gpu.cluster_centers_, cpu.cluster_centers_, rtol=1e-9, atol=1e-12)
 
 
 # ---- determinism and memory ------------------------------------------------------------------

@@ -453,10 +453,13 @@ def test_tags_declare_sparse_input():
     assert get_tags(sk.LogisticRegression()).input_tags.sparse is True
 
 
-def test_sparse_input_on_cuda_raises_not_implemented(cuda):
+def test_sparse_input_on_cuda_fits_as_the_cpu_does(cuda):
+    # The device's own kernels (tests/python/test_sparse_cuda.py compares them at length).
     X, y = sparse_classification(*SHAPES[0.01], 0.01, 2)
-    with pytest.raises(NotImplementedError, match="sparse input is not supported on CUDA"):
-        LogisticRegression(device=cuda).fit(X, y)
+    gpu = LogisticRegression(device=cuda).fit(X, y)
+    cpu = LogisticRegression(device="cpu").fit(X, y)
+    assert_array_equal(gpu.predict(X), cpu.predict(X))
+    assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), rtol=1e-6, atol=1e-9)
 
 
 _MEMORY_CHILD = """

@@ -28,9 +28,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     distance, as scikit-learn does, for precision.
 
     Sparse X (scipy.sparse CSR, CSC or COO, matrices or arrays) is clustered as it is, on the
-    CPU: each pass is one sparse product X C^T by blocks of rows, never a dense copy of X, and
-    the data are not centred (as in scikit-learn, where centring would densify X). Every init
-    and option takes sparse input; ``device="cuda"`` refuses it for now (NotImplementedError).
+    CPU or a CUDA device: each pass is one sparse product X C^T by blocks of rows, never a dense
+    copy of X, and the data are not centred (as in scikit-learn, where centring would densify
+    X). Every init and option takes sparse input.
 
     Parameters
     ----------

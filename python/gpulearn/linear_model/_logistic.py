@@ -79,7 +79,7 @@ class LogisticRegression(ClassifierMixin, DeviceEstimatorMixin, BaseEstimator):
     """Logistic regression (binary and multinomial), on the CPU or a GPU.
 
     A drop-in replacement for :class:`sklearn.linear_model.LogisticRegression` for dense and
-    scipy.sparse data (sparse input on the CPU; see docs/sparse.md).
+    scipy.sparse data (sparse input on the CPU and CUDA devices; see docs/sparse.md).
     Minimises scikit-learn's objective::
 
         C * sum_i s_i * loss_i + (1 - l1_ratio) / 2 * ||W||_F^2 + l1_ratio * ||W||_1
