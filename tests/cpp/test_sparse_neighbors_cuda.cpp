@@ -10,8 +10,8 @@
 // device), so that what is compared is the selection and the exact pass alone: both rank the
 // same approximate values, and both compute the exact distance of a pair in double with the same
 // operations in the same order (the CPU on the index row made dense, CUDA walking the CSR row
-// in column order): the same bits on the emulator, and within dist_tolerance where a GPU fuses
-// a multiply and an add (the tolerance of the dense tests). Indices must agree exactly
+// in column order), compiled apart (the CPU backend with multiply-adds contracted, the kernels
+// without, or fused by a GPU), so within dist_tolerance (the dense tests' tolerance). Indices must agree exactly
 // wherever the data have no near ties (uniform values in double; small integers, whose distances
 // are exact, in both types); in float a query's row factors (|q|^2, 1/|q|) may round differently
 // (summed in another order), which can swap two candidates whose distances agree to 1e-5.
