@@ -439,6 +439,28 @@ TYPED_TEST(CudaSparseNeighborsTest, RadiusTileMatchesCpu) {
   }
 }
 
+TYPED_TEST(CudaSparseNeighborsTest, TilesAreDeterministicAndIndependentOfTheIndexTiles) {
+  GPULEARN_SKIP_WITHOUT_CUDA();
+  using T = TypeParam;
+  // The same bits run after run, and with any index tile size (the selections' merges are total
+  // orders on (value, index), and the exact pass depends on the pair alone).
+  const Index<T> x(300, 40, 0.15, 10, false, false);
+  const int64_t t = 20, self = 100;
+  const std::vector<T> Q = make_queries(x, t, self, 11, false);
+  for (const MetricCase& m : kMetrics) {
+    SCOPED_TRACE(m.name);
+    const Products<T> pr = cpu_products(this->cpu(), x, Q, t, m.spec.kind);
+    const KnnResult<T> first = knn_tile(this->cuda(), x, pr, Q, t, m.spec, self, 9);
+    const KnnResult<T> again = knn_tile(this->cuda(), x, pr, Q, t, m.spec, self, 9);
+    const ScopedEnv env("GPULEARN_CUDA_MAX_CHUNK_ROWS", "32");
+    const KnnResult<T> tiled = knn_tile(this->cuda(), x, pr, Q, t, m.spec, self, 9);
+    for (const KnnResult<T>* r : {&again, &tiled}) {
+      ASSERT_EQ(r->idx, first.idx);
+      ASSERT_EQ(r->dist, first.dist);
+    }
+  }
+}
+
 TYPED_TEST(CudaSparseNeighborsTest, RejectsHostIndexAndOtherMetrics) {
   GPULEARN_SKIP_WITHOUT_CUDA();
   using T = TypeParam;
