@@ -7,6 +7,12 @@
 // for the squared Euclidean distance with a shift, the shifted copies of the current query tile
 // and index tile, each within kShiftedTileBytes: see neighbors_common.cuh).
 //
+// sparse_knn_tile (a CSR index, one tile of the driver's queries) runs the same selections over
+// a SparseTileSearch (search_source.cuh): the tile entries are the driver's products P, read in
+// place through their column stride (index-major, so a warp's loads are strided: a transposed
+// P, or the driver writing it query-major, would coalesce them), and the exact pass walks the
+// CSR rows (CsrRows).
+//
 // Two selections:
 // - k <= kMaxFastK: a warp per query, its list in shared memory while it scans a tile (the list
 //   lives in the output arrays between tiles). Each lane keeps kPerLane tile entries in flight;

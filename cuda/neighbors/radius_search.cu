@@ -11,6 +11,11 @@
 // query's matches come out in ascending index whatever the scheduling. Per tile, the per-row
 // counts come to the host, the rows' matches are gathered into one contiguous block on the
 // device and copied back, and the host appends them to each query's list.
+//
+// sparse_radius_tile runs the same match kernel over a SparseTileSearch (search_source.cuh):
+// the entries are read from the driver's products P (index-major) and the matches written to
+// the scratch tile; the exact pass walks the CSR rows; Manhattan's screen adds the CPU's margin
+// for the cancellation in P (|q|_1 less the entries' |q_j|).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
