@@ -2,7 +2,7 @@
 // family's dot products by cuBLAS, the other metrics' reduced distances by a tiled kernel of our
 // own, and the per-row factors (squared norms, inverse norms) the GEMM family's distances need;
 // with a shift (squared Euclidean), the shifted tile copies the GEMM reads and the norms of the
-// shifted rows.
+// shifted rows; and a sparse index's inverse norms (cosine) from its squared norms.
 //
 // GEMM layout, as in kmeans_assign.cu: the row-major query tile (rows x d, stride ldq) is to
 // cuBLAS the column-major d x rows matrix, the row-major index tile (cols x d, stride ldx) the
@@ -17,6 +17,7 @@
 #include "core/launch.cuh"
 #include "core/row_norms.cuh"
 #include "neighbors/neighbors_common.cuh"
+#include "neighbors/search_source.cuh"
 
 namespace gpulearn::detail {
 
@@ -144,7 +145,23 @@ void direct_tile_launch(const DirectArgs<T>& a, cudaStream_t stream) {
   GPULEARN_CUDA_CHECK_LAUNCH();
 }
 
+template <typename T>
+__global__ void inverse_norms_kernel(const T* sq, int64_t n, T* out) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const double s = sq[i];
+    out[i] = s > 0 ? static_cast<T>(1.0 / sqrt(s)) : T(0);
+  }
+}
+
 }  // namespace
+
+template <typename T>
+void inverse_norms_async(const T* sq, int64_t n, T* out, cudaStream_t stream) {
+  if (n <= 0) return;
+  GPULEARN_LAUNCH(grid_for(n), kBlockThreads, 0, stream, inverse_norms_kernel<T>)(sq, n, out);
+  GPULEARN_CUDA_CHECK_LAUNCH();
+}
 
 template <typename T>
 void row_factors_async(Approx a, const T* x, int64_t ld, int64_t rows, int64_t d, const T* shift,
@@ -204,7 +221,8 @@ void distance_tile_async(CudaBackend& be, RdistSpec metric, const T* q, int64_t 
   template GemmRows<T> shifted_tile_async<T>(const T*, int64_t, int64_t, int64_t, const T*, T*, \
                                              cudaStream_t);                                     \
   template void distance_tile_async<T>(CudaBackend&, RdistSpec, const T*, int64_t, int64_t,     \
-                                       const T*, int64_t, int64_t, int64_t, T*, int64_t);
+                                       const T*, int64_t, int64_t, int64_t, T*, int64_t);        \
+  template void inverse_norms_async<T>(const T*, int64_t, T*, cudaStream_t);
 GPULEARN_DISTANCE_TILE(float)
 GPULEARN_DISTANCE_TILE(double)
 #undef GPULEARN_DISTANCE_TILE

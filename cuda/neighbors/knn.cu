@@ -7,6 +7,12 @@
 // for the squared Euclidean distance with a shift, the shifted copies of the current query tile
 // and index tile, each within kShiftedTileBytes: see neighbors_common.cuh).
 //
+// sparse_knn_tile (a CSR index, one tile of the driver's queries) runs the same selections over
+// a SparseTileSearch (search_source.cuh): the tile entries are the driver's products P, read in
+// place through their column stride (index-major, so a warp's loads are strided: a transposed
+// P, or the driver writing it query-major, would coalesce them), and the exact pass walks the
+// CSR rows (CsrRows).
+//
 // Two selections:
 // - k <= kMaxFastK: a warp per query, its list in shared memory while it scans a tile (the list
 //   lives in the output arrays between tiles). Each lane keeps kPerLane tile entries in flight;
@@ -36,6 +42,7 @@
 #include "core/launch.cuh"
 #include "neighbors/neighbors_common.cuh"
 #include "neighbors/primitives_cuda.cuh"
+#include "neighbors/search_source.cuh"
 
 namespace gpulearn::detail {
 
@@ -130,15 +137,15 @@ struct WarpSlots {
 
 template <typename T>
 struct SelectArgs {
-  const T* g;  // rows x cols tile entries, stride ldg
-  int64_t ldg, rows, cols;
+  TileEntries<T> g;  // rows x cols tile entries
+  int64_t rows, cols;
   int64_t q0, x0;  // the tile's first query and first index row
   const T* qf;     // the tile's query factors (read when the approximation uses them)
   const T* xf;     // the tile's index-row factors
   int k, width;    // width: slots of a warp, a power of two >= k + 32
   bool first;      // the first index tile: no running list yet
-  bool exclude_self;
-  T* run_dist;  // rows x k running lists (the outputs at query q0), approximate values
+  int64_t self0;   // query q excludes index row self0 + q; -1: none
+  T* run_dist;     // rows x k running lists (the outputs at query q0), approximate values
   int64_t* run_idx;
 };
 
@@ -160,9 +167,10 @@ __global__ void __launch_bounds__(kWarpThreads) select_kernel(SelectArgs<T> a) {
   Entry<T> worst{s.vals[k - 1], s.ids[k - 1]};
   const int cap = a.width - k;  // >= 32: a ballot's candidates always fit after a merge
   int count = 0;                // candidates in the buffer, at [k, k + count)
-  const T* g = a.g + r * a.ldg;
+  const T* g = a.g.g + r * a.g.ldr;
+  const int64_t ldc = a.g.ldc;
   const T qf = uses_factors(kA) ? a.qf[r] : T(0);
-  const int64_t self = a.exclude_self ? a.q0 + r - a.x0 : -1;  // the query's own column
+  const int64_t self = a.self0 >= 0 ? a.self0 + a.q0 + r - a.x0 : -1;  // the query's own column
   const unsigned below = (1u << lane) - 1u;
   for (int64_t c0 = 0; c0 < a.cols; c0 += 32 * kPerLane) {
     T v[kPerLane];
@@ -174,7 +182,7 @@ __global__ void __launch_bounds__(kWarpThreads) select_kernel(SelectArgs<T> a) {
       v[u] = T(0);
       pass[u] = false;
       if (c < a.cols && c != self) {
-        v[u] = approx_value<T, kA>(g[c], qf, uses_factors(kA) ? a.xf[c] : T(0));
+        v[u] = approx_value<T, kA>(g[c * ldc], qf, uses_factors(kA) ? a.xf[c] : T(0));
         pass[u] = before(v[u], a.x0 + c, worst.v, worst.i);
       }
       any = any || pass[u];
@@ -210,20 +218,20 @@ __global__ void __launch_bounds__(kWarpThreads) select_kernel(SelectArgs<T> a) {
 }
 
 // Recomputes the k selected pairs of each query exactly and orders them by (value, index).
-template <typename T>
+template <typename T, typename Rows>
 struct ExactArgs {
   RdistSpec metric;
   const T* q;  // the tile's first query, stride ldq
   int64_t ldq;
-  const T* x;  // the index, stride ldx
-  int64_t ldx, rows, d;
+  Rows x;  // the index rows (DenseRows, CsrRows)
+  int64_t rows, d;
   int k, width;  // width: a power of two >= k
   T* dist;       // rows x k at the tile's first query
   int64_t* idx;
 };
 
-template <typename T>
-__global__ void __launch_bounds__(kWarpThreads) exact_sort_kernel(ExactArgs<T> a) {
+template <typename T, typename Rows>
+__global__ void __launch_bounds__(kWarpThreads) exact_sort_kernel(ExactArgs<T, Rows> a) {
   GPULEARN_DYNAMIC_SHARED(int64_t, neighbors_smem);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t r = blockIdx.x * int64_t{kWarps} + warp;
@@ -235,7 +243,7 @@ __global__ void __launch_bounds__(kWarpThreads) exact_sort_kernel(ExactArgs<T> a
   for (int t = lane; t < a.width; t += 32) {
     if (t < a.k) {
       const int64_t j = idx[t];
-      s.vals[t] = static_cast<T>(exact_rdist<T>(a.metric, q, a.x + j * a.ldx, a.d));
+      s.vals[t] = static_cast<T>(a.x.rdist(a.metric, q, j, a.d));
       s.ids[t] = j;
     } else {
       s.vals[t] = std::numeric_limits<T>::infinity();
@@ -252,81 +260,69 @@ __global__ void __launch_bounds__(kWarpThreads) exact_sort_kernel(ExactArgs<T> a
 
 unsigned warp_blocks(int64_t rows) { return static_cast<unsigned>(ceil_div(rows, kWarps)); }
 
-template <typename T>
-void knn_fast(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
-              MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx) {
-  const int64_t n = index.rows, m = queries.rows, d = index.cols;
+template <typename T, typename Source>
+void knn_fast(CudaBackend& be, Source& src, int64_t k, T* dist, int64_t* idx) {
+  const int64_t n = src.n(), m = src.m();
   cudaStream_t stream = be.stream();
-  const Approx approx = approx_of(metric.kind);
-  const bool factors = uses_factors(approx);
-  const bool shifted = uses_shift(metric, shift);
-  const int64_t tm = tile_rows(be, m, shifted_tile_cap<T>(shifted, kMaxTileQueries, d, 32), 32);
-  const int64_t tn = tile_rows(
-      be, n, shifted_tile_cap<T>(shifted, kTileBytes / checked_mul(tm, int64_t{sizeof(T)}), d, 32),
-      32);
-
-  struct Scratch {
-    T* g;
-    FactorScratch<T> f;
-  };
+  const int64_t tm = tile_rows(be, m, src.cap(kMaxTileQueries, 32), 32);
+  const int64_t tn =
+      tile_rows(be, n, src.cap(kTileBytes / checked_mul(tm, int64_t{sizeof(T)}), 32), 32);
   auto layout = [&](Carver& c) {
-    Scratch s;
-    s.g = c.take<T>(checked_mul(tm, tn));
-    s.f = FactorScratch<T>::take(c, approx, shifted, n, m, d, tm, tn);
-    return s;
+    T* g = c.take<T>(Source::kWritesTile ? checked_mul(tm, tn) : 0);
+    src.take(c, tm, tn);
+    return g;
   };
-  const Scratch s = be.carve_chunk_workspace(layout);
-  const T* dshift = s.f.prepare_async(approx, shifted, shift, index, queries, stream);
+  T* const g = be.carve_chunk_workspace(layout);
+  src.prepare();
 
   const int kk = static_cast<int>(k);
   const int width = pow2_at_least(kk + 32);
   const size_t select_smem = size_t{kWarps} * width * (sizeof(int64_t) + sizeof(T));
   const int exact_width = pow2_at_least(kk);
   const size_t exact_smem = size_t{kWarps} * exact_width * (sizeof(int64_t) + sizeof(T));
+  const T* qf = src.qf();
+  const T* xf = src.xf();
   for (int64_t q0 = 0; q0 < m; q0 += tm) {
     const int64_t rows = std::min(tm, m - q0);
-    const GemmRows<T> qt =
-        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.f.qs, stream);
+    src.begin_queries(q0, rows);
     for (int64_t x0 = 0; x0 < n; x0 += tn) {
       const int64_t cols = std::min(tn, n - x0);
-      const GemmRows<T> xt =
-          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.f.xs, stream);
-      distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d, s.g, tn);
       SelectArgs<T> a{};
-      a.g = s.g;
-      a.ldg = tn;
+      a.g = src.tile(q0, rows, x0, cols, g, tn);
       a.rows = rows;
       a.cols = cols;
       a.q0 = q0;
       a.x0 = x0;
-      a.qf = factors ? s.f.qf + q0 : nullptr;
-      a.xf = factors ? s.f.xf + x0 : nullptr;
+      a.qf = qf != nullptr ? qf + q0 : nullptr;
+      a.xf = xf != nullptr ? xf + x0 : nullptr;
       a.k = kk;
       a.width = width;
       a.first = x0 == 0;
-      a.exclude_self = exclude_self;
+      a.self0 = src.self0();
       a.run_dist = dist + q0 * k;
       a.run_idx = idx + q0 * k;
-      with_approx(metric.kind, [&](auto kind) {
+      with_approx(src.metric.kind, [&](auto kind) {
         GPULEARN_LAUNCH(warp_blocks(rows), kWarpThreads, select_smem, stream,
                         select_kernel<T, decltype(kind)::value>)
         (a);
         GPULEARN_CUDA_CHECK_LAUNCH();
       });
     }
-    ExactArgs<T> e{};
-    e.metric = metric;
-    e.q = queries.row(q0);
-    e.ldq = queries.ld;
-    e.x = index.data;
-    e.ldx = index.ld;
+    using Rows = typename Source::Rows;
+    ExactArgs<T, Rows> e{};
+    e.metric = src.metric;
+    e.q = src.query(q0);
+    e.ldq = src.ldq();
+    e.x = src.rows();
     e.rows = rows;
-    e.d = d;
+    e.d = src.d();
     e.k = kk;
     e.width = exact_width;
     e.dist = dist + q0 * k;
     e.idx = idx + q0 * k;
-    GPULEARN_LAUNCH(warp_blocks(rows), kWarpThreads, exact_smem, stream, exact_sort_kernel<T>)(e);
+    GPULEARN_LAUNCH(warp_blocks(rows), kWarpThreads, exact_smem, stream,
+                    exact_sort_kernel<T, Rows>)
+    (e);
     GPULEARN_CUDA_CHECK_LAUNCH();
   }
 }
@@ -346,20 +342,22 @@ __global__ void empty_lists_kernel(T* keys, int64_t* vals, int64_t rows, int64_t
   }
 }
 
-// Turns the tile entries the distance tile wrote at slots [k, k + cols) of each segment into
-// approximate values (the query itself: an empty slot's +inf), with their index rows.
+// Writes the approximate values of the tile entries g (the query itself: an empty slot's +inf)
+// to slots [k, k + cols) of each segment, with their index rows. g may be those very slots (the
+// distance tile wrote them there): each thread reads its entry before it writes it.
 template <typename T, Approx kA>
-__global__ void candidates_kernel(T* keys, int64_t* vals, int64_t rows, int64_t cols, int64_t seg,
-                                  int64_t k, int64_t q0, int64_t x0, const T* qf, const T* xf,
-                                  bool exclude_self) {
+__global__ void candidates_kernel(TileEntries<T> g, T* keys, int64_t* vals, int64_t rows,
+                                  int64_t cols, int64_t seg, int64_t k, int64_t q0, int64_t x0,
+                                  const T* qf, const T* xf, int64_t self0) {
   const int64_t total = rows * cols;
   for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
        e += int64_t{gridDim.x} * blockDim.x) {
     const int64_t s = e / cols, c = e - s * cols;
     const int64_t slot = s * seg + k + c;
-    const bool self = exclude_self && q0 + s == x0 + c;
+    const bool self = self0 >= 0 && self0 + q0 + s == x0 + c;
+    const T entry = g.g[s * g.ldr + c * g.ldc];
     keys[slot] = self ? std::numeric_limits<T>::infinity()
-                      : approx_value<T, kA>(keys[slot], uses_factors(kA) ? qf[s] : T(0),
+                      : approx_value<T, kA>(entry, uses_factors(kA) ? qf[s] : T(0),
                                             uses_factors(kA) ? xf[c] : T(0));
     vals[slot] = x0 + c;
   }
@@ -376,16 +374,16 @@ __global__ void segments_kernel(int* begin, int* end, int64_t rows, int64_t stri
 
 // out (rows x k, contiguous) = the exact values of the pairs (query s, index row ids[s * ld + t])
 // as sort keys, with their index rows.
-template <typename T>
-__global__ void exact_pairs_kernel(RdistSpec metric, const T* q, int64_t ldq, const T* x,
-                                   int64_t ldx, int64_t d, int64_t rows, int64_t k,
-                                   const int64_t* ids, int64_t ld, T* out_v, int64_t* out_i) {
+template <typename T, typename Rows>
+__global__ void exact_pairs_kernel(RdistSpec metric, const T* q, int64_t ldq, Rows x, int64_t d,
+                                   int64_t rows, int64_t k, const int64_t* ids, int64_t ld,
+                                   T* out_v, int64_t* out_i) {
   const int64_t total = rows * k;
   for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
        e += int64_t{gridDim.x} * blockDim.x) {
     const int64_t s = e / k, t = e - s * k;
     const int64_t j = ids[s * ld + t];
-    out_v[e] = canonical(static_cast<T>(exact_rdist<T>(metric, q + s * ldq, x + j * ldx, d)));
+    out_v[e] = canonical(static_cast<T>(x.rdist(metric, q + s * ldq, j, d)));
     out_i[e] = j;
   }
 }
@@ -399,21 +397,16 @@ void segmented_sort(void* temp, size_t temp_bytes, cub::DoubleBuffer<K>& keys,
       0, end_bit, stream));
 }
 
-template <typename T>
-void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
-                MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx) {
-  const int64_t n = index.rows, m = queries.rows, d = index.cols;
+template <typename T, typename Source>
+void knn_sorted(CudaBackend& be, Source& src, int64_t k, T* dist, int64_t* idx) {
+  const int64_t n = src.n(), m = src.m();
   cudaStream_t stream = be.stream();
-  const Approx approx = approx_of(metric.kind);
-  const bool factors = uses_factors(approx);
-  const bool shifted = uses_shift(metric, shift);
-  const int64_t tc = tile_rows(
-      be, n, shifted_tile_cap<T>(shifted, ceil_div(std::max(kSortedChunkRows, k), 32) * 32, d, 32),
-      32);
+  const int64_t tc =
+      tile_rows(be, n, src.cap(ceil_div(std::max(kSortedChunkRows, k), 32) * 32, 32), 32);
   const int64_t seg = checked_add(k, tc);
   const int64_t per_query = checked_mul(seg, int64_t{2 * (sizeof(T) + sizeof(int64_t))});
-  const int64_t tq = tile_rows(
-      be, m, shifted_tile_cap<T>(shifted, std::max<int64_t>(1, kSortedBytes / per_query), d, 1), 1);
+  const int64_t tq =
+      tile_rows(be, m, src.cap(std::max<int64_t>(1, kSortedBytes / per_query), 1), 1);
   if (checked_mul(tq, seg) > INT_MAX) {
     GPULEARN_FAIL(Unsupported, "k = ", k, " is too large for the CUDA backend: a query's ", seg,
                   " candidates exceed the 32-bit limit of its segmented sort (", INT_MAX, ")");
@@ -447,7 +440,6 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     int64_t *vals0, *vals1;
     int *begin, *end;
     void* temp;
-    FactorScratch<T> f;
   };
   auto layout = [&](Carver& c) {
     Scratch s;
@@ -458,16 +450,17 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     s.begin = c.take<int>(tq);
     s.end = c.take<int>(tq);
     s.temp = c.take<std::byte>(static_cast<int64_t>(temp_bytes));
-    s.f = FactorScratch<T>::take(c, approx, shifted, n, m, d, tq, tc);
+    src.take(c, tq, tc);
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  const T* dshift = s.f.prepare_async(approx, shifted, shift, index, queries, stream);
+  src.prepare();
+  const T* qf = src.qf();
+  const T* xf = src.xf();
 
   for (int64_t q0 = 0; q0 < m; q0 += tq) {
     const int64_t rows = std::min(tq, m - q0);
-    const GemmRows<T> qt =
-        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.f.qs, stream);
+    src.begin_queries(q0, rows);
     cub::DoubleBuffer<T> keys(s.keys0, s.keys1);
     cub::DoubleBuffer<int64_t> vals(s.vals0, s.vals1);
     GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, empty_lists_kernel<T>)
@@ -475,15 +468,12 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     GPULEARN_CUDA_CHECK_LAUNCH();
     for (int64_t x0 = 0; x0 < n; x0 += tc) {
       const int64_t cols = std::min(tc, n - x0);
-      const GemmRows<T> xt =
-          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.f.xs, stream);
-      distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d,
-                          keys.Current() + k, seg);
-      with_approx(metric.kind, [&](auto kind) {
+      const TileEntries<T> g = src.tile(q0, rows, x0, cols, keys.Current() + k, seg);
+      with_approx(src.metric.kind, [&](auto kind) {
         GPULEARN_LAUNCH(grid_for(rows * cols), kBlockThreads, 0, stream,
                         candidates_kernel<T, decltype(kind)::value>)
-        (keys.Current(), vals.Current(), rows, cols, seg, k, q0, x0,
-         factors ? s.f.qf + q0 : nullptr, factors ? s.f.xf + x0 : nullptr, exclude_self);
+        (g, keys.Current(), vals.Current(), rows, cols, seg, k, q0, x0,
+         qf != nullptr ? qf + q0 : nullptr, xf != nullptr ? xf + x0 : nullptr, src.self0());
         GPULEARN_CUDA_CHECK_LAUNCH();
       });
       GPULEARN_LAUNCH(grid_for(rows), kBlockThreads, 0, stream, segments_kernel)
@@ -495,8 +485,9 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
     // The exact pass, into the spare buffers; then by index, and stably by value.
     T* exact_v = keys.Alternate();
     int64_t* exact_i = vals.Alternate();
-    GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream, exact_pairs_kernel<T>)
-    (metric, queries.row(q0), queries.ld, index.data, index.ld, d, rows, k, vals.Current(), seg,
+    GPULEARN_LAUNCH(grid_for(rows * k), kBlockThreads, 0, stream,
+                    exact_pairs_kernel<T, typename Source::Rows>)
+    (src.metric, src.query(q0), src.ldq(), src.rows(), src.d(), rows, k, vals.Current(), seg,
      exact_v, exact_i);
     GPULEARN_CUDA_CHECK_LAUNCH();
     GPULEARN_LAUNCH(grid_for(rows), kBlockThreads, 0, stream, segments_kernel)
@@ -519,6 +510,17 @@ void knn_sorted(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<co
   }
 }
 
+// Either selection, then waits for it: the outputs are the caller's once this returns.
+template <typename T, typename Source>
+void select_knn(CudaBackend& be, Source& src, int64_t k, T* dist, int64_t* idx) {
+  if (k <= kMaxFastK) {
+    knn_fast(be, src, k, dist, idx);
+  } else {
+    knn_sorted(be, src, k, dist, idx);
+  }
+  be.sync_stream();
+}
+
 template <typename T>
 void knn_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
               MatrixView<const T> queries, int64_t k, bool exclude_self, T* dist, int64_t* idx) {
@@ -529,12 +531,8 @@ void knn_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<cons
   require_device_rows(queries, "the queries");
   check_device_pointer(dist, "the distances");
   check_device_pointer(idx, "the indices");
-  if (k <= kMaxFastK) {
-    knn_fast(be, metric, shift, index, queries, k, exclude_self, dist, idx);
-  } else {
-    knn_sorted(be, metric, shift, index, queries, k, exclude_self, dist, idx);
-  }
-  be.sync_stream();
+  DenseSearch<T> src{be, metric, shift, index, queries, exclude_self};
+  select_knn(be, src, k, dist, idx);
 }
 
 }  // namespace
@@ -545,10 +543,28 @@ void knn_cuda(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<cons
   DeviceGuard guard(be.ordinal());
   knn_impl(be, metric, shift, index, queries, k, exclude_self, dist, idx);
 }
-#define GPULEARN_INSTANTIATE_KNN(T)                                                            \
-  template void knn_cuda<T>(CudaBackend & be, RdistSpec metric, const T* shift,                \
-                            MatrixView<const T> index, MatrixView<const T> queries, int64_t k, \
-                            bool exclude_self, T* dist, int64_t* idx);
+
+template <typename T>
+void sparse_knn_tile_cuda(CudaBackend& be, RdistSpec metric, CsrView<T> index, const T* index_sq,
+                          const T* Q, int64_t t, MatrixView<const T> P, int64_t self_offset,
+                          int64_t k, T* dist, int64_t* idx) {
+  DeviceGuard guard(be.ordinal());
+  check_sparse_tile(metric, index, index_sq, t, P);
+  if (t == 0) return;
+  GPULEARN_ASSERT(k >= 1 && k <= index.rows);
+  check_device_pointer(dist, "the distances");
+  check_device_pointer(idx, "the indices");
+  SparseTileSearch<T> src{be, metric, index, index_sq, Q, t, P, self_offset};
+  select_knn(be, src, k, dist, idx);
+}
+#define GPULEARN_INSTANTIATE_KNN(T)                                                              \
+  template void knn_cuda<T>(CudaBackend & be, RdistSpec metric, const T* shift,                  \
+                            MatrixView<const T> index, MatrixView<const T> queries, int64_t k,   \
+                            bool exclude_self, T* dist, int64_t* idx);                           \
+  template void sparse_knn_tile_cuda<T>(CudaBackend & be, RdistSpec metric, CsrView<T> index,    \
+                                        const T* index_sq, const T* Q, int64_t t,                \
+                                        MatrixView<const T> P, int64_t self_offset, int64_t k,   \
+                                        T* dist, int64_t* idx);
 GPULEARN_INSTANTIATE_KNN(float)
 GPULEARN_INSTANTIATE_KNN(double)
 #undef GPULEARN_INSTANTIATE_KNN

@@ -106,6 +106,62 @@ __device__ __forceinline__ T approx_value(T g, T qf, T xf) {
   return canonical(v);
 }
 
+/// A tile's entries as the selections read them: the entry of the tile's query r and index row
+/// c at g[r * ldr + c * ldc]. A distance tile is query-major (ldc = 1); the products of a sparse
+/// index (NeighborsPrimitives::sparse_knn_tile's P, n x t) are index-major (ldr = 1).
+template <typename T>
+struct TileEntries {
+  const T* g;
+  int64_t ldr, ldc;
+};
+
+/// Dense index rows (stride ld) as the exact pass reads them: exact_rdist.
+template <typename T>
+struct DenseRows {
+  const T* x;
+  int64_t ld;
+  __device__ double rdist(RdistSpec m, const T* q, int64_t j, int64_t d) const {
+    return exact_rdist<T>(m, q, x + j * ld, d);
+  }
+};
+
+/// CSR index rows (device; absolute offsets) as the exact pass reads them: the exact_rdist of the
+/// dense query and the row made dense, its entries met in ascending column with a zero for every
+/// column it lacks: the CPU backend's computation (it makes the row dense), the same operations
+/// in the same order, without a dense row (the two compilers may still contract a multiply-add
+/// differently: measured within 4.4e-16 on the emulator). Indices need not be sorted (CsrView): a sorted row is
+/// walked in place; an unsorted one finds each next column by a scan of the row (O(r^2) per pair,
+/// only for input that skipped the Python layer's canonical form).
+template <typename T>
+struct CsrRows {
+  const T* values;
+  const int32_t* indices;
+  const int64_t* indptr;
+  __device__ double rdist(RdistSpec m, const T* q, int64_t j, int64_t d) const {
+    const int64_t begin = indptr[j], end = indptr[j + 1];
+    bool sorted = true;
+    for (int64_t p = begin + 1; p < end && sorted; ++p) sorted = indices[p] > indices[p - 1];
+    const int32_t* idx = indices;
+    // The entry of the smallest column after entry `after`'s (-1: before the first), or end.
+    const auto next = [=](int64_t after) {
+      if (sorted) return after < 0 ? begin : after + 1;
+      const int64_t floor = after < 0 ? -1 : idx[after];
+      int64_t best = end;
+      for (int64_t p = begin; p < end; ++p) {
+        if (idx[p] > floor && (best == end || idx[p] < idx[best])) best = p;
+      }
+      return best;
+    };
+    int64_t e = next(-1);
+    return exact_rdist_with(m, q, d, [&](int64_t l) {
+      if (e >= end || idx[e] != l) return 0.0;
+      const double b = values[e];
+      e = next(e);
+      return b;
+    });
+  }
+};
+
 /// Throws InvalidArgument unless v is in device memory this device can read: the driver passes
 /// the backend's native space, and a host pointer must never reach a kernel.
 template <typename T>

@@ -1,7 +1,7 @@
 // The CUDA backend's side of the nearest-neighbour primitives (neighbors/primitives.hpp): one
-// function per primitive, defined (for float and double) in knn.cu, radius_search.cu, each under a
-// DeviceGuard; CudaNeighborsPrimitives forwards to them and make_primitives(CudaBackend&, ...)
-// creates it.
+// function per primitive, defined (for float and double) in knn.cu, radius_search.cu and
+// sparse_l1.cu, each under a DeviceGuard; CudaNeighborsPrimitives forwards to them and
+// make_primitives(CudaBackend&, ...) creates it.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +24,18 @@ void radius_search_cuda(CudaBackend& be, RdistSpec metric, const T* shift,
                         std::vector<T>& dist);
 
 template <typename T>
+void sparse_l1_cuda(CudaBackend& be, CsrView<T> index, const T* Bt, int64_t t, MatrixView<T> P);
+template <typename T>
+void sparse_knn_tile_cuda(CudaBackend& be, RdistSpec metric, CsrView<T> index, const T* index_sq,
+                          const T* Q, int64_t t, MatrixView<const T> P, int64_t self_offset,
+                          int64_t k, T* dist, int64_t* idx);
+template <typename T>
+void sparse_radius_tile_cuda(CudaBackend& be, RdistSpec metric, CsrView<T> index,
+                             const T* index_sq, const T* Q, int64_t t, MatrixView<const T> P,
+                             int64_t self_offset, double bound, std::vector<int64_t>& offsets,
+                             std::vector<int64_t>& idx, std::vector<T>& dist);
+
+template <typename T>
 class CudaNeighborsPrimitives final : public NeighborsPrimitives<T> {
  public:
   explicit CudaNeighborsPrimitives(CudaBackend& be) : be_(be) {}
@@ -39,25 +51,25 @@ class CudaNeighborsPrimitives final : public NeighborsPrimitives<T> {
     radius_search_cuda<T>(be_, metric, shift, index, queries, bound, exclude_self, offsets, idx,
                           dist);
   }
-  // A sparse index: not written for CUDA yet (the driver reaches these only after the CUDA
-  // sparse primitives' first pass, which refuses today as well).
-  void sparse_l1(CsrView<T>, const T*, int64_t, MatrixView<T>) override { refuse_sparse(); }
-  void sparse_knn_tile(RdistSpec, CsrView<T>, const T*, const T*, int64_t, MatrixView<const T>,
-                       int64_t, int64_t, T*, int64_t*) override {
-    refuse_sparse();
+  // A sparse index (sparse_l1.cu, knn.cu, radius_search.cu); sparse_query_products keeps the
+  // default (the driver makes the tile dense and multiplies).
+  void sparse_l1(CsrView<T> index, const T* Bt, int64_t t, MatrixView<T> P) override {
+    sparse_l1_cuda<T>(be_, index, Bt, t, P);
   }
-  void sparse_radius_tile(RdistSpec, CsrView<T>, const T*, const T*, int64_t,
-                          MatrixView<const T>, int64_t, double, std::vector<int64_t>&,
-                          std::vector<int64_t>&, std::vector<T>&) override {
-    refuse_sparse();
+  void sparse_knn_tile(RdistSpec metric, CsrView<T> index, const T* index_sq, const T* Q,
+                       int64_t t, MatrixView<const T> P, int64_t self_offset, int64_t k, T* dist,
+                       int64_t* idx) override {
+    sparse_knn_tile_cuda<T>(be_, metric, index, index_sq, Q, t, P, self_offset, k, dist, idx);
+  }
+  void sparse_radius_tile(RdistSpec metric, CsrView<T> index, const T* index_sq, const T* Q,
+                          int64_t t, MatrixView<const T> P, int64_t self_offset, double bound,
+                          std::vector<int64_t>& offsets, std::vector<int64_t>& idx,
+                          std::vector<T>& dist) override {
+    sparse_radius_tile_cuda<T>(be_, metric, index, index_sq, Q, t, P, self_offset, bound, offsets,
+                               idx, dist);
   }
 
  private:
-  [[noreturn]] static void refuse_sparse() {
-    GPULEARN_FAIL(Unsupported,
-                  "sparse input is not supported on CUDA devices yet; the nearest-neighbour "
-                  "search of a sparse index runs on the CPU (device='cpu')");
-  }
   CudaBackend& be_;
 };
 

@@ -11,14 +11,22 @@
 // query's matches come out in ascending index whatever the scheduling. Per tile, the per-row
 // counts come to the host, the rows' matches are gathered into one contiguous block on the
 // device and copied back, and the host appends them to each query's list.
+//
+// sparse_radius_tile runs the same match kernel over a SparseTileSearch (search_source.cuh):
+// the entries are read from the driver's products P (index-major) and the matches written to
+// the scratch tile; the exact pass walks the CSR rows; Manhattan's screen adds the CPU's margin
+// for the cancellation in P (|q|_1 less the entries' |q_j|).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "core/cuda_backend.cuh"
 #include "core/launch.cuh"
 #include "neighbors/neighbors_common.cuh"
 #include "neighbors/primitives_cuda.cuh"
+#include "neighbors/search_source.cuh"
 
 namespace gpulearn::detail {
 
@@ -34,15 +42,17 @@ constexpr int64_t kMaxTileQueries = 4096;
 // kShiftedTileBytes).
 constexpr int64_t kTileBytes = int64_t{128} << 20;
 
-template <typename T>
+template <typename T, typename Rows>
 struct MatchArgs {
   RdistSpec metric;
   double bound;
   double screen;  // rdist_screen_bound without the norms (all metrics but squared Euclidean)
+  const double* margin;  // per query, added to screen (null: none)
   int64_t d;
-  T* g;            // rows x cols tile entries in; each row's matches' exact values out
-  int32_t* match;  // each row's matches' columns (in the tile) out
-  int64_t ldg;     // stride of g and match
+  TileEntries<T> in;  // rows x cols tile entries (may be g itself, with ldc = 1)
+  T* g;               // each row's matches' exact values out
+  int32_t* match;     // each row's matches' columns (in the tile) out
+  int64_t ldg;        // stride of g and match
   int64_t rows, cols;
   int64_t q0, x0;  // the tile's first query and first index row
   const T* qf;     // the tile's query factors (read when the approximation uses them; of the
@@ -50,22 +60,24 @@ struct MatchArgs {
   const T* xf;     // the tile's index-row factors
   const T* q;      // the tile's first query (unshifted), stride ldq
   int64_t ldq;
-  const T* x;  // the tile's first index row (unshifted), stride ldx
-  int64_t ldx;
-  bool exclude_self;
+  Rows x;         // the index rows (unshifted; DenseRows, CsrRows)
+  int64_t self0;  // query q excludes index row self0 + q; -1: none
   int32_t* counts;  // rows: matches per query
 };
 
-template <typename T, Approx kA>
-__global__ void __launch_bounds__(kWarpThreads) match_kernel(MatchArgs<T> a) {
+template <typename T, Approx kA, typename Rows>
+__global__ void __launch_bounds__(kWarpThreads) match_kernel(MatchArgs<T, Rows> a) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t r = blockIdx.x * int64_t{kWarps} + warp;
   if (r >= a.rows) return;  // a whole warp
+  const T* in = a.in.g + r * a.in.ldr;
+  const int64_t ldc = a.in.ldc;
   T* g = a.g + r * a.ldg;
   int32_t* match = a.match + r * a.ldg;
   const T* q = a.q + r * a.ldq;
   const T qf = uses_factors(kA) ? a.qf[r] : T(0);
-  const int64_t self = a.exclude_self ? a.q0 + r - a.x0 : -1;  // the query's own column
+  const double screen_r = a.margin != nullptr ? a.screen + a.margin[r] : a.screen;
+  const int64_t self = a.self0 >= 0 ? a.self0 + a.q0 + r - a.x0 : -1;  // the query's own column
   const unsigned below = (1u << lane) - 1u;
   int count = 0;
   for (int64_t c0 = 0; c0 < a.cols; c0 += 32 * kPerLane) {
@@ -76,12 +88,12 @@ __global__ void __launch_bounds__(kWarpThreads) match_kernel(MatchArgs<T> a) {
       screened[u] = false;
       if (c < a.cols && c != self) {
         const T xf = uses_factors(kA) ? a.xf[c] : T(0);
-        const T v = approx_value<T, kA>(g[c], qf, xf);
+        const T v = approx_value<T, kA>(in[c * ldc], qf, xf);
         const double screen =
             kA == Approx::kSqEuclidean
                 ? rdist_screen_bound<T>(a.metric, a.bound, a.d,
                                         static_cast<double>(qf) + static_cast<double>(xf))
-                : a.screen;
+                : screen_r;
         screened[u] = static_cast<double>(v) <= screen;
       }
     }
@@ -93,7 +105,7 @@ __global__ void __launch_bounds__(kWarpThreads) match_kernel(MatchArgs<T> a) {
       double e = 0.0;
       bool hit = false;
       if (screened[u]) {
-        e = exact_rdist<T>(a.metric, q, a.x + c * a.ldx, a.d);
+        e = a.x.rdist(a.metric, q, a.x0 + c, a.d);
         hit = e <= a.bound;
       }
       const unsigned mask = __ballot_sync(kFullMask, hit);
@@ -123,31 +135,20 @@ __global__ void __launch_bounds__(kWarpThreads)
   }
 }
 
-template <typename T>
-void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
-                 MatrixView<const T> queries, double bound, bool exclude_self,
-                 std::vector<int64_t>& offsets, std::vector<int64_t>& idx, std::vector<T>& dist) {
-  offsets.assign(1, 0);
-  idx.clear();
-  dist.clear();
-  const int64_t n = index.rows, m = queries.rows, d = index.cols;
-  if (m == 0) return;
-  GPULEARN_ASSERT(d >= 1 && queries.cols == d && n >= 1);
-  require_device_rows(index, "the index");
-  require_device_rows(queries, "the queries");
+// The matches of every query of src within bound (offsets m + 1, host), in ascending index.
+template <typename T, typename Source>
+void radius_select(CudaBackend& be, Source& src, double bound, std::vector<int64_t>& offsets,
+                   std::vector<int64_t>& idx, std::vector<T>& dist) {
+  const int64_t n = src.n(), m = src.m(), d = src.d();
+  const RdistSpec metric = src.metric;
   cudaStream_t stream = be.stream();
-  const Approx approx = approx_of(metric.kind);
-  const bool factors = uses_factors(approx);
   const int64_t per_entry = 2 * static_cast<int64_t>(sizeof(T) + sizeof(int32_t));
-  const bool shifted = uses_shift(metric, shift);
-  const int64_t tm = tile_rows(be, m, shifted_tile_cap<T>(shifted, kMaxTileQueries, d, 32), 32);
-  const int64_t tn = tile_rows(
-      be, n, shifted_tile_cap<T>(shifted, kTileBytes / checked_mul(tm, per_entry), d, 32), 32);
+  const int64_t tm = tile_rows(be, m, src.cap(kMaxTileQueries, 32), 32);
+  const int64_t tn = tile_rows(be, n, src.cap(kTileBytes / checked_mul(tm, per_entry), 32), 32);
   GPULEARN_ASSERT(tn <= INT32_MAX);  // columns are stored as int32
 
   struct Scratch {
     T *g, *out_v;
-    FactorScratch<T> f;
     int32_t *match, *out_c, *counts;
     int64_t* starts;
   };
@@ -160,11 +161,14 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
     s.out_c = c.take<int32_t>(entries);
     s.counts = c.take<int32_t>(tm);
     s.starts = c.take<int64_t>(tm);
-    s.f = FactorScratch<T>::take(c, approx, shifted, n, m, d, tm, tn);
+    src.take(c, tm, tn);
     return s;
   };
   const Scratch s = be.carve_chunk_workspace(layout);
-  const T* dshift = s.f.prepare_async(approx, shifted, shift, index, queries, stream);
+  src.prepare();
+  const T* qf = src.qf();
+  const T* xf = src.xf();
+  using Rows = typename Source::Rows;
 
   const double screen = rdist_screen_bound<T>(metric, bound, d, 0.0);
   std::vector<int32_t> counts(tm);
@@ -181,17 +185,15 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
       row_idx[r].clear();
       row_dist[r].clear();
     }
-    const GemmRows<T> qt =
-        shifted_tile_async(queries.row(q0), queries.ld, rows, d, dshift, s.f.qs, stream);
+    src.begin_queries(q0, rows);
     for (int64_t x0 = 0; x0 < n; x0 += tn) {
       const int64_t cols = std::min(tn, n - x0);
-      const GemmRows<T> xt =
-          shifted_tile_async(index.row(x0), index.ld, cols, d, dshift, s.f.xs, stream);
-      distance_tile_async(be, metric, qt.data, qt.ld, rows, xt.data, xt.ld, cols, d, s.g, tn);
-      MatchArgs<T> a{};
+      MatchArgs<T, Rows> a{};
+      a.in = src.tile(q0, rows, x0, cols, s.g, tn);
       a.metric = metric;
       a.bound = bound;
       a.screen = screen;
+      a.margin = src.margin() != nullptr ? src.margin() + q0 : nullptr;
       a.d = d;
       a.g = s.g;
       a.match = s.match;
@@ -200,17 +202,16 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
       a.cols = cols;
       a.q0 = q0;
       a.x0 = x0;
-      a.qf = factors ? s.f.qf + q0 : nullptr;
-      a.xf = factors ? s.f.xf + x0 : nullptr;
-      a.q = queries.row(q0);
-      a.ldq = queries.ld;
-      a.x = index.row(x0);
-      a.ldx = index.ld;
-      a.exclude_self = exclude_self;
+      a.qf = qf != nullptr ? qf + q0 : nullptr;
+      a.xf = xf != nullptr ? xf + x0 : nullptr;
+      a.q = src.query(q0);
+      a.ldq = src.ldq();
+      a.x = src.rows();
+      a.self0 = src.self0();
       a.counts = s.counts;
       with_approx(metric.kind, [&](auto kind) {
         GPULEARN_LAUNCH(blocks(rows), kWarpThreads, 0, stream,
-                        match_kernel<T, decltype(kind)::value>)
+                        match_kernel<T, decltype(kind)::value, Rows>)
         (a);
         GPULEARN_CUDA_CHECK_LAUNCH();
       });
@@ -246,6 +247,21 @@ void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<c
   }
 }
 
+template <typename T>
+void radius_impl(CudaBackend& be, RdistSpec metric, const T* shift, MatrixView<const T> index,
+                 MatrixView<const T> queries, double bound, bool exclude_self,
+                 std::vector<int64_t>& offsets, std::vector<int64_t>& idx, std::vector<T>& dist) {
+  offsets.assign(1, 0);
+  idx.clear();
+  dist.clear();
+  if (queries.rows == 0) return;
+  GPULEARN_ASSERT(index.cols >= 1 && queries.cols == index.cols && index.rows >= 1);
+  require_device_rows(index, "the index");
+  require_device_rows(queries, "the queries");
+  DenseSearch<T> src{be, metric, shift, index, queries, exclude_self};
+  radius_select(be, src, bound, offsets, idx, dist);
+}
+
 }  // namespace
 
 template <typename T>
@@ -256,11 +272,42 @@ void radius_search_cuda(CudaBackend& be, RdistSpec metric, const T* shift,
   DeviceGuard guard(be.ordinal());
   radius_impl(be, metric, shift, index, queries, bound, exclude_self, offsets, idx, dist);
 }
+
+template <typename T>
+void sparse_radius_tile_cuda(CudaBackend& be, RdistSpec metric, CsrView<T> index,
+                             const T* index_sq, const T* Q, int64_t t, MatrixView<const T> P,
+                             int64_t self_offset, double bound, std::vector<int64_t>& offsets,
+                             std::vector<int64_t>& idx, std::vector<T>& dist) {
+  DeviceGuard guard(be.ordinal());
+  offsets.assign(1, 0);
+  idx.clear();
+  dist.clear();
+  check_sparse_tile(metric, index, index_sq, t, P);
+  if (t == 0) return;
+  SparseTileSearch<T> src{be, metric, index, index_sq, Q, t, P, self_offset};
+  if (metric.kind == Rdist::kManhattan) {
+    // P carries the cancellation of |q|_1 - sum |q_j| over x's entries, in double: up to
+    // ~(d + 8) eps |q|_1 more than a direct sum's rounding (the CPU backend's margin).
+    const int64_t d = index.cols;
+    const double eps = std::numeric_limits<T>::epsilon();
+    src.host_margin.assign(t, 0.0);
+    for (int64_t c = 0; c < t; ++c) {
+      double l1 = 0;
+      for (int64_t j = 0; j < d; ++j) l1 += std::abs(static_cast<double>(Q[c * d + j]));
+      src.host_margin[c] = l1 * (4.0 * (static_cast<double>(d) + 8.0) * eps);
+    }
+  }
+  radius_select(be, src, bound, offsets, idx, dist);
+}
 #define GPULEARN_INSTANTIATE_RADIUS_SEARCH(T)                                                      \
   template void radius_search_cuda<T>(                                                             \
       CudaBackend & be, RdistSpec metric, const T* shift, MatrixView<const T> index,               \
       MatrixView<const T> queries, double bound, bool exclude_self, std::vector<int64_t>& offsets, \
-      std::vector<int64_t>& idx, std::vector<T>& dist);
+      std::vector<int64_t>& idx, std::vector<T>& dist);                                            \
+  template void sparse_radius_tile_cuda<T>(                                                        \
+      CudaBackend & be, RdistSpec metric, CsrView<T> index, const T* index_sq, const T* Q,         \
+      int64_t t, MatrixView<const T> P, int64_t self_offset, double bound,                         \
+      std::vector<int64_t>& offsets, std::vector<int64_t>& idx, std::vector<T>& dist);
 GPULEARN_INSTANTIATE_RADIUS_SEARCH(float)
 GPULEARN_INSTANTIATE_RADIUS_SEARCH(double)
 #undef GPULEARN_INSTANTIATE_RADIUS_SEARCH

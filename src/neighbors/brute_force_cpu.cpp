@@ -360,13 +360,6 @@ class DenseRow {
   int64_t loaded_ = -1;
 };
 
-void require_sparse_metric(Rdist kind) {
-  GPULEARN_EXPECTS(kind == Rdist::kSqEuclidean || kind == Rdist::kManhattan ||
-                       kind == Rdist::kCosine || kind == Rdist::kNegInnerProduct,
-                   "a sparse index is searched with the euclidean, sqeuclidean, manhattan, "
-                   "cosine and inner_product metrics only");
-}
-
 // |q|_1 of each tile query (the columns of Bt, d x t), in double.
 template <typename T>
 std::vector<double> query_l1(const T* Bt, int64_t d, int64_t t) {

@@ -496,6 +496,66 @@ struct SparseIndexSearch {
   }
 };
 
+// The query tiles of a search with a sparse side (the index, the queries, or both), shared by
+// search_knn and search_radius: the index's native copy (a SparseIndexSearch, or the dense rows
+// and their shift), the queries' native CSR, and per tile the query rows made dense (Q) with,
+// for a sparse index, their products with it (P).
+template <typename T>
+struct QueryTiles {
+  Backend& be;
+  const SearchRows<T>& queries;
+  const bool exclude_self;
+  const int64_t t_max;
+  std::unique_ptr<NativeCsr<T>> query_csr;
+  std::unique_ptr<SparseIndexSearch<T>> sparse_index;
+  std::unique_ptr<NativeMatrix<T>> dense_index;
+  std::vector<T> shift;
+  CsrView<T> q_csr;  // the queries as native CSR (the index's own rows for exclude_self)
+  std::vector<T> Q;  // the current tile, dense on the host (t x d)
+  MatrixView<T> P;   // its products with a sparse index (n x t, native)
+
+  QueryTiles(Backend& b, const ResolvedMetric& m, const SearchRows<T>& index,
+             const SearchRows<T>& q, bool self)
+      : be(b), queries(q), exclude_self(self),
+        t_max(query_tile<T>(q.rows(), index.rows(), index.cols(), index.sparse)) {
+    if (queries.sparse && !exclude_self) {
+      query_csr = std::make_unique<NativeCsr<T>>(be, queries.csr);
+    }
+    if (index.sparse) {
+      sparse_index =
+          std::make_unique<SparseIndexSearch<T>>(be, m, index.csr, t_max, queries.sparse);
+    } else {
+      dense_index = std::make_unique<NativeMatrix<T>>(be, index.dense);
+      shift = distance_shift(be, m, dense_index->view);
+    }
+    q_csr = exclude_self ? sparse_index->index.view
+                         : (query_csr ? query_csr->view : CsrView<T>());
+  }
+
+  // Calls sparse_tile(q0, t) with Q and P set, for each tile of a sparse index; dense_tile(q0,
+  // t, rows) with the tile's rows in native memory, for a dense index.
+  template <typename SparseTile, typename DenseTile>
+  void run(SparseTile sparse_tile, DenseTile dense_rows_tile) {
+    const int64_t n_q = queries.rows(), d = queries.cols();
+    for (int64_t q0 = 0; q0 < n_q; q0 += t_max) {
+      const int64_t t = std::min(t_max, n_q - q0);
+      dense_tile(be, queries, q_csr, q0, t, Q);
+      if (sparse_index) {
+        P = sparse_index->tile_products(Q, t,
+                                        queries.sparse ? q_csr.block_rows(q0, t) : CsrView<T>());
+        sparse_tile(q0, t);
+      } else {
+        // Dense index, sparse queries: the tile made dense is searched as dense queries are.
+        const NativeMatrix<T> tile(be, MatrixView<const T>(Q.data(), t, d, d));
+        dense_rows_tile(q0, t, tile.view);
+      }
+    }
+  }
+
+  int64_t self_offset(int64_t q0) const { return exclude_self ? q0 : -1; }
+  const T* shift_data() const { return shift.empty() ? nullptr : shift.data(); }
+};
+
 template <typename T>
 void search_knn(Context& ctx, const NeighborsParams& params, SearchRows<T> index,
                 SearchRows<T> queries, int64_t k, bool exclude_self, MatrixView<T> distances,
@@ -503,51 +563,35 @@ void search_knn(Context& ctx, const NeighborsParams& params, SearchRows<T> index
   const ResolvedMetric m = resolve(params);
   Backend& be = ctx.backend();
   check_search(be, m, index, queries, exclude_self);
-  const int64_t n = index.rows(), n_q = queries.rows(), d = index.cols();
+  const int64_t n = index.rows(), n_q = queries.rows();
   const int64_t candidates = checked_k(n, n_q, k, exclude_self);
   check_knn_outputs(n_q, queries.space(), k, distances, indices);
   if (n_q == 0) return;
   const int64_t wide = selection_width(k, candidates, sizeof(T));
-  const int64_t t_max = query_tile<T>(n_q, n, d, index.sparse);
+  QueryTiles<T> tiles(be, m, index, queries, exclude_self);
   std::vector<T> host_dist(checked_mul(n_q, wide));
   std::vector<int64_t> host_idx(host_dist.size());
-  Scratch<T> dist(be, checked_mul(t_max, wide));
-  Scratch<int64_t> idx(be, checked_mul(t_max, wide));
-  std::unique_ptr<NativeCsr<T>> query_csr;
-  if (queries.sparse && !exclude_self) query_csr = std::make_unique<NativeCsr<T>>(be, queries.csr);
-  std::unique_ptr<SparseIndexSearch<T>> sparse_index;
-  std::unique_ptr<NativeMatrix<T>> dense_index;
-  std::vector<T> shift;
-  if (index.sparse) {
-    sparse_index = std::make_unique<SparseIndexSearch<T>>(be, m, index.csr, t_max, queries.sparse);
-  } else {
-    dense_index = std::make_unique<NativeMatrix<T>>(be, index.dense);
-    shift = distance_shift(be, m, dense_index->view);
-  }
-  const CsrView<T> q_csr = exclude_self ? sparse_index->index.view
-                                        : (query_csr ? query_csr->view : CsrView<T>());
-  std::vector<T> Q;
-  for (int64_t q0 = 0; q0 < n_q; q0 += t_max) {
-    const int64_t t = std::min(t_max, n_q - q0);
-    dense_tile(be, queries, q_csr, q0, t, Q);
-    if (index.sparse) {
-      const MatrixView<T> P = sparse_index->tile_products(
-          Q, t, queries.sparse ? q_csr.block_rows(q0, t) : CsrView<T>());
-      be.primitives<NeighborsPrimitives<T>>().sparse_knn_tile(
-          m.rdist, sparse_index->index.view, sparse_index->index_sq.data, Q.data(), t, P,
-          exclude_self ? q0 : -1, wide, dist.data, idx.data);
-    } else {
-      // Dense index, sparse queries: the tile made dense is searched as dense queries are.
-      const NativeMatrix<T> tile(be, MatrixView<const T>(Q.data(), t, d, d));
-      be.primitives<NeighborsPrimitives<T>>().knn(m.rdist, shift.empty() ? nullptr : shift.data(),
-                                                  dense_index->view, tile.view, wide, false,
-                                                  dist.data, idx.data);
-    }
+  Scratch<T> dist(be, checked_mul(tiles.t_max, wide));
+  Scratch<int64_t> idx(be, checked_mul(tiles.t_max, wide));
+  auto& prim = be.primitives<NeighborsPrimitives<T>>();
+  const auto keep = [&](int64_t q0, int64_t t) {
     be.copy(&host_dist[q0 * wide], MemorySpace::kHost, dist.data, be.native_space(),
             t * wide * int64_t(sizeof(T)));
     be.copy(&host_idx[q0 * wide], MemorySpace::kHost, idx.data, be.native_space(),
             t * wide * int64_t(sizeof(int64_t)));
-  }
+  };
+  tiles.run(
+      [&](int64_t q0, int64_t t) {
+        const SparseIndexSearch<T>& s = *tiles.sparse_index;
+        prim.sparse_knn_tile(m.rdist, s.index.view, s.index_sq.data, tiles.Q.data(), t, tiles.P,
+                             tiles.self_offset(q0), wide, dist.data, idx.data);
+        keep(q0, t);
+      },
+      [&](int64_t q0, int64_t t, MatrixView<const T> rows) {
+        prim.knn(m.rdist, tiles.shift_data(), tiles.dense_index->view, rows, wide, false,
+                 dist.data, idx.data);
+        keep(q0, t);
+      });
   deliver_knn(be, m, n_q, k, wide, host_dist, host_idx, distances, indices);
 }
 
@@ -561,7 +605,7 @@ RadiusNeighbors<T> search_radius(Context& ctx, const NeighborsParams& params, Se
   GPULEARN_EXPECTS(radius >= 0, "radius must be >= 0 (infinity matches every row), got ", radius);
   Backend& be = ctx.backend();
   check_search(be, m, index, queries, exclude_self);
-  const int64_t n = index.rows(), n_q = queries.rows(), d = index.cols();
+  const int64_t n_q = queries.rows();
   RadiusNeighbors<T> r;
   r.offsets.assign(1, 0);
   if (n_q == 0) return r;
@@ -569,42 +613,29 @@ RadiusNeighbors<T> search_radius(Context& ctx, const NeighborsParams& params, Se
   if (m.finish == Finish::kSqrt) bound = radius * radius;
   if (m.finish == Finish::kRoot) bound = std::pow(radius, m.rdist.p);
 
-  const int64_t t_max = query_tile<T>(n_q, n, d, index.sparse);
-  std::unique_ptr<NativeCsr<T>> query_csr;
-  if (queries.sparse && !exclude_self) query_csr = std::make_unique<NativeCsr<T>>(be, queries.csr);
-  std::unique_ptr<SparseIndexSearch<T>> sparse_index;
-  std::unique_ptr<NativeMatrix<T>> dense_index;
-  std::vector<T> shift;
-  if (index.sparse) {
-    sparse_index = std::make_unique<SparseIndexSearch<T>>(be, m, index.csr, t_max, queries.sparse);
-  } else {
-    dense_index = std::make_unique<NativeMatrix<T>>(be, index.dense);
-    shift = distance_shift(be, m, dense_index->view);
-  }
-  const CsrView<T> q_csr = exclude_self ? sparse_index->index.view
-                                        : (query_csr ? query_csr->view : CsrView<T>());
-  std::vector<T> Q, tile_dist;
+  QueryTiles<T> tiles(be, m, index, queries, exclude_self);
+  std::vector<T> tile_dist;
   std::vector<int64_t> tile_offsets, tile_idx;
-  for (int64_t q0 = 0; q0 < n_q; q0 += t_max) {
-    const int64_t t = std::min(t_max, n_q - q0);
-    dense_tile(be, queries, q_csr, q0, t, Q);
-    if (index.sparse) {
-      const MatrixView<T> P = sparse_index->tile_products(
-          Q, t, queries.sparse ? q_csr.block_rows(q0, t) : CsrView<T>());
-      be.primitives<NeighborsPrimitives<T>>().sparse_radius_tile(
-          m.rdist, sparse_index->index.view, sparse_index->index_sq.data, Q.data(), t, P,
-          exclude_self ? q0 : -1, bound, tile_offsets, tile_idx, tile_dist);
-    } else {
-      const NativeMatrix<T> tile(be, MatrixView<const T>(Q.data(), t, d, d));
-      be.primitives<NeighborsPrimitives<T>>().radius_search(
-          m.rdist, shift.empty() ? nullptr : shift.data(), dense_index->view, tile.view, bound,
-          false, tile_offsets, tile_idx, tile_dist);
-    }
+  auto& prim = be.primitives<NeighborsPrimitives<T>>();
+  const auto append = [&](int64_t t) {
     const int64_t base = r.offsets.back();
     for (int64_t c = 1; c <= t; ++c) r.offsets.push_back(base + tile_offsets[c]);
     r.indices.insert(r.indices.end(), tile_idx.begin(), tile_idx.end());
     r.distances.insert(r.distances.end(), tile_dist.begin(), tile_dist.end());
-  }
+  };
+  tiles.run(
+      [&](int64_t q0, int64_t t) {
+        const SparseIndexSearch<T>& s = *tiles.sparse_index;
+        prim.sparse_radius_tile(m.rdist, s.index.view, s.index_sq.data, tiles.Q.data(), t,
+                                tiles.P, tiles.self_offset(q0), bound, tile_offsets, tile_idx,
+                                tile_dist);
+        append(t);
+      },
+      [&](int64_t, int64_t t, MatrixView<const T> rows) {
+        prim.radius_search(m.rdist, tiles.shift_data(), tiles.dense_index->view, rows, bound,
+                           false, tile_offsets, tile_idx, tile_dist);
+        append(t);
+      });
   finish_radius(m, r, sort_results);
   return r;
 }

@@ -1,6 +1,6 @@
 // The nearest-neighbour primitives (src/neighbors/nearest_neighbors.cpp drives them),
 // implemented by src/neighbors/brute_force_cpu.cpp and cuda/neighbors/{knn,radius_search}.cu
-// (the sparse_* ones by the CPU only so far: the CUDA class refuses them, Unsupported).
+// (sparse_l1: cuda/neighbors/sparse_l1.cu).
 // The conventions of src/core/backend.hpp hold. index (n x d) and queries (m x d) live in
 // native_space(), any row stride; the metric is a reduced distance (smaller is closer, see
 // rdist.hpp). "Exact" below is exact_rdist: computed directly, in double. With exclude_self the
@@ -18,6 +18,15 @@
 #include "rdist.hpp"
 
 namespace gpulearn::detail {
+
+/// Throws InvalidArgument unless a sparse index may be searched with this metric (the sparse_*
+/// primitives' metrics; both backends check it).
+inline void require_sparse_metric(Rdist kind) {
+  GPULEARN_EXPECTS(kind == Rdist::kSqEuclidean || kind == Rdist::kManhattan ||
+                       kind == Rdist::kCosine || kind == Rdist::kNegInnerProduct,
+                   "a sparse index is searched with the euclidean, sqeuclidean, manhattan, "
+                   "cosine and inner_product metrics only");
+}
 
 template <typename T>
 class NeighborsPrimitives {

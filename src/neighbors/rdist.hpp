@@ -42,12 +42,14 @@ GPULEARN_RDIST_FN double cosine_from_dot(double dot, double qn, double xn) {
   return v < 0.0 ? 0.0 : (v > 2.0 ? 2.0 : v);
 }
 
-/// The reduced distance of rows q and x (d contiguous entries each), computed directly in double.
-template <typename T>
-GPULEARN_RDIST_FN double exact_rdist(RdistSpec m, const T* q, const T* x, int64_t d) {
+/// The reduced distance of row q (d contiguous entries) and the row whose entry l is x_at(l),
+/// called once for each l in ascending order, computed directly in double: one definition for
+/// a dense row and a CSR row walked in column order (the same operations, so the same bits).
+template <typename T, typename XAt>
+GPULEARN_RDIST_FN double exact_rdist_with(RdistSpec m, const T* q, int64_t d, XAt&& x_at) {
   double acc = 0, qn = 0, xn = 0;
   for (int64_t l = 0; l < d; ++l) {
-    const double a = q[l], b = x[l];
+    const double a = q[l], b = x_at(l);
     switch (m.kind) {
       case Rdist::kSqEuclidean:
         acc += (a - b) * (a - b);
@@ -72,6 +74,12 @@ GPULEARN_RDIST_FN double exact_rdist(RdistSpec m, const T* q, const T* x, int64_
   if (m.kind == Rdist::kCosine) return cosine_from_dot(acc, qn, xn);
   if (m.kind == Rdist::kNegInnerProduct) return -acc;
   return acc;
+}
+
+/// The reduced distance of rows q and x (d contiguous entries each), computed directly in double.
+template <typename T>
+GPULEARN_RDIST_FN double exact_rdist(RdistSpec m, const T* q, const T* x, int64_t d) {
+  return exact_rdist_with(m, q, d, [x](int64_t l) { return static_cast<double>(x[l]); });
 }
 
 /// The largest reduced distance computed in T (by the GEMM expansion or a direct loop in T)
