@@ -39,7 +39,7 @@ from sklearn import decomposition as sk
 
 from gpulearn.decomposition import PCA, TruncatedSVD
 
-from _testdata import SEED
+from _testdata import PEAK_PROBE, SEED
 
 RTOL = 1e-10
 MEAN_RTOL = 1e-12
@@ -442,15 +442,9 @@ def test_same_bits_with_one_thread_and_several():
 # scikit-learn's fit of the same matrix, 140 MB for 10. 7 to 11 s.
 PARTIALS = 256 << 20
 MODEL_COPIES = 4
-MEMORY = """
+MEMORY = PEAK_PROBE + textwrap.dedent("""
     import numpy as np, scipy.sparse as sp, time
     from gpulearn.decomposition import TruncatedSVD
-
-    def status(key):
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1]) * 1024
 
     n = d = 200_000
     nnz = 4_000_000
@@ -463,8 +457,7 @@ MEMORY = """
     X.sum_duplicates()
     csr_bytes = X.data.nbytes + X.indices.nbytes + 8 * (n + 1)
     model = TruncatedSVD(2, random_state=0, device="cpu")
-    with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current RSS
-        f.write("5")
+    reset_peak()
     before = status("VmRSS:")
     t = time.perf_counter()
     model.fit(X)
@@ -473,7 +466,7 @@ MEMORY = """
     peak = status("VmHWM:")
     l = model.n_components + model.n_oversamples
     print(csr_bytes, peak - before, elapsed, float(model.singular_values_[0]), (n + d) * l * 8)
-"""
+""")
 
 
 def test_tsvd_on_a_matrix_whose_dense_form_would_not_fit_stays_near_nnz():

@@ -24,7 +24,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from gpulearn.cluster import KMeans
 
-from _testdata import SEED
+from _testdata import PEAK_PROBE, SEED
 
 # Same initial centers (init=array, n_init=1): labels identical and n_iter_ equal; centers and
 # transform to RTOL_CENTERS relative (+ ATOL_CENTERS), inertia and score to RTOL_INERTIA: the
@@ -393,7 +393,7 @@ def test_cuda_fits_sparse_input_as_the_cpu_does(small, cuda):
 
 # ---- determinism and memory ------------------------------------------------------------------
 
-_CHILD = textwrap.dedent("""
+_CHILD = PEAK_PROBE + textwrap.dedent("""
     import pickle, sys
     import numpy as np
     from scipy import sparse
@@ -416,13 +416,7 @@ _CHILD = textwrap.dedent("""
         X = sparse.csr_matrix((rng.uniform(0.1, 1, 2 * n),
                                (rng.integers(0, n, 2 * n), rng.integers(0, n, 2 * n))),
                               shape=(n, n))
-        with open("/proc/self/clear_refs", "w") as f:  # VmHWM := the current RSS (a child
-            f.write("5")  # inherits a large pytest worker's ru_maxrss through fork and exec)
-
-        def status(key):
-            with open("/proc/self/status") as f:
-                return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
-
+        reset_peak()
         before = status("VmRSS:")
         m = KMeans(4, random_state=0, max_iter=5, device="cpu").fit(X)
         m.predict(X)

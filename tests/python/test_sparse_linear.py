@@ -16,7 +16,7 @@ from sklearn import linear_model as sk
 
 from gpulearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 
-from _testdata import SEED
+from _testdata import PEAK_PROBE, SEED
 
 DEVICE = "cpu"
 
@@ -465,7 +465,7 @@ def test_repeat_fits_are_bitwise_identical():
 # --------------------------------------------------------------------------------------------
 # Memory: O(nnz + model), never the dense form
 
-MEMORY_SCRIPT = r"""
+MEMORY_SCRIPT = PEAK_PROBE + r"""
 import sys
 import numpy as np
 from scipy import sparse
@@ -474,15 +474,6 @@ n = d = 200_000
 rng = np.random.default_rng(int(sys.argv[1]))
 X = sparse.random(n, d, density=1e-4, format="csr", random_state=rng)
 y = rng.normal(size=n)
-def status(key):  # /proc/self/status, in bytes
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024
-
-def reset_peak():  # VmHWM := the current RSS (ru_maxrss cannot be reset, and a child started
-    with open("/proc/self/clear_refs", "w") as f:  # from a large pytest worker inherits its
-        f.write("5")  # peak through fork and exec)
 reset_peak()
 before = status("VmRSS:")
 model = Ridge(alpha=1.0, device="cpu").fit(X, y)

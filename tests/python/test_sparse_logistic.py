@@ -22,7 +22,7 @@ from sklearn import linear_model as sk
 from gpulearn import _core, _sparse
 from gpulearn.linear_model import LogisticRegression
 
-from _testdata import SEED
+from _testdata import PEAK_PROBE, SEED
 
 DEVICE = "cpu"
 
@@ -462,22 +462,11 @@ def test_sparse_input_on_cuda_fits_as_the_cpu_does(cuda):
     assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), rtol=1e-6, atol=1e-9)
 
 
-_MEMORY_CHILD = """
+_MEMORY_CHILD = PEAK_PROBE + """
 import sys, warnings
 import numpy as np
 from scipy import sparse
 from gpulearn.linear_model import LogisticRegression
-
-def status(key):  # /proc/self/status, in bytes
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024
-
-
-def reset_peak():  # VmHWM := the current RSS (ru_maxrss cannot be reset, and a child started
-    with open("/proc/self/clear_refs", "w") as f:  # from a large pytest worker inherits its
-        f.write("5")  # peak through fork and exec)
 
 n = d = 200_000
 rng = np.random.default_rng(int(sys.argv[1]))
