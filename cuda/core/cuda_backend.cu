@@ -28,6 +28,13 @@ constexpr size_t kMinChunkBytes = size_t{8} << 20;
 // library calls made per tile) are the same on every run and every GPU.
 constexpr int64_t kFixedTileBytes = int64_t{256} << 20;
 
+// The scratch a backend keeps between calls (trim_scratch). A larger block, left by a fit on
+// large data, is given back at the next call: the device memory returns to the caller's other
+// work, and calls on small data stop carrying it (on the emulator, every launch whose arguments
+// point into a block snapshots all of it for the race check: a 100 MB block left by one Ridge
+// fit made each later small logistic fit 75x slower).
+constexpr size_t kKeptScratchBytes = size_t{1} << 20;
+
 // GPULEARN_CUDA_MAX_CHUNK_ROWS as a positive row count, or 0 when unset or not one.
 int64_t env_chunk_cap() { return env_positive("GPULEARN_CUDA_MAX_CHUNK_ROWS"); }
 
@@ -120,6 +127,16 @@ void CudaBackend::release() noexcept {
 void CudaBackend::synchronize() {
   DeviceGuard guard(device_);
   sync_stream();
+}
+
+void CudaBackend::trim_scratch() {
+  if (chunk_ws_.capacity() <= kKeptScratchBytes && solver_ws_.capacity() <= kKeptScratchBytes) {
+    return;
+  }
+  DeviceGuard guard(device_);
+  sync_stream();
+  if (chunk_ws_.capacity() > kKeptScratchBytes) chunk_ws_.release();
+  if (solver_ws_.capacity() > kKeptScratchBytes) solver_ws_.release();
 }
 
 int64_t CudaBackend::chunk_rows(int64_t n, int64_t bytes_per_row, int64_t min_rows) const {

@@ -82,6 +82,7 @@ class CudaBackend final : public Backend {
   /// The device's ordinal (what a DeviceGuard takes).
   int ordinal() const { return device_; }
   void synchronize() override;
+  void trim_scratch() override;
   // Host views are streamed through device memory in row chunks; device views are read in place.
   bool accepts(MemorySpace) const override { return true; }
   MemorySpace native_space() const override { return MemorySpace::kDevice; }

@@ -128,7 +128,9 @@ void register_core(py::module_& m) {
       .def_property_readonly("threads", &Context::threads,
                              "CPU threads of host computation (n_threads, else "
                              "GPULEARN_NUM_THREADS, else every hardware thread)")
-      .def("synchronize", &Context::synchronize, py::call_guard<py::gil_scoped_release>());
+      .def("synchronize", &Context::synchronize, py::call_guard<py::gil_scoped_release>())
+      .def("trim_scratch", &Context::trim_scratch, py::call_guard<py::gil_scoped_release>(),
+           "Gives back device scratch (over 1 MiB) that earlier calls left cached");
 
   m.def(
       "auto_device", [] { return Device::auto_device().to_string(); },

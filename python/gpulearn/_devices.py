@@ -87,6 +87,9 @@ def context(device):
                 f"{_core.cuda_unavailable_reason()}. Use device='cpu' or device='auto'."
             ) from None
         cache[(device, threads)] = ctx
+    else:
+        # Each call starts without the large scratch an earlier call left (Context.trim_scratch).
+        ctx.trim_scratch()
     return ctx
 
 

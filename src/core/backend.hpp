@@ -83,6 +83,9 @@ class Backend {
   virtual Device device() const = 0;
   /// Blocks until queued work is done.
   virtual void synchronize() = 0;
+  /// Gives back scratch kept from earlier calls beyond a small bound. Call it between calls,
+  /// never while a primitive's scratch is in use.
+  virtual void trim_scratch() = 0;
   /// Whether views in this memory space can be read by this backend's primitives.
   virtual bool accepts(MemorySpace space) const = 0;
   /// Where this backend computes: host for the CPU, device for CUDA. Primitives that keep

@@ -28,6 +28,10 @@ void Context::synchronize() {
   if (backend_) backend_->synchronize();
 }
 
+void Context::trim_scratch() {
+  if (backend_) backend_->trim_scratch();
+}
+
 detail::Backend& Context::backend() {
   if (!backend_) backend_ = detail::make_cpu_backend(n_threads_);
   return *backend_;

@@ -58,6 +58,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int n_threads) : n_threads_(resolve_threads(n_threads)) {}
   Device device() const override { return Device::cpu(); }
   void synchronize() override {}
+  void trim_scratch() override {}
   bool accepts(MemorySpace space) const override { return space == MemorySpace::kHost; }
   MemorySpace native_space() const override { return MemorySpace::kHost; }
   std::shared_ptr<void> allocate(int64_t bytes) override;

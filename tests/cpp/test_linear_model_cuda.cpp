@@ -34,6 +34,10 @@
 #include "gpulearn/linear_model/linear_model.hpp"
 #include "test_util.hpp"
 
+#ifdef GPULEARN_EMU_INSTRUMENTED
+#include <cuda_runtime.h>  // the emulator's: cudaMemGetInfo for the scratch test
+#endif
+
 namespace gpulearn::linear_model {
 namespace {
 
@@ -402,6 +406,38 @@ TEST(CudaBackendTest, AutoPicksCudaAndSynchronizes) {
   EXPECT_EQ(ctx.device(), cuda_emulated() ? Device::cpu() : Device::cuda(0));
   EXPECT_NO_THROW(ctx.synchronize());
 }
+
+#ifdef GPULEARN_EMU_INSTRUMENTED
+// Device memory the emulator (shared with the plugin in this build) has free.
+size_t free_device_bytes() {
+  size_t free_bytes = 0, total_bytes = 0;
+  EXPECT_EQ(cudaMemGetInfo(&free_bytes, &total_bytes), cudaSuccess);
+  return free_bytes;
+}
+
+// The chunk scratch a fit on large host data leaves cached is given back by trim_scratch, and
+// the next fit allocates again and gets the same model; scratch of at most 1 MiB is kept.
+TEST(CudaBackendTest, TrimScratchGivesBackLargeScratchOnly) {
+  GPULEARN_SKIP_WITHOUT_CUDA();
+  Spec big;
+  big.n = 40000;  // 40000 x 6 doubles streamed through the chunk scratch: 1.9 MB
+  const Problem<double> p = make_problem<double>(602, big);
+  Context cuda(Device::cuda(0));
+  const auto first = linear_regression_fit<double>(cuda, {}, p.x(), p.y());
+  const size_t held = free_device_bytes();
+  cuda.trim_scratch();
+  const size_t trimmed = free_device_bytes();
+  EXPECT_GE(trimmed, held + (size_t{1} << 20)) << "the large scratch was not given back";
+  expect_same_model(linear_regression_fit<double>(cuda, {}, p.x(), p.y()), first, 0.0);
+
+  const Problem<double> small = make_problem<double>(603, Spec{});
+  cuda.trim_scratch();
+  (void)linear_regression_fit<double>(cuda, {}, small.x(), small.y());
+  const size_t kept = free_device_bytes();
+  cuda.trim_scratch();
+  EXPECT_EQ(free_device_bytes(), kept) << "a small scratch was given back";
+}
+#endif
 
 TEST(CudaBackendTest, BuildInfoNamesTheToolkit) {
   GPULEARN_SKIP_WITHOUT_CUDA();

@@ -38,6 +38,11 @@ class Context {
   /// Blocks until all work queued on this context's device has finished.
   void synchronize();
 
+  /// Gives back device scratch (over 1 MiB) that earlier calls left cached for reuse. Call it
+  /// between calls, e.g. before each estimator call as the Python package does; a call that
+  /// needs scratch again allocates it.
+  void trim_scratch();
+
   /// The backend implementing the primitives for this device (internal).
   detail::Backend& backend();
 
