@@ -110,6 +110,23 @@ void register_core(py::module_& m) {
           },
           py::arg("values"), py::arg("indices"), py::arg("indptr"), py::arg("rows"),
           py::arg("cols"))
+      .def_static(
+          "of_device",
+          [](std::uintptr_t values, std::uintptr_t indices, std::uintptr_t indptr, int64_t rows,
+             int64_t cols, const std::string& dtype) {
+            GPULEARN_EXPECTS(dtype == "float32" || dtype == "float64",
+                             "sparse values must be float32 or float64, got ", dtype);
+            GPULEARN_EXPECTS(rows >= 0 && cols >= 0 && cols <= INT32_MAX,
+                             "a sparse matrix of shape (", rows, ", ", cols,
+                             ") cannot be read: at most ", INT32_MAX, " columns");
+            GPULEARN_EXPECTS(indptr != 0, "sparse row offsets at a null address");
+            return CsrRef{values, indices, indptr, rows, cols, dtype, true};
+          },
+          py::arg("values"), py::arg("indices"), py::arg("indptr"), py::arg("rows"),
+          py::arg("cols"), py::arg("dtype"),
+          "A canonical CSR matrix in device memory, read in place: the addresses of its float "
+          "values, int32 column indices and int64 row offsets (rows + 1, from 0). Its structure "
+          "is not read here (it is on the device): the caller checks it.")
       .def_readonly("rows", &CsrRef::rows)
       .def_readonly("cols", &CsrRef::cols)
       .def_readonly("dtype", &CsrRef::dtype)

@@ -116,15 +116,16 @@ class SparseLinearData final : public LinearData<T> {
     for (int64_t i = 0; i < d * k; ++i) xty[i] = static_cast<T>(P[i] * xy);
   }
 
-  bool has_sparse_columns() const override { return X_given_.space == MemorySpace::kHost; }
+  bool has_sparse_columns() const override { return true; }
 
   // The entries regrouped by column on the host (a counting sort: O(nnz) memory and time, rows
   // ascending within each column), each scaled by sqrt(w_i) 2^x_exp in double; Y centred,
   // scaled and weighted as the dense centred copy does it.
   void sparse_columns(const T* x_mean, const T* y_mean, int x_exp, int y_exp,
                       SparseCentredColumns& out) override {
-    const CsrView<T> X = X_given_;
-    GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "sparse_columns reads a host X");
+    // X in device memory is copied to the host once: the descent runs there.
+    const gpulearn::detail::HostCsr<T> host(be_, X_given_);
+    const CsrView<T> X = host.view;
     const int64_t n = X.rows, d = X.cols, k = Y_.cols;
     out.n = n;
     out.d = d;

@@ -46,4 +46,37 @@ struct NativeCsr {
   }
 };
 
+/// The caller's view when it is in host memory, else one host copy of its stored entries (offsets
+/// rebased to 0): for the host steps of a computation whose X may be in device memory.
+template <typename T>
+struct HostCsr {
+  CsrView<T> view;
+  std::vector<T> values;
+  std::vector<int32_t> indices;
+  std::vector<int64_t> indptr;
+
+  HostCsr(Backend& be, CsrView<T> X) : view(X) {
+    if (X.space == MemorySpace::kHost) return;
+    const int64_t n = X.rows;
+    indptr.resize(n + 1);
+    be.copy(indptr.data(), MemorySpace::kHost, X.indptr, X.space,
+            (n + 1) * int64_t(sizeof(int64_t)));
+    const int64_t base = indptr[0], nnz = indptr[n] - base;
+    GPULEARN_EXPECTS(base >= 0 && nnz >= 0, "sparse matrix offsets run from ", base, " to ",
+                     indptr[n]);
+    for (int64_t& p : indptr) p -= base;
+    values.resize(nnz);
+    indices.resize(nnz);
+    if (nnz > 0) {
+      be.copy(values.data(), MemorySpace::kHost, X.values + base, X.space,
+              nnz * int64_t(sizeof(T)));
+      be.copy(indices.data(), MemorySpace::kHost, X.indices + base, X.space,
+              nnz * int64_t(sizeof(int32_t)));
+    }
+    view = CsrView<T>(values.data(), indices.data(), indptr.data(), n, X.cols,
+                      MemorySpace::kHost);
+    check_csr_structure(view);
+  }
+};
+
 }  // namespace gpulearn::detail
