@@ -9,7 +9,7 @@ round-tripped through the host.
 
 import numpy as np
 
-from . import _core
+from . import _core, _sparse
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
@@ -20,7 +20,10 @@ def _module_of(obj):
 
 
 def device_ordinal(obj):
-    """The CUDA ordinal of an array resident on a GPU, else None."""
+    """The CUDA ordinal of an array (or ``cupyx.scipy.sparse`` matrix) resident on a GPU, else
+    None."""
+    if _sparse.is_device_sparse(obj):
+        return int(obj.data.device.id)
     if getattr(obj, "__cuda_array_interface__", None) is not None:
         dev = getattr(obj, "device", None)
         ordinal = getattr(dev, "id", None)  # CuPy
@@ -39,8 +42,11 @@ def device_ordinal(obj):
 
 
 def input_kind(obj):
-    """'numpy', 'cupy' or 'torch': the kind of array predict returns for this input."""
+    """'numpy', 'cupy' or 'torch': the kind of array predict returns for this input (CuPy's
+    for a ``cupyx.scipy.sparse`` matrix)."""
     module = _module_of(obj)
+    if module == "cupyx":
+        return "cupy"
     return module if module in ("cupy", "torch") else "numpy"
 
 
@@ -59,14 +65,15 @@ def to_device_like(like, host_array):
 def to_host(obj):
     """Host data as something scikit-learn's validation accepts, without copying host data.
 
-    Device arrays are copied to NumPy; DLPack-only host objects are wrapped without a copy;
-    everything else (NumPy, lists, pandas, scipy.sparse) is returned unchanged.
+    Device arrays are copied to NumPy (``cupyx.scipy.sparse`` matrices to scipy.sparse);
+    DLPack-only host objects are wrapped without a copy; everything else (NumPy, lists, pandas,
+    scipy.sparse) is returned unchanged.
     """
     if obj is None or isinstance(obj, np.ndarray):
         return obj
     if device_ordinal(obj) is not None:
         module = _module_of(obj)
-        if module == "cupy":
+        if module in ("cupy", "cupyx"):
             return obj.get()
         if module == "torch":
             return obj.detach().cpu().numpy()

@@ -33,7 +33,8 @@ class Prepared:
 
     X : what the core reads, kept alive by this record: a NumPy array whose rows the core reads
         in place, a C-ordered CuPy/PyTorch array on the GPU that ``ctx`` computes on, or, for
-        sparse input, a ``_sparse.HostCsr``.
+        sparse input, a ``_sparse.HostCsr`` (scipy.sparse) or ``_sparse.DeviceCsr``
+        (``cupyx.scipy.sparse`` on that GPU).
     ref : the ``_core.ArrayRef`` of ``X`` (``_core.CsrRef`` for sparse input).
     ctx : the compiled context to compute on.
     on_device : whether ``X`` (and so every array made with ``empty`` and ``put``) is on the GPU.
@@ -57,8 +58,13 @@ class Prepared:
 
     @property
     def sparse(self):
-        """Whether ``X`` is a sparse matrix (a ``_sparse.HostCsr``)."""
-        return isinstance(self.X, _sparse.HostCsr)
+        """Whether ``X`` is a sparse matrix (a ``_sparse.HostCsr`` or ``_sparse.DeviceCsr``)."""
+        return isinstance(self.X, _sparse.Csr)
+
+    @property
+    def _device_like(self):
+        """The GPU array new device arrays follow (library and device): X, or its values."""
+        return self.X.values if isinstance(self.X, _sparse.DeviceCsr) else self.X
 
     @property
     def n_features(self):
@@ -69,7 +75,8 @@ class Prepared:
         device), of ``dtype`` (default: X's)."""
         dtype = self.dtype if dtype is None else dtype
         if self.on_device:
-            out = _arrays.empty_like_input(_arrays.input_kind(self.X), shape, dtype, like=self.X)
+            like = self._device_like
+            out = _arrays.empty_like_input(_arrays.input_kind(like), shape, dtype, like=like)
             return out, _arrays.device_ref(out)
         out = np.empty(shape, dtype=dtype)
         return out, _arrays.host_ref(out)
@@ -81,7 +88,7 @@ class Prepared:
         dtype = self.dtype if dtype is None else dtype
         if self.on_device:
             if _arrays.device_ordinal(array) is None:
-                array = _arrays.to_device_like(self.X, np.asarray(array))
+                array = _arrays.to_device_like(self._device_like, np.asarray(array))
             array, ref = _arrays.as_device_matrix(array, name, dtype=dtype, ensure_2d=False)
             _arrays.synchronize_producers(array)
             return array, ref
@@ -126,9 +133,10 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
         ensure_min_features : in fit, the fewest columns X may have.
         n_features : with reset=False, the number of columns X must have where X is not of the
             fit's features (inverse_transform's input): no feature-name check then.
-        accept_sparse : whether scipy.sparse input is taken (as a ``_sparse.HostCsr``, CSR with
-            int32 indices, duplicates summed); where False, scikit-learn's TypeError for sparse
-            data.
+        accept_sparse : whether sparse input is taken: scipy.sparse as a ``_sparse.HostCsr``
+            (CSR with int32 indices, duplicates summed), ``cupyx.scipy.sparse`` computed on its
+            GPU as a ``_sparse.DeviceCsr`` (the same layout, in place where it already is one);
+            where False, scikit-learn's TypeError for sparse data.
         check_params : scikit-learn's validation parameters for the host path (``y_numeric``,
             ``multi_output``, ...); ``ensure_all_finite`` defaults to False: the compiled core
             checks finiteness in its own pass over X, on the host and on the device.
@@ -141,8 +149,19 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
         """
         ctx, on_device = self._context(X, reset=reset)
         kind = _arrays.input_kind(X)
+        if on_device and _sparse.is_device_sparse(X) and not accept_sparse:
+            on_device = False  # to the host, where scikit-learn's validation refuses sparse X
         if on_device:
-            X, ref = _arrays.as_device_matrix(X, "X", dtype=dtype, promote_with=promote_with)
+            if _sparse.is_device_sparse(X):
+                target = dtype
+                if target is None and promote_with is not None:
+                    target = np.result_type(X.dtype, promote_with)
+                X = _sparse.as_device_csr(X, target)
+                ref, producer = X.ref, X.values
+            else:
+                X, ref = _arrays.as_device_matrix(X, "X", dtype=dtype,
+                                                  promote_with=promote_with)
+                producer = X
             if reset:
                 if ref.rows == 0 or ref.cols < ensure_min_features:
                     features = ("1 feature" if ensure_min_features == 1
@@ -156,7 +175,7 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
                 _check_n_features(self, X, reset=reset)
             else:
                 self._check_n_features_of(ref.cols, n_features)
-            _arrays.synchronize_producers(X)
+            _arrays.synchronize_producers(producer)
             return Prepared(X, ref, ctx, True, kind, np.dtype(ref.dtype),
                             None if _no_y(y) else y)
         check_params.setdefault("ensure_all_finite", False)

@@ -23,7 +23,22 @@ def is_sparse(X):
     return sparse.issparse(X)
 
 
-class HostCsr:
+def is_device_sparse(X):
+    """Whether ``X`` is a ``cupyx.scipy.sparse`` matrix (sparse data in GPU memory)."""
+    if not type(X).__module__.startswith("cupyx."):
+        return False
+    from cupyx.scipy import sparse as device_sparse
+
+    return device_sparse.issparse(X)
+
+
+class Csr:
+    """A canonical CSR matrix as the core reads it (``HostCsr`` or ``DeviceCsr``)."""
+
+    __slots__ = ()
+
+
+class HostCsr(Csr):
     """A canonical CSR matrix in host memory, as the core reads it, and its ``_core.CsrRef``.
 
     values : float32 or float64, one per stored entry.
@@ -48,6 +63,10 @@ class HostCsr:
     @property
     def nnz(self):
         return int(self.indptr[-1] - self.indptr[0])
+
+    def astype(self, dtype):
+        """This matrix with values of ``dtype`` (the index arrays shared)."""
+        return HostCsr(self.values.astype(dtype), self.indices, self.indptr, self.shape)
 
     def to_scipy(self):
         """The matrix as a scipy ``csr_matrix`` (scipy may widen the index arrays)."""
@@ -76,3 +95,85 @@ def as_csr(X, dtype=None):
     indices = np.ascontiguousarray(X.indices, dtype=np.int32)
     indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
     return HostCsr(values, indices, indptr, (n_rows, n_cols))
+
+
+class DeviceCsr(Csr):
+    """A canonical CSR matrix in GPU memory (CuPy arrays), read there in place by the core; the
+    layout of ``HostCsr``. ``device`` is the CuPy device holding it."""
+
+    __slots__ = ("values", "indices", "indptr", "shape", "ref")
+
+    def __init__(self, values, indices, indptr, shape):
+        self.values = values
+        self.indices = indices
+        self.indptr = indptr
+        self.shape = shape
+        self.ref = _core.CsrRef.of_device(values.data.ptr, indices.data.ptr, indptr.data.ptr,
+                                          shape[0], shape[1], values.dtype.name)
+
+    @property
+    def dtype(self):
+        return np.dtype(self.values.dtype)
+
+    @property
+    def device(self):
+        return self.values.device
+
+    @property
+    def nnz(self):
+        return int(self.values.size)
+
+    def astype(self, dtype):
+        """This matrix with values of ``dtype`` (the index arrays shared), on its GPU."""
+        return DeviceCsr(self.values.astype(dtype), self.indices, self.indptr, self.shape)
+
+    def to_scipy(self):
+        """The matrix copied to the host as a scipy ``csr_matrix``."""
+        return sparse.csr_matrix((self.values.get(), self.indices.get(), self.indptr.get()),
+                                 shape=self.shape)
+
+
+def as_device_csr(X, dtype=None):
+    """``X`` (a ``cupyx.scipy.sparse`` matrix) as a ``DeviceCsr`` on its own GPU, converted
+    there and only where it differs from the core's layout (CSC and COO become CSR, duplicates
+    are summed on a copy, index arrays widened or narrowed); the input is never written.
+
+    dtype : the values' dtype (default: float32 stays float32, anything else becomes float64).
+    Complex values, more columns than int32 indices hold and a broken structure (offsets not
+    non-decreasing from 0, column indices out of range) are refused with a ValueError; NaN or
+    infinity is refused by the core's pass over the values, as for host data.
+    """
+    import cupy
+
+    n_rows, n_cols = X.shape
+    if n_cols > INT32_MAX:
+        raise ValueError(
+            f"X has {n_cols} features: gpulearn's sparse input takes at most {INT32_MAX} "
+            f"(its column indices are int32).")
+    if np.dtype(X.dtype).kind == "c":
+        raise ValueError("Complex data not supported")
+    with cupy.cuda.Device(X.data.device.id):
+        X = X.tocsr()
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        if dtype is None:
+            dtype = np.float32 if X.dtype == np.float32 else np.float64
+        values = cupy.ascontiguousarray(X.data, dtype=dtype)
+        indices = cupy.ascontiguousarray(X.indices, dtype=cupy.int32)
+        indptr = cupy.ascontiguousarray(X.indptr, dtype=cupy.int64)
+        # The structure check of the host path (check_csr_structure), in one copy to the host.
+        checks = cupy.stack([
+            indptr[0] != 0,
+            indptr[-1] != values.size,
+            (cupy.diff(indptr) < 0).any(),
+            (indices.min() < 0) if indices.size else cupy.asarray(False),
+            (indices.max() >= n_cols) if indices.size else cupy.asarray(False),
+        ]).get()
+    problems = ["its row offsets do not start at 0", "its row offsets do not end at its "
+                "number of stored entries", "its row offsets decrease",
+                "a column index is negative", f"a column index is not below its {n_cols} columns"]
+    broken = [p for p, bad in zip(problems, checks) if bad]
+    if broken:
+        raise ValueError("X is not a valid CSR matrix: " + "; ".join(broken))
+    return DeviceCsr(values, indices, indptr, (n_rows, n_cols))

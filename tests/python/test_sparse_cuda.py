@@ -9,15 +9,18 @@ refusal is accepted) and gives the CPU's model within the CUDA equivalence toler
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 
 import gpulearn
+from gpulearn import _core, _sparse
+from gpulearn._base import Prepared
 from gpulearn.cluster import KMeans
 from gpulearn.decomposition import PCA, TruncatedSVD
 from gpulearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge
 from gpulearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
+import _emulated_device
 from _testdata import SEED
 
 pytestmark = pytest.mark.cuda
@@ -308,3 +311,201 @@ def test_auto_computes_sparse_input_on_the_cpu(cuda, monkeypatch):
     asked.clear()
     Ridge(device="auto").fit(X.toarray(), y)  # dense input still goes to the GPU
     assert asked == ["cuda:0"]
+
+
+# --------------------------------------------------------------------------------------------
+# A CSR matrix already in device memory is read there in place (no copy to the host, no host
+# read: under ASan the emulator reports one). Without CuPy (which needs a real GPU), the
+# emulator's memory is reached through ctypes (_emulated_device.py): every CSR the estimators
+# make is handed to the core as a CsrRef.of_device of a device copy, with the targets and
+# weights that go with it in device memory too (as Prepared.put places them for CuPy input),
+# and every result must be bit-equal to the one computed from the host copy of the same matrix
+# on the same backend. Results are written to host memory (the core copies them there).
+
+
+class _DeviceResidentCsr(_sparse.HostCsr):
+    """A HostCsr whose ``ref`` describes a device copy of its arrays (kept alive here)."""
+
+    __slots__ = ("device_arrays",)
+
+    def __init__(self, host):
+        super().__init__(host.values, host.indices, host.indptr, host.shape)
+        self.device_arrays = [_emulated_device.DeviceArray(a)
+                              for a in (host.values, host.indices, host.indptr)]
+        values, indices, indptr = (a.ptr for a in self.device_arrays)
+        self.ref = _core.CsrRef.of_device(values, indices, indptr, host.shape[0], host.shape[1],
+                                          host.values.dtype.name)
+
+
+def _device_put(host_put):
+    """Prepared.put that places y and weights in device memory beside a device-resident X."""
+
+    def put(self, array, name, dtype=None):
+        if not isinstance(self.X, _DeviceResidentCsr):
+            return host_put(self, array, name, dtype)
+        copy = _emulated_device.DeviceArray(
+            np.asarray(array, dtype=self.dtype if dtype is None else dtype))
+        return copy, copy.ref()
+
+    return put
+
+
+def _device_empty(host_empty):
+    """Prepared.empty that makes outputs in device memory beside a device-resident X."""
+
+    def empty(self, shape, dtype=None):
+        if not isinstance(self.X, _DeviceResidentCsr):
+            return host_empty(self, shape, dtype)
+        out = _emulated_device.DeviceArray(np.zeros(shape, self.dtype if dtype is None
+                                                    else dtype))
+        return out, out.ref()
+
+    return empty
+
+
+@pytest.fixture
+def device_resident_csr(monkeypatch):
+    """Turns on, for the test's second half, CSR input handed to the core in device memory."""
+    if not _emulated_device.available():
+        pytest.skip("reaches device memory through the CUDA emulator's runtime")
+    host_as_csr = _sparse.as_csr
+
+    def turn_on():
+        made = []
+
+        def as_device_csr(X, dtype=None):
+            made.append(_DeviceResidentCsr(host_as_csr(X, dtype)))
+            return made[-1]
+
+        monkeypatch.setattr(_sparse, "as_csr", as_device_csr)
+        monkeypatch.setattr(Prepared, "put", _device_put(Prepared.put))
+        monkeypatch.setattr(Prepared, "empty", _device_empty(Prepared.empty))
+        return made
+
+    return turn_on
+
+
+def _results(X, y, labels, queries):
+    """Every sparse estimator fitted on X, and what its predict/transform gives, on CUDA."""
+    out = {}
+    for name, make, target, attributes in CASES:
+        model = make("cuda").fit(*((X,) if target is None else (X, y)))
+        for a in attributes:
+            out[f"{name}.{a}"] = getattr(model, a)
+        out[f"{name}.out"] = (model.transform(queries) if target is None
+                              else model.predict(queries))
+    weights = np.arange(len(y)) % 3
+    logistic = LogisticRegression(device="cuda").fit(X, labels, sample_weight=weights)
+    out["Logistic.coef_"] = logistic.coef_
+    out["Logistic.proba"] = logistic.predict_proba(queries)
+    kmeans = KMeans(4, n_init=2, random_state=0, device="cuda").fit(X)
+    out["KMeans.centers"] = kmeans.cluster_centers_
+    out["KMeans.labels"] = kmeans.labels_
+    out["KMeans.predict"] = kmeans.predict(queries)
+    out["KMeans.transform"] = kmeans.transform(queries)
+    for metric in ("euclidean", "cosine", "manhattan"):
+        nn = NearestNeighbors(n_neighbors=4, metric=metric, device="cuda").fit(X)
+        out[f"knn.{metric}"] = nn.kneighbors(queries)
+        out[f"knn.{metric}.self"] = nn.kneighbors()
+        out[f"knn.{metric}.dense_queries"] = nn.kneighbors(queries.toarray())
+        graph = nn.radius_neighbors_graph(queries, radius=2.0, mode="distance")
+        out[f"radius.{metric}"] = (graph.indptr, graph.indices, graph.data)
+    dense_index = NearestNeighbors(n_neighbors=4, device="cuda").fit(X.toarray())
+    out["knn.dense_index"] = dense_index.kneighbors(queries)
+    return out
+
+
+def test_csr_in_device_memory_is_read_in_place_by_every_estimator(device_resident_csr):
+    X, y, labels = _data(n=200, d=30)
+    queries = _data(n=37, d=30, density=0.1)[0]
+    expected = _results(X, y, labels, queries)
+    made = device_resident_csr()
+    actual = _results(X, y, labels, queries)
+    assert len(made) >= 20, "the estimators did not take the device-resident CSR"
+    assert actual.keys() == expected.keys()
+    for key, e in expected.items():
+        a = actual[key]
+        e, a = (e, a) if isinstance(e, tuple) else ((e,), (a,))
+        for e_part, a_part in zip(e, a, strict=True):
+            assert_array_equal(np.asarray(a_part), e_part, err_msg=key)
+
+
+def test_device_csr_ref_refuses_what_it_cannot_describe(cuda):
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _core.CsrRef.of_device(1, 1, 1, 2, 2, "int32")
+    with pytest.raises(ValueError, match="columns"):
+        _core.CsrRef.of_device(1, 1, 1, 2, 2**31, "float64")
+    with pytest.raises(ValueError, match="null"):
+        _core.CsrRef.of_device(1, 1, 0, 2, 2, "float64")
+
+
+# --------------------------------------------------------------------------------------------
+# cupyx.scipy.sparse input (needs CuPy and a real GPU: skipped on the emulator).
+
+
+def _cupyx():
+    cp = pytest.importorskip("cupy")
+    pytest.importorskip("cupyx.scipy.sparse")
+    import cupyx.scipy.sparse as cusparse
+
+    return cp, cusparse
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_cupyx_sparse_input_matches_the_scipy_input(fmt, cuda):
+    cp, cusparse = _cupyx()
+    X, y, labels = _data(n=200, d=30)
+    queries = _data(n=37, d=30, density=0.1)[0]
+    on_device = {"csr": cusparse.csr_matrix, "csc": cusparse.csc_matrix,
+                 "coo": cusparse.coo_matrix}[fmt]
+    X_gpu, q_gpu = on_device(X.asformat(fmt)), on_device(queries.asformat(fmt))
+    for name, make, target, attributes in CASES:
+        args = (X,) if target is None else (X, y)
+        host = make("cuda").fit(*args)
+        gpu = make("auto").fit(X_gpu, *args[1:])  # data on a GPU computes there
+        for a in attributes:
+            assert_allclose(getattr(gpu, a), getattr(host, a), rtol=RTOL_F64, atol=1e-12,
+                            err_msg=f"{name}.{a}")
+            assert type(getattr(gpu, a)) is np.ndarray
+        out = gpu.transform(q_gpu) if target is None else gpu.predict(q_gpu)
+        assert isinstance(out, cp.ndarray), name
+        expected = host.transform(queries) if target is None else host.predict(queries)
+        assert_allclose(cp.asnumpy(out), expected, rtol=RTOL_F64, atol=1e-12, err_msg=name)
+    logistic = LogisticRegression().fit(X_gpu, labels)
+    assert_allclose(logistic.coef_, LogisticRegression(device="cuda").fit(X, labels).coef_,
+                    rtol=1e-6)
+    kmeans = KMeans(4, n_init=2, random_state=0).fit(X_gpu)
+    expected = KMeans(4, n_init=2, random_state=0, device="cuda").fit(X)
+    assert_array_equal(kmeans.labels_, expected.labels_)
+    assert isinstance(kmeans.predict(q_gpu), cp.ndarray)
+    nn = NearestNeighbors(n_neighbors=4, metric="cosine").fit(X_gpu)
+    dist, ind = nn.kneighbors(q_gpu)
+    want = NearestNeighbors(n_neighbors=4, metric="cosine", device="cuda").fit(X)
+    assert_array_equal(cp.asnumpy(ind), want.kneighbors(queries)[1])
+    # The input matrices are never written.
+    assert_array_equal(X_gpu.get().toarray(), X.toarray())
+
+
+def test_cupyx_sparse_duplicates_nan_and_device_cpu(cuda):
+    cp, cusparse = _cupyx()
+    X, y, _ = _data(n=100, d=10)
+    coo = X.tocoo()
+    # Every entry stored twice, halved: summed, as scipy sums them, into X again.
+    doubled = cusparse.coo_matrix((cp.asarray(np.concatenate([coo.data, coo.data]) / 2),
+                                   (cp.asarray(np.concatenate([coo.row, coo.row])),
+                                    cp.asarray(np.concatenate([coo.col, coo.col])))),
+                                  shape=X.shape)
+    assert_allclose(Ridge().fit(doubled, y).coef_, Ridge(device="cuda").fit(X, y).coef_,
+                    rtol=RTOL_F64)
+    bad = cusparse.csr_matrix(X)
+    bad.data[3] = cp.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Ridge().fit(bad, y)
+    # device="cpu": copied to the host, computed there, results as NumPy attributes.
+    on_cpu = Ridge(device="cpu").fit(cusparse.csr_matrix(X), y)
+    assert_allclose(on_cpu.coef_, Ridge(device="cpu").fit(X, y).coef_, rtol=RTOL_F64)
+    # An estimator without sparse support refuses it with scikit-learn's TypeError.
+    from gpulearn.ensemble import RandomForestRegressor
+
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        RandomForestRegressor(n_estimators=2).fit(cusparse.csr_matrix(X), y)

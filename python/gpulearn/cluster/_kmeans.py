@@ -12,7 +12,7 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
-from .. import _arrays, _core, _sparse
+from .. import _arrays, _core
 from .._base import DeviceEstimatorMixin
 from .._config import check_device_string
 
@@ -288,7 +288,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         # float32 distances are computed in float64, as scikit-learn's euclidean_distances
         # does: near a center, |x|^2 - 2 x.c + |c|^2 in float32 keeps few digits.
         if p.sparse:
-            X64 = p.X if p.dtype == np.float64 else _sparse.as_csr(p.X.to_scipy(), np.float64)
+            X64 = p.X if p.dtype == np.float64 else p.X.astype(np.float64)
             X_ref = X64.ref
         else:
             X64, X_ref = p.put(p.X, "X", dtype=np.float64)

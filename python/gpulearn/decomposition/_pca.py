@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA as _SkPCA
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _arrays, _core, _devices
+from .. import _arrays, _core, _devices, _sparse
 from .._config import check_device_string
 from ._base import DecompositionBase
 
@@ -140,7 +140,8 @@ class PCA(DecompositionBase, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self._validate_params()
         check_device_string(self.device)
         # scikit-learn refuses sparse input for the other solvers before validating X.
-        if _scipy_sparse.issparse(X) and self.svd_solver not in SPARSE_SOLVERS:
+        if ((_scipy_sparse.issparse(X) or _sparse.is_device_sparse(X))
+                and self.svd_solver not in SPARSE_SOLVERS):
             raise TypeError(
                 'PCA only support sparse inputs with the "arpack" and'
                 f' "covariance_eigh" solvers, while "{self.svd_solver}" was passed. See'

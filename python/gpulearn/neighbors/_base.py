@@ -139,11 +139,17 @@ class NeighborsBase(DeviceEstimatorMixin):
         if prepared.sparse:
             self._check_sparse_fit()
             # A copy of the canonical CSR (the input's own arrays may be shared with it): the
-            # index must not change when the caller's matrix does.
+            # index must not change when the caller's matrix does. A cupyx.scipy.sparse index
+            # is kept on the host too (copied to the device by each query call, as a
+            # scipy.sparse index is); its queries are read on the device in place.
             csr = prepared.X
-            self._fit_csr = _sparse.HostCsr(csr.values.copy(), csr.indices.copy(),
-                                            csr.indptr.copy(), csr.shape)
-            self._fit_X = self._fit_csr.to_scipy()
+            if isinstance(csr, _sparse.DeviceCsr):
+                self._fit_X = csr.to_scipy()
+                self._fit_csr = _sparse.as_csr(self._fit_X)
+            else:
+                self._fit_csr = _sparse.HostCsr(csr.values.copy(), csr.indices.copy(),
+                                                csr.indptr.copy(), csr.shape)
+                self._fit_X = self._fit_csr.to_scipy()
             X_host = self._fit_X
         else:
             self._fit_X = prepared.X
