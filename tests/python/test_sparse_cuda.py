@@ -20,7 +20,7 @@ from gpulearn.decomposition import PCA, TruncatedSVD
 from gpulearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge
 from gpulearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
-import _emulated_device
+import _device_memory
 from _testdata import SEED
 
 pytestmark = pytest.mark.cuda
@@ -315,8 +315,9 @@ def test_auto_computes_sparse_input_on_the_cpu(cuda, monkeypatch):
 
 # --------------------------------------------------------------------------------------------
 # A CSR matrix already in device memory is read there in place (no copy to the host, no host
-# read: under ASan the emulator reports one). Without CuPy (which needs a real GPU), the
-# emulator's memory is reached through ctypes (_emulated_device.py): every CSR the estimators
+# read: under ASan the emulator reports one). Without CuPy (which needs a real GPU), device
+# memory is reached through the CUDA runtime's C API by ctypes (_device_memory.py: the emulator
+# library in CI, libcudart on a GPU): every CSR the estimators
 # make is handed to the core as a CsrRef.of_device of a device copy, with the targets and
 # weights that go with it in device memory too (as Prepared.put places them for CuPy input),
 # and every result must be bit-equal to the one computed from the host copy of the same matrix
@@ -330,7 +331,7 @@ class _DeviceResidentCsr(_sparse.HostCsr):
 
     def __init__(self, host):
         super().__init__(host.values, host.indices, host.indptr, host.shape)
-        self.device_arrays = [_emulated_device.DeviceArray(a)
+        self.device_arrays = [_device_memory.DeviceArray(a)
                               for a in (host.values, host.indices, host.indptr)]
         values, indices, indptr = (a.ptr for a in self.device_arrays)
         self.ref = _core.CsrRef.of_device(values, indices, indptr, host.shape[0], host.shape[1],
@@ -343,7 +344,7 @@ def _device_put(host_put):
     def put(self, array, name, dtype=None):
         if not isinstance(self.X, _DeviceResidentCsr):
             return host_put(self, array, name, dtype)
-        copy = _emulated_device.DeviceArray(
+        copy = _device_memory.DeviceArray(
             np.asarray(array, dtype=self.dtype if dtype is None else dtype))
         return copy, copy.ref()
 
@@ -356,7 +357,7 @@ def _device_empty(host_empty):
     def empty(self, shape, dtype=None):
         if not isinstance(self.X, _DeviceResidentCsr):
             return host_empty(self, shape, dtype)
-        out = _emulated_device.DeviceArray(np.zeros(shape, self.dtype if dtype is None
+        out = _device_memory.DeviceArray(np.zeros(shape, self.dtype if dtype is None
                                                     else dtype))
         return out, out.ref()
 
@@ -366,8 +367,9 @@ def _device_empty(host_empty):
 @pytest.fixture
 def device_resident_csr(monkeypatch):
     """Turns on, for the test's second half, CSR input handed to the core in device memory."""
-    if not _emulated_device.available():
-        pytest.skip("reaches device memory through the CUDA emulator's runtime")
+    if not _device_memory.available():
+        pytest.skip("reaches device memory through the CUDA runtime (the emulator's, or "
+                    "libcudart), which this process cannot load")
     host_as_csr = _sparse.as_csr
 
     def turn_on():

@@ -1,14 +1,16 @@
-"""Device memory of the CUDA emulator, reached from Python through ctypes: the tests' way to
-hand the compiled core data that lives in (emulated) device memory without CuPy, which needs a
-real GPU.
+"""Device memory reached from Python through the CUDA runtime's C API (ctypes): the tests' way
+to hand the compiled core data that lives in device memory without CuPy.
 
-The emulated plugin (``GPULEARN_CUDA_PLUGIN``) links the emulator library beside it; loading
-that library again returns the same instance, so an allocation made here is device memory of
-the device the plugin computes on. Under ASan the emulator poisons device memory for the host
-while no device work runs: a host read of it by the core is reported.
+On the CUDA emulator (the CI), the runtime is the emulator library beside the emulated plugin
+(``GPULEARN_CUDA_PLUGIN``): loading it again returns the same instance, so an allocation made
+here is device memory of the device the plugin computes on, and under ASan the emulator poisons
+it for the host while no device work runs, so a host read of it by the core is reported. On a
+GPU, it is the toolkit's ``libcudart``: its allocations are in the device's primary context,
+which the plugin's runtime uses too.
 """
 
 import ctypes
+import ctypes.util
 import os
 
 import numpy as np
@@ -18,11 +20,33 @@ from gpulearn import _core
 _HOST_TO_DEVICE, _DEVICE_TO_HOST = 1, 2
 
 
-def _runtime():
-    plugin = os.environ.get("GPULEARN_CUDA_PLUGIN")
-    if not plugin or not _core.cuda_emulated():
+def _load_runtime():
+    if not _core.cuda_available():
         return None
-    lib = ctypes.CDLL(os.path.join(os.path.dirname(plugin), "libgpulearn_cudaemu.so"))
+    if _core.cuda_emulated():
+        plugin = os.environ.get("GPULEARN_CUDA_PLUGIN")
+        if not plugin:
+            return None
+        return ctypes.CDLL(os.path.join(os.path.dirname(plugin), "libgpulearn_cudaemu.so"))
+    names = [ctypes.util.find_library("cudart"), "libcudart.so",
+             "/usr/local/cuda/lib64/libcudart.so"]
+    for name in filter(None, names):
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
+
+
+_RUNTIME = []
+
+
+def _runtime():
+    if not _RUNTIME:
+        _RUNTIME.append(_load_runtime())
+    lib = _RUNTIME[0]
+    if lib is None:
+        return None
     lib.cudaMalloc.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t]
     lib.cudaFree.argtypes = [ctypes.c_void_p]
     lib.cudaMemcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
@@ -31,8 +55,8 @@ def _runtime():
 
 
 def available():
-    """Whether the core computes on the emulator, whose memory this module can reach."""
-    return _core.cuda_emulated() and _runtime() is not None
+    """Whether the core computes on a CUDA device whose memory this module can reach."""
+    return _runtime() is not None
 
 
 class DeviceArray:
