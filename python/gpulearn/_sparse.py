@@ -79,7 +79,14 @@ def as_csr(X, dtype=None):
     dtype : the values' dtype (default: float32 stays float32, anything else becomes float64).
     A matrix with more columns than int32 indices hold is refused with a ValueError.
     """
-    n_rows, n_cols = X.shape
+    return HostCsr(*_canonical_arrays(X, dtype, np), X.shape)
+
+
+def _canonical_arrays(X, dtype, xp):
+    """(values, indices, indptr) of ``X`` (scipy.sparse with xp = NumPy, cupyx.scipy.sparse
+    with xp = CuPy, which share these methods) in the core's layout, copying only what differs.
+    Refuses more columns than int32 indices hold."""
+    n_cols = X.shape[1]
     if n_cols > INT32_MAX:
         raise ValueError(
             f"X has {n_cols} features: gpulearn's sparse input takes at most {INT32_MAX} "
@@ -91,10 +98,9 @@ def as_csr(X, dtype=None):
         X.sum_duplicates()
     if dtype is None:
         dtype = np.float32 if X.dtype == np.float32 else np.float64
-    values = np.ascontiguousarray(X.data, dtype=dtype)
-    indices = np.ascontiguousarray(X.indices, dtype=np.int32)
-    indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
-    return HostCsr(values, indices, indptr, (n_rows, n_cols))
+    return (xp.ascontiguousarray(X.data, dtype=dtype),
+            xp.ascontiguousarray(X.indices, dtype=xp.int32),
+            xp.ascontiguousarray(X.indptr, dtype=xp.int64))
 
 
 class DeviceCsr(Csr):
@@ -146,22 +152,10 @@ def as_device_csr(X, dtype=None):
     import cupy
 
     n_rows, n_cols = X.shape
-    if n_cols > INT32_MAX:
-        raise ValueError(
-            f"X has {n_cols} features: gpulearn's sparse input takes at most {INT32_MAX} "
-            f"(its column indices are int32).")
     if np.dtype(X.dtype).kind == "c":
         raise ValueError("Complex data not supported")
     with cupy.cuda.Device(X.data.device.id):
-        X = X.tocsr()
-        if not X.has_canonical_format:
-            X = X.copy()
-            X.sum_duplicates()
-        if dtype is None:
-            dtype = np.float32 if X.dtype == np.float32 else np.float64
-        values = cupy.ascontiguousarray(X.data, dtype=dtype)
-        indices = cupy.ascontiguousarray(X.indices, dtype=cupy.int32)
-        indptr = cupy.ascontiguousarray(X.indptr, dtype=cupy.int64)
+        values, indices, indptr = _canonical_arrays(X, dtype, cupy)
         # The structure check of the host path (check_csr_structure), in one copy to the host.
         checks = cupy.stack([
             indptr[0] != 0,

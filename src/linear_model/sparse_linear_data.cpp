@@ -367,7 +367,7 @@ class SparseLinearData final : public LinearData<T> {
   }
 
   Backend& be_;
-  CsrView<T> X_, X_given_;  // where the backend computes; as given (host for sparse_columns)
+  CsrView<T> X_, X_given_;  // where the backend computes; as given (sparse_columns' source)
   MatrixView<const T> Y_;
   VectorView<const T> w_;
   bool native_ = false;

@@ -38,20 +38,25 @@ def _load_runtime():
     return None
 
 
+def _declared(lib):
+    """``lib`` with the argument types of the four calls used here (None stays None)."""
+    if lib is not None:
+        lib.cudaMalloc.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t]
+        lib.cudaFree.argtypes = [ctypes.c_void_p]
+        lib.cudaMemcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                   ctypes.c_int]
+        lib.cudaSetDevice.argtypes = [ctypes.c_int]
+    return lib
+
+
 _RUNTIME = []
 
 
 def _runtime():
+    """The runtime library, loaded once per process (None where there is none)."""
     if not _RUNTIME:
-        _RUNTIME.append(_load_runtime())
-    lib = _RUNTIME[0]
-    if lib is None:
-        return None
-    lib.cudaMalloc.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t]
-    lib.cudaFree.argtypes = [ctypes.c_void_p]
-    lib.cudaMemcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    lib.cudaSetDevice.argtypes = [ctypes.c_int]
-    return lib
+        _RUNTIME.append(_declared(_load_runtime()))
+    return _RUNTIME[0]
 
 
 def available():
