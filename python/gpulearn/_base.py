@@ -178,6 +178,17 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
             _arrays.synchronize_producers(producer)
             return Prepared(X, ref, ctx, True, kind, np.dtype(ref.dtype),
                             None if _no_y(y) else y)
+        if (not reset and n_features is None and _no_y(y)
+                and self._validates_unchanged(X, accept_sparse, check_params)):
+            # What validate_data would return, without its per-call cost (its feature-name probe
+            # alone is ~0.05 ms, a quarter of a small sparse predict).
+            target = dtype if dtype is not None else (
+                None if promote_with is None else np.result_type(X.dtype, promote_with))
+            if _sparse.is_sparse(X):
+                X = _sparse.as_csr(X, target)
+                return Prepared(X, X.ref, ctx, False, kind, X.dtype, None)
+            X = _arrays.readable(X if target is None else X.astype(target, copy=False))
+            return Prepared(X, _arrays.host_ref(X), ctx, False, kind, X.dtype, None)
         check_params.setdefault("ensure_all_finite", False)
         if accept_sparse:
             check_params["accept_sparse"] = _sparse.ACCEPTED_FORMATS
@@ -202,6 +213,23 @@ class DeviceEstimatorMixin(SklearnConversionMixin):
         X = _arrays.readable(X)
         return Prepared(X, _arrays.host_ref(X), ctx, False, kind, X.dtype,
                         None if _no_y(y) else y)
+
+    def _validates_unchanged(self, X, accept_sparse, check_params):
+        """Whether scikit-learn's ``validate_data(self, X, reset=False, dtype=FLOATS,
+        accept_sparse=...)`` would return ``X`` itself, warning and raising nothing: a 2-D
+        float32 or float64 NumPy array, or (where sparse input is taken) a CSR, CSC or COO
+        matrix or array, with at least one row and ``n_features_in_`` columns, given to a model
+        fitted without feature names, with no other check asked for. (scikit-learn's own sparse
+        ``ElasticNet.predict`` skips validation altogether.)"""
+        if check_params or hasattr(self, "feature_names_in_"):
+            return False
+        if type(X) is np.ndarray:
+            pass
+        elif not (accept_sparse and _sparse.is_sparse(X)
+                  and getattr(X, "format", None) in _sparse.ACCEPTED_FORMATS):
+            return False
+        return (X.ndim == 2 and (X.dtype == np.float64 or X.dtype == np.float32)
+                and X.shape[0] >= 1 and X.shape[1] == getattr(self, "n_features_in_", -1))
 
     @staticmethod
     def _check_n_features_of(n_features, expected):

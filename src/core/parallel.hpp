@@ -32,6 +32,15 @@ inline int default_threads() {
 
 inline int resolve_threads(int n_threads) { return n_threads > 0 ? n_threads : default_threads(); }
 
+/// Runs work(arg) on the calling thread and on `helpers` more threads at once, returning when
+/// every one has returned (work must not throw). The helpers come from one process-wide pool of
+/// default_threads() - 1 threads, started on first use, kept parked between calls (a call costs a
+/// wake-up, not a thread start: the per-call cost of small predict calls), and restarted in a
+/// child after fork. Where the pool is taken (a concurrent call from another thread) or too small
+/// for the request, the helpers are started for this call; a call made from inside a pool job
+/// (nested parallelism) runs on its own thread alone. src/core/parallel.cpp.
+void run_on_threads(int64_t helpers, void (*work)(void*), void* arg);
+
 template <typename F>
 void parallel_for(int64_t n_tasks, int n_threads, F&& f) {
   const int64_t workers = std::min<int64_t>(resolve_threads(n_threads), n_tasks);
@@ -52,11 +61,8 @@ void parallel_for(int64_t n_tasks, int n_threads, F&& f) {
       }
     }
   };
-  std::vector<std::thread> pool;
-  pool.reserve(workers - 1);
-  for (int64_t i = 0; i + 1 < workers; ++i) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
+  run_on_threads(
+      workers - 1, [](void* w) { (*static_cast<decltype(work)*>(w))(); }, &work);
   if (error) std::rethrow_exception(error);
 }
 

@@ -74,23 +74,33 @@ void sparse_affine(Backend& be, CsrView<T> X, int64_t d, int64_t k, const T* coe
   if (X.rows == 0) return;
   auto& prim = be.primitives<SparsePrimitives<T>>();
   const NativeCsr<T> nx(be, X);
-  GPULEARN_EXPECTS(std::isfinite(prim.max_abs(nx.view)), "Input X contains NaN or infinity.");
+  const MemorySpace native = be.native_space();
+  // On the host, X's finiteness is read by the product itself (as linear_predict's): a NaN or
+  // infinite stored value makes its row's products non-finite, so X is read a second time only
+  // where a product is not finite. On a device the products are not read here: a pass first.
+  auto check_finite = [&] {
+    GPULEARN_EXPECTS(std::isfinite(prim.max_abs(nx.view)), "Input X contains NaN or infinity.");
+  };
+  if (native != MemorySpace::kHost || k == 0) check_finite();
   if (k == 0) return;
   const int64_t n = X.rows;
-  std::vector<T> B(checked_mul(d, k));  // coef^T
-  for (int64_t j = 0; j < k; ++j) {
-    for (int64_t i = 0; i < d; ++i) B[i * k + j] = coef[j * d + i];
-  }
+  const auto B = transposed(coef, k, d);
   std::vector<double> q(k);  // the rows are shifted by -intercept
   for (int64_t j = 0; j < k; ++j) q[j] = -static_cast<double>(intercept[j]);
-  const MemorySpace native = be.native_space();
   Scratch<T> product, spare;
   MatrixView<T> P = out;
   if (out.space != native || out.ld != k) {
     product = Scratch<T>(be, checked_mul(n, k));
     P = MatrixView<T>(product.data, n, k, k, native);
   }
-  prim.multiply(nx.view, B.data(), k, P);
+  prim.multiply(nx.view, B.get(), k, P);
+  if (native == MemorySpace::kHost) {
+    bool finite = true;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < k; ++j) finite &= std::isfinite(P.data[i * P.ld + j]);
+    }
+    if (!finite) check_finite();
+  }
   const MatrixView<T> R = shift_rows(be, P, q, T(1), spare);
   if (R.data == out.data) return;
   if (out.ld == k) {

@@ -467,14 +467,23 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, Mat
   if (X.space == MemorySpace::kHost) check_csr_structure(X);
   auto& sp = be.primitives<gpulearn::detail::SparsePrimitives<T>>();
   const NativeCsr<T> Xn(be, X);
-  GPULEARN_EXPECTS(std::isfinite(sp.max_abs(Xn.view)), "Input X contains NaN or infinity.");
-  std::vector<T> B(checked_mul(d, k));  // coef^T, d x k
-  for (int64_t t = 0; t < k; ++t) {
-    for (int64_t j = 0; j < d; ++j) B[j * k + t] = model.coef[t * d + j];
-  }
+  // X's finiteness is read by the product itself: a NaN or infinite stored value makes its row's
+  // products non-finite (NaN and inf survive a sum of products, and 0 * inf is NaN), so only
+  // where an output is not finite is X read again, to tell scikit-learn's error from an overflow.
+  auto check_finite = [&](const T* o, int64_t ld) {
+    bool finite = true;
+    for (int64_t i = 0; i < X.rows; ++i) {
+      for (int64_t t = 0; t < k; ++t) finite &= std::isfinite(o[i * ld + t]);
+    }
+    if (!finite) {
+      GPULEARN_EXPECTS(std::isfinite(sp.max_abs(Xn.view)), "Input X contains NaN or infinity.");
+    }
+  };
+  const auto B = gpulearn::detail::transposed(model.coef.data(), k, d);  // coef^T, d x k
   const MemorySpace native = be.native_space();
   if (out.space == MemorySpace::kHost && native == MemorySpace::kHost) {
-    sp.multiply(Xn.view, B.data(), k, out);
+    sp.multiply(Xn.view, B.get(), k, out);
+    check_finite(out.data, out.ld);
     for (int64_t i = 0; i < X.rows; ++i) {
       for (int64_t t = 0; t < k; ++t) out.data[i * out.ld + t] += model.intercept[t];
     }
@@ -483,8 +492,9 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, Mat
   // Elsewhere: the product where the backend computes, the intercept added on the host (n x k:
   // the size of the output, not of X), then written where out lives.
   gpulearn::detail::Scratch<T> prod(be, checked_mul(X.rows, k));
-  sp.multiply(Xn.view, B.data(), k, MatrixView<T>(prod.data, X.rows, k, k, native));
+  sp.multiply(Xn.view, B.get(), k, MatrixView<T>(prod.data, X.rows, k, k, native));
   std::vector<T> host = to_host(be, MatrixView<const T>(prod.data, X.rows, k, k, native));
+  check_finite(host.data(), k);
   for (int64_t i = 0; i < X.rows; ++i) {
     for (int64_t t = 0; t < k; ++t) host[i * k + t] += model.intercept[t];
   }

@@ -13,7 +13,9 @@
 //   row; values finite where the primitive needs it: only max_abs reads non-finite values).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 
 #include "../core/backend.hpp"
 #include "gpulearn/core/sparse.hpp"
@@ -52,5 +54,21 @@ class SparsePrimitives {
   /// out (host, t x d, row-major) = the rows idx[0..t) of X, dense (idx host, each in [0, n)).
   virtual void gather_rows(CsrView<T> X, const int64_t* idx, int64_t t, T* out) = 0;
 };
+
+/// a^T (cols x rows, row-major) of a host matrix a (rows x cols, row-major): a model's k x d
+/// coefficients in the d x k layout the products take. Blocked over columns so that reads and
+/// writes both stay in cache, and not zero-filled first: these run on every predict call.
+template <typename T>
+std::unique_ptr<T[]> transposed(const T* a, int64_t rows, int64_t cols) {
+  std::unique_ptr<T[]> out(new T[static_cast<size_t>(checked_mul(rows, cols))]);
+  constexpr int64_t kBlock = 16;
+  for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
+    const int64_t c1 = std::min(cols, c0 + kBlock);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = c0; c < c1; ++c) out[c * rows + r] = a[r * cols + c];
+    }
+  }
+  return out;
+}
 
 }  // namespace gpulearn::detail

@@ -3,18 +3,29 @@
 // few checks that depend on one are skipped with the reason when the machine has or lacks it.
 #include <gtest/gtest.h>
 
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "core/backend.hpp"
+#include "core/parallel.hpp"
 #include "gpulearn/core/context.hpp"
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
@@ -403,6 +414,104 @@ TYPED_TEST(CpuChecksTest, NonFiniteAnywhereGivesInfinity) {
     }
     EXPECT_EQ(be->max_abs(X), finite);
   }
+}
+
+// ---- parallel_for on the worker pool (src/core/parallel.cpp) ------------------------------
+
+int64_t thread_tid() { return static_cast<int64_t>(::syscall(SYS_gettid)); }
+
+TEST(ParallelForTest, RunsEveryTaskOnceCallAfterCall) {
+  for (int call = 0; call < 300; ++call) {
+    const int64_t n = 1 + call % 37;
+    std::vector<std::atomic<int>> hits(n);
+    detail::parallel_for(n, call % 3 == 0 ? 0 : 2, [&](int64_t t) { hits[t]++; });
+    for (int64_t t = 0; t < n; ++t) ASSERT_EQ(hits[t].load(), 1) << call << " " << t;
+  }
+}
+
+TEST(ParallelForTest, KeepsItsHelperThreadsBetweenCalls) {
+  if (detail::default_threads() < 2) GTEST_SKIP() << "one hardware thread: no pool";
+  // Each call's tasks wait until two threads hold tasks, so the pool's helper takes part.
+  auto helpers_of_a_call = [] {
+    const int64_t caller = thread_tid();
+    std::mutex m;
+    std::condition_variable cv;
+    std::set<int64_t> tids;
+    detail::parallel_for(2, 2, [&](int64_t) {
+      std::unique_lock<std::mutex> lock(m);
+      tids.insert(thread_tid());
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(5), [&] { return tids.size() == 2; });
+    });
+    tids.erase(caller);
+    return tids;
+  };
+  const auto first = helpers_of_a_call();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(helpers_of_a_call(), first);  // the same thread, not a new one per call
+}
+
+TEST(ParallelForTest, RethrowsATasksExceptionAndStaysUsable) {
+  EXPECT_THROW(detail::parallel_for(64, 2,
+                                    [](int64_t t) {
+                                      if (t == 41) throw std::runtime_error("task 41");
+                                    }),
+               std::runtime_error);
+  std::atomic<int64_t> sum{0};
+  detail::parallel_for(64, 2, [&](int64_t t) { sum += t; });
+  EXPECT_EQ(sum.load(), 64 * 63 / 2);
+}
+
+TEST(ParallelForTest, NestedCallsRunEveryTask) {
+  std::atomic<int64_t> sum{0};
+  detail::parallel_for(6, 2, [&](int64_t outer) {
+    detail::parallel_for(50, 2, [&](int64_t inner) { sum += outer * 50 + inner; });
+  });
+  EXPECT_EQ(sum.load(), 300 * 299 / 2);
+}
+
+TEST(ParallelForTest, ConcurrentCallersEachGetTheirTasks) {
+  // While one caller holds the pool, the others run on threads of their own: every call whole.
+  std::vector<std::thread> callers;
+  std::atomic<int> wrong{0};
+  for (int c = 0; c < 4; ++c) {
+    callers.emplace_back([&, c] {
+      for (int call = 0; call < 100; ++call) {
+        std::atomic<int64_t> sum{0};
+        const int64_t n = 16 + c;
+        detail::parallel_for(n, 2 + c % 2, [&](int64_t t) { sum += t + c; });
+        if (sum.load() != n * (n - 1) / 2 + n * c) ++wrong;
+      }
+    });
+  }
+  for (auto& th : callers) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(ParallelForTest, MoreThreadsThanThePoolHoldsStillRunsEveryTask) {
+  std::vector<std::atomic<int>> hits(40);
+  detail::parallel_for(40, detail::default_threads() + 3, [&](int64_t t) { hits[t]++; });
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+}
+
+TEST(ParallelForTest, WorksInAChildAfterFork) {
+  // The parent's pool threads do not exist in a child: it must start its own, not wait on them.
+  std::atomic<int64_t> warm{0};
+  detail::parallel_for(8, 2, [&](int64_t t) { warm += t; });
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::alarm(20);  // a child that hangs dies of SIGALRM and fails the test
+    std::atomic<int64_t> sum{0};
+    for (int call = 0; call < 20; ++call) {
+      detail::parallel_for(32, 2, [&](int64_t t) { sum += t; });
+    }
+    ::_exit(sum.load() == 20 * (32 * 31 / 2) ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status)) << "child ended by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 // ---- Context ------------------------------------------------------------------------------

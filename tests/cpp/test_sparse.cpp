@@ -10,6 +10,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/backend.hpp"
@@ -202,6 +203,48 @@ TEST(SparseCsrView, RefusesBadStructure) {
   EXPECT_THROW(CsrView<double>(values.data(), indices.data(), indptr.data(), 2,
                                int64_t{1} << 31),
                InvalidArgument);  // column indices past int32
+}
+
+// The check runs branch-free passes first and names the violation only after: each kind of
+// violation, at the start, the middle and the end of a longer matrix (the vectorised pass's
+// remainder included), is still found and named.
+TEST(SparseCsrView, NamesTheFirstViolationWhereverItIs) {
+  const int64_t n = 37, cols = 11;
+  std::vector<double> values(n * 3, 1.0);
+  std::vector<int32_t> indices(n * 3);
+  std::vector<int64_t> indptr(n + 1);
+  for (int64_t i = 0; i <= n; ++i) indptr[i] = 3 * i;
+  for (int64_t p = 0; p < n * 3; ++p) indices[p] = static_cast<int32_t>(p % cols);
+  auto message = [&]() -> std::string {
+    try {
+      check_csr_structure(
+          CsrView<double>(values.data(), indices.data(), indptr.data(), n, cols));
+    } catch (const InvalidArgument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(message(), "");
+  for (const int64_t at : {int64_t{0}, n * 3 / 2, n * 3 - 1}) {
+    for (const int32_t bad : {int32_t{-1}, static_cast<int32_t>(cols), int32_t{1} << 30}) {
+      indices[at] = bad;
+      EXPECT_NE(message().find("sparse matrix column index " + std::to_string(bad) +
+                               " is out of range for 11 columns"),
+                std::string::npos)
+          << at << " " << bad;
+      indices[at] = 0;
+    }
+  }
+  for (const int64_t row : {int64_t{1}, n / 2, n - 1}) {
+    const int64_t keep = indptr[row];
+    indptr[row] = indptr[row + 1] + 1;  // row - 1 ends after row ends
+    EXPECT_NE(message().find("sparse matrix indptr decreases at row " + std::to_string(row)),
+              std::string::npos)
+        << row;
+    indptr[row] = keep;
+  }
+  indptr[0] = -1;
+  EXPECT_NE(message().find("sparse matrix indptr starts at -1"), std::string::npos);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -161,6 +162,44 @@ TEST(SparseLinearData, RefusesNonFiniteValuesAndTooManyFeaturesForTheGramMatrix)
   const Problem wide(20, kSparseMaxGramFeatures + 1, 1, 0.001, 5);
   auto w = sparse_linear_data(ctx, wide.csr(), wide.y());
   EXPECT_THROW(linear_regression_fit(ctx, LinearRegressionParams{}, *w), InvalidArgument);
+}
+
+// Prediction reads X's finiteness from the product (no separate pass): a NaN or infinite stored
+// value must still be refused where its column's coefficient is 0 (0 * inf is NaN, NaN * 0 is
+// NaN), also in a row of many finite entries and for several targets; a finite X whose product
+// overflows is no error (scikit-learn returns inf too).
+TEST(SparseLinearPredict, NonFiniteValuesAreRefusedAndOverflowIsNot) {
+  Context ctx{Device::cpu()};
+  for (const int64_t k : {1, 3}) {
+    LinearModel<double> m;
+    m.n_features = 6;
+    m.n_targets = k;
+    m.coef.assign(6 * k, 1.0);
+    for (int64_t t = 0; t < k; ++t) m.coef[t * 6 + 2] = 0.0;  // column 2 ignored by the model
+    m.intercept.assign(k, 0.5);
+    const double inf = std::numeric_limits<double>::infinity();
+    for (const double bad : {std::nan(""), inf, -inf}) {
+      std::vector<double> values = {1, 2, bad, 4, 5};
+      const std::vector<int32_t> indices = {0, 1, 2, 3, 4};
+      const std::vector<int64_t> indptr = {0, 0, 5, 5};
+      const CsrView<double> X(values.data(), indices.data(), indptr.data(), 3, 6);
+      std::vector<double> out(3 * k);
+      EXPECT_THROW(linear_predict(ctx, m, X, MatrixView<double>(out.data(), 3, k, k)),
+                   InvalidArgument)
+          << bad << " with k " << k;
+      values[2] = 3;  // the same matrix, finite: predicted
+      linear_predict(ctx, m, X, MatrixView<double>(out.data(), 3, k, k));
+      EXPECT_EQ(out[k], 1 + 2 + 4 + 5 + 0.5);
+    }
+    std::vector<double> values = {1e300, 1e300};
+    const std::vector<int32_t> indices = {0, 1};
+    const std::vector<int64_t> indptr = {0, 2};
+    m.coef.assign(6 * k, 1e10);
+    std::vector<double> out(k);
+    linear_predict(ctx, m, CsrView<double>(values.data(), indices.data(), indptr.data(), 1, 6),
+                   MatrixView<double>(out.data(), 1, k, k));
+    EXPECT_EQ(out[0], inf);
+  }
 }
 
 }  // namespace

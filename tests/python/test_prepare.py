@@ -112,6 +112,55 @@ def test_wrong_feature_count_raises_sklearns_message():
         est._prepare(X4, reset=False, n_features=3)
 
 
+def _fast_path_inputs():
+    sparse = pytest.importorskip("scipy.sparse")
+    read_only = X4.copy()
+    read_only.setflags(write=False)
+    return {
+        "float64": X4, "float32": X4.astype(np.float32), "fortran": np.asfortranarray(X4),
+        "read-only": read_only, "row-sliced": np.vstack([X4, X4])[::2],
+        "csr": sparse.csr_matrix(X4), "csc float32": sparse.csc_matrix(X4.astype(np.float32)),
+        "coo": sparse.coo_matrix(X4), "csr_array": sparse.csr_array(X4),
+    }
+
+
+@pytest.mark.parametrize("name", ["float64", "float32", "fortran", "read-only", "row-sliced",
+                                  "csr", "csc float32", "coo", "csr_array"])
+def test_prediction_input_that_validation_returns_unchanged_skips_it(name, monkeypatch):
+    X = _fast_path_inputs()[name]
+    est = _model().fit(X4, Y)
+    assert est._validates_unchanged(X, True, {})
+    fast = est._prepare(X, reset=False, promote_with=np.float64, accept_sparse=True)
+    fast_pred = est.predict(X)
+    # The same input the long way (scikit-learn's validate_data): the same record and bits.
+    monkeypatch.setattr(_base.DeviceEstimatorMixin, "_validates_unchanged",
+                        lambda *args: False)
+    slow = est._prepare(X, reset=False, promote_with=np.float64, accept_sparse=True)
+    assert (fast.dtype, fast.kind, fast.n_samples, fast.n_features) == \
+        (slow.dtype, slow.kind, slow.n_samples, slow.n_features)
+    assert type(fast.X) is type(slow.X)
+    np.testing.assert_array_equal(est.predict(X), fast_pred)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.asmatrix
+def test_prediction_input_validation_is_kept_wherever_it_could_act():
+    sparse = pytest.importorskip("scipy.sparse")
+    est = _model().fit(X4, Y)
+    for X in (X4.astype(np.int64), X4.astype(np.float16), X4.tolist(), np.asmatrix(X4),
+              X4[0], X4[:0], X4[:, :3], X4.astype(np.complex128), X4[None],
+              sparse.csr_matrix(X4[:, :3]), sparse.csr_matrix(X4[:0]),
+              sparse.csr_matrix(X4.astype(np.int64)), sparse.dok_matrix(X4),
+              sparse.lil_matrix(X4)):
+        assert not est._validates_unchanged(X, True, {}), type(X)
+    assert not est._validates_unchanged(sparse.csr_matrix(X4), False, {})  # refused: TypeError
+    assert not est._validates_unchanged(X4, True, {"ensure_all_finite": True})
+    pd = pytest.importorskip("pandas")
+    assert not est._validates_unchanged(pd.DataFrame(X4), True, {})
+    named = _model().fit(pd.DataFrame(X4, columns=list("abcd")), Y)
+    assert not named._validates_unchanged(X4, True, {})  # scikit-learn warns there
+    assert not _model()._validates_unchanged(X4, True, {})  # not fitted
+
+
 def test_prediction_dtype_rules():
     est = _model()
     est._prepare(X4, reset=True)

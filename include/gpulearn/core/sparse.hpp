@@ -61,17 +61,32 @@ template <typename T>
 int64_t check_csr_structure(const CsrView<T>& X, int64_t stored = -1) {
   GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "check_csr_structure reads host memory");
   if (X.rows == 0) return 0;
-  GPULEARN_EXPECTS(X.indptr[0] >= 0, "sparse matrix indptr starts at ", X.indptr[0]);
-  for (int64_t i = 0; i < X.rows; ++i) {
-    GPULEARN_EXPECTS(X.indptr[i + 1] >= X.indptr[i], "sparse matrix indptr decreases at row ", i);
+  // Branch-free passes first (they vectorise: this check runs on every call with sparse input,
+  // predict's included); the element-wise loops below only name the first violation.
+  bool decreasing = X.indptr[0] < 0;
+  for (int64_t i = 0; i < X.rows; ++i) decreasing |= X.indptr[i + 1] < X.indptr[i];
+  if (decreasing) {
+    GPULEARN_EXPECTS(X.indptr[0] >= 0, "sparse matrix indptr starts at ", X.indptr[0]);
+    for (int64_t i = 0; i < X.rows; ++i) {
+      GPULEARN_EXPECTS(X.indptr[i + 1] >= X.indptr[i], "sparse matrix indptr decreases at row ",
+                       i);
+    }
   }
   GPULEARN_EXPECTS(stored < 0 || X.indptr[X.rows] <= stored, "sparse matrix offsets run to ",
                    X.indptr[X.rows], ", past its ", stored, " stored entries");
-  for (int64_t p = X.indptr[0]; p < X.indptr[X.rows]; ++p) {
-    GPULEARN_EXPECTS(X.indices[p] >= 0 && X.indices[p] < X.cols, "sparse matrix column index ",
-                     X.indices[p], " is out of range for ", X.cols, " columns");
+  const int32_t* idx = X.indices;
+  const int64_t begin = X.indptr[0], end = X.indptr[X.rows];
+  // Unsigned: a negative index compares as larger than any column count.
+  const uint32_t cols = static_cast<uint32_t>(X.cols);
+  uint32_t out_of_range = 0;
+  for (int64_t p = begin; p < end; ++p) out_of_range |= static_cast<uint32_t>(idx[p]) >= cols;
+  if (out_of_range != 0) {
+    for (int64_t p = begin; p < end; ++p) {
+      GPULEARN_EXPECTS(idx[p] >= 0 && idx[p] < X.cols, "sparse matrix column index ", idx[p],
+                       " is out of range for ", X.cols, " columns");
+    }
   }
-  return X.indptr[X.rows] - X.indptr[0];
+  return end - begin;
 }
 
 }  // namespace gpulearn
