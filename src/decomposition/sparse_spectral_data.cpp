@@ -127,6 +127,11 @@ struct SparseSpectralData<T>::State {
   bool have_sums = false;
   double sq = 0;  // the sum of the squared stored values, once measured
   bool have_sq = false;
+  // ||X - 1 m^T||_F^2 on the host for the mean m it was measured with: an iterative solver
+  // passes the same mean on every product, and this pass is serial and as long as the product.
+  std::vector<T> centred_mean;
+  double centred_sq = 0;
+  bool have_centred_sq = false;
   Scratch<T> product, spare;  // n x l
   int64_t product_size = 0;
 };
@@ -223,7 +228,11 @@ double SparseSpectralData<T>::centered_products(const T* mean, T scale, int64_t 
   const MemorySpace native = be.native_space();
 
   double total = 0;
-  if (mean != nullptr && X_.space == MemorySpace::kHost) {
+  State& st = *state_;
+  if (mean != nullptr && X_.space == MemorySpace::kHost && st.have_centred_sq &&
+      std::equal(mean, mean + d, st.centred_mean.begin())) {
+    total = st.centred_sq;  // measured for this mean already
+  } else if (mean != nullptr && X_.space == MemorySpace::kHost) {
     // On the host, term by term, every term >= 0: per column, the stored entries' squared
     // deviations plus the implicit zeros' m_j^2 (one ordered pass over the entries, O(d) state).
     std::vector<double> dev(d, 0.0);
@@ -238,6 +247,9 @@ double SparseSpectralData<T>::centered_products(const T* mean, T scale, int64_t 
       const double mj = mean[j];
       total += dev[j] + static_cast<double>(n - count[j]) * mj * mj;
     }
+    st.centred_mean.assign(mean, mean + d);
+    st.centred_sq = total;
+    st.have_centred_sq = true;
   } else if (mean != nullptr) {  // device memory: from the sums (see the file's comment)
     total = sum_of_squares();
     const std::vector<double>& c = column_sums();

@@ -464,9 +464,8 @@ void linear_predict(Context& ctx, const LinearModel<T>& model, CsrView<T> X, Mat
   GPULEARN_EXPECTS(out.space == X.space, "X and the output must be in the same memory space");
   gpulearn::detail::require_readable(be, X.space, "X");
   if (X.rows == 0 || k == 0) return;
-  if (X.space == MemorySpace::kHost) check_csr_structure(X);
   auto& sp = be.primitives<gpulearn::detail::SparsePrimitives<T>>();
-  const NativeCsr<T> Xn(be, X);
+  const NativeCsr<T> Xn(be, X);  // checks a host X's structure
   // X's finiteness is read by the product itself: a NaN or infinite stored value makes its row's
   // products non-finite (NaN and inf survive a sum of products, and 0 * inf is NaN), so only
   // where an output is not finite is X read again, to tell scikit-learn's error from an overflow.

@@ -14,7 +14,9 @@ namespace gpulearn::detail {
 
 /// The caller's view when it is in native memory already, else one copy of its stored entries
 /// with the offsets rebased to 0 (a block of rows copies only its own entries). A view in memory
-/// the backend cannot read (device memory on the CPU) is refused with InvalidArgument.
+/// the backend cannot read (device memory on the CPU) is refused with InvalidArgument. A host
+/// view's structure is checked here (check_csr_structure), so that every entry point that reads
+/// a CSR matrix through this class refuses bad offsets or indices before any pass reads them.
 template <typename T>
 struct NativeCsr {
   CsrView<T> view;
@@ -24,6 +26,7 @@ struct NativeCsr {
 
   NativeCsr() = default;
   NativeCsr(Backend& be, CsrView<T> X) : view(X) {
+    if (X.space == MemorySpace::kHost) check_csr_structure(X);
     const MemorySpace native = be.native_space();
     if (X.space == native) return;
     GPULEARN_EXPECTS(X.space == MemorySpace::kHost, "a sparse matrix in ", to_string(X.space),

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -14,10 +15,14 @@
 #include <vector>
 
 #include "core/backend.hpp"
+#include "gpulearn/cluster/kmeans.hpp"
+#include "gpulearn/core/context.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/sparse.hpp"
+#include "gpulearn/decomposition/truncated_svd.hpp"
 #include "random_csr.hpp"
 #include "sparse/primitives.hpp"
+#include "test_util.hpp"
 
 namespace gpulearn {
 namespace {
@@ -245,6 +250,58 @@ TEST(SparseCsrView, NamesTheFirstViolationWhereverItIs) {
   }
   indptr[0] = -1;
   EXPECT_NE(message().find("sparse matrix indptr starts at -1"), std::string::npos);
+}
+
+// Every C++ entry point that reads a host CSR matrix checks its structure before any pass does
+// (NativeCsr does it): an out-of-range column index or decreasing offsets are an
+// InvalidArgument, never an out-of-bounds read (ASan would report one here).
+TEST(SparseEntryPoints, RefuseABadStructureBeforeReadingIt) {
+  Context ctx{Device::cpu()};
+  std::vector<double> values = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<int32_t> indices = {0, 1, 2, 3, 4, 0, 1, 2};
+  std::vector<int64_t> indptr = {0, 2, 3, 5, 6, 7, 8};
+  const int64_t n = 6, d = 5;
+  cluster::KMeansModel<double> km;
+  km.n_clusters = 2;
+  km.n_features = d;
+  km.centers.assign(2 * d, 0.5);
+  decomposition::TruncatedSvdModel<double> svd;
+  svd.n_features = d;
+  svd.n_components = 2;
+  svd.components.assign(2 * d, 0.1);
+  std::vector<int32_t> labels(n);
+  std::vector<double> out(n * 2);
+  cluster::KMeansParams kp;
+  kp.n_clusters = 2;
+  auto every_call = [&](const CsrView<double>& X) {
+    return std::vector<std::function<void()>>{
+        [&, X] { cluster::kmeans_fit<double>(ctx, kp, X, VectorView<const double>(), nullptr, labels.data()); },
+        [&, X] { cluster::kmeans_predict(ctx, km, X, VectorView<const double>(), labels.data()); },
+        [&, X] { cluster::kmeans_sq_distances(ctx, km, X, MatrixView<double>(out.data(), n, 2)); },
+        [&, X] { decomposition::truncated_svd_fit(ctx, decomposition::TruncatedSvdParams{}, X); },
+        [&, X] {
+          decomposition::truncated_svd_transform(ctx, svd, X,
+                                                 MatrixView<double>(out.data(), n, 2));
+        },
+    };
+  };
+  const CsrView<double> good(values.data(), indices.data(), indptr.data(), n, d);
+  for (auto& call : every_call(good)) EXPECT_NO_THROW(call());
+  indices[6] = 9;  // column 9 of 5
+  const CsrView<double> bad_index(values.data(), indices.data(), indptr.data(), n, d);
+  int i = 0;
+  for (auto& call : every_call(bad_index)) {
+    EXPECT_TRUE(test_util::ThrowsWith<InvalidArgument>(call, {"column index 9", "5 columns"}))
+        << "call " << i++;
+  }
+  indices[6] = 1;
+  indptr[3] = 1;  // offsets decrease after row 2 (indptr[3] < indptr[2])
+  const CsrView<double> bad_offsets(values.data(), indices.data(), indptr.data(), n, d);
+  i = 0;
+  for (auto& call : every_call(bad_offsets)) {
+    EXPECT_TRUE(test_util::ThrowsWith<InvalidArgument>(call, {"indptr decreases at row 2"}))
+        << "call " << i++;
+  }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "gpulearn/core/device.hpp"
 #include "gpulearn/core/error.hpp"
 #include "gpulearn/core/matrix.hpp"
+#include "gpulearn/core/sparse.hpp"
 #include "gpulearn/decomposition/pca.hpp"
 #include "gpulearn/decomposition/spectral_data.hpp"
 #include "gpulearn/decomposition/truncated_svd.hpp"
@@ -170,6 +171,61 @@ TEST_P(SpectralDataBlocks, TruncatedSvdEqualsTheSingleMachineFit) {
 INSTANTIATE_TEST_SUITE_P(Shapes, SpectralDataBlocks,
                          ::testing::Values(Shape{200, 12, {0, 37, 38, 158, 200}},
                                            Shape{40, 70, {0, 5, 6, 30, 40}}));
+
+}  // namespace
+}  // namespace gpulearn::decomposition
+
+namespace gpulearn::decomposition {
+namespace {
+
+// SparseSpectralData remembers ||X - 1 m^T||_F^2 for the mean it was measured with (an iterative
+// solver passes the same mean on every product): the same mean again, in the same buffer or a
+// copy, gives the same total; a mean changed in place is measured anew, equal to a fresh data's.
+TEST(SparseSpectralDataTotals, CentredNormIsRememberedForItsMeanOnly) {
+  Context ctx{Device::cpu()};
+  const int64_t n = 40, d = 7;
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> g;
+  std::vector<double> values;
+  std::vector<int32_t> indices;
+  std::vector<int64_t> indptr = {0};
+  for (int64_t i = 0; i < n; ++i) {
+    for (int32_t j = 0; j < d; ++j) {
+      if ((i + 3 * j) % 4 == 0) {
+        values.push_back(g(rng) + 2.0);
+        indices.push_back(j);
+      }
+    }
+    indptr.push_back(static_cast<int64_t>(values.size()));
+  }
+  const CsrView<double> X(values.data(), indices.data(), indptr.data(), n, d);
+  auto exact = [&](const std::vector<double>& m) {  // over the dense form
+    std::vector<double> dense(n * d, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t q = indptr[i]; q < indptr[i + 1]; ++q) dense[i * d + indices[q]] = values[q];
+    }
+    double t = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < d; ++j) t += (dense[i * d + j] - m[j]) * (dense[i * d + j] - m[j]);
+    }
+    return t;
+  };
+  SparseSpectralData<double> data(ctx, X);
+  std::vector<double> mean(d);
+  data.column_means(mean.data());
+  std::vector<double> z(d, 0.5), out(d);
+  const double first = data.centered_products(mean.data(), 1.0, 1, z.data(), nullptr, out.data());
+  EXPECT_NEAR(first, exact(mean), 1e-10 * exact(mean));
+  const std::vector<double> copy = mean;
+  EXPECT_EQ(data.centered_products(copy.data(), 1.0, 1, z.data(), nullptr, out.data()), first);
+  for (double& m : mean) m += 0.25;  // the same buffer, another mean
+  const double moved = data.centered_products(mean.data(), 1.0, 1, z.data(), nullptr, out.data());
+  SparseSpectralData<double> fresh(ctx, X);
+  EXPECT_EQ(moved, fresh.centered_products(mean.data(), 1.0, 1, z.data(), nullptr, out.data()));
+  EXPECT_NEAR(moved, exact(mean), 1e-10 * exact(mean));
+  EXPECT_GT(moved, first);  // the column means minimise it
+  EXPECT_EQ(data.centered_products(mean.data(), 2.0, 0, nullptr, nullptr, out.data()), 4 * moved);
+}
 
 }  // namespace
 }  // namespace gpulearn::decomposition

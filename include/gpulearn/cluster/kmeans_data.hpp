@@ -172,6 +172,12 @@ class SparseKMeansData final : public KMeansData<T> {
   /// k x d, unshifted): transform's pass.
   void sq_distances(const T* centers, int64_t k, MatrixView<T> out);
 
+  /// check() without the magnitude range, for predict: refuses NaN or infinite stored values
+  /// (and bad weights). Where X is in host memory the values are read through the row norms
+  /// the distances need anyway (a non-finite value makes its row's norm non-finite), with a
+  /// pass of their own only where a norm is not finite.
+  void check_finite();
+
   int64_t n_rows() override;
   int64_t n_features() override;
   bool has_weights() override;
