@@ -20,6 +20,7 @@
 #include "gpulearn/linear_model/logistic_regression.hpp"
 #include "logistic_checks.hpp"
 #include "primitives.hpp"
+#include "sparse_predict.hpp"
 
 namespace gpulearn::linear_model {
 
@@ -30,10 +31,10 @@ using gpulearn::detail::Scratch;
 
 using gpulearn::detail::NativeCsr;
 
-// The stored values must be finite: the dense data's error (checks.hpp) for the same input.
+// The stored values must be finite: the dense data's error (checks.hpp) for the same input. (X
+// is a NativeCsr's view: its structure was checked there.)
 template <typename T>
 void check_values(Backend& be, CsrView<T> X) {
-  if (X.space == MemorySpace::kHost) check_csr_structure(X);
   const T amax = be.primitives<gpulearn::detail::SparsePrimitives<T>>().max_abs(X);
   GPULEARN_EXPECTS(std::isfinite(amax), "Input X contains NaN or infinity.");
 }
@@ -138,48 +139,8 @@ void logistic_decision_function(Context& ctx, const LogisticModel<T>& model, Csr
   if (model.coef.empty() || model.n_features <= 0) {
     GPULEARN_FAIL(NotFitted, "this logistic regression is not fitted yet: call fit first");
   }
-  const int64_t n = X.rows, d = model.n_features, m = model.n_outputs;
-  GPULEARN_EXPECTS(X.cols == d, "X has ", X.cols, " features, but the model is expecting ", d,
-                   " features as input.");
-  GPULEARN_EXPECTS(out.rows == n && out.cols == m, "output has shape (", out.rows, ", ", out.cols,
-                   "), expected (", n, ", ", m, ")");
-  Backend& be = ctx.backend();
-  const MemorySpace native = be.native_space();
-  GPULEARN_EXPECTS(out.space == MemorySpace::kHost || out.space == native,
-                   "the output must be in host memory or where the ", be.device().to_string(),
-                   " backend computes");
-  if (n == 0) return;
-  const NativeCsr<T> nat(be, X);
-  check_values(be, nat.view);
-  std::vector<T> Wt(checked_mul(d, m));
-  for (int64_t t = 0; t < m; ++t) {
-    for (int64_t j = 0; j < d; ++j) Wt[j * m + t] = model.coef[t * d + j];
-  }
-  if (native == MemorySpace::kHost && out.space == MemorySpace::kHost) {
-    be.primitives<gpulearn::detail::SparsePrimitives<T>>().multiply(nat.view, Wt.data(), m, out);
-    for (int64_t i = 0; i < n; ++i) {
-      T* o = out.row(i);
-      for (int64_t t = 0; t < m; ++t) o[t] += model.intercept[t];
-    }
-    return;
-  }
-  // Elsewhere: the product into native scratch, the intercept added on the host (n x m values,
-  // small beside X), then out written where it lives.
-  Scratch<T> Z(be, checked_mul(n, m));
-  be.primitives<gpulearn::detail::SparsePrimitives<T>>().multiply(
-      nat.view, Wt.data(), m, MatrixView<T>(Z.data, n, m, m, native));
-  std::vector<T> host(checked_mul(n, m));
-  be.copy(host.data(), MemorySpace::kHost, Z.data, native, n * m * int64_t(sizeof(T)));
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t t = 0; t < m; ++t) host[i * m + t] += model.intercept[t];
-  }
-  if (out.ld == m) {
-    be.copy(out.data, out.space, host.data(), MemorySpace::kHost, n * m * int64_t(sizeof(T)));
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    be.copy(out.row(i), out.space, host.data() + i * m, MemorySpace::kHost, m * int64_t(sizeof(T)));
-  }
+  detail::sparse_affine_predict(ctx, model.coef.data(), model.intercept.data(), model.n_features,
+                                model.n_outputs, X, out);
 }
 
 #define GPULEARN_INSTANTIATE(T)                                                              \

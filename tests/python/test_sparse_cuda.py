@@ -511,3 +511,22 @@ def test_cupyx_sparse_duplicates_nan_and_device_cpu(cuda):
 
     with pytest.raises(TypeError, match="[Ss]parse"):
         RandomForestRegressor(n_estimators=2).fit(cusparse.csr_matrix(X), y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_at_prediction_raise_where_the_coefficient_is_zero(cuda, bad):
+    """The sparse linear prediction reads X's finiteness from its product (no pass of its own):
+    on the device too, a NaN or infinite value in a column whose coefficient is exactly 0 must
+    still be refused, and the same X with a finite value predicts as on the CPU."""
+    X, y, _ = _data()
+    models = [Lasso(alpha=0.5, device=dev).fit(X, y) for dev in ("cpu", "cuda")]
+    zero = np.flatnonzero(models[1].coef_ == 0)
+    assert zero.size > 0
+    X_bad = X.tolil()
+    X_bad[5, zero[0]] = bad
+    X_bad = X_bad.tocsr()
+    for model in models:
+        with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+            model.predict(X_bad)
+    X_bad[5, zero[0]] = 7.0
+    assert_allclose(models[1].predict(X_bad), models[0].predict(X_bad), rtol=RTOL_F64)

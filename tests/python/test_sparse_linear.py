@@ -518,3 +518,23 @@ def test_same_bits_with_one_and_three_threads(gl_cls, params, monkeypatch):
         fits.append((model.coef_, model.intercept_, model.predict(X)))
     for a, b in zip(*fits):
         assert_array_equal(a, b)
+
+
+def test_ridge_auto_runs_conjugate_gradients_where_the_gram_path_costs_more():
+    """"auto" on sparse X: the Gram system while it is cheap (exact, as scikit-learn's dense
+    solvers), conjugate gradients where forming and factoring it would cost more than ~100 of
+    their iterations (2000 features with 5 entries a row: d^3 / 3 = 2.7e9 multiply-adds against
+    2 nnz = 3e4 an iteration), which is scikit-learn's own "auto" for sparse X."""
+    rng = np.random.default_rng(SEED)
+    X = sparse.random(3000, 2000, density=0.0025, format="csr", random_state=rng,
+                      data_rvs=lambda k: rng.normal(1.0, 2.0, size=k))
+    y = X @ rng.normal(size=2000) + 0.1 * rng.normal(size=3000)
+    ours = Ridge(alpha=1.0, tol=1e-10, device=DEVICE).fit(X, y)
+    ref = sk.Ridge(alpha=1.0, tol=1e-10).fit(X, y)
+    assert ours.solver_ == "sparse_cg" == ref.solver_
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-7, atol=1e-9)
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-7, atol=1e-9)
+    exact = Ridge(alpha=1.0, solver="cholesky", fit_intercept=False, device=DEVICE).fit(X, y)
+    assert exact.solver_ == "cholesky"  # asked for by name, the Gram path still runs
+    small = Ridge(alpha=0.7, device=DEVICE).fit(*sparse_problem(0.1))
+    assert small.solver_ == "cholesky"  # 20 features: the Gram path is the cheaper

@@ -42,8 +42,10 @@ class Ridge(LinearRegressorBase, BaseEstimator):
         "svd" when that system is singular, as scikit-learn does. "svd": a QR decomposition of
         ``X`` and an SVD of its R factor. For sparse ``X`` (never densified; centring
         implicit) the same direct solvers run on the Gram matrix for up to 4096 features;
-        "sparse_cg" and "lsqr" (and "auto" beyond 4096 features) run matrix-free conjugate
-        gradients to ``tol``; "svd", and "cholesky" with an intercept, are refused for sparse
+        "sparse_cg" and "lsqr" run matrix-free conjugate gradients to ``tol``, and so does
+        "auto" beyond 4096 features, or beyond 256 where the Gram matrix would cost more than
+        about 100 of their iterations (nnz^2 / n + d^3 / 3 > 200 nnz; scikit-learn's "auto" is
+        "sparse_cg" for any sparse ``X``); "svd", and "cholesky" with an intercept, are refused for sparse
         ``X`` as in scikit-learn. The other iterative solvers ("sag", "saga", "lbfgs"), and
         "sparse_cg"/"lsqr" on dense ``X``, raise ``NotImplementedError``.
     positive : bool, default=False
